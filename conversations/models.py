@@ -1,0 +1,100 @@
+"""Conversations are trees of turns: an adjacency list on Turn.parent, only ever appended to."""
+from __future__ import annotations
+
+from django.conf import settings as django_settings
+from django.db import models
+from django.db.models import Q
+
+
+class Conversation(models.Model):
+    owner = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+    )
+    title = models.CharField(max_length=200, blank=True)
+    # The tip the conversation opens on: the last turn anyone added or opened.
+    current_turn = models.ForeignKey(
+        "Turn", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "-updated_at"], name="conversation_recent")]
+
+    def __str__(self) -> str:
+        return self.title or f"Conversation {self.pk}"
+
+
+class Turn(models.Model):
+    class Role(models.TextChoices):
+        SYSTEM = "system"
+        USER = "user"
+        ASSISTANT = "assistant"
+
+    class Status(models.TextChoices):
+        COMPLETE = "complete"
+        STREAMING = "streaming"
+        STOPPED = "stopped"
+        INTERRUPTED = "interrupted"
+        ERROR = "error"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
+    # Indexed by turn_children below, together with id.
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="children",
+        db_index=False,
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    content = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
+    provider = models.CharField(max_length=64, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    # The generation settings the reply was made with: system prompt, temperature, max tokens.
+    settings = models.JSONField(default=dict, blank=True)
+    input_tokens = models.PositiveIntegerField(null=True, blank=True)
+    output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    response_id = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    author = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    first_token_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # Children of a turn in creation order: siblings, and the walk down to a leaf.
+            models.Index(fields=["parent", "id"], name="turn_children"),
+            models.Index(
+                fields=["conversation", "id"], condition=Q(parent__isnull=True), name="turn_roots"
+            ),
+            models.Index(
+                fields=["status"], condition=Q(status="streaming"), name="turn_streaming"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role__in=["system", "user", "assistant"]), name="turn_role_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=["complete", "streaming", "stopped", "interrupted", "error"]
+                ),
+                name="turn_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(role="assistant") | Q(status="complete"),
+                name="turn_only_replies_stream",
+            ),
+            models.CheckConstraint(
+                condition=~Q(parent=models.F("id")), name="turn_not_own_parent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} turn {self.pk}"

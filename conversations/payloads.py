@@ -1,0 +1,32 @@
+"""What the page and the websocket say about a turn: the same JSON shape everywhere."""
+from __future__ import annotations
+
+from conversations.models import Turn
+
+
+def iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def turn_payload(turn: Turn, *, siblings: list[int] | None = None, content: bool = True) -> dict:
+    data = {
+        "id": turn.id,
+        "parent": turn.parent_id,
+        "role": turn.role,
+        "status": turn.status,
+        "provider": turn.provider,
+        "model": turn.model,
+        "settings": turn.settings,
+        "input_tokens": turn.input_tokens,
+        "output_tokens": turn.output_tokens,
+        "error": turn.error,
+        "created_at": iso(turn.created_at),
+        "first_token_at": iso(turn.first_token_at),
+        "finished_at": iso(turn.finished_at),
+        "length": len(turn.content),
+    }
+    if content:
+        data["content"] = turn.content
+    if siblings is not None:
+        data["siblings"] = siblings
+    return data

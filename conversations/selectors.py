@@ -1,0 +1,114 @@
+"""Reads: conversations a user may open, the path to a turn, a branch and its siblings."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.db.models import Q, QuerySet
+
+from conversations.models import Conversation, Turn
+
+# Deeper than any real branch; stops the recursion should the tree ever hold a cycle.
+MAX_DEPTH = 100_000
+
+_TURN_COLUMNS = ", ".join(f"t.{f.column}" for f in Turn._meta.concrete_fields)
+
+
+def _path_cte() -> str:
+    table = connection.ops.quote_name(Turn._meta.db_table)
+    return f"""
+        up(id, parent_id, depth) AS (
+            SELECT id, parent_id, 0 FROM {table} WHERE id = %s AND conversation_id = %s
+            UNION ALL
+            SELECT t.id, t.parent_id, up.depth + 1
+            FROM {table} t JOIN up ON t.id = up.parent_id
+            WHERE up.depth < {MAX_DEPTH}
+        )"""
+
+
+def turn_path(*, conversation_id: int, turn_id: int) -> list[Turn]:
+    """The turns from the root down to `turn_id`, in one query. Empty if it is not in the conversation."""
+    table = connection.ops.quote_name(Turn._meta.db_table)
+    sql = f"""
+        WITH RECURSIVE {_path_cte()}
+        SELECT {_TURN_COLUMNS} FROM {table} t JOIN up ON t.id = up.id
+        ORDER BY up.depth DESC"""
+    return list(Turn.objects.raw(sql, [turn_id, conversation_id]))
+
+
+def branch_through(*, conversation_id: int, turn_id: int) -> list[Turn]:
+    """The branch that passes through `turn_id`: root → turn, then on down through the newest
+    child at each step to a leaf. One query. Empty if the turn is not in the conversation."""
+    table = connection.ops.quote_name(Turn._meta.db_table)
+    sql = f"""
+        WITH RECURSIVE {_path_cte()},
+        down(id, depth) AS (
+            SELECT id, 0 FROM up WHERE depth = 0
+            UNION ALL
+            SELECT (SELECT c.id FROM {table} c WHERE c.parent_id = down.id ORDER BY c.id DESC LIMIT 1),
+                   down.depth + 1
+            FROM down WHERE down.id IS NOT NULL AND down.depth < {MAX_DEPTH}
+        ),
+        ordered(id, position) AS (
+            SELECT id, -depth FROM up
+            UNION ALL
+            SELECT id, depth FROM down WHERE depth > 0 AND id IS NOT NULL
+        )
+        SELECT {_TURN_COLUMNS} FROM {table} t JOIN ordered o ON t.id = o.id
+        ORDER BY o.position"""
+    return list(Turn.objects.raw(sql, [turn_id, conversation_id]))
+
+
+@dataclass
+class BranchView:
+    conversation: Conversation
+    turns: list[Turn]
+    # For every turn on the branch: the ids of it and its siblings, oldest first.
+    siblings: dict[int, list[int]] = field(default_factory=dict)
+
+
+def siblings_along(*, conversation_id: int, turns: list[Turn]) -> dict[int, list[int]]:
+    """Sibling ids of every turn on a branch, in one query."""
+    if not turns:
+        return {}
+    parent_ids = {turn.parent_id for turn in turns if turn.parent_id is not None}
+    rows = (
+        Turn.objects.filter(
+            Q(parent_id__in=parent_ids) | Q(conversation_id=conversation_id, parent__isnull=True)
+        )
+        .order_by("id")
+        .values_list("id", "parent_id")
+    )
+    children: dict[int | None, list[int]] = {}
+    for turn_id, parent_id in rows:
+        children.setdefault(parent_id, []).append(turn_id)
+    return {turn.id: children.get(turn.parent_id, [turn.id]) for turn in turns}
+
+
+def latest_turn_id(*, conversation: Conversation) -> int | None:
+    if conversation.current_turn_id is not None:
+        return conversation.current_turn_id
+    return (
+        Turn.objects.filter(conversation=conversation).order_by("-id").values_list("id", flat=True).first()
+    )
+
+
+def branch_view(*, conversation: Conversation, turn_id: int | None = None) -> BranchView | None:
+    """The branch to show for a conversation (through `turn_id`, or its current tip).
+    None when `turn_id` is not a turn of this conversation."""
+    if turn_id is None:
+        turn_id = latest_turn_id(conversation=conversation)
+        if turn_id is None:
+            return BranchView(conversation=conversation, turns=[])
+    turns = branch_through(conversation_id=conversation.id, turn_id=turn_id)
+    if not turns:
+        return None
+    return BranchView(
+        conversation=conversation,
+        turns=turns,
+        siblings=siblings_along(conversation_id=conversation.id, turns=turns),
+    )
+
+
+def conversations_for(*, user) -> QuerySet[Conversation]:
+    return Conversation.objects.filter(owner=user).order_by("-updated_at")

@@ -1,0 +1,189 @@
+"""Settings for the workbench: one file, driven by environment variables.
+
+With no environment at all the workbench runs on its embedded defaults: SQLite in the data
+directory, the in-memory channel layer and the bundled local model. DATABASE_URL and REDIS_URL
+switch to PostgreSQL and channels-redis for a scaled-out deployment.
+"""
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
+
+from workbench.env import env_bool, env_float, env_int, env_json, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+# A .env file beside manage.py fills in what the environment does not set (see .env.example).
+load_dotenv(BASE_DIR / ".env", override=False)
+DATA_DIR = Path(env_str("WORKBENCH_DATA_DIR") or BASE_DIR / "var")
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    configured = env_str("SECRET_KEY")
+    if configured:
+        return configured
+    # A generated key, kept in the data directory so sessions survive a restart.
+    key_file = DATA_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "conversations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "workbench.urls"
+ASGI_APPLICATION = "workbench.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+SQLITE_OPTIONS = {
+    # IMMEDIATE transactions take the write lock up front, so concurrent writers queue on the
+    # busy timeout instead of failing with "database is locked" halfway through a transaction.
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 30,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        DATABASES["default"]["OPTIONS"] = SQLITE_OPTIONS
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "db.sqlite3",
+            "OPTIONS": SQLITE_OPTIONS,
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Channel layer --------------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            # Redis pub/sub: messages reach every process in the order they were sent; a client
+            # that missed some asks for the rest by offset.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                # Several deployments can share one Redis, each under its own prefix.
+                "prefix": env_str("WORKBENCH_CHANNEL_PREFIX", "workbench"),
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Auth -----------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+# The workbench serves its own static files straight from the source folders: no collectstatic
+# step is needed to run it.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"httpx": {"level": "WARNING"}, "httpx2": {"level": "WARNING"}},
+}
+
+# --- Conversations and models ---------------------------------------------------------------
+OPENAI_API_KEY = env_str("OPENAI_API_KEY")
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
+OPENAI_MODELS = env_list("OPENAI_MODELS", ["gpt-4.1-mini", "gpt-4.1", "gpt-4o-mini", "gpt-5-mini"])
+OPENAI_RESPONSES_MODELS = env_list("OPENAI_RESPONSES_MODELS", ["gpt-4.1-mini", "gpt-4.1", "gpt-5-mini"])
+ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY")
+ANTHROPIC_BASE_URL = env_str("ANTHROPIC_BASE_URL")
+ANTHROPIC_MODELS = env_list(
+    "ANTHROPIC_MODELS", ["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"]
+)
+# OpenAI-compatible servers (Ollama, vLLM, llama.cpp server, LM Studio), as a JSON list:
+# [{"name": "ollama", "base_url": "http://127.0.0.1:11434/v1", "models": ["llama3.2"], "api_key": ""}]
+OPENAI_COMPATIBLE_ENDPOINTS = env_json("OPENAI_COMPATIBLE_ENDPOINTS", [])
+if not isinstance(OPENAI_COMPATIBLE_ENDPOINTS, list):
+    raise ImproperlyConfigured("OPENAI_COMPATIBLE_ENDPOINTS must be a JSON list of endpoints.")
+LOCAL_MODEL_ENABLED = env_bool("WORKBENCH_LOCAL_MODEL", True)
+LOCAL_MODEL_PATH = env_str("WORKBENCH_LOCAL_MODEL_PATH")
+LOCAL_MODEL_THREADS = env_int("WORKBENCH_LOCAL_MODEL_THREADS", 2, minimum=1)
+DEFAULT_MODEL = env_str("WORKBENCH_DEFAULT_MODEL")
+
+# Seconds without a byte from the provider before a reply is ended as stalled.
+PROVIDER_STALL_TIMEOUT = env_float("WORKBENCH_STALL_TIMEOUT", 60.0, minimum=0.1)
+PROVIDER_CONNECT_TIMEOUT = env_float("WORKBENCH_CONNECT_TIMEOUT", 10.0, minimum=0.1)
+PROVIDER_MAX_RETRIES = env_int("WORKBENCH_PROVIDER_RETRIES", 2, minimum=0)
+# How often streamed text is flushed to the sockets (seconds) and checkpointed to the database.
+STREAM_COALESCE_SECONDS = env_float("WORKBENCH_COALESCE_SECONDS", 0.03, minimum=0.0)
+STREAM_CHECKPOINT_SECONDS = env_float("WORKBENCH_CHECKPOINT_SECONDS", 2.0, minimum=0.1)
+MAX_MESSAGE_CHARS = env_int("WORKBENCH_MAX_MESSAGE_CHARS", 100_000, minimum=1)
+MAX_SYSTEM_PROMPT_CHARS = env_int("WORKBENCH_MAX_SYSTEM_PROMPT_CHARS", 50_000, minimum=1)
+MAX_OUTPUT_TOKENS = env_int("WORKBENCH_MAX_OUTPUT_TOKENS", 32_000, minimum=1)
