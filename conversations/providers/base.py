@@ -1,0 +1,99 @@
+"""The one interface every provider implements: an async generator of typed events.
+
+Providers receive the messages of one branch (root to the new reply's parent) and the settings of
+the request; they never touch the database. Failures are raised as ProviderError with a message a
+person can act on.
+"""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: str  # "system", "user" or "assistant"
+    content: str
+    # The provider's id for the reply this assistant message was, when it reported one.
+    response_id: str = ""
+    provider: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationSettings:
+    system_prompt: str = ""
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+
+    def as_dict(self) -> dict:
+        values = {
+            "system_prompt": self.system_prompt,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "top_p": self.top_p,
+        }
+        return {key: value for key, value in values.items() if value not in (None, "")}
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    model: str
+    messages: list[Message]
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseId:
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    reason: str = "stop"
+
+
+Event = TextDelta | Usage | ResponseId | Finish
+
+
+class ProviderError(Exception):
+    """A failure a person can read: what went wrong upstream and how to fix it."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class Provider(Protocol):
+    name: str
+    label: str
+
+    def models(self) -> list[str]: ...
+
+    def stream(self, request: GenerationRequest) -> AsyncIterator[Event]: ...
+
+
+def system_prompt_of(request: GenerationRequest) -> str:
+    """The system prompt for a request: system turns on the branch, then the request's own."""
+    parts = [m.content for m in request.messages if m.role == "system" and m.content]
+    if request.settings.system_prompt:
+        parts.append(request.settings.system_prompt)
+    return "\n\n".join(parts)
+
+
+def conversation_messages(request: GenerationRequest) -> list[Message]:
+    """The branch's user and assistant messages, without system turns."""
+    return [m for m in request.messages if m.role != "system"]

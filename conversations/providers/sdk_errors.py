@@ -1,0 +1,67 @@
+"""Turn the openai and anthropic SDKs' exceptions into messages a person can act on."""
+from __future__ import annotations
+
+import json
+
+import anthropic
+import httpx2
+import openai
+
+from conversations.providers.base import ProviderError
+
+_CONNECTION_ERRORS = (openai.APIConnectionError, anthropic.APIConnectionError)
+_TIMEOUT_ERRORS = (openai.APITimeoutError, anthropic.APITimeoutError, httpx2.TimeoutException)
+_STATUS_ERRORS = (openai.APIStatusError, anthropic.APIStatusError)
+_API_ERRORS = (openai.APIError, anthropic.APIError)
+
+
+def _upstream_message(exc: Exception) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+    return str(getattr(exc, "message", "") or exc)
+
+
+def provider_error(exc: Exception, *, label: str, key_setting: str, base_url: str) -> ProviderError:
+    """A ProviderError for an exception raised while talking to a provider through its SDK."""
+    where = f" at {base_url}" if base_url else ""
+    if isinstance(exc, _TIMEOUT_ERRORS):
+        return ProviderError(
+            f"{label} stopped sending{where}: no data arrived within the stall timeout "
+            "(WORKBENCH_STALL_TIMEOUT). The text received so far is kept."
+        )
+    if isinstance(exc, _CONNECTION_ERRORS) or isinstance(exc, httpx2.TransportError):
+        return ProviderError(
+            f"Could not reach {label}{where}: {exc.__cause__ or exc}. "
+            "Check that the server is running and the base URL is right."
+        )
+    if isinstance(exc, _STATUS_ERRORS) and exc.status_code < 400:
+        # An error event inside a stream that had started fine (the SDK reports the HTTP 200).
+        return ProviderError(f"{label} reported an error mid-stream: {_upstream_message(exc)}")
+    if isinstance(exc, _STATUS_ERRORS):
+        status = exc.status_code
+        detail = _upstream_message(exc)
+        if status == 401:
+            hint = f"{label} rejected the API key (401): {detail} Check {key_setting}."
+        elif status == 403:
+            hint = f"{label} refused the request (403): {detail} Check the key's permissions."
+        elif status == 404:
+            hint = f"{label} does not know this model or endpoint (404): {detail}"
+        elif status == 429:
+            retry_after = exc.response.headers.get("retry-after") if exc.response else None
+            wait = f" Retry after {retry_after} s." if retry_after else ""
+            hint = f"{label} is rate limiting this key (429): {detail}{wait}"
+        elif status == 529:
+            hint = f"{label} is overloaded (529): {detail} Try again in a moment."
+        elif status >= 500:
+            hint = f"{label} had a server error ({status}): {detail} Try again in a moment."
+        else:
+            hint = f"{label} rejected the request ({status}): {detail}"
+        return ProviderError(hint, status=status)
+    if isinstance(exc, _API_ERRORS):
+        return ProviderError(f"{label} reported an error mid-stream: {_upstream_message(exc)}")
+    if isinstance(exc, json.JSONDecodeError):
+        return ProviderError(f"{label} sent a malformed event that could not be read: {exc}.")
+    return ProviderError(f"{label} failed: {type(exc).__name__}: {exc}")
