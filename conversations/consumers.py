@@ -1,0 +1,169 @@
+"""The conversation socket: authenticate, validate, call a service, relay the group's stream."""
+from __future__ import annotations
+
+import json
+import logging
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from conversations import generation, services
+from conversations.models import Turn
+from conversations.payloads import turn_payload
+from conversations.permissions import Need, conversation_for
+from conversations.protocol import Action, ProtocolError, parse_action
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
+
+
+def _frame_limit() -> int:
+    return settings.MAX_MESSAGE_CHARS + settings.MAX_SYSTEM_PROMPT_CHARS + 10_000
+
+
+@database_sync_to_async
+def _conversation(user, conversation_id: int, need: Need):
+    return conversation_for(user, conversation_id, need=need)
+
+
+@database_sync_to_async
+def _turn_state(conversation_id: int, turn_id: int) -> Turn | None:
+    return Turn.objects.filter(pk=turn_id, conversation_id=conversation_id).first()
+
+
+class ConversationConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        self.user = self.scope.get("user")
+        self.conversation_id = int(self.scope["url_route"]["kwargs"]["conversation_id"])
+        self.group = generation.conversation_group(self.conversation_id)
+        allowed = self.user is not None and self.user.is_authenticated
+        if allowed and await _conversation(self.user, self.conversation_id, Need.READ) is not None:
+            # Join before accepting, so nothing sent after the page sees the socket open is missed.
+            await self.channel_layer.group_add(self.group, self.channel_name)
+            await self.accept()
+            return
+        # Accept, then close, so the code reaches the page: 4401 sign in, 4404 no such conversation.
+        await self.accept()
+        await self.close(code=CLOSE_NOT_FOUND if allowed else CLOSE_UNAUTHENTICATED)
+
+    async def disconnect(self, code) -> None:
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        if text_data is None:
+            await self._error("Frames must be JSON text, not binary.", code="wrong_type")
+            return
+        if len(text_data) > _frame_limit():
+            await self._error(
+                f"The frame is {len(text_data):,} characters; the limit is {_frame_limit():,}.",
+                code="too_large",
+            )
+            return
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            await self._error("The frame is not valid JSON.", code="bad_json")
+            return
+        await self.receive_json(frame)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        request_id = content.get("request_id") if isinstance(content, dict) else ""
+        request_id = request_id if isinstance(request_id, str) else ""
+        try:
+            action = parse_action(content)
+            need = Need.READ if action.name == "resume" else Need.WRITE
+            # Checked on every action, not cached from connect.
+            conversation = await _conversation(self.user, self.conversation_id, need)
+            if conversation is None:
+                await self._error("This conversation does not exist.", code="not_found", request_id=request_id)
+                await self.close(code=CLOSE_NOT_FOUND)
+                return
+            handler = getattr(self, f"_act_{action.name}")
+            await handler(conversation, action)
+        except (ProtocolError, services.ServiceError) as exc:
+            await self._error(exc.message, code=exc.code, request_id=request_id)
+
+    async def _error(self, message: str, *, code: str, request_id: str = "") -> None:
+        await self.send_json({"type": "error", "code": code, "error": message, "request_id": request_id})
+
+    async def _announce(self, turn: Turn, request_id: str, title: str = "") -> None:
+        """Tell this socket at once, and every other socket on the conversation through the group."""
+        frame = {"type": "turn.created", "turn": turn_payload(turn), "request_id": request_id, "title": title}
+        await self.send_json(frame)
+        await self.channel_layer.group_send(self.group, {**frame, "origin": self.channel_name})
+
+    async def _act_send(self, conversation, action: Action) -> None:
+        prepared = await database_sync_to_async(services.turn_send)(
+            conversation=conversation,
+            parent_id=action.parent,
+            content=action.content,
+            author=self.user,
+            model_id=action.model,
+            settings=action.settings,
+        )
+        await self._announce(prepared.prompt, action.request_id, conversation.title)
+        await self._announce(prepared.reply, action.request_id)
+        generation.generation_start(prepared)
+
+    async def _act_regenerate(self, conversation, action: Action) -> None:
+        prepared = await database_sync_to_async(services.reply_regenerate)(
+            conversation=conversation,
+            turn_id=action.turn,
+            author=self.user,
+            model_id=action.model,
+            settings=action.settings,
+        )
+        await self._announce(prepared.reply, action.request_id)
+        generation.generation_start(prepared)
+
+    async def _act_stop(self, conversation, action: Action) -> None:
+        running = generation.running(action.turn)
+        if running is not None and running.conversation_id == conversation.id:
+            running.stop()
+            return
+        turn = await _turn_state(conversation.id, action.turn)
+        if turn is None:
+            raise services.ServiceError(f"Turn {action.turn} does not exist in this conversation.", code="not_found")
+        raise services.ServiceError("That reply is not streaming.", code="not_streaming")
+
+    async def _act_resume(self, conversation, action: Action) -> None:
+        """Send what the client is missing of a reply, from memory while it streams, else from the database."""
+        running = generation.running(action.turn)
+        if running is not None and running.conversation_id == conversation.id:
+            text = running.text[: running.sent]
+            if action.offset < len(text):
+                await self.send_json(
+                    {"type": "delta", "turn": action.turn, "offset": action.offset, "text": text[action.offset :]}
+                )
+            return
+        turn = await _turn_state(conversation.id, action.turn)
+        if turn is None:
+            raise services.ServiceError(f"Turn {action.turn} does not exist in this conversation.", code="not_found")
+        if action.offset < len(turn.content):
+            await self.send_json(
+                {"type": "delta", "turn": turn.id, "offset": action.offset, "text": turn.content[action.offset :]}
+            )
+        if turn.status != Turn.Status.STREAMING:
+            await self.send_json({"type": "turn.finished", "turn": turn_payload(turn, content=False)})
+
+    # Group messages, relayed to this socket.
+    async def turn_created(self, message) -> None:
+        if message["origin"] == self.channel_name:
+            return
+        await self.send_json(
+            {
+                "type": "turn.created",
+                "turn": message["turn"],
+                "request_id": message["request_id"],
+                "title": message["title"],
+            }
+        )
+
+    async def stream_delta(self, message) -> None:
+        await self.send_json({"type": "delta", "turn": message["turn"], "offset": message["offset"], "text": message["text"]})
+
+    async def turn_finished(self, message) -> None:
+        await self.send_json({"type": "turn.finished", "turn": message["turn"]})

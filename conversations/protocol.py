@@ -1,0 +1,153 @@
+"""The websocket protocol: validate what a client sends before anything acts on it.
+
+Client → server frames are JSON objects with an "action":
+  send        {"parent": id|null, "content": str, "model": "provider:model", "settings": {...}}
+  regenerate  {"turn": id, "model": "provider:model", "settings": {...}}
+  stop        {"turn": id}
+  resume      {"turn": id, "offset": int}
+Any frame may carry a "request_id" (string) that the server echoes in its answer.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from django.conf import settings as django_settings
+
+from conversations.providers.base import GenerationSettings
+
+ACTIONS = ("send", "regenerate", "stop", "resume")
+SETTING_KEYS = ("system_prompt", "temperature", "max_tokens", "top_p")
+
+
+class ProtocolError(Exception):
+    def __init__(self, message: str, *, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    request_id: str = ""
+    turn: int | None = None
+    parent: int | None = None
+    content: str = ""
+    model: str = ""
+    settings: GenerationSettings = GenerationSettings()
+    offset: int = 0
+
+
+def _turn_id(frame: dict, key: str, *, nullable: bool = False) -> int | None:
+    if key not in frame:
+        raise ProtocolError(f'"{key}" is missing.', code="missing_field")
+    value = frame[key]
+    if value is None and nullable:
+        return None
+    if type(value) is not int or value < 1:
+        kind = "a turn id (a positive integer)" + (" or null" if nullable else "")
+        raise ProtocolError(f'"{key}" must be {kind}.', code="wrong_type")
+    return value
+
+
+def _number(values: dict, key: str, low: float, high: float) -> float | None:
+    value = values.get(key)
+    if value is None:
+        return None
+    if type(value) not in (int, float) or not math.isfinite(value) or not low <= value <= high:
+        raise ProtocolError(
+            f'settings.{key} must be a number from {low:g} to {high:g}.', code="wrong_type"
+        )
+    return float(value)
+
+
+def parse_settings(values) -> GenerationSettings:
+    if values is None:
+        return GenerationSettings()
+    if not isinstance(values, dict):
+        raise ProtocolError('"settings" must be an object.', code="wrong_type")
+    unknown = sorted(set(values) - set(SETTING_KEYS))
+    if unknown:
+        raise ProtocolError(
+            f"Unknown setting {unknown[0]!r}; known settings: {', '.join(SETTING_KEYS)}.",
+            code="unknown_setting",
+        )
+    system_prompt = values.get("system_prompt") or ""
+    if not isinstance(system_prompt, str):
+        raise ProtocolError("settings.system_prompt must be a string.", code="wrong_type")
+    if len(system_prompt) > django_settings.MAX_SYSTEM_PROMPT_CHARS:
+        raise ProtocolError(
+            f"The system prompt is {len(system_prompt):,} characters; the limit is "
+            f"{django_settings.MAX_SYSTEM_PROMPT_CHARS:,}.",
+            code="too_large",
+        )
+    max_tokens = values.get("max_tokens")
+    if max_tokens is not None and (
+        type(max_tokens) is not int or not 1 <= max_tokens <= django_settings.MAX_OUTPUT_TOKENS
+    ):
+        raise ProtocolError(
+            f"settings.max_tokens must be a whole number from 1 to "
+            f"{django_settings.MAX_OUTPUT_TOKENS}.",
+            code="wrong_type",
+        )
+    return GenerationSettings(
+        system_prompt=system_prompt,
+        temperature=_number(values, "temperature", 0, 2),
+        max_tokens=max_tokens,
+        top_p=_number(values, "top_p", 0, 1),
+    )
+
+
+def _model(frame: dict) -> str:
+    model = frame.get("model")
+    if not isinstance(model, str) or ":" not in model:
+        raise ProtocolError('"model" must be a model id like "local:smollm2-135m-instruct".', code="wrong_type")
+    return model
+
+
+def parse_action(frame) -> Action:
+    if not isinstance(frame, dict):
+        raise ProtocolError("A frame must be a JSON object.", code="wrong_type")
+    request_id = frame.get("request_id", "")
+    if not isinstance(request_id, str) or len(request_id) > 100:
+        raise ProtocolError('"request_id" must be a string of at most 100 characters.', code="wrong_type")
+    name = frame.get("action")
+    if name not in ACTIONS:
+        raise ProtocolError(
+            f"Unknown action {name!r}; expected one of: {', '.join(ACTIONS)}.", code="unknown_action"
+        )
+    if name == "send":
+        content = frame.get("content")
+        if not isinstance(content, str):
+            raise ProtocolError('"content" must be a string.', code="wrong_type")
+        if not content.strip():
+            raise ProtocolError("The message is empty.", code="empty")
+        if len(content) > django_settings.MAX_MESSAGE_CHARS:
+            raise ProtocolError(
+                f"The message is {len(content):,} characters; the limit is "
+                f"{django_settings.MAX_MESSAGE_CHARS:,}.",
+                code="too_large",
+            )
+        return Action(
+            name=name,
+            request_id=request_id,
+            parent=_turn_id(frame, "parent", nullable=True),
+            content=content,
+            model=_model(frame),
+            settings=parse_settings(frame.get("settings")),
+        )
+    if name == "regenerate":
+        return Action(
+            name=name,
+            request_id=request_id,
+            turn=_turn_id(frame, "turn"),
+            model=_model(frame),
+            settings=parse_settings(frame.get("settings")),
+        )
+    if name == "stop":
+        return Action(name=name, request_id=request_id, turn=_turn_id(frame, "turn"))
+    offset = frame.get("offset", 0)
+    if type(offset) is not int or offset < 0:
+        raise ProtocolError('"offset" must be a whole number of characters, 0 or more.', code="wrong_type")
+    return Action(name=name, request_id=request_id, turn=_turn_id(frame, "turn"), offset=offset)

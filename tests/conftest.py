@@ -1,0 +1,141 @@
+"""Shared fixtures: named personas, the fake upstream, providers pointed at it."""
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import channel_layers
+from django.contrib.auth.models import User
+from django.db import connections
+
+from conversations import generation
+from conversations.providers import registry
+from tests.fake_upstream import FakeUpstream
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def _user(username: str) -> User:
+    return User.objects.create_user(username, f"{username}@example.com", PASSWORD)
+
+
+@pytest.fixture
+def alice(db) -> User:
+    """Owns the conversations under test."""
+    return _user("alice")
+
+
+@pytest.fixture
+def charlie(db) -> User:
+    """An outsider: has an account, has no access to alice's conversations."""
+    return _user("charlie")
+
+
+@pytest.fixture(scope="session")
+def upstream_server():
+    with FakeUpstream(tokens=12) as server:
+        yield server
+
+
+@pytest.fixture
+def upstream(upstream_server):
+    """The fake upstream with its defaults restored and its request log cleared."""
+    upstream_server.reset()
+    upstream_server.tokens = 12
+    upstream_server.interval = 0.0
+    upstream_server.first_token_delay = 0.0
+    yield upstream_server
+
+
+FAKE_MODELS = [
+    "fake-model",
+    "fake-slow",
+    "fake-long",
+    "fake-error-401",
+    "fake-error-429",
+    "fake-error-500",
+    "fake-error-529",
+    "fake-midstream-error",
+    "fake-stall",
+    "fake-malformed",
+]
+
+
+@pytest.fixture
+def providers(settings, upstream):
+    """Every cloud provider configured against the fake upstream; the local model off."""
+    settings.OPENAI_API_KEY = "test-key"
+    settings.OPENAI_BASE_URL = upstream.url + "/v1"
+    settings.OPENAI_MODELS = FAKE_MODELS
+    settings.OPENAI_RESPONSES_MODELS = FAKE_MODELS
+    settings.ANTHROPIC_API_KEY = "test-key"
+    settings.ANTHROPIC_BASE_URL = upstream.url
+    settings.ANTHROPIC_MODELS = FAKE_MODELS
+    settings.OPENAI_COMPATIBLE_ENDPOINTS = [
+        {"name": "ollama", "base_url": upstream.url + "/v1", "models": FAKE_MODELS}
+    ]
+    settings.LOCAL_MODEL_ENABLED = False
+    settings.PROVIDER_STALL_TIMEOUT = 1.0
+    settings.PROVIDER_MAX_RETRIES = 0
+    settings.DEFAULT_MODEL = ""
+    registry.cache_clear()
+    yield registry()
+    registry.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_registry():
+    registry.cache_clear()
+    yield
+    registry.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """Each test runs on a new event loop; a Redis layer's connections belong to the old one."""
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+async def no_leftover_generations():
+    """Replies still running when a test ends are stopped before its event loop closes, and the
+    database connection of the thread that ran their queries is closed."""
+    yield
+    await generation.generations_stop_all()
+    await sync_to_async(connections.close_all)()
+
+
+@pytest.fixture(scope="session")
+def live_server_url(upstream_server, tmp_path_factory):
+    """The workbench on daphne, pointed at the fake upstream (the local model off)."""
+    from tests.live import LiveServer, fake_upstream_env
+
+    models = ["fake-model", "fake-slow", "fake-slow-long", "fake-error-500"]
+    server = LiveServer(tmp_path_factory.mktemp("live"), fake_upstream_env(upstream_server.url, models))
+    server.start()
+    yield server.url
+    server.stop()
+
+
+# Module scope: Playwright's sync API holds an event loop open in this thread while it runs, which
+# the asyncio tests of later modules must not inherit.
+@pytest.fixture(scope="module")
+def browser():
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install -r requirements-dev.txt")
+    from tests.live import launch_chromium
+
+    with playwright_api.sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    yield page
+    context.close()

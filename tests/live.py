@@ -1,0 +1,124 @@
+"""A real daphne server in a subprocess, and real Chromium driven by Playwright."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-dev-shm-usage"]
+
+
+def require(condition: bool, why: str) -> None:
+    """Skip with a message saying how to get what is missing; in CI a missing piece is a failure."""
+    if condition:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{why} (CI must install it)")
+    pytest.skip(why)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """daphne in a subprocess with a database and channel prefix of its own: SQLite in a temporary
+    folder, or, when DATABASE_URL names PostgreSQL, a fresh database on that server."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "WORKBENCH_DATA_DIR": str(data_dir), **env}
+        self.env.pop("DJANGO_SETTINGS_MODULE", None)
+        self.env["WORKBENCH_CHANNEL_PREFIX"] = f"workbench-live-{self.port}"
+        self.log = open(data_dir / "server.log", "w")
+        self.process: subprocess.Popen | None = None
+        self.database = ""
+
+    def _create_database(self) -> None:
+        url = self.env.get("DATABASE_URL", "")
+        if not url.startswith(("postgres://", "postgresql://")):
+            return
+        import psycopg
+
+        base, _, _ = url.rpartition("/")
+        self.database = f"workbench_live_{self.port}"
+        with psycopg.connect(base + "/postgres", autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{self.database}"')
+            connection.execute(f'CREATE DATABASE "{self.database}"')
+        self.env["DATABASE_URL"] = f"{base}/{self.database}"
+        self._admin_url = base + "/postgres"
+
+    def _drop_database(self) -> None:
+        if not self.database:
+            return
+        import psycopg
+
+        with psycopg.connect(self._admin_url, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+
+    def start(self) -> LiveServer:
+        self._create_database()
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+            cwd=ROOT, env=self.env, check=True, timeout=120,
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "workbench.asgi:application"],
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(self.url + "/accounts/login/", timeout=1)
+                return self
+            except OSError:
+                if self.process.poll() is not None:
+                    break
+                time.sleep(0.1)
+        raise RuntimeError(f"daphne did not start; see {self.log.name}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
+        self._drop_database()
+
+
+def fake_upstream_env(url: str, models: list[str]) -> dict[str, str]:
+    joined = ",".join(models)
+    return {
+        "OPENAI_API_KEY": "test-key",
+        "OPENAI_BASE_URL": url + "/v1",
+        "OPENAI_MODELS": joined,
+        "OPENAI_RESPONSES_MODELS": joined,
+        "ANTHROPIC_API_KEY": "test-key",
+        "ANTHROPIC_BASE_URL": url,
+        "ANTHROPIC_MODELS": joined,
+        "WORKBENCH_LOCAL_MODEL": "false",
+        "WORKBENCH_DEFAULT_MODEL": f"openai:{models[0]}",
+        "WORKBENCH_PROVIDER_RETRIES": "0",
+    }
+
+
+def launch_chromium(playwright):
+    require(
+        Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is not None,
+        f"Chromium is not installed at {CHROMIUM}: apt-get install -y chromium",
+    )
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

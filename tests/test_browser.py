@@ -1,0 +1,144 @@
+"""End to end in real Chromium against daphne and the fake upstream, as a new user would."""
+from __future__ import annotations
+
+import itertools
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import PASSWORD
+from tests.fake_upstream import reply_text
+
+pytestmark = pytest.mark.browser
+_users = itertools.count(1)
+
+
+def sign_up(page, base: str) -> str:
+    username = f"user{next(_users)}"
+    page.goto(base + "/accounts/signup/")
+    page.fill("#id_username", username)
+    page.fill("#id_password1", PASSWORD)
+    page.fill("#id_password2", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.get_by_role("button", name="Start a conversation")).to_be_visible()
+    return username
+
+
+def start_conversation(page) -> None:
+    page.get_by_role("button", name="Start a conversation").click()
+    expect(page.locator("body")).to_have_attribute("data-socket", "open")
+
+
+def choose_model(page, model: str) -> None:
+    page.select_option("#model", f"openai:{model}")
+
+
+def send(page, text: str) -> None:
+    page.fill("#prompt", text)
+    page.keyboard.press("Enter")
+
+
+def replies(page):
+    return page.locator("article.turn-assistant")
+
+
+def test_converse_stream_stop_reload_and_switch_siblings(page, live_server_url):
+    sign_up(page, live_server_url)
+    start_conversation(page)
+
+    # Three turns; the reply visibly grows while it streams.
+    choose_model(page, "fake-slow")
+    send(page, "first question")
+    body = replies(page).nth(0).locator(".turn-body")
+    expect(body).to_contain_text("Echo: first")
+    partial = body.inner_text()
+    expect(replies(page).nth(0)).to_have_attribute("data-status", "complete")
+    assert len(body.inner_text()) > len(partial)
+    expect(body).to_have_text(reply_text("first question", 12))
+    expect(page.locator(".rename-form input[name=title]")).to_have_value("first question")
+
+    choose_model(page, "fake-model")
+    send(page, "second question")
+    expect(replies(page).nth(1)).to_have_attribute("data-status", "complete")
+    send(page, "third question")
+    expect(replies(page).nth(2)).to_have_attribute("data-status", "complete")
+    expect(replies(page).nth(2).locator(".turn-body")).to_have_text(reply_text("third question", 12))
+
+    # Stop a long reply: the partial text stays, marked stopped.
+    choose_model(page, "fake-slow-long")
+    send(page, "tell me everything")
+    expect(page.locator("#stop")).to_be_visible()
+    expect(replies(page).nth(3).locator(".turn-body")).to_contain_text("Echo: tell")
+    page.click("#stop")
+    expect(replies(page).nth(3)).to_have_attribute("data-status", "stopped")
+    expect(replies(page).nth(3).locator(".badge")).to_have_text("stopped")
+    stopped_text = replies(page).nth(3).locator(".turn-body").inner_text()
+    assert 0 < len(stopped_text) < len(reply_text("tell me everything", 400))
+    expect(page.locator("#send")).to_be_visible()
+
+    # Reload: everything is saved.
+    page.reload()
+    expect(page.locator("article.turn")).to_have_count(8)
+    expect(replies(page).nth(3)).to_have_attribute("data-status", "stopped")
+    assert replies(page).nth(3).locator(".turn-body").inner_text() == stopped_text
+    expect(replies(page).nth(0).locator(".turn-body")).to_have_text(reply_text("first question", 12))
+
+    # Regenerate the third reply: a sibling streams, then switch between the two.
+    choose_model(page, "fake-model")
+    replies(page).nth(2).get_by_role("button", name="↻ Regenerate").click()
+    expect(replies(page).nth(2).locator(".sibling-count")).to_have_text("2 / 2")
+    expect(page.locator("article.turn")).to_have_count(6)  # the new sibling ends the branch
+    expect(replies(page).nth(2)).to_have_attribute("data-status", "complete")
+    replies(page).nth(2).get_by_role("button", name="Previous version").click()
+    expect(replies(page).nth(2).locator(".sibling-count")).to_have_text("1 / 2")
+    expect(page.locator("article.turn")).to_have_count(8)  # the original branch, with its stopped reply
+    expect(page).to_have_url(re.compile(r"/t/\d+/$"))
+    replies(page).nth(2).get_by_role("button", name="Next version").click()
+    expect(replies(page).nth(2).locator(".sibling-count")).to_have_text("2 / 2")
+    page.go_back()
+    expect(replies(page).nth(2).locator(".sibling-count")).to_have_text("1 / 2")
+    assert page.errors == []
+
+
+def test_a_provider_error_is_shown_and_the_page_stays_usable(page, live_server_url):
+    sign_up(page, live_server_url)
+    start_conversation(page)
+    choose_model(page, "fake-error-500")
+    send(page, "will this work")
+    expect(replies(page).nth(0)).to_have_attribute("data-status", "error")
+    expect(replies(page).nth(0).locator(".turn-error")).to_contain_text("server error (500)")
+    choose_model(page, "fake-model")
+    send(page, "and now")
+    expect(replies(page).nth(1)).to_have_attribute("data-status", "complete")
+    assert page.errors == []
+
+
+def test_a_second_tab_watches_the_reply_stream(browser, page, live_server_url):
+    sign_up(page, live_server_url)
+    start_conversation(page)
+    url = page.url
+    watcher = page.context.new_page()
+    watcher.goto(url)
+    expect(watcher.locator("body")).to_have_attribute("data-socket", "open")
+    choose_model(page, "fake-slow")
+    send(page, "watch this")
+    expect(watcher.locator("article.turn-assistant")).to_have_attribute("data-status", "streaming")
+    expect(watcher.locator("article.turn-assistant")).to_have_attribute("data-status", "complete")
+    expect(watcher.locator("article.turn-assistant .turn-body")).to_have_text(reply_text("watch this", 12))
+
+
+def test_model_output_is_rendered_as_markdown_and_never_runs(page, live_server_url):
+    sign_up(page, live_server_url)
+    start_conversation(page)
+    # The fake upstream echoes the prompt, so these come back as model output.
+    payload = '**bold** <img src=x onerror="window.pwned=1"> [link](javascript:window.pwned=2) <script>window.pwned=3</script>'
+    send(page, payload)
+    reply = replies(page).nth(0)
+    expect(reply).to_have_attribute("data-status", "complete")
+    expect(reply.locator(".turn-body strong")).to_have_text("bold")
+    assert reply.locator(".turn-body img, .turn-body script").count() == 0
+    assert reply.locator('.turn-body a[href^="javascript"]').count() == 0
+    # The prompt itself is shown as text.
+    expect(page.locator("article.turn-user .turn-body")).to_have_text(payload)
+    assert page.evaluate("window.pwned") is None

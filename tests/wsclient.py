@@ -1,0 +1,53 @@
+"""Helpers for driving the conversation socket with Channels' WebsocketCommunicator."""
+from __future__ import annotations
+
+import asyncio
+
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+
+from conversations.routing import websocket_urlpatterns
+
+# The consumer without the session middleware: tests put the user in the scope themselves.
+router = URLRouter(websocket_urlpatterns)
+
+
+async def connect(user, conversation_id: int) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(router, f"/ws/conversations/{conversation_id}/")
+    communicator.scope["user"] = user
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def frames_until(communicator, predicate, *, timeout: float = 10.0) -> list[dict]:
+    """Every frame received up to and including the first one that satisfies `predicate`."""
+    frames: list[dict] = []
+    async with asyncio.timeout(timeout):
+        while True:
+            frame = await communicator.receive_json_from(timeout=timeout)
+            frames.append(frame)
+            if predicate(frame):
+                return frames
+
+
+def finished(turn_id: int | None = None):
+    def match(frame: dict) -> bool:
+        return frame["type"] == "turn.finished" and (turn_id is None or frame["turn"]["id"] == turn_id)
+
+    return match
+
+
+def assemble(frames: list[dict], turn_id: int, text: str = "") -> str:
+    """Apply delta frames the way the page does: by offset, ignoring what is already there."""
+    for frame in frames:
+        if frame["type"] != "delta" or frame["turn"] != turn_id:
+            continue
+        offset = frame["offset"]
+        assert offset <= len(text), f"gap: have {len(text)} characters, frame starts at {offset}"
+        text += frame["text"][len(text) - offset :]
+    return text
+
+
+def created_reply(frames: list[dict]) -> dict:
+    return next(f["turn"] for f in frames if f["type"] == "turn.created" and f["turn"]["role"] == "assistant")
