@@ -30,8 +30,11 @@ def _conversation(user, conversation_id: int, need: Need):
 
 
 @database_sync_to_async
-def _turn_state(conversation_id: int, turn_id: int) -> Turn | None:
-    return Turn.objects.filter(pk=turn_id, conversation_id=conversation_id).first()
+def _turn_in(conversation_id: int, turn_id: int) -> Turn:
+    turn = Turn.objects.filter(pk=turn_id, conversation_id=conversation_id).first()
+    if turn is None:
+        raise services.ServiceError(f"Turn {turn_id} does not exist in this conversation.", code="not_found")
+    return turn
 
 
 class ConversationConsumer(AsyncJsonWebsocketConsumer):
@@ -124,9 +127,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         if running is not None and running.conversation_id == conversation.id:
             running.stop()
             return
-        turn = await _turn_state(conversation.id, action.turn)
-        if turn is None:
-            raise services.ServiceError(f"Turn {action.turn} does not exist in this conversation.", code="not_found")
+        await _turn_in(conversation.id, action.turn)
         raise services.ServiceError("That reply is not streaming.", code="not_streaming")
 
     async def _act_resume(self, conversation, action: Action) -> None:
@@ -139,9 +140,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
                     {"type": "delta", "turn": action.turn, "offset": action.offset, "text": text[action.offset :]}
                 )
             return
-        turn = await _turn_state(conversation.id, action.turn)
-        if turn is None:
-            raise services.ServiceError(f"Turn {action.turn} does not exist in this conversation.", code="not_found")
+        turn = await _turn_in(conversation.id, action.turn)
         if action.offset < len(turn.content):
             await self.send_json(
                 {"type": "delta", "turn": turn.id, "offset": action.offset, "text": turn.content[action.offset :]}

@@ -1,11 +1,9 @@
 """Anthropic Messages: the system prompt is a top-level parameter and roles must alternate."""
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 
 import anthropic
-import httpx2
 
 from conversations.providers.base import (
     Event,
@@ -18,8 +16,7 @@ from conversations.providers.base import (
     conversation_messages,
     system_prompt_of,
 )
-from conversations.providers.clients import ClientsPerLoop
-from conversations.providers.sdk_errors import provider_error
+from conversations.providers.sdk import SDK_ERRORS, SDKProvider
 
 DEFAULT_MAX_TOKENS = 4096
 
@@ -40,36 +37,9 @@ def alternating_messages(request: GenerationRequest) -> list[dict]:
     return merged
 
 
-class AnthropicProvider:
-    def __init__(
-        self,
-        *,
-        name: str,
-        label: str,
-        api_key: str,
-        base_url: str,
-        models: list[str],
-        key_setting: str,
-        timeouts: tuple[float, float],
-        max_retries: int,
-    ) -> None:
-        self.name = name
-        self.label = label
-        self.base_url = base_url
-        self.key_setting = key_setting
-        self._models = list(models)
-        connect, stall = timeouts
-        self._clients = ClientsPerLoop(
-            lambda: anthropic.AsyncAnthropic(
-                api_key=api_key or "none",
-                base_url=base_url or None,
-                timeout=anthropic.Timeout(stall, connect=connect),
-                max_retries=max_retries,
-            )
-        )
-
-    def models(self) -> list[str]:
-        return list(self._models)
+class AnthropicProvider(SDKProvider):
+    def make_client(self, **options):
+        return anthropic.AsyncAnthropic(**options)
 
     def request_body(self, request: GenerationRequest) -> dict:
         settings = request.settings
@@ -94,7 +64,7 @@ class AnthropicProvider:
         return body
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Event]:
-        client = self._clients.get()
+        client = self.client()
         try:
             stream = await client.messages.create(**self.request_body(request))
             async with stream:
@@ -124,7 +94,5 @@ class AnthropicProvider:
                 raise ProviderError(f"{self.label} ended the stream before the message was complete.")
         except ProviderError:
             raise
-        except (anthropic.AnthropicError, httpx2.HTTPError, json.JSONDecodeError) as exc:
-            raise provider_error(
-                exc, label=self.label, key_setting=self.key_setting, base_url=self.base_url
-            ) from exc
+        except SDK_ERRORS as exc:
+            raise self.failure(exc) from exc

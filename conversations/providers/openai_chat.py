@@ -1,10 +1,8 @@
 """OpenAI Chat Completions, and any server that speaks it (Ollama, vLLM, llama.cpp, LM Studio)."""
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 
-import httpx2
 import openai
 
 from conversations.providers.base import (
@@ -18,42 +16,16 @@ from conversations.providers.base import (
     conversation_messages,
     system_prompt_of,
 )
-from conversations.providers.clients import ClientsPerLoop
-from conversations.providers.sdk_errors import provider_error
+from conversations.providers.sdk import SDK_ERRORS, SDKProvider
 
 
-class OpenAIChatProvider:
-    def __init__(
-        self,
-        *,
-        name: str,
-        label: str,
-        api_key: str,
-        base_url: str,
-        models: list[str],
-        key_setting: str,
-        timeouts: tuple[float, float],
-        max_retries: int,
-        max_tokens_param: str = "max_completion_tokens",
-    ) -> None:
-        self.name = name
-        self.label = label
-        self.base_url = base_url
-        self.key_setting = key_setting
-        self._models = list(models)
+class OpenAIChatProvider(SDKProvider):
+    def __init__(self, *, max_tokens_param: str = "max_completion_tokens", **config) -> None:
+        super().__init__(**config)
         self._max_tokens_param = max_tokens_param
-        connect, stall = timeouts
-        self._clients = ClientsPerLoop(
-            lambda: openai.AsyncOpenAI(
-                api_key=api_key or "none",
-                base_url=base_url or None,
-                timeout=openai.Timeout(stall, connect=connect),
-                max_retries=max_retries,
-            )
-        )
 
-    def models(self) -> list[str]:
-        return list(self._models)
+    def make_client(self, **options):
+        return openai.AsyncOpenAI(**options)
 
     def request_body(self, request: GenerationRequest) -> dict:
         messages = []
@@ -79,7 +51,7 @@ class OpenAIChatProvider:
         return body
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Event]:
-        client = self._clients.get()
+        client = self.client()
         try:
             stream = await client.chat.completions.create(**self.request_body(request))
             async with stream:
@@ -99,7 +71,5 @@ class OpenAIChatProvider:
                 yield Finish(finish_reason)
         except ProviderError:
             raise
-        except (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError) as exc:
-            raise provider_error(
-                exc, label=self.label, key_setting=self.key_setting, base_url=self.base_url
-            ) from exc
+        except SDK_ERRORS as exc:
+            raise self.failure(exc) from exc

@@ -7,10 +7,8 @@ sending the whole history.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 
-import httpx2
 import openai
 
 from conversations.providers.base import (
@@ -25,8 +23,7 @@ from conversations.providers.base import (
     conversation_messages,
     system_prompt_of,
 )
-from conversations.providers.clients import ClientsPerLoop
-from conversations.providers.sdk_errors import provider_error
+from conversations.providers.sdk import SDK_ERRORS, SDKProvider
 
 
 def _rejected_previous_response(exc: openai.APIStatusError) -> bool:
@@ -39,36 +36,9 @@ def _rejected_previous_response(exc: openai.APIStatusError) -> bool:
     )
 
 
-class OpenAIResponsesProvider:
-    def __init__(
-        self,
-        *,
-        name: str,
-        label: str,
-        api_key: str,
-        base_url: str,
-        models: list[str],
-        key_setting: str,
-        timeouts: tuple[float, float],
-        max_retries: int,
-    ) -> None:
-        self.name = name
-        self.label = label
-        self.base_url = base_url
-        self.key_setting = key_setting
-        self._models = list(models)
-        connect, stall = timeouts
-        self._clients = ClientsPerLoop(
-            lambda: openai.AsyncOpenAI(
-                api_key=api_key or "none",
-                base_url=base_url or None,
-                timeout=openai.Timeout(stall, connect=connect),
-                max_retries=max_retries,
-            )
-        )
-
-    def models(self) -> list[str]:
-        return list(self._models)
+class OpenAIResponsesProvider(SDKProvider):
+    def make_client(self, **options):
+        return openai.AsyncOpenAI(**options)
 
     def chained_input(self, request: GenerationRequest) -> tuple[str, list[Message]]:
         """The previous response id to chain from and the messages that follow it."""
@@ -105,7 +75,7 @@ class OpenAIResponsesProvider:
         return body
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Event]:
-        client = self._clients.get()
+        client = self.client()
         body = self.request_body(request)
         try:
             try:
@@ -144,7 +114,5 @@ class OpenAIResponsesProvider:
                 raise ProviderError(f"{self.label} ended the stream before the response completed.")
         except ProviderError:
             raise
-        except (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError) as exc:
-            raise provider_error(
-                exc, label=self.label, key_setting=self.key_setting, base_url=self.base_url
-            ) from exc
+        except SDK_ERRORS as exc:
+            raise self.failure(exc) from exc

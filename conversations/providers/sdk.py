@@ -1,7 +1,13 @@
-"""Turn the openai and anthropic SDKs' exceptions into messages a person can act on."""
+"""Common ground of the providers that talk through the openai and anthropic SDKs: their
+configuration, one SDK client per event loop, and their exceptions turned into messages a person
+can act on."""
 from __future__ import annotations
 
+import asyncio
 import json
+import weakref
+from collections.abc import Callable
+from typing import Any
 
 import anthropic
 import httpx2
@@ -65,3 +71,65 @@ def provider_error(exc: Exception, *, label: str, key_setting: str, base_url: st
     if isinstance(exc, json.JSONDecodeError):
         return ProviderError(f"{label} sent a malformed event that could not be read: {exc}.")
     return ProviderError(f"{label} failed: {type(exc).__name__}: {exc}")
+
+
+# What a provider catches around its SDK calls and hands to provider_error.
+SDK_ERRORS = (openai.OpenAIError, anthropic.AnthropicError, httpx2.HTTPError, json.JSONDecodeError)
+
+
+class ClientsPerLoop:
+    """One SDK client per event loop: an async HTTP pool must not cross loops."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+        self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def get(self) -> Any:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = self._factory()
+        return client
+
+
+class SDKProvider:
+    """A provider configured with a key, a base URL and a list of models."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        label: str,
+        api_key: str,
+        base_url: str,
+        models: list[str],
+        key_setting: str,
+        timeouts: tuple[float, float],
+        max_retries: int,
+    ) -> None:
+        self.name = name
+        self.label = label
+        self.base_url = base_url
+        self.key_setting = key_setting
+        self._models = list(models)
+        connect, stall = timeouts
+        self._clients = ClientsPerLoop(
+            lambda: self.make_client(
+                api_key=api_key or "none",
+                base_url=base_url or None,
+                timeout=httpx2.Timeout(stall, connect=connect),
+                max_retries=max_retries,
+            )
+        )
+
+    def make_client(self, **options: Any) -> Any:
+        raise NotImplementedError
+
+    def client(self) -> Any:
+        return self._clients.get()
+
+    def models(self) -> list[str]:
+        return list(self._models)
+
+    def failure(self, exc: Exception) -> ProviderError:
+        return provider_error(exc, label=self.label, key_setting=self.key_setting, base_url=self.base_url)
