@@ -98,29 +98,55 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(frame)
         await self.channel_layer.group_send(self.group, {**frame, "origin": self.channel_name})
 
+    async def _broadcast(self, message: dict) -> None:
+        """A change everyone on the conversation sees, this socket included."""
+        await self.channel_layer.group_send(self.group, {"type": "conversation.event", "event": message})
+
+    async def _start(self, sent: services.Sent, action: Action, title: str) -> None:
+        await self._announce(sent.prompt, action.request_id, title)
+        for prepared in sent.replies:
+            await self._announce(prepared.reply, action.request_id)
+        for prepared in sent.replies:
+            generation.generation_start(prepared)
+
     async def _act_send(self, conversation, action: Action) -> None:
-        prepared = await database_sync_to_async(services.turn_send)(
+        sent = await database_sync_to_async(services.turn_send)(
             conversation=conversation,
             parent_id=action.parent,
             content=action.content,
             author=self.user,
-            model_id=action.model,
-            settings=action.settings,
+            variants=list(action.variants),
         )
-        await self._announce(prepared.prompt, action.request_id, conversation.title)
-        await self._announce(prepared.reply, action.request_id)
-        generation.generation_start(prepared)
+        await self._start(sent, action, conversation.title)
+
+    async def _act_edit(self, conversation, action: Action) -> None:
+        sent = await database_sync_to_async(services.prompt_edit)(
+            conversation=conversation,
+            turn_id=action.turn,
+            content=action.content,
+            author=self.user,
+            variants=list(action.variants),
+        )
+        await self._start(sent, action, conversation.title)
 
     async def _act_regenerate(self, conversation, action: Action) -> None:
         prepared = await database_sync_to_async(services.reply_regenerate)(
-            conversation=conversation,
-            turn_id=action.turn,
-            author=self.user,
-            model_id=action.model,
-            settings=action.settings,
+            conversation=conversation, turn_id=action.turn, author=self.user, variant=action.variants[0]
         )
         await self._announce(prepared.reply, action.request_id)
         generation.generation_start(prepared)
+
+    async def _act_delete(self, conversation, action: Action) -> None:
+        parent = await database_sync_to_async(services.turn_delete)(
+            conversation=conversation, turn_id=action.turn
+        )
+        await self._broadcast({"type": "turn.deleted", "turn": action.turn, "parent": parent})
+
+    async def _act_main(self, conversation, action: Action) -> None:
+        await database_sync_to_async(services.conversation_set_main)(
+            conversation=conversation, turn_id=action.turn
+        )
+        await self._broadcast({"type": "conversation.updated", "main_turn": action.turn})
 
     async def _act_stop(self, conversation, action: Action) -> None:
         running = generation.running(action.turn)
@@ -163,6 +189,9 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
 
     async def stream_delta(self, message) -> None:
         await self.send_json({"type": "delta", "turn": message["turn"], "offset": message["offset"], "text": message["text"]})
+
+    async def conversation_event(self, message) -> None:
+        await self.send_json(message["event"])
 
     async def turn_finished(self, message) -> None:
         await self.send_json({"type": "turn.finished", "turn": message["turn"]})

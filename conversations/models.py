@@ -11,9 +11,17 @@ class Conversation(models.Model):
         django_settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
     )
     title = models.CharField(max_length=200, blank=True)
-    # The tip the conversation opens on: the last turn anyone added or opened.
+    # The latest reply anyone asked for: where the conversation opens unless a main line is set.
     current_turn = models.ForeignKey(
         "Turn", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The tip of the branch starred as the main line: the conversation opens on it.
+    main_turn = models.ForeignKey(
+        "Turn", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The turn of another conversation this one was forked from (its path was copied).
+    forked_from = models.ForeignKey(
+        "Turn", null=True, blank=True, on_delete=models.SET_NULL, related_name="forks"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -8,7 +8,9 @@ def iso(value) -> str | None:
     return value.isoformat() if value else None
 
 
-def turn_payload(turn: Turn, *, siblings: list[int] | None = None, content: bool = True) -> dict:
+def turn_payload(
+    turn: Turn, *, siblings: list[int] | None = None, forks: list[dict] | None = None, content: bool = True
+) -> dict:
     data = {
         "id": turn.id,
         "parent": turn.parent_id,
@@ -29,4 +31,6 @@ def turn_payload(turn: Turn, *, siblings: list[int] | None = None, content: bool
         data["content"] = turn.content
     if siblings is not None:
         data["siblings"] = siblings
+    if forks:
+        data["forks"] = forks
     return data

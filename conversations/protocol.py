@@ -2,9 +2,13 @@
 
 Client → server frames are JSON objects with an "action":
   send        {"parent": id|null, "content": str, "model": "provider:model", "settings": {...}}
+              or, for a fan-out, "variants": [{"model": ..., "settings": {...}}, ...] (2 to 6)
+  edit        {"turn": id, "content": str, and "model"/"settings" or "variants" as for send}
   regenerate  {"turn": id, "model": "provider:model", "settings": {...}}
   stop        {"turn": id}
   resume      {"turn": id, "offset": int}
+  delete      {"turn": id}
+  main        {"turn": id|null}
 Any frame may carry a "request_id" (string) that the server echoes in its answer.
 """
 from __future__ import annotations
@@ -15,8 +19,9 @@ from dataclasses import dataclass
 from django.conf import settings as django_settings
 
 from conversations.providers.base import GenerationSettings
+from conversations.services import MAX_VARIANTS, Variant
 
-ACTIONS = ("send", "regenerate", "stop", "resume")
+ACTIONS = ("send", "edit", "regenerate", "stop", "resume", "delete", "main")
 SETTING_KEYS = ("system_prompt", "temperature", "max_tokens", "top_p")
 
 
@@ -34,8 +39,7 @@ class Action:
     turn: int | None = None
     parent: int | None = None
     content: str = ""
-    model: str = ""
-    settings: GenerationSettings = GenerationSettings()
+    variants: tuple[Variant, ...] = ()
     offset: int = 0
 
 
@@ -106,6 +110,40 @@ def _model(frame: dict) -> str:
     return model
 
 
+def _variant(frame: dict) -> Variant:
+    return Variant(model_id=_model(frame), settings=parse_settings(frame.get("settings")))
+
+
+def _variants(frame: dict) -> tuple[Variant, ...]:
+    """One variant from "model" and "settings", or a fan-out from "variants"."""
+    if "variants" not in frame:
+        return (_variant(frame),)
+    variants = frame["variants"]
+    if not isinstance(variants, list) or not 2 <= len(variants) <= MAX_VARIANTS:
+        raise ProtocolError(
+            f'"variants" must be a list of 2 to {MAX_VARIANTS} {{"model", "settings"}} objects.',
+            code="wrong_type",
+        )
+    if not all(isinstance(v, dict) for v in variants):
+        raise ProtocolError('Each of "variants" must be an object with "model" and "settings".', code="wrong_type")
+    return tuple(_variant(v) for v in variants)
+
+
+def _content(frame: dict) -> str:
+    content = frame.get("content")
+    if not isinstance(content, str):
+        raise ProtocolError('"content" must be a string.', code="wrong_type")
+    if not content.strip():
+        raise ProtocolError("The message is empty.", code="empty")
+    if len(content) > django_settings.MAX_MESSAGE_CHARS:
+        raise ProtocolError(
+            f"The message is {len(content):,} characters; the limit is "
+            f"{django_settings.MAX_MESSAGE_CHARS:,}.",
+            code="too_large",
+        )
+    return content
+
+
 def parse_action(frame) -> Action:
     if not isinstance(frame, dict):
         raise ProtocolError("A frame must be a JSON object.", code="wrong_type")
@@ -117,37 +155,25 @@ def parse_action(frame) -> Action:
         raise ProtocolError(
             f"Unknown action {name!r}; expected one of: {', '.join(ACTIONS)}.", code="unknown_action"
         )
+    common = {"name": name, "request_id": request_id}
     if name == "send":
-        content = frame.get("content")
-        if not isinstance(content, str):
-            raise ProtocolError('"content" must be a string.', code="wrong_type")
-        if not content.strip():
-            raise ProtocolError("The message is empty.", code="empty")
-        if len(content) > django_settings.MAX_MESSAGE_CHARS:
-            raise ProtocolError(
-                f"The message is {len(content):,} characters; the limit is "
-                f"{django_settings.MAX_MESSAGE_CHARS:,}.",
-                code="too_large",
-            )
         return Action(
-            name=name,
-            request_id=request_id,
+            **common,
             parent=_turn_id(frame, "parent", nullable=True),
-            content=content,
-            model=_model(frame),
-            settings=parse_settings(frame.get("settings")),
+            content=_content(frame),
+            variants=_variants(frame),
+        )
+    if name == "edit":
+        return Action(
+            **common, turn=_turn_id(frame, "turn"), content=_content(frame), variants=_variants(frame)
         )
     if name == "regenerate":
-        return Action(
-            name=name,
-            request_id=request_id,
-            turn=_turn_id(frame, "turn"),
-            model=_model(frame),
-            settings=parse_settings(frame.get("settings")),
-        )
-    if name == "stop":
-        return Action(name=name, request_id=request_id, turn=_turn_id(frame, "turn"))
+        return Action(**common, turn=_turn_id(frame, "turn"), variants=(_variant(frame),))
+    if name == "main":
+        return Action(**common, turn=_turn_id(frame, "turn", nullable=True))
+    if name in ("stop", "delete"):
+        return Action(**common, turn=_turn_id(frame, "turn"))
     offset = frame.get("offset", 0)
     if type(offset) is not int or offset < 0:
         raise ProtocolError('"offset" must be a whole number of characters, 0 or more.', code="wrong_type")
-    return Action(name=name, request_id=request_id, turn=_turn_id(frame, "turn"), offset=offset)
+    return Action(**common, turn=_turn_id(frame, "turn"), offset=offset)

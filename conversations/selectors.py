@@ -5,12 +5,14 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Substr
 
 from conversations.models import Conversation, Turn
 
 # Deeper than any real branch; stops the recursion should the tree ever hold a cycle.
 MAX_DEPTH = 100_000
 
+PREVIEW_CHARS = 48
 _TURN_COLUMNS = ", ".join(f"t.{f.column}" for f in Turn._meta.concrete_fields)
 
 
@@ -86,6 +88,9 @@ def siblings_along(*, conversation_id: int, turns: list[Turn]) -> dict[int, list
 
 
 def latest_turn_id(*, conversation: Conversation) -> int | None:
+    """Where a conversation opens: its main line if one is starred, else its latest reply."""
+    if conversation.main_turn_id is not None:
+        return conversation.main_turn_id
     if conversation.current_turn_id is not None:
         return conversation.current_turn_id
     return (
@@ -108,6 +113,109 @@ def branch_view(*, conversation: Conversation, turn_id: int | None = None) -> Br
         turns=turns,
         siblings=siblings_along(conversation_id=conversation.id, turns=turns),
     )
+
+
+def subtree_ids(*, conversation_id: int, turn_id: int) -> list[int]:
+    """The turn and every turn below it, in one query (breadth first)."""
+    table = connection.ops.quote_name(Turn._meta.db_table)
+    sql = f"""
+        WITH RECURSIVE below(id, depth) AS (
+            SELECT id, 0 FROM {table} WHERE id = %s AND conversation_id = %s
+            UNION ALL
+            SELECT t.id, below.depth + 1 FROM {table} t JOIN below ON t.parent_id = below.id
+            WHERE below.depth < {MAX_DEPTH}
+        )
+        SELECT id FROM below ORDER BY depth, id"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [turn_id, conversation_id])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def paths_to(*, conversation_id: int, turn_ids: list[int]) -> dict[int, list[Turn]]:
+    """Root → turn paths for several turns of a conversation, in one query. Turns that are not
+    in the conversation are missing from the result."""
+    table = connection.ops.quote_name(Turn._meta.db_table)
+    seeds = ", ".join(["%s"] * len(turn_ids))
+    sql = f"""
+        WITH RECURSIVE up(tip, id, parent_id, depth) AS (
+            SELECT id, id, parent_id, 0 FROM {table} WHERE id IN ({seeds}) AND conversation_id = %s
+            UNION ALL
+            SELECT up.tip, t.id, t.parent_id, up.depth + 1
+            FROM {table} t JOIN up ON t.id = up.parent_id
+            WHERE up.depth < {MAX_DEPTH}
+        )
+        SELECT up.tip AS tip, {_TURN_COLUMNS} FROM {table} t JOIN up ON t.id = up.id
+        ORDER BY up.tip, up.depth DESC"""
+    paths: dict[int, list[Turn]] = {}
+    for turn in Turn.objects.raw(sql, [*turn_ids, conversation_id]):
+        paths.setdefault(turn.tip, []).append(turn)
+    return paths
+
+
+@dataclass
+class Comparison:
+    conversation: Conversation
+    shared: list[Turn]  # the path all branches have in common, root first
+    columns: list[tuple[int, list[Turn]]]  # (tip, the turns after the split), in the order asked
+
+
+def comparison(*, conversation: Conversation, tip_ids: list[int]) -> Comparison | None:
+    """Branches side by side, aligned where they split. None if a tip is not in the conversation."""
+    paths = paths_to(conversation_id=conversation.id, turn_ids=tip_ids)
+    if any(tip not in paths for tip in tip_ids):
+        return None
+    ordered = [paths[tip] for tip in tip_ids]
+    shared = 0
+    while all(len(path) > shared for path in ordered) and len({p[shared].id for p in ordered}) == 1:
+        shared += 1
+    return Comparison(
+        conversation=conversation,
+        shared=ordered[0][:shared],
+        columns=[(tip, path[shared:]) for tip, path in zip(tip_ids, ordered)],
+    )
+
+
+def tree_nodes(*, conversation: Conversation) -> list[dict]:
+    """Every turn of a conversation, briefly, for the tree map: one query, no full texts."""
+    rows = (
+        Turn.objects.filter(conversation=conversation)
+        .order_by("id")
+        .annotate(preview=Substr("content", 1, PREVIEW_CHARS))
+        .values_list("id", "parent_id", "role", "status", "provider", "model", "preview")
+    )
+    return [
+        {
+            "id": turn_id,
+            "parent": parent_id,
+            "role": role,
+            "status": status,
+            "model": f"{provider}:{model}" if provider else "",
+            "preview": " ".join(preview.split()),
+        }
+        for turn_id, parent_id, role, status, provider, model, preview in rows
+    ]
+
+
+def forks_of(*, turn_ids: list[int], user) -> dict[int, list[dict]]:
+    """Conversations `user` can open that were forked from these turns, by turn."""
+    forks: dict[int, list[dict]] = {}
+    rows = conversations_for(user=user).filter(forked_from_id__in=turn_ids).order_by("id")
+    for fork in rows.values("id", "title", "forked_from_id"):
+        forks.setdefault(fork["forked_from_id"], []).append({"id": fork["id"], "title": fork["title"]})
+    return forks
+
+
+def sibling_tips(*, conversation_id: int, turn_id: int, limit: int) -> list[int]:
+    """For a turn and its siblings (newest `limit`), the tip of the branch through each."""
+    turn = Turn.objects.filter(pk=turn_id, conversation_id=conversation_id).first()
+    if turn is None:
+        return []
+    siblings = Turn.objects.filter(conversation_id=conversation_id, parent_id=turn.parent_id)
+    others = siblings.exclude(pk=turn.pk).order_by("-id").values_list("id", flat=True)[: limit - 1]
+    return [
+        branch_through(conversation_id=conversation_id, turn_id=sibling)[-1].id
+        for sibling in sorted([turn.pk, *others])
+    ]
 
 
 def conversations_for(*, user) -> QuerySet[Conversation]:

@@ -10,7 +10,7 @@ from django.utils import timezone
 from conversations.models import Conversation, Turn
 from conversations.providers import registry
 from conversations.providers.base import GenerationRequest, GenerationSettings, Message, Provider
-from conversations.selectors import turn_path
+from conversations.selectors import subtree_ids, turn_path
 
 TITLE_LENGTH = 80
 
@@ -25,11 +25,27 @@ class ServiceError(Exception):
 
 
 @dataclass(frozen=True)
+class Variant:
+    """One model and its settings: a send or an edit asks for one reply per variant."""
+
+    model_id: str
+    settings: GenerationSettings = GenerationSettings()
+
+
+@dataclass(frozen=True)
 class PreparedReply:
     reply: Turn
     request: GenerationRequest
     provider: Provider
-    prompt: Turn | None = None
+
+
+@dataclass(frozen=True)
+class Sent:
+    prompt: Turn
+    replies: list[PreparedReply]
+
+
+MAX_VARIANTS = 6
 
 
 def conversation_create(*, owner, title: str = "") -> Conversation:
@@ -50,12 +66,10 @@ def _messages_for(path: list[Turn]) -> list[Message]:
     ]
 
 
-def _parent_path(conversation: Conversation, parent_id: int | None) -> list[Turn]:
-    if parent_id is None:
-        return []
-    path = turn_path(conversation_id=conversation.id, turn_id=parent_id)
+def _path(conversation: Conversation, turn_id: int) -> list[Turn]:
+    path = turn_path(conversation_id=conversation.id, turn_id=turn_id)
     if not path:
-        raise ServiceError(f"Turn {parent_id} does not exist in this conversation.", code="not_found")
+        raise ServiceError(f"Turn {turn_id} does not exist in this conversation.", code="not_found")
     return path
 
 
@@ -66,30 +80,30 @@ def _resolve(model_id: str) -> tuple[Provider, str]:
         raise ServiceError(str(exc), code="unknown_model") from None
 
 
-def _create_reply(
-    *,
-    conversation: Conversation,
-    path: list[Turn],
-    author,
-    model_id: str,
-    settings: GenerationSettings,
-) -> PreparedReply:
-    provider, model = _resolve(model_id)
-    parent = path[-1] if path else None
-    reply = Turn.objects.create(
-        conversation=conversation,
-        parent=parent,
-        role=Turn.Role.ASSISTANT,
-        status=Turn.Status.STREAMING,
-        provider=provider.name,
-        model=model,
-        settings=settings.as_dict(),
-        author=author,
-    )
-    conversation.current_turn = reply
+def _create_replies(
+    *, conversation: Conversation, path: list[Turn], author, variants: list[Variant]
+) -> list[PreparedReply]:
+    if not 1 <= len(variants) <= MAX_VARIANTS:
+        raise ServiceError(f"Ask for 1 to {MAX_VARIANTS} replies at once.", code="invalid")
+    resolved = [(_resolve(v.model_id), v.settings) for v in variants]
+    messages = _messages_for(path)
+    prepared = []
+    for (provider, model), settings in resolved:
+        reply = Turn.objects.create(
+            conversation=conversation,
+            parent=path[-1] if path else None,
+            role=Turn.Role.ASSISTANT,
+            status=Turn.Status.STREAMING,
+            provider=provider.name,
+            model=model,
+            settings=settings.as_dict(),
+            author=author,
+        )
+        request = GenerationRequest(model=model, messages=messages, settings=settings)
+        prepared.append(PreparedReply(reply=reply, request=request, provider=provider))
+    conversation.current_turn = prepared[-1].reply
     conversation.save(update_fields=["current_turn", "updated_at"])
-    request = GenerationRequest(model=model, messages=_messages_for(path), settings=settings)
-    return PreparedReply(reply=reply, request=request, provider=provider)
+    return prepared
 
 
 def turn_send(
@@ -98,12 +112,11 @@ def turn_send(
     parent_id: int | None,
     content: str,
     author,
-    model_id: str,
-    settings: GenerationSettings,
-) -> PreparedReply:
-    """Append a user turn under `parent_id` (None starts a new root) and a reply to stream under it."""
+    variants: list[Variant],
+) -> Sent:
+    """Append a user turn under `parent_id` (None starts a new root) and one reply per variant."""
     with transaction.atomic():
-        path = _parent_path(conversation, parent_id)
+        path = _path(conversation, parent_id) if parent_id is not None else []
         prompt = Turn.objects.create(
             conversation=conversation,
             parent=path[-1] if path else None,
@@ -114,37 +127,101 @@ def turn_send(
         if not conversation.title:
             conversation.title = _title_from(content)
             conversation.save(update_fields=["title"])
-        prepared = _create_reply(
-            conversation=conversation,
-            path=[*path, prompt],
-            author=author,
-            model_id=model_id,
-            settings=settings,
+        replies = _create_replies(
+            conversation=conversation, path=[*path, prompt], author=author, variants=variants
         )
-    return PreparedReply(
-        reply=prepared.reply, request=prepared.request, provider=prepared.provider, prompt=prompt
-    )
+    return Sent(prompt=prompt, replies=replies)
+
+
+def prompt_edit(
+    *, conversation: Conversation, turn_id: int, content: str, author, variants: list[Variant]
+) -> Sent:
+    """An edited prompt: a new sibling of user turn `turn_id`, answered anew. The original stays."""
+    with transaction.atomic():
+        original = _path(conversation, turn_id)[-1]
+        if original.role != Turn.Role.USER:
+            raise ServiceError("Only your own prompts can be edited; regenerate a reply instead.")
+        return turn_send(
+            conversation=conversation,
+            parent_id=original.parent_id,
+            content=content,
+            author=author,
+            variants=variants,
+        )
 
 
 def reply_regenerate(
-    *,
-    conversation: Conversation,
-    turn_id: int,
-    author,
-    model_id: str,
-    settings: GenerationSettings,
+    *, conversation: Conversation, turn_id: int, author, variant: Variant
 ) -> PreparedReply:
     """A new reply beside assistant turn `turn_id` (or under user turn `turn_id`)."""
     with transaction.atomic():
-        path = _parent_path(conversation, turn_id)
+        path = _path(conversation, turn_id)
         target = path[-1]
         if target.role == Turn.Role.ASSISTANT:
             path = path[:-1]
         elif target.role != Turn.Role.USER:
             raise ServiceError("Only a reply or a prompt can be answered again.")
-        return _create_reply(
-            conversation=conversation, path=path, author=author, model_id=model_id, settings=settings
+        return _create_replies(
+            conversation=conversation, path=path, author=author, variants=[variant]
+        )[0]
+
+
+def turn_delete(*, conversation: Conversation, turn_id: int) -> int | None:
+    """Delete a turn and everything below it; returns its parent's id. Refused while a reply in
+    that subtree is still streaming."""
+    with transaction.atomic():
+        ids = subtree_ids(conversation_id=conversation.id, turn_id=turn_id)
+        if not ids:
+            raise ServiceError(f"Turn {turn_id} does not exist in this conversation.", code="not_found")
+        doomed = Turn.objects.filter(pk__in=ids)
+        if doomed.filter(status=Turn.Status.STREAMING).exists():
+            raise ServiceError(
+                "A reply in that branch is still streaming: stop it first, then delete.",
+                code="streaming",
+            )
+        parent_id = Turn.objects.filter(pk=turn_id).values_list("parent_id", flat=True).get()
+        fields = []
+        for field in ("current_turn_id", "main_turn_id"):
+            if getattr(conversation, field) in ids:
+                setattr(conversation, field, parent_id)
+                fields.append(field.removesuffix("_id"))
+        if fields:
+            conversation.save(update_fields=[*fields, "updated_at"])
+        doomed.delete()
+    return parent_id
+
+
+def conversation_set_main(*, conversation: Conversation, turn_id: int | None) -> None:
+    """Star the branch ending at `turn_id` as the main line (None clears it)."""
+    if turn_id is not None:
+        _path(conversation, turn_id)
+    conversation.main_turn_id = turn_id
+    conversation.save(update_fields=["main_turn", "updated_at"])
+
+
+def conversation_fork(*, conversation: Conversation, turn_id: int, owner) -> Conversation:
+    """A new conversation holding a copy of the path root → `turn_id`, linked back to it."""
+    with transaction.atomic():
+        path = _path(conversation, turn_id)
+        if any(t.status == Turn.Status.STREAMING for t in path):
+            raise ServiceError("That reply is still streaming: fork once it has finished.", code="streaming")
+        fork = Conversation.objects.create(
+            owner=owner,
+            title=_title_from(f"Fork of {conversation}"),
+            forked_from_id=turn_id,
         )
+        parent = None
+        copied = ("role", "content", "status", "provider", "model", "settings", "input_tokens",
+                  "output_tokens", "response_id", "error", "author_id", "first_token_at", "finished_at")
+        for turn in path:
+            parent = Turn.objects.create(
+                conversation=fork, parent=parent, **{name: getattr(turn, name) for name in copied}
+            )
+            # Keep the original timing: created_at is set on insert.
+            Turn.objects.filter(pk=parent.pk).update(created_at=turn.created_at)
+        fork.current_turn = parent
+        fork.save(update_fields=["current_turn"])
+    return fork
 
 
 def reply_checkpoint(*, turn_id: int, content: str, first_token_at: datetime | None) -> None:

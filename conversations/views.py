@@ -5,7 +5,7 @@ from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -15,6 +15,8 @@ from conversations.payloads import turn_payload
 from conversations.permissions import Need, conversation_for
 from conversations.providers import registry
 
+MIN_COMPARE, MAX_COMPARE = 2, 4
+
 
 def _conversation_or_404(request, conversation_id: int, need: Need):
     conversation = conversation_for(request.user, conversation_id, need=need)
@@ -23,10 +25,30 @@ def _conversation_or_404(request, conversation_id: int, need: Need):
     return conversation
 
 
-def _branch_data(view: selectors.BranchView) -> dict:
+def _conversation_data(conversation, user) -> dict:
+    forked_from = None
+    source = conversation.forked_from
+    if source is not None and conversation_for(user, source.conversation_id, need=Need.READ):
+        forked_from = {
+            "conversation": source.conversation_id,
+            "turn": source.id,
+            "title": str(source.conversation),
+        }
     return {
-        "conversation": {"id": view.conversation.id, "title": view.conversation.title},
-        "turns": [turn_payload(t, siblings=view.siblings.get(t.id)) for t in view.turns],
+        "id": conversation.id,
+        "title": conversation.title,
+        "main_turn": conversation.main_turn_id,
+        "forked_from": forked_from,
+    }
+
+
+def _branch_data(view: selectors.BranchView, user) -> dict:
+    forks = selectors.forks_of(turn_ids=[t.id for t in view.turns], user=user)
+    return {
+        "conversation": _conversation_data(view.conversation, user),
+        "turns": [
+            turn_payload(t, siblings=view.siblings.get(t.id), forks=forks.get(t.id)) for t in view.turns
+        ],
     }
 
 
@@ -72,7 +94,7 @@ def conversation_detail(request, conversation_id: int, turn_id: int | None = Non
         raise Http404("No such turn in this conversation.")
     reg = registry()
     page = {
-        **_branch_data(view),
+        **_branch_data(view, request.user),
         "models": [{"id": c.id, "label": c.label} for c in reg.choices()],
         "default_model": reg.default_model(),
         "local_model_problem": reg.local_model_problem,
@@ -84,6 +106,9 @@ def conversation_detail(request, conversation_id: int, turn_id: int | None = Non
             "socket": f"/ws/conversations/{conversation.id}/",
             "turn": reverse("conversation_turn", args=[conversation.id, 0]),
             "branch": reverse("branch_json", args=[conversation.id, 0]),
+            "tree": reverse("tree_json", args=[conversation.id]),
+            "compare": reverse("compare", args=[conversation.id]),
+            "fork": reverse("conversation_fork", args=[conversation.id, 0]),
         },
     }
     return render(
@@ -104,7 +129,7 @@ def branch_json(request, conversation_id: int, turn_id: int):
     view = selectors.branch_view(conversation=conversation, turn_id=turn_id)
     if view is None:
         raise Http404("No such turn in this conversation.")
-    return JsonResponse(_branch_data(view))
+    return JsonResponse(_branch_data(view, request.user))
 
 
 @login_required
@@ -121,3 +146,74 @@ def conversation_delete(request, conversation_id: int):
     conversation = _conversation_or_404(request, conversation_id, Need.WRITE)
     services.conversation_delete(conversation=conversation)
     return redirect("home")
+
+
+@login_required
+@require_GET
+def tree_json(request, conversation_id: int):
+    conversation = _conversation_or_404(request, conversation_id, Need.READ)
+    return JsonResponse({"nodes": selectors.tree_nodes(conversation=conversation)})
+
+
+@login_required
+@require_POST
+def conversation_fork(request, conversation_id: int, turn_id: int):
+    conversation = _conversation_or_404(request, conversation_id, Need.READ)
+    if not selectors.turn_path(conversation_id=conversation.id, turn_id=turn_id):
+        raise Http404("No such turn in this conversation.")
+    try:
+        fork = services.conversation_fork(conversation=conversation, turn_id=turn_id, owner=request.user)
+    except services.ServiceError as exc:
+        return HttpResponseBadRequest(exc.message)
+    return redirect("conversation", conversation_id=fork.id)
+
+
+def _tip_ids(raw: str) -> list[int]:
+    parts = [part for part in raw.split(",") if part.strip()]
+    if not parts or not all(part.strip().isdigit() for part in parts):
+        raise ValueError("Name the branches to compare as ?tips=<turn id>,<turn id>,… (2 to 4 of them).")
+    tips = list(dict.fromkeys(int(part) for part in parts))
+    if not MIN_COMPARE <= len(tips) <= MAX_COMPARE:
+        raise ValueError(f"Compare {MIN_COMPARE} to {MAX_COMPARE} different branches; this names {len(tips)}.")
+    return tips
+
+
+@login_required
+@require_GET
+def compare(request, conversation_id: int):
+    conversation = _conversation_or_404(request, conversation_id, Need.READ)
+    if "siblings" in request.GET:
+        # "Compare" on a turn: the branches through it and its siblings, newest four.
+        try:
+            turn_id = int(request.GET["siblings"])
+        except ValueError:
+            return HttpResponseBadRequest("?siblings= takes a turn id.")
+        tips = selectors.sibling_tips(conversation_id=conversation.id, turn_id=turn_id, limit=MAX_COMPARE)
+        if not tips:
+            raise Http404("No such turn in this conversation.")
+        if len(tips) < MIN_COMPARE:
+            return HttpResponseBadRequest("That turn has no other version to compare it with.")
+        return redirect(f"{reverse('compare', args=[conversation.id])}?tips={','.join(map(str, tips))}")
+    try:
+        tips = _tip_ids(request.GET.get("tips", ""))
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc))
+    found = selectors.comparison(conversation=conversation, tip_ids=tips)
+    if found is None:
+        raise Http404("A branch named in this comparison is not in the conversation.")
+    reg = registry()
+    page = {
+        "conversation": _conversation_data(conversation, request.user),
+        "shared": [turn_payload(t) for t in found.shared],
+        "columns": [{"tip": tip, "turns": [turn_payload(t) for t in turns]} for tip, turns in found.columns],
+        "models": [{"id": c.id, "label": c.label} for c in reg.choices()],
+        "urls": {
+            "socket": f"/ws/conversations/{conversation.id}/",
+            "turn": reverse("conversation_turn", args=[conversation.id, 0]),
+        },
+    }
+    return render(
+        request,
+        "conversations/compare.html",
+        {"conversation": conversation, "page": page, "columns": len(found.columns)},
+    )

@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from conversations import services
 from conversations.models import Conversation, Turn
 from conversations.providers.base import GenerationSettings
+from conversations.services import Variant
 from conversations.selectors import branch_through, branch_view, siblings_along, turn_path
 
 pytestmark = pytest.mark.django_db
@@ -87,15 +88,15 @@ def test_branch_view_opens_on_the_current_turn(conversation, django_assert_num_q
 
 
 def test_send_appends_a_prompt_and_a_streaming_reply(conversation, alice, providers):
-    prepared = services.turn_send(
+    sent = services.turn_send(
         conversation=conversation,
         parent_id=None,
         content="Hello there, tree",
         author=alice,
-        model_id="openai:fake-model",
-        settings=GenerationSettings(system_prompt="Be brief", temperature=0.5, max_tokens=50),
+        variants=[Variant("openai:fake-model", GenerationSettings(system_prompt="Be brief", temperature=0.5, max_tokens=50))],
     )
-    prompt, reply = prepared.prompt, prepared.reply
+    prompt, prepared = sent.prompt, sent.replies[0]
+    reply = prepared.reply
     assert prompt.parent is None and prompt.role == "user" and prompt.status == "complete"
     assert reply.parent_id == prompt.id and reply.status == "streaming"
     assert (reply.provider, reply.model) == ("openai", "fake-model")
@@ -109,29 +110,29 @@ def test_send_appends_a_prompt_and_a_streaming_reply(conversation, alice, provid
 def test_regenerate_adds_a_sibling_and_changes_nothing(conversation, alice, providers):
     first = services.turn_send(
         conversation=conversation, parent_id=None, content="Q", author=alice,
-        model_id="openai:fake-model", settings=GenerationSettings(),
+        variants=[Variant("openai:fake-model")],
     )
     services.reply_finish(
-        turn_id=first.reply.id, content="A1", status="complete", first_token_at=None,
+        turn_id=first.replies[0].reply.id, content="A1", status="complete", first_token_at=None,
         input_tokens=1, output_tokens=1, response_id="", error="",
     )
     again = services.reply_regenerate(
-        conversation=conversation, turn_id=first.reply.id, author=alice,
-        model_id="anthropic:fake-model", settings=GenerationSettings(temperature=1.0),
+        conversation=conversation, turn_id=first.replies[0].reply.id, author=alice,
+        variant=Variant("anthropic:fake-model", GenerationSettings(temperature=1.0)),
     )
     assert again.reply.parent_id == first.prompt.id
     assert again.reply.provider == "anthropic"
     assert [m.content for m in again.request.messages] == ["Q"]
-    first.reply.refresh_from_db()
-    assert first.reply.content == "A1" and first.reply.status == "complete"
+    first.replies[0].reply.refresh_from_db()
+    assert first.replies[0].reply.content == "A1" and first.replies[0].reply.status == "complete"
     assert Turn.objects.filter(parent=first.prompt).count() == 2
 
 
 def test_finish_never_rewrites_a_finished_reply(conversation, alice, providers):
     prepared = services.turn_send(
         conversation=conversation, parent_id=None, content="Q", author=alice,
-        model_id="openai:fake-model", settings=GenerationSettings(),
-    )
+        variants=[Variant("openai:fake-model")],
+    ).replies[0]
     services.reply_finish(
         turn_id=prepared.reply.id, content="final", status="complete", first_token_at=None,
         input_tokens=None, output_tokens=None, response_id="", error="",
@@ -152,7 +153,7 @@ def test_send_under_a_missing_or_foreign_parent_is_refused(conversation, alice, 
         with pytest.raises(services.ServiceError, match="does not exist in this conversation"):
             services.turn_send(
                 conversation=conversation, parent_id=parent_id, content="x", author=alice,
-                model_id="openai:fake-model", settings=GenerationSettings(),
+                variants=[Variant("openai:fake-model")],
             )
     assert not Turn.objects.filter(conversation=conversation).exists()
 
@@ -161,12 +162,12 @@ def test_send_with_an_unknown_model_writes_nothing(conversation, alice, provider
     with pytest.raises(services.ServiceError, match="Unknown model"):
         services.turn_send(
             conversation=conversation, parent_id=None, content="x", author=alice,
-            model_id="nope:model", settings=GenerationSettings(),
+            variants=[Variant("nope:model")],
         )
     with pytest.raises(services.ServiceError, match="has no model"):
         services.turn_send(
             conversation=conversation, parent_id=None, content="x", author=alice,
-            model_id="openai:not-configured", settings=GenerationSettings(),
+            variants=[Variant("openai:not-configured")],
         )
     assert not Turn.objects.filter(conversation=conversation).exists()
 

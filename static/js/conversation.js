@@ -1,31 +1,32 @@
 // The conversation page: one branch of the tree, live over the conversation's websocket.
-import { renderMarkdown } from './markdown.js';
+import { Composer } from './composer.js';
 import { Socket } from './socket.js';
+import { TreePanel } from './treepanel.js';
+import { applyDelta, el, renderBody, turnElement } from './turns.js';
 
 const page = JSON.parse(document.getElementById('page-data').textContent);
 const $ = (id) => document.getElementById(id);
-const els = {
-  transcript: $('transcript'),
-  composer: $('composer'),
-  prompt: $('prompt'),
-  model: $('model'),
-  send: $('send'),
-  stop: $('stop'),
-  error: $('composer-error'),
-  settingsToggle: $('settings-toggle'),
-  settings: $('settings'),
-  systemPrompt: $('system-prompt'),
-  temperature: $('temperature'),
-  maxTokens: $('max-tokens'),
-  connection: $('connection'),
-};
+const transcript = $('transcript');
+const connection = $('connection');
+const mainButton = $('main-line');
+const els = { prompt: $('prompt') };
 
 const state = {
   turns: page.turns, // the displayed branch, root first
-  mine: new Set(), // request ids this page sent and has not seen answered
+  mine: new Map(), // request id → {kind, replies: [...]} for requests this page sent
   renderQueued: new Set(),
+  mainTurn: page.conversation.main_turn,
 };
 const modelLabels = new Map(page.models.map((m) => [m.id, m.label]));
+const csrfToken = document.querySelector('input[name=csrfmiddlewaretoken]').value;
+
+const url = {
+  turn: (id) => page.urls.turn.replace(/\/0\/$/, `/${id}/`),
+  branch: (id) => page.urls.branch.replace(/\/0\/branch\.json$/, `/${id}/branch.json`),
+  fork: (id) => page.urls.fork.replace(/\/0\/fork\/$/, `/${id}/fork/`),
+  compare: (tips) => `${page.urls.compare}?tips=${tips.join(',')}`,
+  compareSiblings: (id) => `${page.urls.compare}?siblings=${id}`,
+};
 
 // ---------------------------------------------------------------------------- rendering
 
@@ -33,113 +34,84 @@ function turnIndex(id) {
   return state.turns.findIndex((t) => t.id === id);
 }
 
-function formatSeconds(ms) {
-  return ms < 10000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
-}
-
-function metaText(turn) {
-  if (turn.role !== 'assistant') return '';
-  const parts = [];
-  if (turn.input_tokens != null || turn.output_tokens != null) {
-    parts.push(`${turn.input_tokens ?? '?'} in · ${turn.output_tokens ?? '?'} out`);
-  }
-  if (turn.first_token_at && turn.created_at) {
-    parts.push(`first token ${formatSeconds(Date.parse(turn.first_token_at) - Date.parse(turn.created_at))}`);
-  }
-  if (turn.finished_at && turn.created_at) {
-    parts.push(`total ${formatSeconds(Date.parse(turn.finished_at) - Date.parse(turn.created_at))}`);
-  }
-  const s = turn.settings || {};
-  if (s.temperature != null) parts.push(`temp ${s.temperature}`);
-  if (s.max_tokens != null) parts.push(`max ${s.max_tokens}`);
-  return parts.join(' · ');
-}
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value == null || value === false) continue;
-    if (key === 'class') node.className = value;
-    else if (key === 'text') node.textContent = value;
-    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value === true ? '' : value);
-  }
-  for (const child of children) if (child != null) node.append(child);
-  return node;
-}
-
 function siblingNav(turn) {
   const siblings = turn.siblings || [turn.id];
   if (siblings.length < 2) return null;
   const index = siblings.indexOf(turn.id);
-  const go = (delta) => () => showBranch(siblings[index + delta]);
+  const go = (delta) => () => showBranch(siblings[index + delta], { focus: true });
   return el(
     'nav',
     { class: 'siblings', 'aria-label': 'Other versions of this turn' },
     el('button', { type: 'button', class: 'icon', 'aria-label': 'Previous version', disabled: index <= 0, onclick: go(-1), text: '‹' }),
     el('span', { class: 'sibling-count', text: `${index + 1} / ${siblings.length}` }),
     el('button', { type: 'button', class: 'icon', 'aria-label': 'Next version', disabled: index >= siblings.length - 1, onclick: go(1), text: '›' }),
+    el('a', { class: 'link-button compare-link', href: url.compareSiblings(turn.id), text: 'Compare' }),
   );
 }
 
-function renderBody(turn, body) {
-  if (turn.role === 'assistant') {
-    body.innerHTML = renderMarkdown(turn.content);
-    if (turn.status === 'streaming') body.append(el('span', { class: 'caret', 'aria-hidden': 'true' }));
-  } else {
-    body.textContent = turn.content;
-  }
+function action(label, onclick, extra = {}) {
+  return el('button', { type: 'button', class: 'link-button', onclick, text: label, ...extra });
 }
 
-function turnElement(turn) {
-  const label =
-    turn.role === 'user' ? 'You' : turn.role === 'system' ? 'System' : modelLabels.get(`${turn.provider}:${turn.model}`) || turn.model || 'Assistant';
-  const status = turn.status !== 'complete' ? el('span', { class: `badge status-${turn.status}`, text: turn.status }) : null;
-  const body = el('div', { class: turn.role === 'assistant' ? 'turn-body markdown' : 'turn-body plain' });
-  renderBody(turn, body);
-  const actions = el('div', { class: 'turn-actions' });
-  if (turn.role === 'assistant' && turn.status !== 'streaming') {
-    actions.append(
-      el('button', { type: 'button', class: 'link-button', 'data-action': 'regenerate', onclick: () => regenerate(turn), text: '↻ Regenerate' }),
-    );
+function turnActions(turn) {
+  const streaming = turn.status === 'streaming';
+  const actions = [];
+  if (turn.role === 'user') actions.push(action('✎ Edit', () => startEdit(turn), { 'data-action': 'edit' }));
+  if (turn.role === 'assistant' && !streaming) {
+    actions.push(action('↻ Regenerate', () => composer.regenerate(turn), { 'data-action': 'regenerate' }));
   }
-  if (turn.content) {
-    actions.append(el('button', { type: 'button', class: 'link-button', onclick: (e) => copyText(turn, e.target), text: 'Copy' }));
+  if (!streaming) actions.push(action('↳ Reply here', () => composer.attach(turn), { 'data-action': 'attach' }));
+  if (turn.content) actions.push(action('Copy', (e) => copyText(turn, e.target)));
+  if (!streaming) {
+    actions.push(action('Fork', () => fork(turn), { 'data-action': 'fork' }));
+    actions.push(action('Delete', () => deleteTurn(turn), { class: 'link-button danger-text', 'data-action': 'delete' }));
   }
-  actions.append(el('a', { class: 'link-button', href: turnUrl(turn.id), text: 'Link' }));
-  return el(
-    'article',
-    { class: `turn turn-${turn.role}`, 'data-turn': turn.id, 'data-status': turn.status },
-    el('header', { class: 'turn-head' },
-      el('span', { class: 'role', text: label }),
-      status,
-      el('span', { class: 'meta', text: metaText(turn) }),
-      el('span', { class: 'spacer' }),
-      siblingNav(turn)),
-    body,
-    turn.error ? el('div', { class: 'turn-error', role: 'alert', text: turn.error }) : null,
-    actions,
-  );
+  actions.push(el('a', { class: 'link-button', href: url.turn(turn.id), text: 'Link' }));
+  return actions;
+}
+
+function forkLinks(turn) {
+  if (!turn.forks) return null;
+  return el('div', { class: 'forks muted small' }, 'Forked into ',
+    ...turn.forks.flatMap((f, i) => [i ? ', ' : null, el('a', { href: `/c/${f.id}/`, text: f.title || 'a new conversation' })]).filter(Boolean));
+}
+
+function renderTurn(turn) {
+  const node = turnElement(turn, { modelLabels, head: [siblingNav(turn)], actions: turnActions(turn) });
+  const forks = forkLinks(turn);
+  if (forks) node.append(forks);
+  return node;
 }
 
 function renderTranscript() {
   const atBottom = isNearBottom();
-  els.transcript.replaceChildren(...state.turns.map(turnElement));
+  transcript.replaceChildren(...state.turns.map(renderTurn));
   if (!state.turns.length) {
-    els.transcript.append(
+    transcript.append(
       el('div', { class: 'empty-transcript' },
         el('h2', { text: 'Start the conversation' }),
         el('p', { class: 'muted', text: 'Your first message becomes the root of the tree. Any turn can be branched later.' })),
     );
   }
-  updateComposer();
+  afterChange();
   if (atBottom) scrollToBottom();
 }
 
 function rerenderTurn(turn) {
-  const old = els.transcript.querySelector(`[data-turn="${turn.id}"]`);
-  if (old) old.replaceWith(turnElement(turn));
-  updateComposer();
+  const old = transcript.querySelector(`[data-turn="${turn.id}"]`);
+  if (old) old.replaceWith(renderTurn(turn));
+  afterChange();
+}
+
+function afterChange() {
+  composer.update(streamingTurn());
+  treePanel.setBranch(state.turns.map((t) => t.id));
+  const leaf = state.turns[state.turns.length - 1];
+  const onMain = state.mainTurn != null && state.turns.some((t) => t.id === state.mainTurn);
+  mainButton.hidden = !leaf;
+  mainButton.classList.toggle('active', onMain);
+  mainButton.textContent = onMain ? '★ Main line' : '☆ Star as main line';
+  mainButton.title = onMain ? 'This branch is the main line; click to unstar it' : 'Open this conversation on this branch';
 }
 
 // Streaming deltas re-render the reply's Markdown at most once per animation frame.
@@ -148,7 +120,7 @@ function queueBodyRender(turn) {
   state.renderQueued.add(turn.id);
   requestAnimationFrame(() => {
     state.renderQueued.delete(turn.id);
-    const body = els.transcript.querySelector(`[data-turn="${turn.id}"] .turn-body`);
+    const body = transcript.querySelector(`[data-turn="${turn.id}"] .turn-body`);
     if (!body) return;
     const atBottom = isNearBottom();
     renderBody(turn, body);
@@ -166,10 +138,6 @@ function scrollToBottom() {
   root.scrollTop = root.scrollHeight;
 }
 
-function turnUrl(id) {
-  return page.urls.turn.replace(/\/0\/$/, `/${id}/`);
-}
-
 async function copyText(turn, button) {
   try {
     await navigator.clipboard.writeText(turn.content);
@@ -180,21 +148,20 @@ async function copyText(turn, button) {
   setTimeout(() => (button.textContent = 'Copy'), 1500);
 }
 
-// ---------------------------------------------------------------------------- branches
+// ---------------------------------------------------------------------------- branch operations
 
-async function showBranch(turnId, { push = true } = {}) {
-  const response = await fetch(page.urls.branch.replace(/\/0\/branch\.json$/, `/${turnId}/branch.json`), {
-    headers: { Accept: 'application/json' },
-  });
+async function showBranch(turnId, { push = true, focus = false } = {}) {
+  const response = await fetch(url.branch(turnId), { headers: { Accept: 'application/json' } });
   if (!response.ok) {
-    showError(response.status === 404 ? 'That turn no longer exists.' : `Could not load the branch (${response.status}).`);
+    composer.showError(response.status === 404 ? 'That turn no longer exists.' : `Could not load the branch (${response.status}).`);
     return;
   }
   const data = await response.json();
   state.turns = data.turns;
   renderTranscript();
-  if (push) history.pushState({ turn: turnId }, '', turnUrl(turnId));
+  if (push) history.pushState({ turn: turnId }, '', url.turn(turnId));
   resumeStreaming();
+  if (focus) focusTurn(turnId);
 }
 
 window.addEventListener('popstate', () => {
@@ -203,13 +170,102 @@ window.addEventListener('popstate', () => {
   else location.reload();
 });
 
+function startEdit(turn) {
+  const article = transcript.querySelector(`[data-turn="${turn.id}"]`);
+  const body = article.querySelector('.turn-body');
+  const editor = el('textarea', { class: 'edit-box', 'aria-label': 'Edit the prompt', rows: Math.min(12, turn.content.split('\n').length + 1) });
+  editor.value = turn.content;
+  const save = () => {
+    if (composer.edit(turn, editor.value)) form.replaceWith(body);
+  };
+  const form = el('div', { class: 'edit-form' },
+    editor,
+    el('div', { class: 'edit-bar' },
+      el('span', { class: 'muted small', text: 'Saving makes a new version beside this one; the original stays.' }),
+      el('span', { class: 'spacer' }),
+      el('button', { type: 'button', class: 'button ghost compact', onclick: () => form.replaceWith(body), text: 'Cancel' }),
+      el('button', { type: 'button', class: 'button primary compact', onclick: save, text: 'Save & send' })));
+  editor.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      save();
+    } else if (event.key === 'Escape') {
+      form.replaceWith(body);
+    }
+  });
+  body.replaceWith(form);
+  editor.focus();
+}
+
+function fork(turn) {
+  const form = el('form', { method: 'post', action: url.fork(turn.id), hidden: true },
+    el('input', { type: 'hidden', name: 'csrfmiddlewaretoken', value: csrfToken }));
+  document.body.append(form);
+  form.submit();
+}
+
+function deleteTurn(turn) {
+  const below = state.turns.length - turnIndex(turn.id) - 1;
+  const what = below > 0 ? `this turn and everything below it (at least ${below} more on this branch)` : 'this turn';
+  if (!confirm(`Delete ${what}? Other branches above it stay.`)) return;
+  socket.send({ action: 'delete', turn: turn.id });
+}
+
+mainButton.addEventListener('click', () => {
+  const onMain = mainButton.classList.contains('active');
+  socket.send({ action: 'main', turn: onMain ? null : state.turns[state.turns.length - 1].id });
+});
+
+// ---------------------------------------------------------------------------- keyboard
+
+function focusTurn(id) {
+  const article = transcript.querySelector(`[data-turn="${id}"]`);
+  if (article) {
+    article.focus({ preventScroll: true });
+    article.scrollIntoView({ block: 'nearest' });
+  }
+}
+
+function focusedTurn() {
+  const article = document.activeElement?.closest?.('article.turn');
+  return article ? state.turns[turnIndex(Number(article.dataset.turn))] : null;
+}
+
+document.addEventListener('keydown', (event) => {
+  const target = event.target;
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  if (target.closest('textarea, input, select, [contenteditable]')) return;
+  const current = focusedTurn();
+  const index = current ? turnIndex(current.id) : state.turns.length;
+  if (event.key === 'j' || event.key === 'k') {
+    const next = state.turns[Math.max(0, Math.min(state.turns.length - 1, index + (event.key === 'j' ? 1 : -1)))];
+    if (next) focusTurn(next.id);
+  } else if ((event.key === 'ArrowLeft' || event.key === 'ArrowRight' || event.key === 'h' || event.key === 'l') && current) {
+    const siblings = current.siblings || [current.id];
+    const step = event.key === 'ArrowLeft' || event.key === 'h' ? -1 : 1;
+    const sibling = siblings[siblings.indexOf(current.id) + step];
+    if (sibling) showBranch(sibling, { focus: true });
+  } else if (event.key === 'e' && current?.role === 'user') {
+    startEdit(current);
+  } else if (event.key === 'r' && current?.role === 'assistant' && current.status !== 'streaming') {
+    composer.regenerate(current);
+  } else if (event.key === 't') {
+    treePanel.toggle();
+  } else if (event.key === '/') {
+    els.prompt.focus();
+  } else {
+    return;
+  }
+  event.preventDefault();
+});
+
 // ---------------------------------------------------------------------------- socket events
 
 const socket = new Socket(page.urls.socket, {
   onMessage: handleMessage,
   onOpen: () => {
     setConnection('');
-    if (els.error.textContent.startsWith('Connecting')) showError('');
+    composer.connected();
     resumeStreaming();
   },
   onClose: (code) => {
@@ -220,9 +276,9 @@ const socket = new Socket(page.urls.socket, {
 });
 
 function setConnection(message, final = false) {
-  els.connection.hidden = !message;
-  els.connection.textContent = message;
-  els.connection.classList.toggle('final', final);
+  connection.hidden = !message;
+  connection.textContent = message;
+  connection.classList.toggle('final', final);
 }
 
 function resumeStreaming() {
@@ -234,35 +290,49 @@ function resumeStreaming() {
 function handleMessage(message) {
   switch (message.type) {
     case 'turn.created':
+      treePanel.upsert(message.turn);
       return onTurnCreated(message.turn, message.request_id, message.title);
     case 'delta':
       return onDelta(message);
     case 'turn.finished':
+      treePanel.upsert(message.turn);
       return onFinished(message.turn);
+    case 'turn.deleted':
+      treePanel.reload();
+      return onDeleted(message);
+    case 'conversation.updated':
+      state.mainTurn = message.main_turn;
+      return afterChange();
     case 'error':
       if (message.request_id) state.mine.delete(message.request_id);
-      showError(message.error);
-      updateComposer();
-      return;
+      composer.showError(message.error);
+      composer.update(streamingTurn());
   }
 }
 
 function onTurnCreated(turn, requestId, title) {
   if (title) setTitle(title);
-  const mine = state.mine.has(requestId);
+  const request = state.mine.get(requestId);
   const parentIndex = turn.parent == null ? -1 : turnIndex(turn.parent);
+  if (request && turn.role === 'assistant') {
+    request.replies.push(turn.id);
+    if (request.replies.length === request.expected && request.expected > 1) {
+      // A fan-out: the replies stream on, side by side.
+      location.href = url.compare(request.replies);
+      return;
+    }
+  }
   if (turn.parent != null && parentIndex < 0) return; // on a branch this page does not show
   const displayedSibling = state.turns[parentIndex + 1];
   const siblings = displayedSibling ? [...displayedSibling.siblings, turn.id] : [turn.id];
-  if (mine || !displayedSibling) {
+  if (request || !displayedSibling) {
     // Our own new turn, or the next turn on the branch we are looking at: show it.
     state.turns = state.turns.slice(0, parentIndex + 1);
     state.turns.push({ ...turn, siblings });
-    if (turn.role === 'user' && mine) els.prompt.value = '';
-    if (turn.role === 'assistant') state.mine.delete(requestId);
+    if (request && turn.role === 'user') composer.sent(request.kind);
     renderTranscript();
-    if (mine) {
-      history.replaceState({ turn: turn.id }, '', turnUrl(turn.id));
+    if (request) {
+      history.replaceState({ turn: turn.id }, '', url.turn(turn.id));
       scrollToBottom();
     }
   } else {
@@ -275,15 +345,9 @@ function onTurnCreated(turn, requestId, title) {
 function onDelta({ turn: id, offset, text }) {
   const turn = state.turns[turnIndex(id)];
   if (!turn) return;
-  const have = turn.content.length;
-  if (offset > have) {
-    // A frame went missing: ask for everything after what we have.
-    socket.send({ action: 'resume', turn: id, offset: have });
-    return;
-  }
-  if (offset + text.length <= have) return; // already have it
-  turn.content += text.slice(have - offset);
-  queueBodyRender(turn);
+  const result = applyDelta(turn, offset, text);
+  if (result === 'gap') socket.send({ action: 'resume', turn: id, offset: turn.content.length });
+  else if (result === 'applied') queueBodyRender(turn);
 }
 
 function onFinished(update) {
@@ -298,6 +362,22 @@ function onFinished(update) {
   rerenderTurn(turn);
 }
 
+function onDeleted({ turn: id, parent }) {
+  const index = turnIndex(id);
+  if (index >= 0) {
+    if (parent != null) showBranch(parent);
+    else location.assign(page.urls.turn.replace(/t\/0\/$/, ''));
+    return;
+  }
+  // A sibling of a displayed turn may have gone.
+  for (const turn of state.turns) {
+    if (turn.siblings?.includes(id)) {
+      turn.siblings = turn.siblings.filter((s) => s !== id);
+      rerenderTurn(turn);
+    }
+  }
+}
+
 function setTitle(title) {
   const input = document.querySelector('.rename-form input[name=title]');
   if (input && !input.value) input.value = title;
@@ -306,116 +386,35 @@ function setTitle(title) {
   document.title = `${title} · Workbench`;
 }
 
-// ---------------------------------------------------------------------------- composer
-
-const STORAGE_KEY = 'workbench.composer';
-
-function loadComposerSettings() {
-  for (const m of page.models) els.model.append(el('option', { value: m.id, text: m.label }));
-  let saved = {};
-  try {
-    saved = JSON.parse(localStorage.getItem(STORAGE_KEY) || '{}');
-  } catch (_) {
-    saved = {};
-  }
-  els.model.value = modelLabels.has(saved.model) ? saved.model : page.default_model;
-  els.systemPrompt.value = saved.system_prompt || '';
-  els.temperature.value = saved.temperature ?? '';
-  els.maxTokens.value = saved.max_tokens ?? '';
-  els.maxTokens.max = page.limits.max_output_tokens;
-  if (!page.models.length) {
-    showError(page.local_model_problem || 'No model is configured.');
-    els.prompt.disabled = true;
-  }
-}
-
-function composerSettings() {
-  const settings = {};
-  const system = els.systemPrompt.value.trim();
-  if (system) settings.system_prompt = system;
-  if (els.temperature.value !== '') settings.temperature = Number(els.temperature.value);
-  if (els.maxTokens.value !== '') settings.max_tokens = Number(els.maxTokens.value);
-  localStorage.setItem(STORAGE_KEY, JSON.stringify({ model: els.model.value, ...settings }));
-  return settings;
-}
-
-function requestId() {
-  const id = crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2);
-  state.mine.add(id);
-  return id;
-}
-
 function streamingTurn() {
   return state.turns.findLast((t) => t.status === 'streaming');
 }
 
-function updateComposer() {
-  const streaming = streamingTurn();
-  els.stop.hidden = !streaming;
-  els.send.hidden = Boolean(streaming);
+// ---------------------------------------------------------------------------- wiring
+
+const composer = new Composer({
+  page,
+  socket,
+  modelLabels,
+  lastTurn: () => state.turns[state.turns.length - 1],
+  track: (requestId, kind, expected) => state.mine.set(requestId, { kind, expected, replies: [] }),
+  streamingTurn,
+});
+
+const treePanel = new TreePanel({
+  panel: $('tree-panel'),
+  toggleButton: $('tree-toggle'),
+  treeUrl: page.urls.tree,
+  onSelect: (id) => showBranch(id, { focus: true }),
+  onCompare: (tips) => location.assign(url.compare(tips)),
+});
+
+if (page.conversation.forked_from) {
+  const source = page.conversation.forked_from;
+  transcript.before(el('div', { class: 'fork-origin muted small' }, 'Forked from ',
+    el('a', { href: `/c/${source.conversation}/t/${source.turn}/`, text: source.title })));
 }
 
-function showError(message) {
-  els.error.textContent = message || '';
-}
-
-function send() {
-  const content = els.prompt.value;
-  if (!content.trim() || streamingTurn()) return;
-  if (content.length > page.limits.max_message_chars) {
-    showError(`The message is ${content.length.toLocaleString()} characters; the limit is ${page.limits.max_message_chars.toLocaleString()}.`);
-    return;
-  }
-  showError('');
-  const last = state.turns[state.turns.length - 1];
-  const ok = socket.send({
-    action: 'send',
-    request_id: requestId(),
-    parent: last ? last.id : null,
-    content,
-    model: els.model.value,
-    settings: composerSettings(),
-  });
-  if (!ok) showError('Not connected: your message is still here; send it again when the connection is back.');
-  else if (document.body.dataset.socket !== 'open') showError('Connecting… your message goes out as soon as the connection is up.');
-}
-
-function regenerate(turn) {
-  showError('');
-  const ok = socket.send({
-    action: 'regenerate',
-    request_id: requestId(),
-    turn: turn.id,
-    model: els.model.value,
-    settings: composerSettings(),
-  });
-  if (!ok) showError('Not connected.');
-}
-
-els.composer.addEventListener('submit', (event) => {
-  event.preventDefault();
-  send();
-});
-els.prompt.addEventListener('keydown', (event) => {
-  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
-    event.preventDefault();
-    send();
-  }
-});
-els.prompt.addEventListener('input', () => {
-  els.prompt.style.height = 'auto';
-  els.prompt.style.height = `${Math.min(els.prompt.scrollHeight, 320)}px`;
-});
-els.stop.addEventListener('click', () => {
-  const turn = streamingTurn();
-  if (turn) socket.send({ action: 'stop', turn: turn.id });
-});
-els.settingsToggle.addEventListener('click', () => {
-  els.settings.hidden = !els.settings.hidden;
-  els.settingsToggle.setAttribute('aria-expanded', String(!els.settings.hidden));
-});
-
-loadComposerSettings();
 renderTranscript();
 scrollToBottom();
 els.prompt.focus();

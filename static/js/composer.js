@@ -1,0 +1,198 @@
+// The composer: the message box, the model (or several, for a fan-out) and its settings.
+import { el } from './turns.js';
+
+const STORAGE_KEY = 'workbench.composer';
+const MAX_VARIANTS = 6;
+
+export class Composer {
+  constructor({ page, socket, modelLabels, lastTurn, track, streamingTurn }) {
+    Object.assign(this, { page, socket, modelLabels, lastTurn, track, streamingTurn });
+    const $ = (id) => document.getElementById(id);
+    this.form = $('composer');
+    this.prompt = $('prompt');
+    this.model = $('model');
+    this.send_ = $('send');
+    this.stop = $('stop');
+    this.error = $('composer-error');
+    this.settings = $('settings');
+    this.settingsToggle = $('settings-toggle');
+    this.systemPrompt = $('system-prompt');
+    this.temperature = $('temperature');
+    this.maxTokens = $('max-tokens');
+    this.variantsBox = $('variants');
+    this.addVariant = $('add-variant');
+    this.attachBox = $('composer-attach');
+    this.attached = null; // the turn a reply-from-here attaches to
+    this.load();
+    this.bind();
+  }
+
+  load() {
+    for (const m of this.page.models) this.model.append(el('option', { value: m.id, text: m.label }));
+    let saved = {};
+    try {
+      saved = JSON.parse(localStorage.getItem(STORAGE_KEY) || '{}');
+    } catch (_) {
+      saved = {};
+    }
+    this.model.value = this.modelLabels.has(saved.model) ? saved.model : this.page.default_model;
+    this.systemPrompt.value = saved.system_prompt || '';
+    this.temperature.value = saved.temperature ?? '';
+    this.maxTokens.value = saved.max_tokens ?? '';
+    this.maxTokens.max = this.page.limits.max_output_tokens;
+    if (!this.page.models.length) {
+      this.showError(this.page.local_model_problem || 'No model is configured.');
+      this.prompt.disabled = true;
+    }
+  }
+
+  bind() {
+    this.form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.send();
+    });
+    this.prompt.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        this.send();
+      } else if (event.key === 'Escape' && this.attached) {
+        this.attach(null);
+      }
+    });
+    this.prompt.addEventListener('input', () => {
+      this.prompt.style.height = 'auto';
+      this.prompt.style.height = `${Math.min(this.prompt.scrollHeight, 320)}px`;
+    });
+    this.stop.addEventListener('click', () => {
+      const turn = this.streamingTurn();
+      if (turn) this.socket.send({ action: 'stop', turn: turn.id });
+    });
+    this.settingsToggle.addEventListener('click', () => {
+      this.settings.hidden = !this.settings.hidden;
+      this.settingsToggle.setAttribute('aria-expanded', String(!this.settings.hidden));
+    });
+    this.addVariant.addEventListener('click', () => this.addVariantRow());
+  }
+
+  // Fan-out: extra models, each with its own temperature, answer the same prompt side by side.
+  addVariantRow() {
+    if (this.variantsBox.children.length >= MAX_VARIANTS - 1) return;
+    const select = el('select', { class: 'variant-model', 'aria-label': 'Another model' });
+    for (const m of this.page.models) select.append(el('option', { value: m.id, text: m.label }));
+    select.value = this.model.value;
+    const temperature = el('input', { type: 'number', class: 'variant-temperature', min: '0', max: '2', step: '0.1', placeholder: 'temp', 'aria-label': 'Temperature' });
+    const row = el('div', { class: 'variant' }, 'and ', select, temperature,
+      el('button', { type: 'button', class: 'icon-button', 'aria-label': 'Remove this model', onclick: () => { row.remove(); this.updateVariantHint(); }, text: '×' }));
+    this.variantsBox.append(row);
+    this.updateVariantHint();
+    select.focus();
+  }
+
+  updateVariantHint() {
+    const count = this.variantsBox.children.length + 1;
+    this.addVariant.disabled = count >= MAX_VARIANTS;
+    this.send_.textContent = count > 1 ? `Send to ${count}` : 'Send';
+  }
+
+  baseSettings() {
+    const settings = {};
+    const system = this.systemPrompt.value.trim();
+    if (system) settings.system_prompt = system;
+    if (this.temperature.value !== '') settings.temperature = Number(this.temperature.value);
+    if (this.maxTokens.value !== '') settings.max_tokens = Number(this.maxTokens.value);
+    localStorage.setItem(STORAGE_KEY, JSON.stringify({ model: this.model.value, ...settings }));
+    return settings;
+  }
+
+  variants() {
+    const base = this.baseSettings();
+    const variants = [{ model: this.model.value, settings: base }];
+    for (const row of this.variantsBox.children) {
+      const settings = { ...base };
+      const temperature = row.querySelector('.variant-temperature').value;
+      if (temperature !== '') settings.temperature = Number(temperature);
+      variants.push({ model: row.querySelector('.variant-model').value, settings });
+    }
+    return variants;
+  }
+
+  // The model/settings part of a frame: one variant, or a fan-out.
+  choice() {
+    const variants = this.variants();
+    return variants.length > 1 ? { variants } : variants[0];
+  }
+
+  request(kind, frame, expected) {
+    const id = crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2);
+    this.track(id, kind, expected);
+    const ok = this.socket.send({ ...frame, request_id: id });
+    if (!ok) this.showError('Not connected: your text is still here; try again when the connection is back.');
+    else if (document.body.dataset.socket !== 'open') this.showError('Connecting… it goes out as soon as the connection is up.');
+    return ok;
+  }
+
+  checkLength(content) {
+    const limit = this.page.limits.max_message_chars;
+    if (content.length <= limit) return true;
+    this.showError(`The message is ${content.length.toLocaleString()} characters; the limit is ${limit.toLocaleString()}.`);
+    return false;
+  }
+
+  send() {
+    const content = this.prompt.value;
+    if (!content.trim() || this.streamingTurn() || !this.checkLength(content)) return;
+    this.showError('');
+    const parent = this.attached || this.lastTurn();
+    const choice = this.choice();
+    this.request('send', { action: 'send', parent: parent ? parent.id : null, content, ...choice }, choice.variants?.length || 1);
+  }
+
+  edit(turn, content) {
+    if (!content.trim() || !this.checkLength(content)) return false;
+    this.showError('');
+    const choice = this.choice();
+    return this.request('edit', { action: 'edit', turn: turn.id, content, ...choice }, choice.variants?.length || 1);
+  }
+
+  regenerate(turn) {
+    this.showError('');
+    const [variant] = this.variants();
+    this.request('regenerate', { action: 'regenerate', turn: turn.id, ...variant }, 1);
+  }
+
+  // "Reply here": the next message continues from `turn` instead of the end of the branch.
+  attach(turn) {
+    this.attached = turn;
+    this.attachBox.hidden = !turn;
+    this.attachBox.replaceChildren();
+    if (turn) {
+      const preview = turn.content.replace(/\s+/g, ' ').slice(0, 60);
+      this.attachBox.append(
+        el('span', { text: `Replying from: “${preview}${turn.content.length > 60 ? '…' : ''}”` }),
+        el('button', { type: 'button', class: 'link-button', onclick: () => this.attach(null), text: 'Cancel (Esc)' }),
+      );
+      this.prompt.focus();
+    }
+  }
+
+  sent(kind) {
+    if (kind === 'send') {
+      this.prompt.value = '';
+      this.prompt.style.height = 'auto';
+      this.attach(null);
+    }
+  }
+
+  connected() {
+    if (this.error.textContent.startsWith('Connecting')) this.showError('');
+  }
+
+  update(streaming) {
+    this.stop.hidden = !streaming;
+    this.send_.hidden = Boolean(streaming);
+  }
+
+  showError(message) {
+    this.error.textContent = message || '';
+  }
+}

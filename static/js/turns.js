@@ -1,0 +1,92 @@
+// How a turn looks, on the conversation page and in a comparison alike.
+import { renderMarkdown } from './markdown.js';
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value == null || value === false) continue;
+    if (key === 'class') node.className = value;
+    else if (key === 'text') node.textContent = value;
+    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? '' : value);
+  }
+  for (const child of children) if (child != null) node.append(child);
+  return node;
+}
+
+function formatSeconds(ms) {
+  return ms < 10000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
+}
+
+export function latency(turn) {
+  const parts = [];
+  if (turn.first_token_at && turn.created_at) {
+    parts.push(`first token ${formatSeconds(Date.parse(turn.first_token_at) - Date.parse(turn.created_at))}`);
+  }
+  if (turn.finished_at && turn.created_at) {
+    parts.push(`total ${formatSeconds(Date.parse(turn.finished_at) - Date.parse(turn.created_at))}`);
+  }
+  return parts;
+}
+
+export function settingsText(settings = {}) {
+  const parts = [];
+  if (settings.temperature != null) parts.push(`temp ${settings.temperature}`);
+  if (settings.max_tokens != null) parts.push(`max ${settings.max_tokens}`);
+  if (settings.top_p != null) parts.push(`top_p ${settings.top_p}`);
+  if (settings.system_prompt) parts.push('system prompt');
+  return parts;
+}
+
+export function metaText(turn) {
+  if (turn.role !== 'assistant') return '';
+  const parts = [];
+  if (turn.input_tokens != null || turn.output_tokens != null) {
+    parts.push(`${turn.input_tokens ?? '?'} in · ${turn.output_tokens ?? '?'} out`);
+  }
+  return [...parts, ...latency(turn), ...settingsText(turn.settings)].join(' · ');
+}
+
+export function roleLabel(turn, modelLabels) {
+  if (turn.role === 'user') return 'You';
+  if (turn.role === 'system') return 'System';
+  return modelLabels.get(`${turn.provider}:${turn.model}`) || turn.model || 'Assistant';
+}
+
+export function renderBody(turn, body) {
+  if (turn.role === 'assistant') {
+    body.innerHTML = renderMarkdown(turn.content);
+    if (turn.status === 'streaming') body.append(el('span', { class: 'caret', 'aria-hidden': 'true' }));
+  } else {
+    body.textContent = turn.content;
+  }
+}
+
+// A turn's article: header (label, status, meta, extra header parts), body, error, actions.
+export function turnElement(turn, { modelLabels, head = [], actions = [] }) {
+  const status = turn.status !== 'complete' ? el('span', { class: `badge status-${turn.status}`, text: turn.status }) : null;
+  const body = el('div', { class: turn.role === 'assistant' ? 'turn-body markdown' : 'turn-body plain' });
+  renderBody(turn, body);
+  return el(
+    'article',
+    { class: `turn turn-${turn.role}`, 'data-turn': turn.id, 'data-status': turn.status, tabindex: '-1' },
+    el('header', { class: 'turn-head' },
+      el('span', { class: 'role', text: roleLabel(turn, modelLabels) }),
+      status,
+      el('span', { class: 'meta', text: metaText(turn) }),
+      el('span', { class: 'spacer' }),
+      ...head),
+    body,
+    turn.error ? el('div', { class: 'turn-error', role: 'alert', text: turn.error }) : null,
+    actions.length ? el('div', { class: 'turn-actions' }, ...actions) : null,
+  );
+}
+
+// Applies a delta by offset; returns 'applied', 'duplicate' or 'gap'.
+export function applyDelta(turn, offset, text) {
+  const have = turn.content.length;
+  if (offset > have) return 'gap';
+  if (offset + text.length <= have) return 'duplicate';
+  turn.content += text.slice(have - offset);
+  return 'applied';
+}
