@@ -107,15 +107,20 @@ async def no_leftover_generations():
 
 
 @pytest.fixture(scope="session")
-def live_server_url(upstream_server, tmp_path_factory):
+def workbench_server(upstream_server, tmp_path_factory):
     """The workbench on daphne, pointed at the fake upstream (the local model off)."""
     from tests.live import LiveServer, fake_upstream_env
 
     models = ["fake-model", "fake-slow", "fake-slow-long", "fake-error-500"]
     server = LiveServer(tmp_path_factory.mktemp("live"), fake_upstream_env(upstream_server.url, models))
     server.start()
-    yield server.url
+    yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server_url(workbench_server):
+    return workbench_server.url
 
 
 # Module scope: Playwright's sync API holds an event loop open in this thread while it runs, which

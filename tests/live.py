@@ -89,6 +89,14 @@ class LiveServer:
                 time.sleep(0.1)
         raise RuntimeError(f"daphne did not start; see {self.log.name}")
 
+    def run_python(self, code: str) -> str:
+        """Run Python inside the server's Django project and database (to seed data)."""
+        result = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code],
+            cwd=ROOT, env=self.env, check=True, timeout=120, capture_output=True, text=True,
+        )
+        return result.stdout
+
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()

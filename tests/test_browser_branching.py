@@ -151,3 +151,46 @@ def test_reply_from_an_earlier_turn_fork_and_delete(page, live_server_url):
     page.locator(".fork-origin a").click()
     expect(replies(page).nth(0).locator(".forks")).to_contain_text("Forked into")
     assert page.errors == []
+
+
+SEED_LONG_CONVERSATION = """
+from django.contrib.auth.models import User
+from django.db import transaction
+from conversations.models import Conversation, Turn
+transaction.set_autocommit(False)
+user = User.objects.create_user("{username}", password="{password}")
+conversation = Conversation.objects.create(owner=user, title="Two thousand turns")
+parent = None
+trunk = []
+for i in range(2000):
+    parent = Turn.objects.create(conversation=conversation, parent=parent, role="user" if i % 2 == 0 else "assistant",
+                                 content=f"turn {{i}}", provider="" if i % 2 == 0 else "openai",
+                                 model="" if i % 2 == 0 else "fake-model")
+    trunk.append(parent)
+side = Turn.objects.create(conversation=conversation, parent=trunk[999], role="user", content="a side branch")
+conversation.current_turn = trunk[-1]
+conversation.save()
+transaction.commit()
+print(conversation.id, trunk[-1].id, side.id)
+"""
+
+
+def test_a_two_thousand_turn_conversation_stays_usable(page, workbench_server):
+    from tests.conftest import PASSWORD
+
+    output = workbench_server.run_python(SEED_LONG_CONVERSATION.format(username="longtalk", password=PASSWORD))
+    conversation_id, leaf, side = map(int, output.strip().splitlines()[-1].split())
+    page.goto(workbench_server.url + "/accounts/login/")
+    page.fill("#id_username", "longtalk")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{workbench_server.url}/c/{conversation_id}/")
+    expect(turns(page)).to_have_count(2000)
+    page.get_by_role("button", name="Tree map").click()
+    tree = page.locator("#tree-panel")
+    expect(tree.locator(f'[data-turn-id="{leaf}"]')).to_have_attribute("data-branch-leaf", "true")
+    assert tree.locator(".tm-node").count() < 60  # long runs are folded
+    tree.locator(f'[data-turn-id="{side}"]').click()
+    expect(turns(page)).to_have_count(1001)
+    expect(turns(page).last.locator(".turn-body")).to_have_text("a side branch")
+    assert page.errors == []

@@ -46,11 +46,13 @@ function columnSummary(column) {
 
 function cell(turn, rowIndex, columnIndex) {
   if (!turn) return el('div', { class: 'cell empty', 'aria-hidden': 'true' });
-  const node = turnElement(turn, { modelLabels });
+  const node = turnElement(turn, { modelLabels, lazy: false });
   node.classList.add('cell');
   const body = node.querySelector('.turn-body');
   const base = page.columns[0].turns[rowIndex];
-  if (diffToggle.checked && columnIndex > 0 && base && base.role === turn.role && turn.status !== 'streaming') {
+  if (turn.status === 'streaming') {
+    node.append(el('button', { type: 'button', class: 'link-button', onclick: () => socket.send({ action: 'stop', turn: turn.id }), text: '■ Stop' }));
+  } else if (diffToggle.checked && columnIndex > 0 && base && base.role === turn.role) {
     body.classList.add('diff');
     body.innerHTML = diffHtml(base.content, turn.content);
   }

@@ -53,20 +53,44 @@ export function roleLabel(turn, modelLabels) {
   return modelLabels.get(`${turn.provider}:${turn.model}`) || turn.model || 'Assistant';
 }
 
-export function renderBody(turn, body) {
-  if (turn.role === 'assistant') {
-    body.innerHTML = renderMarkdown(turn.content);
-    if (turn.status === 'streaming') body.append(el('span', { class: 'caret', 'aria-hidden': 'true' }));
-  } else {
+// Markdown for a reply is rendered when it comes near the viewport: a 2,000-turn branch opens at
+// once, showing plain text for a moment where the eye is not.
+const pending = new WeakMap();
+const markdownObserver = new IntersectionObserver(
+  (entries) => {
+    for (const entry of entries) {
+      if (!entry.isIntersecting) continue;
+      markdownObserver.unobserve(entry.target);
+      const turn = pending.get(entry.target);
+      if (turn) renderBody(turn, entry.target);
+    }
+  },
+  { rootMargin: '1200px 0px' },
+);
+
+export function renderBody(turn, body, { lazy = false } = {}) {
+  if (turn.role !== 'assistant') {
     body.textContent = turn.content;
+    return;
   }
+  if (lazy && turn.status !== 'streaming') {
+    body.textContent = turn.content;
+    body.classList.add('markdown-pending');
+    pending.set(body, turn);
+    markdownObserver.observe(body);
+    return;
+  }
+  pending.delete(body);
+  body.classList.remove('markdown-pending');
+  body.innerHTML = renderMarkdown(turn.content);
+  if (turn.status === 'streaming') body.append(el('span', { class: 'caret', 'aria-hidden': 'true' }));
 }
 
 // A turn's article: header (label, status, meta, extra header parts), body, error, actions.
-export function turnElement(turn, { modelLabels, head = [], actions = [] }) {
+export function turnElement(turn, { modelLabels, head = [], actions = [], lazy = true }) {
   const status = turn.status !== 'complete' ? el('span', { class: `badge status-${turn.status}`, text: turn.status }) : null;
   const body = el('div', { class: turn.role === 'assistant' ? 'turn-body markdown' : 'turn-body plain' });
-  renderBody(turn, body);
+  renderBody(turn, body, { lazy });
   return el(
     'article',
     { class: `turn turn-${turn.role}`, 'data-turn': turn.id, 'data-status': turn.status, tabindex: '-1' },
