@@ -27,6 +27,7 @@ setup-dev: $(VENV)/.dev
 
 run: setup
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py recover_replies
 	@echo "Workbench: http://$(HOST):$(PORT)/"
 	$(BIN)/daphne -b $(HOST) -p $(PORT) workbench.asgi:application
 

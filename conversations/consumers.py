@@ -10,9 +10,10 @@ from django.conf import settings
 
 from conversations import generation, services
 from conversations.models import Turn
-from conversations.payloads import turn_payload
+from conversations.payloads import turn_payload, utf16_length, utf16_tail
 from conversations.permissions import Need, conversation_for
 from conversations.protocol import Action, ProtocolError, parse_action
+from conversations.services import MAX_VARIANTS
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +22,8 @@ CLOSE_NOT_FOUND = 4404
 
 
 def _frame_limit() -> int:
-    return settings.MAX_MESSAGE_CHARS + settings.MAX_SYSTEM_PROMPT_CHARS + 10_000
+    # A fan-out carries the system prompt once per variant, and JSON escaping can double text.
+    return 2 * (settings.MAX_MESSAGE_CHARS + MAX_VARIANTS * settings.MAX_SYSTEM_PROMPT_CHARS) + 10_000
 
 
 @database_sync_to_async
@@ -88,6 +90,14 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             await handler(conversation, action)
         except (ProtocolError, services.ServiceError) as exc:
             await self._error(exc.message, code=exc.code, request_id=request_id)
+        except Exception:
+            # Whatever went wrong, the socket stays open and says so.
+            logger.exception("Action failed on conversation %s", self.conversation_id)
+            await self._error(
+                "The server could not carry that out; nothing was changed. Try again.",
+                code="server_error",
+                request_id=request_id,
+            )
 
     async def _error(self, message: str, *, code: str, request_id: str = "") -> None:
         await self.send_json({"type": "error", "code": code, "error": message, "request_id": request_id})
@@ -140,7 +150,9 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         parent = await database_sync_to_async(services.turn_delete)(
             conversation=conversation, turn_id=action.turn
         )
-        await self._broadcast({"type": "turn.deleted", "turn": action.turn, "parent": parent})
+        await self._broadcast(
+            {"type": "turn.deleted", "turn": action.turn, "parent": parent, "main_turn": conversation.main_turn_id}
+        )
 
     async def _act_main(self, conversation, action: Action) -> None:
         await database_sync_to_async(services.conversation_set_main)(
@@ -153,24 +165,26 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         if running is not None and running.conversation_id == conversation.id:
             running.stop()
             return
-        await _turn_in(conversation.id, action.turn)
+        turn = await _turn_in(conversation.id, action.turn)
+        if turn.status == Turn.Status.STREAMING:
+            raise services.ServiceError(
+                "That reply is being written by another server process; it cannot be stopped from here.",
+                code="not_here",
+            )
         raise services.ServiceError("That reply is not streaming.", code="not_streaming")
 
     async def _act_resume(self, conversation, action: Action) -> None:
         """Send what the client is missing of a reply, from memory while it streams, else from the database."""
         running = generation.running(action.turn)
         if running is not None and running.conversation_id == conversation.id:
-            text = running.text[: running.sent]
-            if action.offset < len(text):
-                await self.send_json(
-                    {"type": "delta", "turn": action.turn, "offset": action.offset, "text": text[action.offset :]}
-                )
+            if action.offset < running.sent_units:
+                text = utf16_tail(running.text[: running.sent], action.offset)
+                await self.send_json({"type": "delta", "turn": action.turn, "offset": action.offset, "text": text})
             return
         turn = await _turn_in(conversation.id, action.turn)
-        if action.offset < len(turn.content):
-            await self.send_json(
-                {"type": "delta", "turn": turn.id, "offset": action.offset, "text": turn.content[action.offset :]}
-            )
+        if action.offset < utf16_length(turn.content):
+            text = utf16_tail(turn.content, action.offset)
+            await self.send_json({"type": "delta", "turn": turn.id, "offset": action.offset, "text": text})
         if turn.status != Turn.Status.STREAMING:
             await self.send_json({"type": "turn.finished", "turn": turn_payload(turn, content=False)})
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from conversations import services
 from conversations.models import Turn
-from conversations.payloads import iso
+from conversations.payloads import iso, utf16_length
 from conversations.providers.base import (
     Finish,
     GenerationRequest,
@@ -53,6 +53,7 @@ class Generation:
         self.parts: list[str] = []
         self.length = 0
         self.sent = 0  # characters already sent to the group
+        self.sent_units = 0  # the same, in UTF-16 code units: the offsets the page counts in
         self.first_token_at = None
         self.input_tokens: int | None = None
         self.output_tokens: int | None = None
@@ -61,6 +62,7 @@ class Generation:
         self.stop_requested = False
         self.task: asyncio.Task | None = None
         self._streaming = True
+        self._checkpoint_task: asyncio.Task | None = None
         self._text_waiting = asyncio.Event()
         self._layer = get_channel_layer()
 
@@ -72,23 +74,28 @@ class Generation:
 
     def start(self) -> Generation:
         _running[self.turn_id] = self
+        # The provider is read by an inner task, the only one ever cancelled (by stop or shutdown):
+        # the final write in the outer task always runs.
+        self._streamer = asyncio.create_task(self._stream(), name=f"stream-{self.turn_id}")
         self.task = asyncio.create_task(self._run(), name=f"generation-{self.turn_id}")
         return self
 
-    def stop(self) -> None:
-        # Once only: a second cancel could cut short the final write.
-        if self.task is not None and not self.task.done() and not self.stop_requested:
-            self.stop_requested = True
-            self.task.cancel()
+    def stop(self, *, interrupted: bool = False) -> None:
+        """Stop reading the provider; the text so far is saved as stopped (or interrupted)."""
+        if self._streaming and not self._streamer.done():
+            self.stop_requested = not interrupted
+            self._streamer.cancel()
 
     async def _flush(self) -> None:
         if self.sent == self.length:
             return
         text = self.text
         start, self.sent = self.sent, len(text)
+        delta = text[start:]
+        offset, self.sent_units = self.sent_units, self.sent_units + utf16_length(delta)
         await self._layer.group_send(
             self.group,
-            {"type": "stream.delta", "turn": self.turn_id, "offset": start, "text": text[start:]},
+            {"type": "stream.delta", "turn": self.turn_id, "offset": offset, "text": delta},
         )
 
     async def _flusher(self) -> None:
@@ -112,11 +119,10 @@ class Generation:
             turn_id=self.turn_id, content=self.text, first_token_at=self.first_token_at
         )
 
-    async def _run(self) -> None:
+    async def _stream(self) -> tuple[str, str]:
+        """Read the provider's events into memory; the reply's final status and error."""
         loop = asyncio.get_running_loop()
         status, error = Turn.Status.COMPLETE, ""
-        flusher = asyncio.create_task(self._flusher())
-        checkpoint: asyncio.Task | None = None
         last_checkpoint = loop.time()
         every = settings.STREAM_CHECKPOINT_SECONDS
         try:
@@ -129,10 +135,10 @@ class Generation:
                         self.length += len(event.text)
                         self._text_waiting.set()
                         if loop.time() - last_checkpoint >= every and (
-                            checkpoint is None or checkpoint.done()
+                            self._checkpoint_task is None or self._checkpoint_task.done()
                         ):
                             last_checkpoint = loop.time()
-                            checkpoint = asyncio.create_task(self._checkpoint())
+                            self._checkpoint_task = asyncio.create_task(self._checkpoint())
                     elif type(event) is Usage:
                         self.input_tokens = event.input_tokens
                         self.output_tokens = event.output_tokens
@@ -148,20 +154,28 @@ class Generation:
         except Exception as exc:
             logger.exception("Reply %s failed", self.turn_id)
             status, error = Turn.Status.ERROR, f"The reply failed: {type(exc).__name__}: {exc}"
-        finally:
+        return status, error
+
+    async def _run(self) -> None:
+        flusher = asyncio.create_task(self._flusher())
+        try:
+            try:
+                status, error = await self._streamer
+            except asyncio.CancelledError:  # stopped before it had started
+                status = Turn.Status.STOPPED if self.stop_requested else Turn.Status.INTERRUPTED
+                error = ""
             self._streaming = False
             self._text_waiting.set()
             await asyncio.gather(flusher, return_exceptions=True)
-            if checkpoint is not None:
-                await asyncio.gather(checkpoint, return_exceptions=True)
-            try:
-                await self._finish(status, error)
-            finally:
-                _running.pop(self.turn_id, None)
+            if self._checkpoint_task is not None:
+                await asyncio.gather(self._checkpoint_task, return_exceptions=True)
+            await self._finish(status, error)
+        finally:
+            _running.pop(self.turn_id, None)
 
     async def _finish(self, status: str, error: str) -> None:
-        await self._flush()
         text = self.text
+        # The database first: the saved reply matters more than telling the sockets about it.
         finished_at = await database_sync_to_async(services.reply_finish)(
             turn_id=self.turn_id,
             content=text,
@@ -172,23 +186,28 @@ class Generation:
             response_id=self.response_id,
             error=error,
         )
-        await self._layer.group_send(
-            self.group,
-            {
-                "type": "turn.finished",
-                "turn": {
-                    "id": self.turn_id,
-                    "status": status,
-                    "error": error,
-                    "length": len(text),
-                    "input_tokens": self.input_tokens,
-                    "output_tokens": self.output_tokens,
-                    "finish_reason": self.finish_reason,
-                    "first_token_at": iso(self.first_token_at),
-                    "finished_at": iso(finished_at),
+        try:
+            await self._flush()
+            await self._layer.group_send(
+                self.group,
+                {
+                    "type": "turn.finished",
+                    "turn": {
+                        "id": self.turn_id,
+                        "status": status,
+                        "error": error,
+                        "length": utf16_length(text),
+                        "input_tokens": self.input_tokens,
+                        "output_tokens": self.output_tokens,
+                        "finish_reason": self.finish_reason,
+                        "first_token_at": iso(self.first_token_at),
+                        "finished_at": iso(finished_at),
+                    },
                 },
-            },
-        )
+            )
+        except Exception:
+            # Sockets that missed the end ask for it by offset; the reply itself is saved.
+            logger.exception("Could not announce the end of reply %s", self.turn_id)
 
 
 def generation_start(prepared: services.PreparedReply) -> Generation:
@@ -199,7 +218,8 @@ def generation_start(prepared: services.PreparedReply) -> Generation:
 
 async def generations_stop_all() -> None:
     """Stop every reply this process runs (tests and shutdown): each is saved as interrupted."""
-    tasks = [g.task for g in list(_running.values()) if g.task is not None]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    running_now = list(_running.values())
+    for running_generation in running_now:
+        running_generation.stop(interrupted=True)
+    await asyncio.gather(*(g.task for g in running_now), return_exceptions=True)
+

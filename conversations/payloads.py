@@ -8,6 +8,16 @@ def iso(value) -> str | None:
     return value.isoformat() if value else None
 
 
+def utf16_length(text: str) -> int:
+    """Length as the browser counts it (UTF-16 code units): the unit of every stream offset."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def utf16_tail(text: str, offset: int) -> str:
+    """The text after the first `offset` UTF-16 code units."""
+    return text.encode("utf-16-le")[offset * 2 :].decode("utf-16-le", errors="ignore")
+
+
 def turn_payload(
     turn: Turn, *, siblings: list[int] | None = None, forks: list[dict] | None = None, content: bool = True
 ) -> dict:
@@ -25,7 +35,7 @@ def turn_payload(
         "created_at": iso(turn.created_at),
         "first_token_at": iso(turn.first_token_at),
         "finished_at": iso(turn.finished_at),
-        "length": len(turn.content),
+        "length": utf16_length(turn.content),
     }
     if content:
         data["content"] = turn.content

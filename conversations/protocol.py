@@ -21,6 +21,7 @@ from django.conf import settings as django_settings
 from conversations.providers.base import GenerationSettings
 from conversations.services import MAX_VARIANTS, Variant
 
+MAX_ID = 2**63 - 1  # the database's largest id
 ACTIONS = ("send", "edit", "regenerate", "stop", "resume", "delete", "main")
 SETTING_KEYS = ("system_prompt", "temperature", "max_tokens", "top_p")
 
@@ -49,7 +50,7 @@ def _turn_id(frame: dict, key: str, *, nullable: bool = False) -> int | None:
     value = frame[key]
     if value is None and nullable:
         return None
-    if type(value) is not int or value < 1:
+    if type(value) is not int or not 1 <= value <= MAX_ID:
         kind = "a turn id (a positive integer)" + (" or null" if nullable else "")
         raise ProtocolError(f'"{key}" must be {kind}.', code="wrong_type")
     return value
@@ -80,6 +81,8 @@ def parse_settings(values) -> GenerationSettings:
     system_prompt = values.get("system_prompt") or ""
     if not isinstance(system_prompt, str):
         raise ProtocolError("settings.system_prompt must be a string.", code="wrong_type")
+    if "\x00" in system_prompt:
+        raise ProtocolError("The system prompt contains a NUL character.", code="invalid")
     if len(system_prompt) > django_settings.MAX_SYSTEM_PROMPT_CHARS:
         raise ProtocolError(
             f"The system prompt is {len(system_prompt):,} characters; the limit is "
@@ -135,6 +138,8 @@ def _content(frame: dict) -> str:
         raise ProtocolError('"content" must be a string.', code="wrong_type")
     if not content.strip():
         raise ProtocolError("The message is empty.", code="empty")
+    if "\x00" in content:
+        raise ProtocolError("The message contains a NUL character.", code="invalid")
     if len(content) > django_settings.MAX_MESSAGE_CHARS:
         raise ProtocolError(
             f"The message is {len(content):,} characters; the limit is "

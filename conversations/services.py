@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -80,11 +81,24 @@ def _resolve(model_id: str) -> tuple[Provider, str]:
         raise ServiceError(str(exc), code="unknown_model") from None
 
 
+def _lock(conversation: Conversation) -> None:
+    """Serialise writes to one conversation (PostgreSQL; SQLite's IMMEDIATE transactions already do)."""
+    Conversation.objects.select_for_update().filter(pk=conversation.pk).values_list("pk").first()
+
+
 def _create_replies(
     *, conversation: Conversation, path: list[Turn], author, variants: list[Variant]
 ) -> list[PreparedReply]:
     if not 1 <= len(variants) <= MAX_VARIANTS:
         raise ServiceError(f"Ask for 1 to {MAX_VARIANTS} replies at once.", code="invalid")
+    limit = django_settings.MAX_CONCURRENT_REPLIES
+    streaming = Turn.objects.filter(author=author, status=Turn.Status.STREAMING).count()
+    if streaming + len(variants) > limit:
+        raise ServiceError(
+            f"You have {streaming} repl{'y' if streaming == 1 else 'ies'} streaming and asked for "
+            f"{len(variants)} more; the limit is {limit} at once. Wait for some to finish or stop them.",
+            code="limit",
+        )
     resolved = [(_resolve(v.model_id), v.settings) for v in variants]
     messages = _messages_for(path)
     prepared = []
@@ -116,7 +130,13 @@ def turn_send(
 ) -> Sent:
     """Append a user turn under `parent_id` (None starts a new root) and one reply per variant."""
     with transaction.atomic():
+        _lock(conversation)
         path = _path(conversation, parent_id) if parent_id is not None else []
+        if path and path[-1].status == Turn.Status.STREAMING:
+            raise ServiceError(
+                "That reply is still streaming: wait for it, or stop it, before continuing from it.",
+                code="streaming",
+            )
         prompt = Turn.objects.create(
             conversation=conversation,
             parent=path[-1] if path else None,
@@ -138,6 +158,7 @@ def prompt_edit(
 ) -> Sent:
     """An edited prompt: a new sibling of user turn `turn_id`, answered anew. The original stays."""
     with transaction.atomic():
+        _lock(conversation)
         original = _path(conversation, turn_id)[-1]
         if original.role != Turn.Role.USER:
             raise ServiceError("Only your own prompts can be edited; regenerate a reply instead.")
@@ -155,6 +176,7 @@ def reply_regenerate(
 ) -> PreparedReply:
     """A new reply beside assistant turn `turn_id` (or under user turn `turn_id`)."""
     with transaction.atomic():
+        _lock(conversation)
         path = _path(conversation, turn_id)
         target = path[-1]
         if target.role == Turn.Role.ASSISTANT:
@@ -170,6 +192,7 @@ def turn_delete(*, conversation: Conversation, turn_id: int) -> int | None:
     """Delete a turn and everything below it; returns its parent's id. Refused while a reply in
     that subtree is still streaming."""
     with transaction.atomic():
+        _lock(conversation)
         ids = subtree_ids(conversation_id=conversation.id, turn_id=turn_id)
         if not ids:
             raise ServiceError(f"Turn {turn_id} does not exist in this conversation.", code="not_found")
@@ -211,14 +234,17 @@ def conversation_fork(*, conversation: Conversation, turn_id: int, owner) -> Con
             forked_from_id=turn_id,
         )
         parent = None
+        copies = []
         copied = ("role", "content", "status", "provider", "model", "settings", "input_tokens",
                   "output_tokens", "response_id", "error", "author_id", "first_token_at", "finished_at")
         for turn in path:
             parent = Turn.objects.create(
                 conversation=fork, parent=parent, **{name: getattr(turn, name) for name in copied}
             )
-            # Keep the original timing: created_at is set on insert.
-            Turn.objects.filter(pk=parent.pk).update(created_at=turn.created_at)
+            # Keep the original timing (created_at is set on insert): restored in one query below.
+            parent.created_at = turn.created_at
+            copies.append(parent)
+        Turn.objects.bulk_update(copies, ["created_at"], batch_size=500)
         fork.current_turn = parent
         fork.save(update_fields=["current_turn"])
     return fork
@@ -256,13 +282,28 @@ def reply_finish(
     return finished_at
 
 
+def replies_interrupt_orphans() -> int:
+    """Mark every streaming reply interrupted, keeping the text of its last checkpoint."""
+    return Turn.objects.filter(status=Turn.Status.STREAMING).update(
+        status=Turn.Status.INTERRUPTED,
+        error="The server stopped while this reply was streaming: the text up to its last "
+        "checkpoint is kept. Regenerate it, or reply from here.",
+        finished_at=timezone.now(),
+    )
+
+
 def conversation_delete(*, conversation: Conversation) -> None:
     with transaction.atomic():
+        if Turn.objects.filter(conversation=conversation, status=Turn.Status.STREAMING).exists():
+            raise ServiceError(
+                "A reply in this conversation is still streaming: stop it first, then delete.",
+                code="streaming",
+            )
         Conversation.objects.filter(pk=conversation.pk).update(current_turn=None)
         Turn.objects.filter(conversation=conversation).delete()
         conversation.delete()
 
 
 def conversation_rename(*, conversation: Conversation, title: str) -> None:
-    conversation.title = " ".join(title.split())[:200]
+    conversation.title = " ".join(title.replace("\x00", "").split())[:200]
     conversation.save(update_fields=["title", "updated_at"])

@@ -1,16 +1,31 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from conversations import views
+
+
+class IdConverter:
+    """A database id: 1 to 18 ASCII digits, so an absurd number is a 404, not a database error."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("c/new/", views.conversation_new, name="conversation_new"),
-    path("c/<int:conversation_id>/", views.conversation_detail, name="conversation"),
-    path("c/<int:conversation_id>/t/<int:turn_id>/", views.conversation_detail, name="conversation_turn"),
-    path("c/<int:conversation_id>/t/<int:turn_id>/branch.json", views.branch_json, name="branch_json"),
-    path("c/<int:conversation_id>/tree.json", views.tree_json, name="tree_json"),
-    path("c/<int:conversation_id>/compare/", views.compare, name="compare"),
-    path("c/<int:conversation_id>/t/<int:turn_id>/fork/", views.conversation_fork, name="conversation_fork"),
-    path("c/<int:conversation_id>/rename/", views.conversation_rename, name="conversation_rename"),
-    path("c/<int:conversation_id>/delete/", views.conversation_delete, name="conversation_delete"),
+    path("c/<id:conversation_id>/", views.conversation_detail, name="conversation"),
+    path("c/<id:conversation_id>/t/<id:turn_id>/", views.conversation_detail, name="conversation_turn"),
+    path("c/<id:conversation_id>/t/<id:turn_id>/branch.json", views.branch_json, name="branch_json"),
+    path("c/<id:conversation_id>/tree.json", views.tree_json, name="tree_json"),
+    path("c/<id:conversation_id>/compare/", views.compare, name="compare"),
+    path("c/<id:conversation_id>/t/<id:turn_id>/fork/", views.conversation_fork, name="conversation_fork"),
+    path("c/<id:conversation_id>/rename/", views.conversation_rename, name="conversation_rename"),
+    path("c/<id:conversation_id>/delete/", views.conversation_delete, name="conversation_delete"),
 ]

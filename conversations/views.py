@@ -1,6 +1,8 @@
 """Pages. Thin: each checks access with the one permission check and calls a selector or service."""
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -16,6 +18,7 @@ from conversations.permissions import Need, conversation_for
 from conversations.providers import registry
 
 MIN_COMPARE, MAX_COMPARE = 2, 4
+ID_PATTERN = re.compile(r"[0-9]{1,18}")  # ASCII digits, within the database's id range
 
 
 def _conversation_or_404(request, conversation_id: int, need: Need):
@@ -56,6 +59,8 @@ def _branch_data(view: selectors.BranchView, user) -> dict:
 def signup(request):
     if request.user.is_authenticated:
         return redirect("home")
+    if not settings.SIGNUP_OPEN:
+        raise Http404("Sign-up is closed on this workbench; ask its administrator for an account.")
     form = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
@@ -144,7 +149,10 @@ def conversation_rename(request, conversation_id: int):
 @require_POST
 def conversation_delete(request, conversation_id: int):
     conversation = _conversation_or_404(request, conversation_id, Need.WRITE)
-    services.conversation_delete(conversation=conversation)
+    try:
+        services.conversation_delete(conversation=conversation)
+    except services.ServiceError as exc:
+        return HttpResponseBadRequest(exc.message)
     return redirect("home")
 
 
@@ -169,8 +177,8 @@ def conversation_fork(request, conversation_id: int, turn_id: int):
 
 
 def _tip_ids(raw: str) -> list[int]:
-    parts = [part for part in raw.split(",") if part.strip()]
-    if not parts or not all(part.strip().isdigit() for part in parts):
+    parts = [part.strip() for part in raw.split(",") if part.strip()]
+    if not parts or not all(ID_PATTERN.fullmatch(part) for part in parts):
         raise ValueError("Name the branches to compare as ?tips=<turn id>,<turn id>,… (2 to 4 of them).")
     tips = list(dict.fromkeys(int(part) for part in parts))
     if not MIN_COMPARE <= len(tips) <= MAX_COMPARE:
@@ -184,10 +192,9 @@ def compare(request, conversation_id: int):
     conversation = _conversation_or_404(request, conversation_id, Need.READ)
     if "siblings" in request.GET:
         # "Compare" on a turn: the branches through it and its siblings, newest four.
-        try:
-            turn_id = int(request.GET["siblings"])
-        except ValueError:
+        if not ID_PATTERN.fullmatch(request.GET["siblings"]):
             return HttpResponseBadRequest("?siblings= takes a turn id.")
+        turn_id = int(request.GET["siblings"])
         tips = selectors.sibling_tips(conversation_id=conversation.id, turn_id=turn_id, limit=MAX_COMPARE)
         if not tips:
             raise Http404("No such turn in this conversation.")

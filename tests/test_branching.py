@@ -313,7 +313,9 @@ async def test_delete_and_main_are_broadcast(alice, conversation, providers, no_
         assert await socket.receive_json_from(timeout=5) == {"type": "conversation.updated", "main_turn": four[3].id}
     await ws.send_json_to({"action": "delete", "turn": four[2].id})
     for socket in (ws, other):
-        assert await socket.receive_json_from(timeout=5) == {"type": "turn.deleted", "turn": four[2].id, "parent": four[1].id}
+        assert await socket.receive_json_from(timeout=5) == {
+            "type": "turn.deleted", "turn": four[2].id, "parent": four[1].id, "main_turn": four[1].id
+        }
     assert await database_sync_to_async(Turn.objects.count)() == 2
     await ws.send_json_to({"action": "delete", "turn": four[2].id})
     error = await ws.receive_json_from(timeout=5)

@@ -251,11 +251,12 @@ async def test_bad_frames_get_a_clear_error_and_write_nothing(alice, conversatio
 
 async def test_oversized_content_and_frames_are_refused(alice, conversation, providers, settings):
     settings.MAX_MESSAGE_CHARS = 1000
+    settings.MAX_SYSTEM_PROMPT_CHARS = 1000  # the frame limit: 2 × (1,000 + 6 × 1,000) + 10,000
     ws = await connect(alice, conversation.id)
     await ws.send_json_to(send_frame("x" * 1001))
     frame = await ws.receive_json_from(timeout=5)
     assert frame["code"] == "too_large" and "1,001 characters; the limit is 1,000" in frame["error"]
-    await ws.send_to(text_data=json.dumps(send_frame("y" * 200_000)))
+    await ws.send_to(text_data=json.dumps(send_frame("y" * 24_001)))
     frame = await ws.receive_json_from(timeout=5)
     assert frame["code"] == "too_large" and "The frame is" in frame["error"]
     await ws.send_to(bytes_data=b"\x00\x01")

@@ -39,14 +39,16 @@ def finished(turn_id: int | None = None):
 
 
 def assemble(frames: list[dict], turn_id: int, text: str = "") -> str:
-    """Apply delta frames the way the page does: by offset, ignoring what is already there."""
+    """Apply delta frames the way the page does: by offset in UTF-16 code units (JavaScript's
+    string length), ignoring what is already there."""
+    units = text.encode("utf-16-le")
     for frame in frames:
         if frame["type"] != "delta" or frame["turn"] != turn_id:
             continue
-        offset = frame["offset"]
-        assert offset <= len(text), f"gap: have {len(text)} characters, frame starts at {offset}"
-        text += frame["text"][len(text) - offset :]
-    return text
+        offset = frame["offset"] * 2
+        assert offset <= len(units), f"gap: have {len(units) // 2} units, frame starts at {offset // 2}"
+        units += frame["text"].encode("utf-16-le")[len(units) - offset :]
+    return units.decode("utf-16-le")
 
 
 def created_reply(frames: list[dict]) -> dict:

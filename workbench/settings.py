@@ -6,6 +6,7 @@ switch to PostgreSQL and channels-redis for a scaled-out deployment.
 """
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -29,8 +30,9 @@ def _secret_key() -> str:
     # A generated key, kept in the data directory so sessions survive a restart.
     key_file = DATA_DIR / "secret_key"
     if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
     return key_file.read_text().strip()
 
 
@@ -187,3 +189,7 @@ STREAM_CHECKPOINT_SECONDS = env_float("WORKBENCH_CHECKPOINT_SECONDS", 2.0, minim
 MAX_MESSAGE_CHARS = env_int("WORKBENCH_MAX_MESSAGE_CHARS", 100_000, minimum=1)
 MAX_SYSTEM_PROMPT_CHARS = env_int("WORKBENCH_MAX_SYSTEM_PROMPT_CHARS", 50_000, minimum=1)
 MAX_OUTPUT_TOKENS = env_int("WORKBENCH_MAX_OUTPUT_TOKENS", 32_000, minimum=1)
+# Replies one person may have streaming at once (a fan-out counts each of its replies).
+MAX_CONCURRENT_REPLIES = env_int("WORKBENCH_MAX_CONCURRENT_REPLIES", 12, minimum=1)
+# Whether anyone who reaches the workbench may create an account.
+SIGNUP_OPEN = env_bool("WORKBENCH_SIGNUP", True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
+from urllib.parse import urlsplit, urlunsplit
 from collections.abc import Callable
 from typing import Any
 
@@ -30,9 +31,18 @@ def _upstream_message(exc: Exception) -> str:
     return str(getattr(exc, "message", "") or exc)
 
 
+def _public_url(url: str) -> str:
+    """The URL without credentials or query, which may hold a key."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
 def provider_error(exc: Exception, *, label: str, key_setting: str, base_url: str) -> ProviderError:
     """A ProviderError for an exception raised while talking to a provider through its SDK."""
-    where = f" at {base_url}" if base_url else ""
+    where = f" at {_public_url(base_url)}" if base_url else ""
     if isinstance(exc, _TIMEOUT_ERRORS):
         return ProviderError(
             f"{label} stopped sending{where}: no data arrived within the stall timeout "

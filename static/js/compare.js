@@ -111,7 +111,10 @@ const socket = new Socket(page.urls.socket, {
   },
   onClose: (code) => {
     connection.hidden = false;
-    connection.textContent = code === 4404 ? 'This conversation no longer exists.' : 'Connection lost. Reconnecting…';
+    connection.textContent =
+      code === 4404 ? 'This conversation no longer exists.'
+        : code === 4401 ? 'You are signed out. Sign in again to continue.'
+          : 'Connection lost. Reconnecting…';
   },
   onMessage: (message) => {
     if (message.type === 'delta') {

@@ -140,7 +140,11 @@ export class Composer {
 
   send() {
     const content = this.prompt.value;
-    if (!content.trim() || this.streamingTurn() || !this.checkLength(content)) return;
+    if (!content.trim() || !this.checkLength(content)) return;
+    if (this.streamingTurn() && !this.attached) {
+      this.showError('A reply is still streaming: stop it, or use “Reply here” on a turn to branch off meanwhile.');
+      return;
+    }
     this.showError('');
     const parent = this.attached || this.lastTurn();
     const choice = this.choice();
@@ -163,6 +167,7 @@ export class Composer {
   // "Reply here": the next message continues from `turn` instead of the end of the branch.
   attach(turn) {
     this.attached = turn;
+    this.update(this.streamingTurn());
     this.attachBox.hidden = !turn;
     this.attachBox.replaceChildren();
     if (turn) {
@@ -189,7 +194,7 @@ export class Composer {
 
   update(streaming) {
     this.stop.hidden = !streaming;
-    this.send_.hidden = Boolean(streaming);
+    this.send_.hidden = Boolean(streaming) && !this.attached;
   }
 
   showError(message) {

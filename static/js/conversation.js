@@ -150,16 +150,23 @@ async function copyText(turn, button) {
 
 // ---------------------------------------------------------------------------- branch operations
 
-async function showBranch(turnId, { push = true, focus = false } = {}) {
+let branchRequest = 0;
+
+async function showBranch(turnId, { push = true, replace = false, focus = false } = {}) {
+  const ticket = ++branchRequest; // only the latest request shows its branch
   const response = await fetch(url.branch(turnId), { headers: { Accept: 'application/json' } });
+  if (ticket !== branchRequest) return;
   if (!response.ok) {
     composer.showError(response.status === 404 ? 'That turn no longer exists.' : `Could not load the branch (${response.status}).`);
     return;
   }
   const data = await response.json();
+  if (ticket !== branchRequest) return;
   state.turns = data.turns;
+  if (composer.attached && turnIndex(composer.attached.id) < 0) composer.attach(null);
   renderTranscript();
-  if (push) history.pushState({ turn: turnId }, '', url.turn(turnId));
+  if (replace) history.replaceState({ turn: turnId }, '', url.turn(turnId));
+  else if (push) history.pushState({ turn: turnId }, '', url.turn(turnId));
   resumeStreaming();
   if (focus) focusTurn(turnId);
 }
@@ -172,7 +179,8 @@ window.addEventListener('popstate', () => {
 
 function startEdit(turn) {
   const article = transcript.querySelector(`[data-turn="${turn.id}"]`);
-  const body = article.querySelector('.turn-body');
+  const body = article?.querySelector('.turn-body');
+  if (!body) return; // already being edited
   const editor = el('textarea', { class: 'edit-box', 'aria-label': 'Edit the prompt', rows: Math.min(12, turn.content.split('\n').length + 1) });
   editor.value = turn.content;
   const save = () => {
@@ -322,7 +330,12 @@ function onTurnCreated(turn, requestId, title) {
       return;
     }
   }
-  if (turn.parent != null && parentIndex < 0) return; // on a branch this page does not show
+  if (turn.parent != null && parentIndex < 0) {
+    // On a branch this page does not show: ours (sent from another branch), so go there.
+    if (request && turn.role === 'assistant') showBranch(turn.id);
+    if (request && turn.role === 'user') composer.sent(request.kind);
+    return;
+  }
   const displayedSibling = state.turns[parentIndex + 1];
   const siblings = displayedSibling ? [...displayedSibling.siblings, turn.id] : [turn.id];
   if (request || !displayedSibling) {
@@ -362,10 +375,11 @@ function onFinished(update) {
   rerenderTurn(turn);
 }
 
-function onDeleted({ turn: id, parent }) {
+function onDeleted({ turn: id, parent, main_turn: mainTurn }) {
+  state.mainTurn = mainTurn;
   const index = turnIndex(id);
   if (index >= 0) {
-    if (parent != null) showBranch(parent);
+    if (parent != null) showBranch(parent, { push: false, replace: true });
     else location.assign(page.urls.turn.replace(/t\/0\/$/, ''));
     return;
   }

@@ -43,6 +43,7 @@ export class TreePanel {
     const response = await fetch(this.treeUrl, { headers: { Accept: 'application/json' } });
     if (!response.ok) return;
     const { nodes } = await response.json();
+    this.known = new Set(nodes.map((n) => n.id));
     this.map.setData(nodes);
     this.map.setBranch(this.branch);
     this.markPicked();
@@ -56,6 +57,8 @@ export class TreePanel {
   upsert(turn) {
     if (!this.map) return;
     // turn.created carries a whole turn, turn.finished only what changed.
+    if (turn.role === undefined && !this.known?.has(turn.id)) return;
+    this.known?.add(turn.id);
     const node = { id: turn.id, parent: turn.parent, role: turn.role, status: turn.status };
     if (turn.provider !== undefined) node.model = turn.provider ? `${turn.provider}:${turn.model}` : '';
     if (turn.content !== undefined) node.preview = turn.content.replace(/\s+/g, ' ').slice(0, 48);

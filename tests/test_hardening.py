@@ -1,0 +1,201 @@
+"""Edges: stop races, restarts, emoji offsets, limits, hostile ids and inputs."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+from conversations import generation, services
+from conversations.models import Turn
+from conversations.providers.sdk import provider_error
+from tests.fake_upstream import reply_text
+from tests.wsclient import assemble, connect, created_reply, finished, frames_until
+
+ws_db = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def conversation(alice):
+    return services.conversation_create(owner=alice)
+
+
+def send_frame(content="Hello", parent=None, model="openai:fake-model", **extra):
+    return {"action": "send", "parent": parent, "content": content, "model": model, **extra}
+
+
+@database_sync_to_async
+def turn(turn_id):
+    return Turn.objects.get(pk=turn_id)
+
+
+@ws_db
+async def test_a_stop_at_any_moment_never_leaves_a_reply_streaming(alice, conversation, providers, no_leftover_generations):
+    # Stop after 0, 1, 2, … turns of the event loop: before the first event, mid-stream, while
+    # the reply is being saved, and after it is done.
+    outcomes = set()
+    for ticks in range(0, 60, 3):
+        sent = await database_sync_to_async(services.turn_send)(
+            conversation=conversation, parent_id=None, content="x", author=alice,
+            variants=[services.Variant("openai:fake-model")],
+        )
+        running = generation.generation_start(sent.replies[0])
+        for _ in range(ticks):
+            await asyncio.sleep(0)
+        running.stop()
+        await running.task
+        saved = await turn(running.turn_id)
+        assert saved.status in ("stopped", "complete"), ticks
+        assert generation.running(running.turn_id) is None
+        outcomes.add(saved.status)
+    assert outcomes == {"stopped", "complete"}
+
+
+@ws_db
+async def test_a_stop_before_the_first_event_is_saved_as_stopped(alice, conversation, providers, no_leftover_generations):
+    sent = await database_sync_to_async(services.turn_send)(
+        conversation=conversation, parent_id=None, content="x", author=alice,
+        variants=[services.Variant("openai:fake-slow")],
+    )
+    running = generation.generation_start(sent.replies[0])
+    running.stop()
+    await running.task
+    assert (await turn(running.turn_id)).status == "stopped"
+
+
+@pytest.mark.django_db
+def test_recover_replies_marks_orphans_interrupted(conversation, capsys):
+    prompt = Turn.objects.create(conversation=conversation, role="user", content="q")
+    orphan = Turn.objects.create(conversation=conversation, parent=prompt, role="assistant", status="streaming", content="half a")
+    call_command("recover_replies")
+    orphan.refresh_from_db()
+    assert orphan.status == "interrupted" and orphan.content == "half a"
+    assert "Regenerate it, or reply from here" in orphan.error
+    assert "1 interrupted reply recovered" in capsys.readouterr().out
+
+
+@ws_db
+async def test_offsets_count_utf16_units_like_the_browser(alice, conversation, providers, no_leftover_generations):
+    content = "Hi 😀 there 🎉 done"
+    ws = await connect(alice, conversation.id)
+    await ws.send_json_to(send_frame(content, model="openai:fake-slow"))
+    frames = await frames_until(ws, lambda f: f["type"] == "delta" and f["offset"] > 8)
+    reply_id = created_reply(frames)["id"]
+    late = await connect(alice, conversation.id)
+    await late.send_json_to({"action": "resume", "turn": reply_id, "offset": 0})
+    frames += await frames_until(ws, finished(reply_id))
+    late_frames = await frames_until(late, finished(reply_id))
+    expected = reply_text(content, 12)
+    assert assemble(frames, reply_id) == expected
+    assert assemble(late_frames, reply_id) == expected
+    assert frames[-1]["turn"]["length"] == len(expected.encode("utf-16-le")) // 2
+    # Resume from the middle, in UTF-16 units, after the end: from the database.
+    cut = len("Echo: Hi 😀".encode("utf-16-le")) // 2
+    await late.send_json_to({"action": "resume", "turn": reply_id, "offset": cut})
+    tail = await late.receive_json_from(timeout=5)
+    assert tail["text"] == expected[len("Echo: Hi 😀"):]
+    await ws.disconnect()
+    await late.disconnect()
+
+
+@ws_db
+async def test_an_unexpected_failure_answers_and_keeps_the_socket(alice, conversation, providers, monkeypatch, no_leftover_generations):
+    def explode(**kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(services, "turn_send", explode)
+    ws = await connect(alice, conversation.id)
+    await ws.send_json_to(send_frame(request_id="r9"))
+    frame = await ws.receive_json_from(timeout=5)
+    assert frame == {"type": "error", "code": "server_error", "request_id": "r9",
+                     "error": "The server could not carry that out; nothing was changed. Try again."}
+    await ws.send_json_to({"action": "resume", "turn": 999, "offset": 0})
+    assert (await ws.receive_json_from(timeout=5))["code"] == "not_found"
+    await ws.disconnect()
+
+
+@ws_db
+@pytest.mark.parametrize(
+    "frame,code,message",
+    [
+        ({"action": "delete", "turn": 2**70}, "wrong_type", '"turn" must be a turn id'),
+        (send_frame(parent=2**63), "wrong_type", '"parent" must be a turn id'),
+        (send_frame("nul \x00 byte"), "invalid", "NUL character"),
+        (send_frame(settings={"system_prompt": "a\x00"}), "invalid", "NUL character"),
+    ],
+)
+async def test_hostile_values_get_clear_errors(alice, conversation, providers, frame, code, message, no_leftover_generations):
+    ws = await connect(alice, conversation.id)
+    await ws.send_json_to(frame)
+    answer = await ws.receive_json_from(timeout=5)
+    assert answer["code"] == code and message in answer["error"]
+    assert await database_sync_to_async(Turn.objects.count)() == 0
+    await ws.disconnect()
+
+
+@ws_db
+async def test_concurrent_replies_per_person_are_limited(alice, conversation, providers, settings, no_leftover_generations):
+    settings.MAX_CONCURRENT_REPLIES = 2
+    ws = await connect(alice, conversation.id)
+    await ws.send_json_to(send_frame(variants=[{"model": "openai:fake-slow"}] * 3))
+    answer = await ws.receive_json_from(timeout=5)
+    assert answer["code"] == "limit" and "the limit is 2 at once" in answer["error"]
+    assert await database_sync_to_async(Turn.objects.count)() == 0
+    await ws.disconnect()
+
+
+@ws_db
+async def test_continuing_from_a_streaming_reply_is_refused(alice, conversation, providers, no_leftover_generations):
+    ws = await connect(alice, conversation.id)
+    await ws.send_json_to(send_frame(model="openai:fake-slow"))
+    frames = await frames_until(ws, lambda f: f["type"] == "delta")
+    reply_id = created_reply(frames)["id"]
+    await ws.send_json_to(send_frame("too soon", parent=reply_id))
+    answer = await frames_until(ws, lambda f: f["type"] == "error")
+    assert answer[-1]["code"] == "streaming" and "still streaming" in answer[-1]["error"]
+    await frames_until(ws, finished(reply_id))
+    await ws.disconnect()
+
+
+@pytest.mark.django_db
+def test_deleting_a_conversation_with_a_streaming_reply_is_refused(alice, conversation):
+    prompt = Turn.objects.create(conversation=conversation, role="user", content="q")
+    Turn.objects.create(conversation=conversation, parent=prompt, role="assistant", status="streaming")
+    client = Client()
+    client.force_login(alice)
+    response = client.post(reverse("conversation_delete", args=[conversation.id]))
+    assert response.status_code == 400 and b"still streaming" in response.content
+    assert Turn.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_absurd_ids_are_404_and_odd_tips_400(alice, conversation):
+    client = Client()
+    client.force_login(alice)
+    assert client.get(f"/c/{conversation.id}/t/{2**70}/").status_code == 404
+    assert client.get(f"/c/{2**70}/").status_code == 404
+    compare = reverse("compare", args=[conversation.id])
+    assert client.get(f"{compare}?tips=1,{2**70}").status_code == 400
+    assert client.get(f"{compare}?tips=\u00b2,1").status_code == 400
+    assert client.get(f"{compare}?siblings=\u00b2").status_code == 400
+
+
+@pytest.mark.django_db
+def test_sign_up_can_be_closed(client, settings):
+    settings.SIGNUP_OPEN = False
+    assert client.get(reverse("signup")).status_code == 404
+    assert client.post(reverse("signup"), {"username": "x", "password1": "a", "password2": "a"}).status_code == 404
+
+
+def test_provider_errors_never_show_credentials_in_urls():
+    import openai
+
+    error = provider_error(
+        openai.APIConnectionError(request=None),
+        label="OpenAI", key_setting="OPENAI_API_KEY", base_url="https://user:secret@example.test:8443/v1?key=abc",
+    )
+    assert "secret" not in error.message and "key=abc" not in error.message
+    assert "https://example.test:8443/v1" in error.message
