@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from conversations import generation, services
+from conversations import control, generation, services
 from conversations.models import Turn
 from conversations.payloads import turn_payload, utf16_length, utf16_tail
 from conversations.permissions import Need, conversation_for
@@ -48,6 +48,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         if allowed and await _conversation(self.user, self.conversation_id, Need.READ) is not None:
             # Join before accepting, so nothing sent after the page sees the socket open is missed.
             await self.channel_layer.group_add(self.group, self.channel_name)
+            await control.ensure_listener()
             await self.accept()
             return
         # Accept, then close, so the code reaches the page: 4401 sign in, 4404 no such conversation.
@@ -166,11 +167,10 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             running.stop()
             return
         turn = await _turn_in(conversation.id, action.turn)
-        if turn.status == Turn.Status.STREAMING:
-            raise services.ServiceError(
-                "That reply is being written by another server process; it cannot be stopped from here.",
-                code="not_here",
-            )
+        if turn.status == Turn.Status.STREAMING and control.spans_processes():
+            # Another process is writing it: the one that is stops it.
+            await control.request_stop(turn.id)
+            return
         raise services.ServiceError("That reply is not streaming.", code="not_streaming")
 
     async def _act_resume(self, conversation, action: Action) -> None:
@@ -185,6 +185,9 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         if action.offset < utf16_length(turn.content):
             text = utf16_tail(turn.content, action.offset)
             await self.send_json({"type": "delta", "turn": turn.id, "offset": action.offset, "text": text})
+        if turn.status == Turn.Status.STREAMING and control.spans_processes():
+            # The checkpoint may be behind: the process writing the reply sends the rest.
+            await control.request_resume(turn.id, action.offset, self.channel_name)
         if turn.status != Turn.Status.STREAMING:
             await self.send_json({"type": "turn.finished", "turn": turn_payload(turn, content=False)})
 

@@ -36,12 +36,17 @@ class LiveServer:
     """daphne in a subprocess with a database and channel prefix of its own: SQLite in a temporary
     folder, or, when DATABASE_URL names PostgreSQL, a fresh database on that server."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str], *, shared_with: LiveServer | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "WORKBENCH_DATA_DIR": str(data_dir), **env}
         self.env.pop("DJANGO_SETTINGS_MODULE", None)
         self.env["WORKBENCH_CHANNEL_PREFIX"] = f"workbench-live-{self.port}"
+        self.shared_with = shared_with
+        if shared_with is not None:
+            # A second process of the same deployment: same database, same channel layer.
+            for name in ("DATABASE_URL", "WORKBENCH_CHANNEL_PREFIX", "SECRET_KEY"):
+                self.env[name] = shared_with.env[name]
         self.log = open(data_dir / "server.log", "w")
         self.process: subprocess.Popen | None = None
         self.database = ""
@@ -69,7 +74,8 @@ class LiveServer:
             connection.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
     def start(self) -> LiveServer:
-        self._create_database()
+        if self.shared_with is None:
+            self._create_database()
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
             cwd=ROOT, env=self.env, check=True, timeout=120,

@@ -1,0 +1,74 @@
+"""Stop and resume replies that another server process is generating.
+
+With several daphne processes sharing Redis, a reply lives in the process that started it, while
+the sockets asking to stop it or to catch up on it may be connected to any process. Every process
+listens on one control group; the process running the reply acts on what it hears there. With the
+in-memory channel layer there is one process, and everything is local.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from conversations import generation
+from conversations.payloads import utf16_tail
+
+logger = logging.getLogger(__name__)
+
+CONTROL_GROUP = "workbench.replies"
+_listeners: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def spans_processes() -> bool:
+    return bool(settings.REDIS_URL)
+
+
+async def ensure_listener() -> None:
+    """Start this process's control listener (once per event loop)."""
+    if not spans_processes():
+        return
+    loop = asyncio.get_running_loop()
+    task = _listeners.get(loop)
+    if task is not None and not task.done():
+        return
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(CONTROL_GROUP, channel)
+    _listeners[loop] = asyncio.create_task(_listen(layer, channel), name="reply-control")
+
+
+async def _listen(layer, channel: str) -> None:
+    while True:
+        message = await layer.receive(channel)
+        try:
+            await _handle(layer, message)
+        except Exception:
+            logger.exception("Could not act on %s", message.get("type"))
+
+
+async def _handle(layer, message: dict) -> None:
+    running = generation.running(message["turn"])
+    if running is None:
+        return
+    if message["type"] == "reply.stop":
+        running.stop()
+    elif message["type"] == "reply.resume" and message["offset"] < running.sent_units:
+        text = utf16_tail(running.text[: running.sent], message["offset"])
+        await layer.send(
+            message["reply_to"],
+            {"type": "stream.delta", "turn": running.turn_id, "offset": message["offset"], "text": text},
+        )
+
+
+async def request_stop(turn_id: int) -> None:
+    await get_channel_layer().group_send(CONTROL_GROUP, {"type": "reply.stop", "turn": turn_id})
+
+
+async def request_resume(turn_id: int, offset: int, reply_to: str) -> None:
+    await get_channel_layer().group_send(
+        CONTROL_GROUP, {"type": "reply.resume", "turn": turn_id, "offset": offset, "reply_to": reply_to}
+    )
