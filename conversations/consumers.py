@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -39,8 +40,28 @@ def _turn_in(conversation_id: int, turn_id: int) -> Turn:
     return turn
 
 
+class FrameBudget:
+    """A token bucket: `rate` frames a second on average, bursts up to twice that."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.tokens = self.capacity = 2 * rate
+        self.last = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
 class ConversationConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
+        self.budget = FrameBudget(settings.WS_FRAMES_PER_SECOND)
+        self.last_refusal = 0.0
         self.user = self.scope.get("user")
         self.conversation_id = int(self.scope["url_route"]["kwargs"]["conversation_id"])
         self.group = generation.conversation_group(self.conversation_id)
@@ -59,6 +80,16 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        if not self.budget.take():
+            # Dropped; said at most once a second so a flood cannot make the server flood back.
+            if time.monotonic() - self.last_refusal >= 1:
+                self.last_refusal = time.monotonic()
+                await self._error(
+                    f"Too many frames: at most {settings.WS_FRAMES_PER_SECOND:g} a second. "
+                    "Frames over the limit were ignored.",
+                    code="rate_limited",
+                )
+            return
         if text_data is None:
             await self._error("Frames must be JSON text, not binary.", code="wrong_type")
             return

@@ -199,3 +199,76 @@ def test_provider_errors_never_show_credentials_in_urls():
     )
     assert "secret" not in error.message and "key=abc" not in error.message
     assert "https://example.test:8443/v1" in error.message
+
+
+@ws_db
+async def test_a_frame_flood_is_cut_and_answered_once_a_second(alice, conversation, providers, settings, no_leftover_generations):
+    settings.WS_FRAMES_PER_SECOND = 5  # bursts of 10
+    ws = await connect(alice, conversation.id)
+    for _ in range(40):
+        await ws.send_json_to({"action": "resume", "turn": 999_999, "offset": 0})
+    answers = []
+    while not await ws.receive_nothing(timeout=0.3):
+        answers.append(await ws.receive_json_from())
+    codes = [a["code"] for a in answers]
+    assert codes.count("not_found") == 10 and codes.count("rate_limited") == 1
+    assert "at most 5 a second" in next(a for a in answers if a["code"] == "rate_limited")["error"]
+    await asyncio.sleep(1.0)
+    await ws.send_json_to({"action": "resume", "turn": 999_999, "offset": 0})
+    assert (await ws.receive_json_from(timeout=5))["code"] == "not_found"
+    await ws.disconnect()
+
+
+def _fuzz_value(rng, depth=0):
+    kinds = ["int", "str", "none", "bool", "float", "big"] + (["list", "dict"] if depth < 3 else [])
+    kind = rng.choice(kinds)
+    if kind == "int":
+        return rng.choice([0, -1, 1, 2**31, 2**63, -(2**64), rng.randint(-10, 10**6)])
+    if kind == "str":
+        return rng.choice(["", "x", "send", "openai:fake-model", "\x00", "😀" * 3, "<script>", "a" * rng.randint(0, 500)])
+    if kind == "float":
+        return rng.choice([0.5, -1.5, 1e308, float("inf"), float("nan")])
+    if kind == "big":
+        return "z" * rng.randint(10_000, 300_000)
+    if kind == "list":
+        return [_fuzz_value(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    if kind == "dict":
+        keys = ["action", "turn", "parent", "content", "model", "settings", "variants", "offset", "request_id",
+                "temperature", "max_tokens", "system_prompt", "junk"]
+        return {rng.choice(keys): _fuzz_value(rng, depth + 1) for _ in range(rng.randint(0, 6))}
+    return rng.choice([None, True, False])
+
+
+@ws_db
+async def test_fuzzed_frames_write_nothing_and_others_are_served(alice, conversation, providers, settings, no_leftover_generations):
+    import json
+    import random
+
+    settings.WS_FRAMES_PER_SECOND = 10_000  # this test is about content, not rate
+    rng = random.Random(20261122)
+    fuzzer = await connect(alice, conversation.id)
+    for _ in range(300):
+        frame = {"action": rng.choice(["send", "edit", "regenerate", "stop", "resume", "delete", "main", "x"])}
+        for _ in range(rng.randint(0, 5)):
+            key = rng.choice(["turn", "parent", "content", "model", "settings", "variants", "offset", "request_id"])
+            frame[key] = _fuzz_value(rng)
+        if rng.random() < 0.1:
+            raw = rng.choice(["{", "[]", "null", "\"\"", "{\"action\": ", json.dumps(frame)[:-1], "\x00"])
+            await fuzzer.send_to(text_data=raw)
+        else:
+            await fuzzer.send_to(text_data=json.dumps(frame, allow_nan=True))
+    answers = []
+    while not await fuzzer.receive_nothing(timeout=0.5):
+        answers.append(await fuzzer.receive_json_from())
+    assert answers and all(a["type"] in ("error", "turn.created", "delta", "turn.finished", "conversation.updated") for a in answers)
+    assert not [a for a in answers if a.get("code") == "server_error"]
+    # Whatever was written is valid: every turn well formed, every reply saved or finished.
+    turns = await database_sync_to_async(lambda: list(Turn.objects.all()))()
+    assert all(t.role in ("user", "assistant") and "\x00" not in t.content for t in turns)
+    # Another socket is served as usual.
+    other = await connect(alice, conversation.id)
+    await other.send_json_to(send_frame("still there?"))
+    frames = await frames_until(other, lambda f: f["type"] == "turn.finished" and f["turn"]["status"] != "streaming")
+    assert frames[-1]["turn"]["status"] == "complete"
+    await fuzzer.disconnect()
+    await other.disconnect()

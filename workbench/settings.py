@@ -191,5 +191,7 @@ MAX_SYSTEM_PROMPT_CHARS = env_int("WORKBENCH_MAX_SYSTEM_PROMPT_CHARS", 50_000, m
 MAX_OUTPUT_TOKENS = env_int("WORKBENCH_MAX_OUTPUT_TOKENS", 32_000, minimum=1)
 # Replies one person may have streaming at once (a fan-out counts each of its replies).
 MAX_CONCURRENT_REPLIES = env_int("WORKBENCH_MAX_CONCURRENT_REPLIES", 12, minimum=1)
+# Websocket frames one socket may send a second (bursts up to twice as many).
+WS_FRAMES_PER_SECOND = env_float("WORKBENCH_WS_FRAMES_PER_SECOND", 10.0, minimum=0.1)
 # Whether anyone who reaches the workbench may create an account.
 SIGNUP_OPEN = env_bool("WORKBENCH_SIGNUP", True)
