@@ -142,3 +142,29 @@ def test_model_output_is_rendered_as_markdown_and_never_runs(page, live_server_u
     # The prompt itself is shown as text.
     expect(page.locator("article.turn-user .turn-body")).to_have_text(payload)
     assert page.evaluate("window.pwned") is None
+
+
+def test_reload_mid_reply_continues_without_gap_or_duplicate(page, live_server_url):
+    sign_up(page, live_server_url)
+    start_conversation(page)
+    choose_model(page, "fake-slow-long")
+    prompt = "keep talking while I reload"
+    full = reply_text(prompt, 400)
+    send(page, prompt)
+    expect(replies(page).nth(0).locator(".turn-body")).to_contain_text("keep")
+    page.reload()
+    reply = replies(page).nth(0)
+    expect(reply).to_have_attribute("data-status", "streaming")
+    body = reply.locator(".turn-body")
+    reloaded = len(body.inner_text())
+    # It goes on growing after the reload, and what is shown is always the reply's own beginning.
+    page.wait_for_function(
+        "([n]) => document.querySelector('article.turn-assistant .turn-body').innerText.length > n + 40", arg=[reloaded]
+    )
+    page.click("#stop")
+    expect(reply).to_have_attribute("data-status", "stopped")
+    shown = body.inner_text()
+    assert shown == full[: len(shown)] and len(shown) > reloaded
+    page.reload()
+    expect(replies(page).nth(0).locator(".turn-body")).to_have_text(shown)
+    assert page.errors == []

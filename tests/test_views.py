@@ -154,7 +154,10 @@ def test_state_changing_views_need_post_and_csrf(alice, conversation):
     for name in ("conversation_rename", "conversation_delete"):
         assert strict.post(reverse(name, args=[conversation.id])).status_code == 403
     assert strict.post(reverse("conversation_new")).status_code == 403
-    assert Conversation.objects.filter(pk=conversation.pk).exists()
+    root = conversation.turn_ids[0]
+    assert strict.post(reverse("conversation_fork", args=[conversation.id, root])).status_code == 403
+    assert strict.post(reverse("logout")).status_code == 403
+    assert Conversation.objects.count() == 1
 
 
 def test_no_model_configured_says_how_to_get_one(alice, conversation, settings):
