@@ -56,6 +56,13 @@ def _turn_id(frame: dict, key: str, *, nullable: bool = False) -> int | None:
     return value
 
 
+def _check_text(text: str, what: str, limit: int) -> None:
+    if "\x00" in text:
+        raise ProtocolError(f"{what} contains a NUL character.", code="invalid")
+    if len(text) > limit:
+        raise ProtocolError(f"{what} is {len(text):,} characters; the limit is {limit:,}.", code="too_large")
+
+
 def _number(values: dict, key: str, low: float, high: float) -> float | None:
     value = values.get(key)
     if value is None:
@@ -81,14 +88,7 @@ def parse_settings(values) -> GenerationSettings:
     system_prompt = values.get("system_prompt") or ""
     if not isinstance(system_prompt, str):
         raise ProtocolError("settings.system_prompt must be a string.", code="wrong_type")
-    if "\x00" in system_prompt:
-        raise ProtocolError("The system prompt contains a NUL character.", code="invalid")
-    if len(system_prompt) > django_settings.MAX_SYSTEM_PROMPT_CHARS:
-        raise ProtocolError(
-            f"The system prompt is {len(system_prompt):,} characters; the limit is "
-            f"{django_settings.MAX_SYSTEM_PROMPT_CHARS:,}.",
-            code="too_large",
-        )
+    _check_text(system_prompt, "The system prompt", django_settings.MAX_SYSTEM_PROMPT_CHARS)
     max_tokens = values.get("max_tokens")
     if max_tokens is not None and (
         type(max_tokens) is not int or not 1 <= max_tokens <= django_settings.MAX_OUTPUT_TOKENS
@@ -138,14 +138,7 @@ def _content(frame: dict) -> str:
         raise ProtocolError('"content" must be a string.', code="wrong_type")
     if not content.strip():
         raise ProtocolError("The message is empty.", code="empty")
-    if "\x00" in content:
-        raise ProtocolError("The message contains a NUL character.", code="invalid")
-    if len(content) > django_settings.MAX_MESSAGE_CHARS:
-        raise ProtocolError(
-            f"The message is {len(content):,} characters; the limit is "
-            f"{django_settings.MAX_MESSAGE_CHARS:,}.",
-            code="too_large",
-        )
+    _check_text(content, "The message", django_settings.MAX_MESSAGE_CHARS)
     return content
 
 

@@ -947,18 +947,25 @@ class FakeUpstream:
 
     # ----------------------------------------------------------------- endpoints
 
-    async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
+    async def _openai_request(self, request: web.Request):
+        """Record, authenticate and read an OpenAI request: (record, body, model, refusal)."""
         rec = self._record(request)
         denied = self._check_openai_auth(request, rec)
         if denied is not None:
-            return denied
+            return rec, None, None, denied
         body = await self._read_json(request, rec)
         if not isinstance(body, dict):
-            return self._openai_invalid(rec, _OPENAI_BAD_JSON)
+            return rec, None, None, self._openai_invalid(rec, _OPENAI_BAD_JSON)
         model = body.get("model")
         if not isinstance(model, str) or not model:
-            return self._openai_invalid(rec, "Missing required parameter: 'model'.", "model",
-                                        "missing_required_parameter")
+            return rec, None, None, self._openai_invalid(
+                rec, "Missing required parameter: 'model'.", "model", "missing_required_parameter")
+        return rec, body, model, None
+
+    async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
+        rec, body, model, refusal = await self._openai_request(request)
+        if refusal is not None:
+            return refusal
         messages = body.get("messages")
         if messages is None:
             return self._openai_invalid(rec, "Missing required parameter: 'messages'.", "messages",
@@ -1020,17 +1027,9 @@ class FakeUpstream:
         return self._json(rec, 200, build(), headers)
 
     async def _responses(self, request: web.Request) -> web.StreamResponse:
-        rec = self._record(request)
-        denied = self._check_openai_auth(request, rec)
-        if denied is not None:
-            return denied
-        body = await self._read_json(request, rec)
-        if not isinstance(body, dict):
-            return self._openai_invalid(rec, _OPENAI_BAD_JSON)
-        model = body.get("model")
-        if not isinstance(model, str) or not model:
-            return self._openai_invalid(rec, "Missing required parameter: 'model'.", "model",
-                                        "missing_required_parameter")
+        rec, body, model, refusal = await self._openai_request(request)
+        if refusal is not None:
+            return refusal
         items = _responses_input(body.get("input"))
         if items is None:
             return self._openai_invalid(rec, "Invalid value for 'input': expected a string or an array "
