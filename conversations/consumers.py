@@ -126,7 +126,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             # Whatever went wrong, the socket stays open and says so.
             logger.exception("Action failed on conversation %s", self.conversation_id)
             await self._error(
-                "The server could not carry that out; nothing was changed. Try again.",
+                "The server could not carry that out. Try again.",
                 code="server_error",
                 request_id=request_id,
             )
@@ -145,11 +145,15 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_send(self.group, {"type": "conversation.event", "event": message})
 
     async def _start(self, sent: services.Sent, action: Action, title: str) -> None:
-        await self._announce(sent.prompt, action.request_id, title)
-        for prepared in sent.replies:
-            await self._announce(prepared.reply, action.request_id)
-        for prepared in sent.replies:
-            generation.generation_start(prepared)
+        try:
+            await self._announce(sent.prompt, action.request_id, title)
+            for prepared in sent.replies:
+                await self._announce(prepared.reply, action.request_id)
+        finally:
+            # The replies exist once the service has run: they stream even if telling the
+            # sockets failed (the page catches up by offset), never stay 'streaming' unowned.
+            for prepared in sent.replies:
+                generation.generation_start(prepared)
 
     async def _act_send(self, conversation, action: Action) -> None:
         sent = await database_sync_to_async(services.turn_send)(
@@ -175,8 +179,10 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         prepared = await database_sync_to_async(services.reply_regenerate)(
             conversation=conversation, turn_id=action.turn, author=self.user, variant=action.variants[0]
         )
-        await self._announce(prepared.reply, action.request_id)
-        generation.generation_start(prepared)
+        try:
+            await self._announce(prepared.reply, action.request_id)
+        finally:
+            generation.generation_start(prepared)
 
     async def _act_delete(self, conversation, action: Action) -> None:
         parent = await database_sync_to_async(services.turn_delete)(

@@ -111,7 +111,7 @@ async def test_an_unexpected_failure_answers_and_keeps_the_socket(alice, convers
     await ws.send_json_to(send_frame(request_id="r9"))
     frame = await ws.receive_json_from(timeout=5)
     assert frame == {"type": "error", "code": "server_error", "request_id": "r9",
-                     "error": "The server could not carry that out; nothing was changed. Try again."}
+                     "error": "The server could not carry that out. Try again."}
     await ws.send_json_to({"action": "resume", "turn": 999, "offset": 0})
     assert (await ws.receive_json_from(timeout=5))["code"] == "not_found"
     await ws.disconnect()

@@ -1,7 +1,7 @@
 // A comparison: the path the branches share, once, then one column per branch, turns at the same
 // depth on the same row; replies in a row get a word-level diff against the first column.
 import { Socket } from './socket.js';
-import { applyDelta, el, latency, renderBody, settingsText, turnElement } from './turns.js';
+import { applyDelta, applyFinished, el, latency, renderBody, settingsText, turnElement, turnUrl } from './turns.js';
 
 const page = JSON.parse(document.getElementById('page-data').textContent);
 const modelLabels = new Map(page.models.map((m) => [m.id, m.label]));
@@ -11,7 +11,6 @@ const diffToggle = document.getElementById('diff-toggle');
 const connection = document.getElementById('connection');
 const SHARED_SHOWN = 2;
 
-const turnUrl = (id) => page.urls.turn.replace(/\/0\/$/, `/${id}/`);
 const byId = new Map();
 for (const turn of page.shared) byId.set(turn.id, turn);
 for (const column of page.columns) for (const turn of column.turns) byId.set(turn.id, turn);
@@ -40,7 +39,7 @@ function columnSummary(column) {
   const output = replies.reduce((sum, t) => sum + (t.output_tokens || 0), 0);
   const first = replies[0];
   return el('header', { class: 'column-head' },
-    el('a', { class: 'column-title', href: turnUrl(column.tip), text: models.join(', ') || 'Branch' }),
+    el('a', { class: 'column-title', href: turnUrl(page.urls.turn, column.tip), text: models.join(', ') || 'Branch' }),
     el('div', { class: 'muted small', text: [...settingsText(first?.settings), `${input} in · ${output} out`, ...(first ? latency(first) : [])].join(' · ') }));
 }
 
@@ -129,13 +128,8 @@ const socket = new Socket(page.urls.socket, {
     } else if (message.type === 'turn.finished') {
       const turn = byId.get(message.turn.id);
       if (!turn) return;
-      Object.assign(turn, message.turn);
-      if (turn.content.length < message.turn.length) {
-        turn.status = 'streaming';
-        socket.send({ action: 'resume', turn: turn.id, offset: turn.content.length });
-      } else {
-        queueRender();
-      }
+      if (applyFinished(turn, message.turn)) queueRender();
+      else socket.send({ action: 'resume', turn: turn.id, offset: turn.content.length });
     }
   },
 });

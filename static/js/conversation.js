@@ -2,7 +2,7 @@
 import { Composer } from './composer.js';
 import { Socket } from './socket.js';
 import { TreePanel } from './treepanel.js';
-import { applyDelta, el, renderBody, turnElement } from './turns.js';
+import { applyDelta, applyFinished, el, renderBody, turnElement, turnUrl } from './turns.js';
 
 const page = JSON.parse(document.getElementById('page-data').textContent);
 const $ = (id) => document.getElementById(id);
@@ -21,7 +21,7 @@ const modelLabels = new Map(page.models.map((m) => [m.id, m.label]));
 const csrfToken = document.querySelector('input[name=csrfmiddlewaretoken]').value;
 
 const url = {
-  turn: (id) => page.urls.turn.replace(/\/0\/$/, `/${id}/`),
+  turn: (id) => turnUrl(page.urls.turn, id),
   branch: (id) => page.urls.branch.replace(/\/0\/branch\.json$/, `/${id}/branch.json`),
   fork: (id) => page.urls.fork.replace(/\/0\/fork\/$/, `/${id}/fork/`),
   compare: (tips) => `${page.urls.compare}?tips=${tips.join(',')}`,
@@ -366,13 +366,8 @@ function onDelta({ turn: id, offset, text }) {
 function onFinished(update) {
   const turn = state.turns[turnIndex(update.id)];
   if (!turn) return;
-  Object.assign(turn, update);
-  if (turn.content.length < update.length) {
-    turn.status = 'streaming';
-    socket.send({ action: 'resume', turn: turn.id, offset: turn.content.length });
-    return;
-  }
-  rerenderTurn(turn);
+  if (applyFinished(turn, update)) rerenderTurn(turn);
+  else socket.send({ action: 'resume', turn: turn.id, offset: turn.content.length });
 }
 
 function onDeleted({ turn: id, parent, main_turn: mainTurn }) {

@@ -106,6 +106,19 @@ export function turnElement(turn, { modelLabels, head = [], actions = [], lazy =
   );
 }
 
+// A turn's page: the URL template ends in /t/0/.
+export function turnUrl(template, id) {
+  return template.replace(/\/0\/$/, `/${id}/`);
+}
+
+// Applies the end of a reply; false while text is still missing (the caller resumes from there).
+export function applyFinished(turn, update) {
+  Object.assign(turn, update);
+  if (turn.content.length >= update.length) return true;
+  turn.status = 'streaming';
+  return false;
+}
+
 // Applies a delta by offset; returns 'applied', 'duplicate' or 'gap'.
 export function applyDelta(turn, offset, text) {
   const have = turn.content.length;
