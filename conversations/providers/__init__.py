@@ -13,6 +13,7 @@ from functools import cache
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from conversations.catalogue import Catalogue, ModelInfo, load_entries
 from conversations.providers.anthropic_messages import AnthropicProvider
 from conversations.providers.base import Provider
 from conversations.providers.local import LocalProvider, local_model_status
@@ -35,6 +36,10 @@ class ModelChoice:
 class Registry:
     providers: dict[str, Provider]
     local_model_problem: str
+    catalogue: Catalogue
+
+    def model_info(self, model_id: str) -> ModelInfo:
+        return self.catalogue.info(model_id)
 
     def resolve(self, model_id: str) -> tuple[Provider, str]:
         """The provider and bare model name for `<provider>:<model>`; LookupError if unknown."""
@@ -138,7 +143,9 @@ def build_registry() -> Registry:
             max_retries=retries,
         )
     providers.update(_endpoint_providers(timeouts))
-    return Registry(providers=providers, local_model_problem=local_problem)
+    return Registry(
+        providers=providers, local_model_problem=local_problem, catalogue=Catalogue(load_entries())
+    )
 
 
 @cache

@@ -1,0 +1,204 @@
+"""Offline token counting, the model catalogue and cost arithmetic."""
+from __future__ import annotations
+
+import gzip
+import json
+from decimal import Decimal
+
+import pytest
+import tiktoken.load
+from django.core.exceptions import ImproperlyConfigured
+
+from conversations import tokens
+from conversations.catalogue import Catalogue, load_entries
+from conversations.providers import registry
+
+# Published reference encodings (OpenAI's cookbook "How to count tokens with tiktoken").
+KNOWN = [
+    ("hello world", [24912, 2375], [15339, 1917]),
+    ("tiktoken is great!", [83, 8251, 2488, 382, 2212, 0], [83, 1609, 5963, 374, 2294, 0]),
+    ("antidisestablishmentarianism", [493, 129901, 376, 160388, 21203, 2367], [519, 85342, 34500, 479, 8997, 2191]),
+    ("2 + 2 = 4", [17, 659, 220, 17, 314, 220, 19], [17, 489, 220, 17, 284, 220, 19]),
+    ("お誕生日おめでとう", [8930, 9697, 243, 128225, 8930, 17693, 4344, 48669],
+     [33334, 45918, 243, 21990, 9080, 33334, 62004, 16556, 78699]),
+]
+
+
+@pytest.fixture
+def fresh_encodings(settings):
+    """Encodings are built once per process; these tests build them again from other files."""
+    tokens.encoding.cache_clear()
+    yield settings
+    tokens.encoding.cache_clear()
+
+
+@pytest.fixture
+def no_download(monkeypatch):
+    """Any attempt by tiktoken to read a URL fails the test."""
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"tiktoken tried to fetch {args[0]!r}")
+
+    monkeypatch.setattr(tiktoken.load, "read_file", refuse)
+
+
+@pytest.mark.parametrize("text, o200k, cl100k", KNOWN)
+def test_offline_encodings_give_the_published_tokens(text, o200k, cl100k, fresh_encodings, no_download):
+    assert tokens.encoding("o200k_base").encode(text) == o200k
+    assert tokens.encoding("cl100k_base").encode(text) == cl100k
+    assert tokens.count_all(text) == {"o200k_base": len(o200k), "cl100k_base": len(cl100k)}
+
+
+def test_loading_leaves_tiktoken_reader_as_it_was(fresh_encodings):
+    before = tiktoken.load.read_file_cached
+    tokens.encoding("cl100k_base")
+    assert tiktoken.load.read_file_cached is before
+
+
+def test_special_token_text_is_counted_as_text():
+    assert tokens.count("<|endoftext|>", "o200k_base") > 1
+
+
+def _copy_files(tmp_path, *, tamper: str = "", plain: bool = False):
+    for name in tokens.ENCODINGS:
+        data = gzip.decompress((tokens.data_dir() / f"{name}.tiktoken.gz").read_bytes())
+        if name == tamper:
+            data = data.replace(b" 100\n", b" 101\n", 1)
+        if plain:
+            (tmp_path / f"{name}.tiktoken").write_bytes(data)
+        else:
+            (tmp_path / f"{name}.tiktoken.gz").write_bytes(gzip.compress(data))
+
+
+def test_a_tampered_file_is_rejected_by_its_hash(tmp_path, fresh_encodings, no_download):
+    _copy_files(tmp_path, tamper="o200k_base")
+    fresh_encodings.TOKENIZER_DIR = str(tmp_path)
+    with pytest.raises(tokens.TokenizerFilesError, match=r"o200k_base\.tiktoken\.gz has SHA-256 .* but tiktoken expects 446a9538"):
+        tokens.encoding("o200k_base")
+    # The untouched file beside it still loads.
+    assert tokens.encoding("cl100k_base").encode("hello world") == [15339, 1917]
+
+
+def test_plain_files_in_a_configured_folder_are_used(tmp_path, fresh_encodings, no_download):
+    _copy_files(tmp_path, plain=True)
+    fresh_encodings.TOKENIZER_DIR = str(tmp_path)
+    assert tokens.encoding("o200k_base").encode("hello world") == [24912, 2375]
+
+
+def test_a_missing_file_is_named_and_never_downloaded(tmp_path, fresh_encodings, no_download):
+    fresh_encodings.TOKENIZER_DIR = str(tmp_path)
+    with pytest.raises(tokens.TokenizerFilesError, match="cl100k_base.tiktoken is not in .* never downloaded"):
+        tokens.encoding("cl100k_base")
+
+
+def test_an_encoding_that_is_not_shipped_is_refused():
+    with pytest.raises(ValueError, match="'p50k_base' is not available offline"):
+        tokens.encoding("p50k_base")
+
+
+@pytest.mark.parametrize(
+    "model_id, encoding, estimate",
+    [
+        ("openai:gpt-4.1-mini", "o200k_base", False),
+        ("openai-responses:gpt-5-mini", "o200k_base", False),
+        ("openai:gpt-4", "cl100k_base", False),
+        ("openai:gpt-3.5-turbo", "cl100k_base", False),
+        ("openai:gpt-oss-120b", "o200k_base", False),  # o200k_harmony: the same file
+        ("openai:text-davinci-003", "o200k_base", True),  # p50k: not shipped, so an estimate
+        ("anthropic:claude-sonnet-4-5", "o200k_base", True),
+        ("ollama:gpt-4o", "o200k_base", True),  # another server's template: an estimate
+        ("ollama:llama3.2", "o200k_base", True),
+        ("local:smollm2-135m-instruct", "o200k_base", True),
+    ],
+)
+def test_the_encoding_comes_from_tiktoken_model_map(model_id, encoding, estimate):
+    info = registry().model_info(model_id)
+    assert (info.encoding.name, info.encoding.estimate) == (encoding, estimate)
+
+
+def test_the_catalogue_names_window_output_and_prices():
+    info = registry().model_info("openai:gpt-4.1-mini")
+    assert (info.vendor, info.context_window, info.max_output) == ("openai", 1047576, 32768)
+    assert (info.input_per_million, info.output_per_million) == (Decimal("0.4"), Decimal("1.6"))
+    assert registry().model_info("openai-responses:gpt-4.1-mini").context_window == 1047576
+    local = registry().model_info("local:smollm2-135m-instruct")
+    assert (local.context_window, local.cost(1000, 1000)) == (4096, Decimal(0))
+
+
+def test_an_unlisted_model_gets_the_default_window_and_no_price(settings):
+    settings.DEFAULT_CONTEXT_WINDOW = 16384
+    info = registry().model_info("ollama:mystery")
+    assert (info.listed, info.context_window, info.priced, info.cost(10, 10)) == (False, 16384, False, None)
+
+
+def test_environment_and_file_override_the_shipped_catalogue(settings, tmp_path):
+    path = tmp_path / "catalogue.json"
+    path.write_text(json.dumps({
+        "gpt-4.1-mini": {"input_per_million": 0.5},
+        "ollama:llama3.2": {"provider": "meta", "context_window": 131072, "max_output": 2048,
+                            "input_per_million": 0, "output_per_million": 0},
+    }))
+    settings.MODEL_CATALOGUE_FILE = str(path)
+    settings.MODEL_CATALOGUE = {"gpt-4.1-mini": {"output_per_million": 2}}
+    catalogue = Catalogue(load_entries())
+    mini = catalogue.info("openai:gpt-4.1-mini")
+    # Entry by entry, field by field: the window stays from the shipped file.
+    assert (mini.context_window, mini.input_per_million, mini.output_per_million) == (1047576, Decimal("0.5"), Decimal("2"))
+    llama = catalogue.info("ollama:llama3.2")
+    assert (llama.vendor, llama.context_window, llama.listed) == ("meta", 131072, True)
+    assert catalogue.info("other:llama3.2").listed is False  # a provider-qualified key applies to that provider only
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ([], "WORKBENCH_MODEL_CATALOGUE must be a JSON object of model entries"),
+        ({"m": 5}, r"WORKBENCH_MODEL_CATALOGUE\['m'\] must be an object"),
+        ({"m": {"window": 5}}, r"\['m'\] has unknown field\(s\) window"),
+        ({"m": {"context_window": 0}}, r"\['m'\].context_window must be a whole number of tokens above 0"),
+        ({"m": {"context_window": "big"}}, r"context_window must be a whole number"),
+        ({"m": {"max_output": 1.5}}, r"max_output must be a whole number"),
+        ({"m": {"input_per_million": -1}}, r"input_per_million must be a price in US dollars, 0 or more"),
+        ({"m": {"output_per_million": "3"}}, r"output_per_million must be a price"),
+        ({"m": {"encoding": "p50k_base"}}, r"encoding must be one of o200k_base, cl100k_base"),
+    ],
+)
+def test_a_bad_catalogue_entry_is_named(settings, override, message):
+    settings.MODEL_CATALOGUE = override
+    with pytest.raises(ImproperlyConfigured, match=message):
+        load_entries()
+
+
+def test_a_bad_catalogue_file_is_named(settings, tmp_path):
+    settings.MODEL_CATALOGUE_FILE = str(tmp_path / "missing.json")
+    with pytest.raises(ImproperlyConfigured, match="WORKBENCH_MODEL_CATALOGUE_FILE: cannot read .*missing.json"):
+        load_entries()
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    settings.MODEL_CATALOGUE_FILE = str(broken)
+    with pytest.raises(ImproperlyConfigured, match="broken.json is not JSON"):
+        load_entries()
+
+
+@pytest.mark.parametrize(
+    "prices, usage, expected",
+    [
+        ((2.0, 8.0), (1_000_000, 500_000), Decimal("6")),
+        ((0.4, 1.6), (1234, 567), Decimal("0.0014008")),
+        ((3, 15), (0, 0), Decimal("0")),
+        ((0.05, 0.4), (1, 1), Decimal("0.00000045")),
+        ((1.25, 10), (None, 250), Decimal("0.0025")),
+    ],
+)
+def test_cost_is_exact_decimal_arithmetic(settings, prices, usage, expected):
+    settings.MODEL_CATALOGUE = {"priced": {"input_per_million": prices[0], "output_per_million": prices[1]}}
+    info = Catalogue(load_entries()).info("openai:priced")
+    assert info.cost(*usage) == expected
+
+
+def test_reply_budget_is_the_request_maximum_or_a_bounded_default():
+    info = registry().model_info("openai:gpt-4o")
+    assert info.reply_budget(None) == 4096
+    assert info.reply_budget(1000) == 1000
+    assert info.history_budget(1000) == 127000
+    local = registry().model_info("local:smollm2-135m-instruct")
+    assert local.reply_budget(None) == 1024  # a quarter of its 4,096-token window
