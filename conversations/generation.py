@@ -176,7 +176,7 @@ class Generation:
     async def _finish(self, status: str, error: str) -> None:
         text = self.text
         # The database first: the saved reply matters more than telling the sockets about it.
-        finished_at = await database_sync_to_async(services.reply_finish)(
+        finished = await database_sync_to_async(services.reply_finish)(
             turn_id=self.turn_id,
             content=text,
             status=status,
@@ -197,11 +197,14 @@ class Generation:
                         "status": status,
                         "error": error,
                         "length": utf16_length(text),
-                        "input_tokens": self.input_tokens,
-                        "output_tokens": self.output_tokens,
+                        "token_counts": finished.token_counts,
+                        "input_tokens": finished.input_tokens,
+                        "output_tokens": finished.output_tokens,
+                        "usage_estimated": finished.usage_estimated,
+                        "cost": None if finished.cost is None else float(finished.cost),
                         "finish_reason": self.finish_reason,
                         "first_token_at": iso(self.first_token_at),
-                        "finished_at": iso(finished_at),
+                        "finished_at": iso(finished.finished_at),
                     },
                 },
             )

@@ -63,8 +63,20 @@ class Turn(models.Model):
     model = models.CharField(max_length=200, blank=True)
     # The generation settings the reply was made with: system prompt, temperature, max tokens.
     settings = models.JSONField(default=dict, blank=True)
+    # Tokens of `content` in each offline encoding, counted once when the text is final:
+    # {"o200k_base": n, "cl100k_base": m}. Empty while a reply streams.
+    token_counts = models.JSONField(default=dict, blank=True)
+    # Usage of a reply: reported by the provider, or counted here when it reported none (a stopped
+    # or failed reply) and then flagged as estimated.
     input_tokens = models.PositiveIntegerField(null=True, blank=True)
     output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    usage_estimated = models.BooleanField(default=False)
+    # What the reply cost in US dollars at the catalogue's prices when it finished; null when the
+    # model has no price.
+    cost = models.DecimalField(max_digits=16, decimal_places=10, null=True, blank=True)
+    # How a reply's request was fitted into the model's window: the turns of the branch that were
+    # left out, the estimated input tokens, the window and the reply budget.
+    context = models.JSONField(default=dict, blank=True)
     response_id = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
     author = models.ForeignKey(

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Substr
 
 from conversations.models import Conversation, Turn
@@ -220,3 +220,8 @@ def sibling_tips(*, conversation_id: int, turn_id: int, limit: int) -> list[int]
 
 def conversations_for(*, user) -> QuerySet[Conversation]:
     return Conversation.objects.filter(owner=user).order_by("-updated_at")
+
+
+def conversation_cost(*, conversation_id: int):
+    """What every reply of the conversation cost (a Decimal), or None when none has a price."""
+    return Turn.objects.filter(conversation_id=conversation_id).aggregate(total=Sum("cost"))["total"]

@@ -3,15 +3,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 
+from conversations.context import ContextOverflow, plan_context
 from conversations.models import Conversation, Turn
 from conversations.providers import registry
 from conversations.providers.base import GenerationRequest, GenerationSettings, Message, Provider
 from conversations.selectors import subtree_ids, turn_path
+from conversations.tokens import count, count_all
 
 TITLE_LENGTH = 80
 
@@ -58,12 +61,11 @@ def _title_from(content: str) -> str:
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
-def _messages_for(path: list[Turn]) -> list[Message]:
+def messages_for(turns: list[Turn]) -> list[Message]:
+    """The messages of the turns a request carries (see context.sendable)."""
     return [
         Message(role=t.role, content=t.content, response_id=t.response_id, provider=t.provider)
-        for t in path
-        # A reply that failed before its first word has nothing to tell the model.
-        if t.content or t.role != Turn.Role.ASSISTANT
+        for t in turns
     ]
 
 
@@ -99,10 +101,20 @@ def _create_replies(
             f"{len(variants)} more; the limit is {limit} at once. Wait for some to finish or stop them.",
             code="limit",
         )
-    resolved = [(_resolve(v.model_id), v.settings) for v in variants]
-    messages = _messages_for(path)
+    planned = []
+    for variant in variants:
+        provider, model = _resolve(variant.model_id)
+        settings = variant.settings
+        info = registry().model_info(f"{provider.name}:{model}")
+        try:
+            plan = plan_context(
+                path=path, info=info, system_prompt=settings.system_prompt, max_tokens=settings.max_tokens
+            )
+        except ContextOverflow as exc:
+            raise ServiceError(exc.message, code="context_overflow") from None
+        planned.append((provider, model, settings, plan))
     prepared = []
-    for (provider, model), settings in resolved:
+    for provider, model, settings, plan in planned:
         reply = Turn.objects.create(
             conversation=conversation,
             parent=path[-1] if path else None,
@@ -111,9 +123,16 @@ def _create_replies(
             provider=provider.name,
             model=model,
             settings=settings.as_dict(),
+            context=plan.as_json(),
             author=author,
         )
-        request = GenerationRequest(model=model, messages=messages, settings=settings)
+        request = GenerationRequest(
+            model=model,
+            messages=messages_for(plan.turns),
+            settings=settings,
+            # A trimmed history must not chain from a stored response that holds all of it.
+            chain=not plan.omitted,
+        )
         prepared.append(PreparedReply(reply=reply, request=request, provider=provider))
     conversation.current_turn = prepared[-1].reply
     conversation.save(update_fields=["current_turn", "updated_at"])
@@ -142,6 +161,7 @@ def turn_send(
             parent=path[-1] if path else None,
             role=Turn.Role.USER,
             content=content,
+            token_counts=count_all(content),
             author=author,
         )
         if not conversation.title:
@@ -235,12 +255,21 @@ def conversation_fork(*, conversation: Conversation, turn_id: int, owner) -> Con
         )
         parent = None
         copies = []
-        copied = ("role", "content", "status", "provider", "model", "settings", "input_tokens",
-                  "output_tokens", "response_id", "error", "author_id", "first_token_at", "finished_at")
+        copied = ("role", "content", "status", "provider", "model", "settings", "token_counts",
+                  "input_tokens", "output_tokens", "usage_estimated", "cost", "response_id", "error",
+                  "author_id", "first_token_at", "finished_at")
+        new_ids: dict[int, int] = {}
         for turn in path:
+            context = dict(turn.context)
+            if context.get("omitted"):
+                context["omitted"] = [new_ids[i] for i in context["omitted"] if i in new_ids]
             parent = Turn.objects.create(
-                conversation=fork, parent=parent, **{name: getattr(turn, name) for name in copied}
+                conversation=fork,
+                parent=parent,
+                context=context,
+                **{name: getattr(turn, name) for name in copied},
             )
+            new_ids[turn.id] = parent.id
             # Keep the original timing (created_at is set on insert): restored in one query below.
             parent.created_at = turn.created_at
             copies.append(parent)
@@ -267,29 +296,78 @@ def reply_finish(
     output_tokens: int | None,
     response_id: str,
     error: str,
-) -> datetime:
+) -> FinishedReply:
+    """The final state of a reply: its text and counts, its usage (counted here when the provider
+    reported none) and its cost at the catalogue's prices."""
     finished_at = timezone.now()
-    Turn.objects.filter(pk=turn_id, status=Turn.Status.STREAMING).update(
+    turn = Turn.objects.only("provider", "model", "context").filter(pk=turn_id).first()
+    usage = _usage_of(turn, content, input_tokens, output_tokens) if turn else {}
+    token_counts = count_all(content)
+    updated = Turn.objects.filter(pk=turn_id, status=Turn.Status.STREAMING).update(
         content=content,
         status=status,
         first_token_at=first_token_at,
         finished_at=finished_at,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
+        token_counts=token_counts,
         response_id=response_id,
         error=error,
+        **usage,
     )
-    return finished_at
+    return FinishedReply(
+        updated=bool(updated),
+        finished_at=finished_at,
+        token_counts=token_counts,
+        input_tokens=usage.get("input_tokens"),
+        output_tokens=usage.get("output_tokens"),
+        usage_estimated=usage.get("usage_estimated", False),
+        cost=usage.get("cost"),
+    )
+
+
+@dataclass(frozen=True)
+class FinishedReply:
+    updated: bool
+    finished_at: datetime
+    token_counts: dict
+    input_tokens: int | None
+    output_tokens: int | None
+    usage_estimated: bool
+    cost: Decimal | None
+
+
+def _usage_of(turn: Turn, content: str, input_tokens: int | None, output_tokens: int | None) -> dict:
+    info = registry().model_info(f"{turn.provider}:{turn.model}")
+    estimated = input_tokens is None or output_tokens is None
+    if input_tokens is None:
+        # What the request was planned at; a reply that never reached the model used nothing.
+        input_tokens = turn.context.get("input_tokens") if content else 0
+    if output_tokens is None:
+        output_tokens = count(content, info.encoding.name)
+    return {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "usage_estimated": estimated,
+        "cost": info.cost(input_tokens, output_tokens),
+    }
 
 
 def replies_interrupt_orphans() -> int:
     """Mark every streaming reply interrupted, keeping the text of its last checkpoint."""
-    return Turn.objects.filter(status=Turn.Status.STREAMING).update(
-        status=Turn.Status.INTERRUPTED,
-        error="The server stopped while this reply was streaming: the text up to its last "
-        "checkpoint is kept. Regenerate it, or reply from here.",
-        finished_at=timezone.now(),
-    )
+    orphans = Turn.objects.filter(status=Turn.Status.STREAMING).only("content", "first_token_at")
+    interrupted = 0
+    for turn in orphans:
+        interrupted += reply_finish(
+            turn_id=turn.id,
+            content=turn.content,
+            status=Turn.Status.INTERRUPTED,
+            first_token_at=turn.first_token_at,
+            input_tokens=None,
+            output_tokens=None,
+            response_id="",
+            error="The server stopped while this reply was streaming: the text up to its last "
+            "checkpoint is kept. Regenerate it, or reply from here.",
+        ).updated
+    return interrupted
 
 
 def conversation_delete(*, conversation: Conversation) -> None:

@@ -1,6 +1,7 @@
 from django.urls import path, register_converter
 
 from conversations import views
+from conversations.exchange import views as exchange_views
 
 
 class IdConverter:
@@ -28,4 +29,10 @@ urlpatterns = [
     path("c/<id:conversation_id>/t/<id:turn_id>/fork/", views.conversation_fork, name="conversation_fork"),
     path("c/<id:conversation_id>/rename/", views.conversation_rename, name="conversation_rename"),
     path("c/<id:conversation_id>/delete/", views.conversation_delete, name="conversation_delete"),
+    path("c/<id:conversation_id>/t/<id:turn_id>/request.json", views.reply_request, name="reply_request"),
+    path("c/<id:conversation_id>/t/<id:turn_id>/code.py", views.reply_code, name="reply_code"),
+    path("tokens/count/", views.tokens_count, name="tokens_count"),
+    path("c/<id:conversation_id>/export.json", exchange_views.conversation_export_json, name="conversation_export_json"),
+    path("c/<id:conversation_id>/t/<id:turn_id>/export.md", exchange_views.branch_export_markdown, name="branch_export_markdown"),
+    path("import/", exchange_views.conversations_import, name="conversations_import"),
 ]

@@ -1,21 +1,23 @@
 """Pages. Thin: each checks access with the one permission check and calls a selector or service."""
 from __future__ import annotations
 
+import json
 import re
 
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
-from django.http import Http404, HttpResponseBadRequest, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from conversations import selectors, services
+from conversations import replay, selectors, services
 from conversations.payloads import turn_payload
 from conversations.permissions import Need, conversation_for
 from conversations.providers import registry
+from conversations.tokens import count
 
 MIN_COMPARE, MAX_COMPARE = 2, 4
 ID_PATTERN = re.compile(r"[0-9]{1,18}")  # ASCII digits, within the database's id range
@@ -47,8 +49,12 @@ def _conversation_data(conversation, user) -> dict:
 
 def _branch_data(view: selectors.BranchView, user) -> dict:
     forks = selectors.forks_of(turn_ids=[t.id for t in view.turns], user=user)
+    cost = selectors.conversation_cost(conversation_id=view.conversation.id)
     return {
-        "conversation": _conversation_data(view.conversation, user),
+        "conversation": {
+            **_conversation_data(view.conversation, user),
+            "cost": None if cost is None else float(cost),
+        },
         "turns": [
             turn_payload(t, siblings=view.siblings.get(t.id), forks=forks.get(t.id)) for t in view.turns
         ],
@@ -100,7 +106,9 @@ def conversation_detail(request, conversation_id: int, turn_id: int | None = Non
     reg = registry()
     page = {
         **_branch_data(view, request.user),
-        "models": [{"id": c.id, "label": c.label} for c in reg.choices()],
+        "models": [
+            {"id": c.id, "label": c.label, **reg.model_info(c.id).as_json()} for c in reg.choices()
+        ],
         "default_model": reg.default_model(),
         "local_model_problem": reg.local_model_problem,
         "limits": {
@@ -114,6 +122,11 @@ def conversation_detail(request, conversation_id: int, turn_id: int | None = Non
             "tree": reverse("tree_json", args=[conversation.id]),
             "compare": reverse("compare", args=[conversation.id]),
             "fork": reverse("conversation_fork", args=[conversation.id, 0]),
+            "request": reverse("reply_request", args=[conversation.id, 0]),
+            "code": reverse("reply_code", args=[conversation.id, 0]),
+            "tokens": reverse("tokens_count"),
+            "export_json": reverse("conversation_export_json", args=[conversation.id]),
+            "export_markdown": reverse("branch_export_markdown", args=[conversation.id, 0]),
         },
     }
     return render(
@@ -213,7 +226,9 @@ def compare(request, conversation_id: int):
         "conversation": _conversation_data(conversation, request.user),
         "shared": [turn_payload(t) for t in found.shared],
         "columns": [{"tip": tip, "turns": [turn_payload(t) for t in turns]} for tip, turns in found.columns],
-        "models": [{"id": c.id, "label": c.label} for c in reg.choices()],
+        "models": [
+            {"id": c.id, "label": c.label, **reg.model_info(c.id).as_json()} for c in reg.choices()
+        ],
         "urls": {
             "socket": f"/ws/conversations/{conversation.id}/",
             "turn": reverse("conversation_turn", args=[conversation.id, 0]),
@@ -223,4 +238,70 @@ def compare(request, conversation_id: int):
         request,
         "conversations/compare.html",
         {"conversation": conversation, "page": page, "columns": len(found.columns)},
+    )
+
+
+def _with_sent_request(render):
+    """A view of a reply's request: 404 for what the user may not read, 400 for a prompt."""
+
+    @login_required
+    @require_GET
+    def view(request, conversation_id: int, turn_id: int):
+        _conversation_or_404(request, conversation_id, Need.READ)
+        try:
+            sent = replay.sent_request(conversation_id=conversation_id, turn_id=turn_id)
+        except services.ServiceError as exc:
+            if exc.code == "not_found":
+                raise Http404(exc.message) from None
+            return HttpResponseBadRequest(exc.message, content_type="text/plain; charset=utf-8")
+        return render(sent)
+
+    view.__doc__ = render.__doc__
+    return view
+
+
+@_with_sent_request
+def reply_request(sent: replay.SentRequest):
+    """What the model saw: the messages and parameters of a reply's request."""
+    return JsonResponse(sent.as_json())
+
+
+@_with_sent_request
+def reply_code(sent: replay.SentRequest):
+    """A Python script that sends a reply's request again with the vendor's SDK."""
+    return HttpResponse(replay.code_snippet(sent), content_type="text/x-python; charset=utf-8")
+
+
+MAX_COUNT_TEXTS = 4
+
+
+@login_required
+@require_POST
+def tokens_count(request):
+    """Token counts of texts not yet sent (the draft, the system prompt) for a model."""
+    try:
+        data = json.loads(request.body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return JsonResponse({"error": "The body must be JSON: {\"model\": ..., \"texts\": [...]}."}, status=400)
+    model_id = data.get("model") if isinstance(data, dict) else None
+    texts = data.get("texts") if isinstance(data, dict) else None
+    if not isinstance(model_id, str) or not model_id:
+        return JsonResponse({"error": "Name the model: \"model\": \"<provider>:<model>\"."}, status=400)
+    if (
+        not isinstance(texts, list)
+        or len(texts) > MAX_COUNT_TEXTS
+        or not all(isinstance(t, str) for t in texts)
+    ):
+        return JsonResponse({"error": f"\"texts\" must be a list of up to {MAX_COUNT_TEXTS} strings."}, status=400)
+    limit = max(settings.MAX_MESSAGE_CHARS, settings.MAX_SYSTEM_PROMPT_CHARS)
+    if any(len(t) > limit for t in texts):
+        return JsonResponse({"error": f"A text is longer than {limit:,} characters."}, status=400)
+    info = registry().model_info(model_id)
+    return JsonResponse(
+        {
+            "model": model_id,
+            "encoding": info.encoding.name,
+            "estimate": info.encoding.estimate,
+            "counts": [count(t, info.encoding.name) for t in texts],
+        }
     )

@@ -42,6 +42,9 @@ class GenerationRequest:
     model: str
     messages: list[Message]
     settings: GenerationSettings = field(default_factory=GenerationSettings)
+    # Whether a provider that stores conversations may continue from its stored copy; off when the
+    # history was trimmed to fit the window (the stored copy holds what was left out).
+    chain: bool = True
 
 
 @dataclass(frozen=True, slots=True)

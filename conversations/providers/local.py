@@ -92,7 +92,8 @@ class LocalProvider:
             )
         return self._llama
 
-    def request_messages(self, request: GenerationRequest) -> list[dict]:
+    def request_body(self, request: GenerationRequest) -> dict:
+        """The arguments of llama.cpp's create_chat_completion for this request."""
         messages = []
         system = system_prompt_of(request)
         if system:
@@ -102,22 +103,20 @@ class LocalProvider:
             for m in conversation_messages(request)
             if m.content
         )
-        return messages
+        settings = request.settings
+        return {
+            "messages": messages,
+            "stream": True,
+            "max_tokens": min(settings.max_tokens or DEFAULT_MAX_TOKENS, CONTEXT_TOKENS // 2),
+            "temperature": DEFAULT_TEMPERATURE if settings.temperature is None else settings.temperature,
+            "top_p": 0.95 if settings.top_p is None else settings.top_p,
+            "repeat_penalty": REPEAT_PENALTY,
+        }
 
     def _generate(self, request, emit, cancelled: threading.Event) -> None:
-        settings = request.settings
         with self._lock:
             llama = self._model()
-            chunks = llama.create_chat_completion(
-                messages=self.request_messages(request),
-                stream=True,
-                max_tokens=min(settings.max_tokens or DEFAULT_MAX_TOKENS, CONTEXT_TOKENS // 2),
-                temperature=(
-                    DEFAULT_TEMPERATURE if settings.temperature is None else settings.temperature
-                ),
-                top_p=0.95 if settings.top_p is None else settings.top_p,
-                repeat_penalty=REPEAT_PENALTY,
-            )
+            chunks = llama.create_chat_completion(**self.request_body(request))
             produced = 0
             finish_reason = "stop"
             for chunk in chunks:

@@ -50,6 +50,7 @@ class OpenAIResponsesProvider(SDKProvider):
         return "", messages
 
     def request_body(self, request: GenerationRequest, *, chain: bool = True) -> dict:
+        chain = chain and request.chain
         previous_id, messages = self.chained_input(request) if chain else ("", None)
         if messages is None:
             messages = conversation_messages(request)

@@ -31,7 +31,7 @@ def _upstream_message(exc: Exception) -> str:
     return str(getattr(exc, "message", "") or exc)
 
 
-def _public_url(url: str) -> str:
+def public_url(url: str) -> str:
     """The URL without credentials or query, which may hold a key."""
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -42,7 +42,7 @@ def _public_url(url: str) -> str:
 
 def provider_error(exc: Exception, *, label: str, key_setting: str, base_url: str) -> ProviderError:
     """A ProviderError for an exception raised while talking to a provider through its SDK."""
-    where = f" at {_public_url(base_url)}" if base_url else ""
+    where = f" at {public_url(base_url)}" if base_url else ""
     if isinstance(exc, _TIMEOUT_ERRORS):
         return ProviderError(
             f"{label} stopped sending{where}: no data arrived within the stall timeout "

@@ -1,0 +1,159 @@
+"""A branch's context: how many tokens it holds for a model, and how a request is fitted into the
+model's window when the branch has outgrown it.
+
+Counts come from what each turn stores (its tiktoken counts, or the provider's own count for a
+reply of the same model), never from recounting the text. The chat format adds a few tokens per
+message and for priming the reply.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from conversations.catalogue import ModelInfo
+from conversations.models import Turn
+from conversations.tokens import TOKENS_PER_MESSAGE, TOKENS_PER_REPLY, count
+
+
+class ContextOverflow(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def sendable(path: list[Turn]) -> list[Turn]:
+    """The turns of a branch a request carries: a reply that failed before its first word has
+    nothing to tell the model."""
+    return [t for t in path if t.content or t.role != Turn.Role.ASSISTANT]
+
+
+def turn_tokens(turn: Turn, info: ModelInfo) -> int:
+    """A turn's tokens for the model `info`: the provider's count of a reply it made itself wins."""
+    if (
+        turn.role == Turn.Role.ASSISTANT
+        and turn.output_tokens is not None
+        and not turn.usage_estimated
+        and f"{turn.provider}:{turn.model}" == info.id
+    ):
+        return turn.output_tokens
+    stored = (turn.token_counts or {}).get(info.encoding.name)
+    if stored is None:  # a reply still streaming has no count yet
+        return count(turn.content, info.encoding.name)
+    return stored
+
+
+@dataclass(frozen=True)
+class ContextPlan:
+    turns: list[Turn]  # the turns sent, in order
+    omitted: list[int]  # ids of the branch's turns left out to fit the window
+    input_tokens: int  # the request's estimated input
+    history_budget: int
+    reply_budget: int
+    info: ModelInfo
+
+    def as_json(self) -> dict:
+        return {
+            "omitted": self.omitted,
+            "input_tokens": self.input_tokens,
+            "window": self.info.context_window,
+            "history_budget": self.history_budget,
+            "reply_budget": self.reply_budget,
+            "encoding": self.info.encoding.name,
+            "estimate": self.info.encoding.estimate,
+        }
+
+
+def _system_tokens(system_turns: list[Turn], system_prompt: str, info: ModelInfo) -> int:
+    if not system_turns and not system_prompt:
+        return 0
+    return (
+        sum(turn_tokens(t, info) for t in system_turns)
+        + count(system_prompt, info.encoding.name)
+        + TOKENS_PER_MESSAGE
+    )
+
+
+def plan_context(
+    *, path: list[Turn], info: ModelInfo, system_prompt: str = "", max_tokens: int | None = None
+) -> ContextPlan:
+    """Fit the branch `path` (root to the prompt being answered) into the model's window.
+
+    Over budget, the oldest turns go first; the system prompt, the turns up to and including the
+    first prompt, and the prompt being answered always stay. When what remains begins with a
+    prompt, that prompt goes too, so the history still reads prompt, reply, prompt.
+    """
+    turns = sendable(path)
+    history_budget = info.history_budget(max_tokens)
+    reply_budget = info.reply_budget(max_tokens)
+    system_turns = [t for t in turns if t.role == Turn.Role.SYSTEM]
+    dialogue = [t for t in turns if t.role != Turn.Role.SYSTEM]
+    cost = {t.id: turn_tokens(t, info) + TOKENS_PER_MESSAGE for t in dialogue}
+    total = _system_tokens(system_turns, system_prompt, info) + TOKENS_PER_REPLY + sum(cost.values())
+
+    first_prompt = next((i for i, t in enumerate(dialogue) if t.role == Turn.Role.USER), 0)
+    head, droppable, tail = dialogue[: first_prompt + 1], dialogue[first_prompt + 1 : -1], dialogue[-1:]
+    if len(dialogue) <= first_prompt + 1:
+        droppable, tail = [], []
+    dropped = 0
+    while total > history_budget and dropped < len(droppable):
+        total -= cost[droppable[dropped].id]
+        dropped += 1
+    if dropped and dropped < len(droppable) and droppable[dropped].role == Turn.Role.USER:
+        total -= cost[droppable[dropped].id]
+        dropped += 1
+    if total > history_budget:
+        raise ContextOverflow(
+            f"This request needs {total:,} tokens even with every older turn left out (the system "
+            f"prompt, the first prompt and your message), but {info.id}'s window of "
+            f"{info.context_window:,} tokens leaves {history_budget:,} after reserving {reply_budget:,} "
+            "for the reply. Shorten the message or the system prompt, ask for fewer reply tokens, "
+            "or choose a model with a larger window."
+        )
+    omitted = [t.id for t in droppable[:dropped]]
+    kept = set(omitted)
+    return ContextPlan(
+        turns=[t for t in turns if t.id not in kept],
+        omitted=omitted,
+        input_tokens=total,
+        history_budget=history_budget,
+        reply_budget=reply_budget,
+        info=info,
+    )
+
+
+@dataclass(frozen=True)
+class BranchMeter:
+    used: int
+    window: int
+    reply_budget: int
+    estimate: bool
+    cost: Decimal | None  # what the branch's replies cost, when any has a price
+
+    def as_json(self) -> dict:
+        return {
+            "used": self.used,
+            "window": self.window,
+            "reply_budget": self.reply_budget,
+            "estimate": self.estimate,
+            "cost": None if self.cost is None else float(self.cost),
+        }
+
+
+def branch_meter(path: list[Turn], info: ModelInfo) -> BranchMeter:
+    """The context the branch `path` would fill for the model `info` (before any trimming)."""
+    turns = sendable(path)
+    system_turns = [t for t in turns if t.role == Turn.Role.SYSTEM]
+    dialogue = [t for t in turns if t.role != Turn.Role.SYSTEM]
+    used = (
+        _system_tokens(system_turns, "", info)
+        + sum(turn_tokens(t, info) + TOKENS_PER_MESSAGE for t in dialogue)
+        + TOKENS_PER_REPLY
+    )
+    costs = [t.cost for t in path if t.cost is not None]
+    return BranchMeter(
+        used=used,
+        window=info.context_window,
+        reply_budget=info.reply_budget(None),
+        estimate=info.encoding.estimate,
+        cost=sum(costs, Decimal(0)) if costs else None,
+    )

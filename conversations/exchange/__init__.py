@@ -1,0 +1,152 @@
+"""Moving conversations in and out: Workbench JSON, ChatGPT's export, Markdown.
+
+Parsers are pure functions from parsed JSON to plans (no database); they raise ImportProblem with
+a message that names the problem and where it is in the file, so a person can fix the file. The
+importer validates a whole file into plans before it writes anything, then writes it all in one
+transaction: a bad file leaves nothing behind.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Hashable, Iterable
+
+from django.conf import settings
+
+# Turns one import may create, over all its conversations: a bound on the memory and the time
+# one request may take, far above any real conversation.
+MAX_IMPORT_TURNS = 250_000
+# Longest turn content accepted from a file. Longer than a typed message may be (replies and
+# pasted documents are), but bounded.
+MIN_TURN_CHAR_LIMIT = 1_000_000
+
+ROLES = ("system", "user", "assistant")
+STATUSES = ("complete", "streaming", "stopped", "interrupted", "error")
+
+
+class ImportProblem(Exception):
+    """A file that cannot be imported, with a message naming the problem and its place."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class RepeatedKeys(dict):
+    """A JSON object that names a key twice. json.loads would quietly keep the last value: in a
+    ChatGPT mapping that would drop a node, so parsers report it where they can name the place."""
+
+    def __init__(self, pairs: dict, *, repeated: str) -> None:
+        super().__init__(pairs)
+        self.repeated = repeated
+
+
+def turn_char_limit() -> int:
+    return max(settings.MAX_MESSAGE_CHARS, MIN_TURN_CHAR_LIMIT)
+
+
+def human_size(size: int) -> str:
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB ({size:,} bytes)"
+    return f"{size / (1024 * 1024):.1f} MB ({size:,} bytes)"
+
+
+def check_size(size: int) -> None:
+    """Refuse a file over MAX_IMPORT_BYTES before reading or parsing any of it."""
+    limit = settings.MAX_IMPORT_BYTES
+    if size > limit:
+        raise ImportProblem(
+            f"The file is {human_size(size)}; imports are limited to {human_size(limit)} "
+            "(WORKBENCH_MAX_IMPORT_BYTES). Split the export, or ask the administrator to raise the limit."
+        )
+
+
+def check_turn_count(count: int) -> None:
+    if count > MAX_IMPORT_TURNS:
+        raise ImportProblem(
+            f"The file holds {count:,} turns; one import takes at most {MAX_IMPORT_TURNS:,}. "
+            "Split it into several files."
+        )
+
+
+@dataclass
+class TurnPlan:
+    """One turn to create. `key` and `parent` are ids as the file wrote them; `fields` are Turn
+    field values ready to save, except that context["omitted"] still holds file ids."""
+
+    key: Hashable
+    parent: Hashable | None
+    fields: dict[str, Any]
+
+
+@dataclass
+class ConversationPlan:
+    title: str
+    created_at: datetime | None
+    updated_at: datetime | None
+    current_turn: Hashable | None
+    main_turn: Hashable | None
+    # Parents before children; siblings in the order their ids should keep them.
+    turns: list[TurnPlan] = field(default_factory=list)
+
+
+def describe_id(key: Hashable) -> str:
+    return repr(key) if isinstance(key, str) else str(key)
+
+
+def parents_first(
+    keys: Iterable[Hashable],
+    parent_of: Callable[[Hashable], Hashable | None],
+    place_of: Callable[[Hashable], str],
+    noun: str = "turn",
+) -> list[Hashable]:
+    """`keys` reordered so that every parent comes before its children, keeping the given order
+    wherever it already does. Raises ImportProblem for a parent that is not among the keys and
+    for a loop of parent links (naming every id in the loop); iterative, so a 250,000-turn chain
+    does not exhaust the stack."""
+    known = list(keys)
+    present = set(known)
+    done: set[Hashable] = set()
+    ordered: list[Hashable] = []
+    for start in known:
+        if start in done:
+            continue
+        chain: list[Hashable] = []
+        on_chain: set[Hashable] = set()
+        key: Hashable | None = start
+        while key is not None and key not in done:
+            if key in on_chain:
+                loop = chain[chain.index(key):]
+                names = " → ".join(describe_id(k) for k in [*loop, key])
+                raise ImportProblem(
+                    f"{place_of(key)}: its parent links form a loop ({names}), so the {noun}s have "
+                    "no root. Every chain of parents must end at a root (parent null)."
+                )
+            chain.append(key)
+            on_chain.add(key)
+            parent = parent_of(key)
+            if parent is not None and parent not in present:
+                raise ImportProblem(
+                    f"{place_of(key)}: its parent {describe_id(parent)} is not in the file."
+                )
+            key = parent
+        for key in reversed(chain):
+            done.add(key)
+            ordered.append(key)
+    return ordered
+
+
+def has_nul(value: Any) -> bool:
+    """Whether a JSON value holds a NUL character anywhere: PostgreSQL stores none in text or jsonb."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False

@@ -1,0 +1,180 @@
+"""Import: read a file, validate all of it, then write it in one transaction.
+
+Everything that can be wrong with a file is found before the first write (see the parsers), and
+the write is one transaction, so a file is imported whole or not at all, however many
+conversations it holds.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from conversations.exchange import (
+    ConversationPlan,
+    ImportProblem,
+    RepeatedKeys,
+    TurnPlan,
+    chatgpt,
+    check_size,
+    workbench_json,
+)
+from conversations.models import Conversation, Turn
+from conversations.tokens import count_all
+
+BATCH_SIZE = 500
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _reject_constant(name: str) -> Any:
+    raise ImportProblem(f"The file is not valid JSON: it contains {name}, which JSON does not allow.")
+
+
+def parse_json(data: bytes) -> tuple[Any, str | None]:
+    """The file's JSON and the first key any object of it repeats, or an ImportProblem saying why
+    it is not readable JSON and where."""
+    if not data.strip():
+        raise ImportProblem("The file is empty.")
+    if data.startswith(ZIP_MAGIC):
+        raise ImportProblem(
+            "The file is a ZIP archive. Unzip ChatGPT's export and upload the conversations.json inside it."
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - data.rfind(b"\n", 0, exc.start)
+        raise ImportProblem(
+            f"The file is not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}, byte {column} of "
+            "the line, cannot be decoded. Save or export it as UTF-8 JSON."
+        ) from None
+    repeated: list[str] = []
+
+    def unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+        obj = dict(pairs)
+        if len(obj) == len(pairs):
+            return obj
+        seen: set[str] = set()
+        key = next(key for key, _ in pairs if key in seen or seen.add(key))
+        repeated.append(key)
+        return RepeatedKeys(obj, repeated=key)
+
+    try:
+        value = json.loads(text, object_pairs_hook=unique_keys, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ImportProblem(
+            f"The file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+        ) from None
+    except RecursionError:
+        raise ImportProblem("The file is not usable JSON: it is nested too deeply.") from None
+    return value, (repeated[0] if repeated else None)
+
+
+def plans_for(data: Any) -> list[ConversationPlan]:
+    """Detect the format and validate the whole file into plans. Pure: no database."""
+    if isinstance(data, dict) and "format" in data:
+        if data["format"] != workbench_json.FORMAT:
+            raise ImportProblem(
+                f'The file says its format is {data["format"]!r:.60}; this workbench imports '
+                f'"{workbench_json.FORMAT}" files and ChatGPT\'s conversations.json.'
+            )
+        return [workbench_json.conversation_plan(data)]
+    if data == []:
+        raise ImportProblem("The file holds an empty list: there are no conversations in it to import.")
+    if chatgpt.is_chatgpt_export(data):
+        return chatgpt.conversation_plans(data)
+    raise ImportProblem(
+        "The file is JSON but not a format this workbench knows. It takes a Workbench export (an object "
+        f'with "format": "{workbench_json.FORMAT}") or ChatGPT\'s conversations.json (a list of '
+        'conversations, each with a "mapping" of messages).'
+    )
+
+
+def _update_rows(model, names: list[str], rows: list[tuple]) -> None:
+    """UPDATE model SET <names> WHERE id = … for many rows, as one executemany.
+
+    Django's bulk_update builds a CASE expression per row and field: seconds for 10,000 turns.
+    Values go through each field's own database preparation, so times and JSON are stored exactly
+    as the ORM would store them, on SQLite and PostgreSQL alike.
+    """
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    fields = [model._meta.get_field(name) for name in names]
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(model._meta.pk.column)} = %s"
+    params = [
+        [field.get_db_prep_save(value, connection) for field, value in zip(fields, row[:-1])] + [row[-1]]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def _write(*, owner, plans: list[ConversationPlan]) -> list[Conversation]:
+    """Create the planned conversations and turns: a few bulk statements, whatever the depth.
+
+    Turns are inserted in plan order (parents first, so parents get the lower ids and siblings keep
+    their order), then their parents, creation times and context ids are set by id: a chain of
+    10,000 turns must not take 10,000 inserts, and created_at is overwritten on insert
+    (auto_now_add), as are the conversations' times.
+    """
+    now = timezone.now()
+    conversations = Conversation.objects.bulk_create(
+        [Conversation(owner=owner, title=plan.title) for plan in plans], batch_size=BATCH_SIZE
+    )
+    rows: list[tuple[Turn, int, TurnPlan]] = []
+    for number, (conversation, plan) in enumerate(zip(conversations, plans)):
+        for turn_plan in plan.turns:
+            fields = {name: value for name, value in turn_plan.fields.items() if name != "created_at"}
+            turn = Turn(conversation=conversation, author=owner, **fields)
+            rows.append((turn, number, turn_plan))
+    Turn.objects.bulk_create([turn for turn, _, _ in rows], batch_size=BATCH_SIZE)
+    ids = {(number, turn_plan.key): turn.id for turn, number, turn_plan in rows}
+    placed, contexts = [], []
+    for turn, number, turn_plan in rows:
+        parent_id = ids[number, turn_plan.parent] if turn_plan.parent is not None else None
+        placed.append((parent_id, turn_plan.fields.get("created_at") or now, turn.id))
+        omitted = turn.context.get("omitted")
+        if isinstance(omitted, list):
+            contexts.append(({**turn.context, "omitted": [ids[number, key] for key in omitted]}, turn.id))
+    _update_rows(Turn, ["parent", "created_at"], placed)
+    _update_rows(Turn, ["context"], contexts)
+    ends = []
+    for number, (conversation, plan) in enumerate(zip(conversations, plans)):
+        first = min((t.fields.get("created_at") or now for t in plan.turns), default=now)
+        conversation.created_at = plan.created_at or first
+        conversation.updated_at = plan.updated_at or conversation.created_at
+        for name in ("current_turn", "main_turn"):
+            key = getattr(plan, name)
+            setattr(conversation, f"{name}_id", ids[number, key] if key is not None else None)
+        ends.append((conversation.created_at, conversation.updated_at, conversation.current_turn_id,
+                     conversation.main_turn_id, conversation.id))
+    _update_rows(Conversation, ["created_at", "updated_at", "current_turn", "main_turn"], ends)
+    return conversations
+
+
+def conversations_import(*, owner, data: bytes) -> list[Conversation]:
+    """Import every conversation in `data` for `owner`, all or nothing.
+
+    Every imported turn is authored by `owner`, whatever the file says: a file must not be able to
+    attribute words to another account. Raises ImportProblem, having written nothing.
+    """
+    check_size(len(data))
+    parsed, repeated = parse_json(data)
+    plans = plans_for(parsed)
+    if repeated is not None:  # in a place no parser named more precisely
+        raise ImportProblem(f'The file names the key "{repeated[:80]}" twice in one JSON object; keys must be unique.')
+    for plan in plans:  # counted here, not inside the transaction: it holds the write lock
+        for turn_plan in plan.turns:
+            turn_plan.fields["token_counts"] = count_all(turn_plan.fields["content"])
+    with transaction.atomic():
+        return _write(owner=owner, plans=plans)
+
+
+def import_summary(conversations: list[Conversation]) -> tuple[int, int]:
+    """How many conversations and turns an import created."""
+    turns = Turn.objects.filter(conversation__in=[c.id for c in conversations]).count() if conversations else 0
+    return len(conversations), turns
