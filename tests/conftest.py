@@ -1,6 +1,8 @@
 """Shared fixtures: named personas, the fake upstream, providers pointed at it."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
@@ -111,8 +113,13 @@ def workbench_server(upstream_server, tmp_path_factory):
     """The workbench on daphne, pointed at the fake upstream (the local model off)."""
     from tests.live import LiveServer, fake_upstream_env
 
-    models = ["fake-model", "fake-slow", "fake-slow-long", "fake-error-500"]
-    server = LiveServer(tmp_path_factory.mktemp("live"), fake_upstream_env(upstream_server.url, models))
+    models = ["fake-model", "fake-slow", "fake-slow-long", "fake-error-500", "fake-tiny"]
+    env = fake_upstream_env(upstream_server.url, models)
+    # A model with a small window and a price: long branches get trimmed, replies cost something.
+    env["WORKBENCH_MODEL_CATALOGUE"] = json.dumps(
+        {"fake-tiny": {"context_window": 200, "max_output": 40, "input_per_million": 2, "output_per_million": 8}}
+    )
+    server = LiveServer(tmp_path_factory.mktemp("live"), env)
     server.start()
     yield server
     server.stop()

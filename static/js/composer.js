@@ -5,8 +5,8 @@ const STORAGE_KEY = 'workbench.composer';
 const MAX_VARIANTS = 6;
 
 export class Composer {
-  constructor({ page, socket, modelLabels, lastTurn, track, streamingTurn }) {
-    Object.assign(this, { page, socket, modelLabels, lastTurn, track, streamingTurn });
+  constructor({ page, socket, modelLabels, lastTurn, track, streamingTurn, onChange = () => {} }) {
+    Object.assign(this, { page, socket, modelLabels, lastTurn, track, streamingTurn, onChange });
     const $ = (id) => document.getElementById(id);
     this.form = $('composer');
     this.prompt = $('prompt');
@@ -178,6 +178,7 @@ export class Composer {
       );
       this.prompt.focus();
     }
+    this.onChange();
   }
 
   sent(kind) {

@@ -1,5 +1,6 @@
 // The conversation page: one branch of the tree, live over the conversation's websocket.
 import { Composer } from './composer.js';
+import { ContextMeter, defaultContextReply, markOmitted, showCode, showRequest } from './context.js';
 import { Socket } from './socket.js';
 import { TreePanel } from './treepanel.js';
 import { applyDelta, applyFinished, el, renderBody, turnElement, turnUrl } from './turns.js';
@@ -16,6 +17,8 @@ const state = {
   mine: new Map(), // request id → {kind, replies: [...]} for requests this page sent
   renderQueued: new Set(),
   mainTurn: page.conversation.main_turn,
+  conversationCost: page.conversation.cost,
+  contextReply: null, // the reply whose left-out turns are marked (null: the newest that left any out)
 };
 const modelLabels = new Map(page.models.map((m) => [m.id, m.label]));
 const csrfToken = document.querySelector('input[name=csrfmiddlewaretoken]').value;
@@ -26,6 +29,9 @@ const url = {
   fork: (id) => page.urls.fork.replace(/\/0\/fork\/$/, `/${id}/fork/`),
   compare: (tips) => `${page.urls.compare}?tips=${tips.join(',')}`,
   compareSiblings: (id) => `${page.urls.compare}?siblings=${id}`,
+  request: (id) => page.urls.request.replace(/\/0\/request\.json$/, `/${id}/request.json`),
+  code: (id) => page.urls.code.replace(/\/0\/code\.py$/, `/${id}/code.py`),
+  markdown: (id) => page.urls.export_markdown.replace(/\/0\/export\.md$/, `/${id}/export.md`),
 };
 
 // ---------------------------------------------------------------------------- rendering
@@ -62,6 +68,10 @@ function turnActions(turn) {
   }
   if (!streaming) actions.push(action('↳ Reply here', () => composer.attach(turn), { 'data-action': 'attach' }));
   if (turn.content) actions.push(action('Copy', (e) => copyText(turn, e.target)));
+  if (turn.role === 'assistant' && !streaming) {
+    actions.push(action('What the model saw', () => showRequest(url.request(turn.id), url.code(turn.id)), { 'data-action': 'request' }));
+    actions.push(action('Get code', () => showCode(url.code(turn.id)), { 'data-action': 'code' }));
+  }
   if (!streaming) {
     actions.push(action('Fork', () => fork(turn), { 'data-action': 'fork' }));
     actions.push(action('Delete', () => deleteTurn(turn), { class: 'link-button danger-text', 'data-action': 'delete' }));
@@ -76,8 +86,25 @@ function forkLinks(turn) {
     ...turn.forks.flatMap((f, i) => [i ? ', ' : null, el('a', { href: `/c/${f.id}/`, text: f.title || 'a new conversation' })]).filter(Boolean));
 }
 
+function contextChip(turn) {
+  const omitted = turn.context?.omitted?.length;
+  if (!omitted) return null;
+  return el('button', {
+    type: 'button',
+    class: 'badge context-chip',
+    title: 'The branch had outgrown the model’s window: these older turns were not sent with this reply’s request. Click to mark them.',
+    onclick: () => {
+      state.contextReply = turn.id;
+      markOmitted(transcript, state.turns, turn.id);
+      const first = transcript.querySelector('.turn-omitted');
+      if (first) first.scrollIntoView({ block: 'center' });
+    },
+    text: `${omitted} turn${omitted === 1 ? '' : 's'} left out`,
+  });
+}
+
 function renderTurn(turn) {
-  const node = turnElement(turn, { modelLabels, head: [siblingNav(turn)], actions: turnActions(turn) });
+  const node = turnElement(turn, { modelLabels, head: [contextChip(turn), siblingNav(turn)], actions: turnActions(turn) });
   const forks = forkLinks(turn);
   if (forks) node.append(forks);
   return node;
@@ -105,6 +132,12 @@ function rerenderTurn(turn) {
 
 function afterChange() {
   composer.update(streamingTurn());
+  const contextReply = state.turns.some((t) => t.id === state.contextReply) ? state.contextReply : defaultContextReply(state.turns);
+  markOmitted(transcript, state.turns, contextReply);
+  updateMeter();
+  const leafTurn = state.turns[state.turns.length - 1];
+  exportMarkdown.setAttribute('aria-disabled', String(!leafTurn));
+  exportMarkdown.href = leafTurn ? url.markdown(leafTurn.id) : '#';
   treePanel.setBranch(state.turns.map((t) => t.id));
   const leaf = state.turns[state.turns.length - 1];
   const onMain = state.mainTurn != null && state.turns.some((t) => t.id === state.mainTurn);
@@ -163,6 +196,7 @@ async function showBranch(turnId, { push = true, replace = false, focus = false 
   const data = await response.json();
   if (ticket !== branchRequest) return;
   state.turns = data.turns;
+  state.conversationCost = data.conversation.cost;
   if (composer.attached && turnIndex(composer.attached.id) < 0) composer.attach(null);
   renderTranscript();
   if (replace) history.replaceState({ turn: turnId }, '', url.turn(turnId));
@@ -364,8 +398,12 @@ function onDelta({ turn: id, offset, text }) {
 }
 
 function onFinished(update) {
+  if (update.cost != null) state.conversationCost = (state.conversationCost ?? 0) + update.cost;
   const turn = state.turns[turnIndex(update.id)];
-  if (!turn) return;
+  if (!turn) {
+    updateMeter();
+    return;
+  }
   if (applyFinished(turn, update)) rerenderTurn(turn);
   else socket.send({ action: 'resume', turn: turn.id, offset: turn.content.length });
 }
@@ -408,7 +446,40 @@ const composer = new Composer({
   lastTurn: () => state.turns[state.turns.length - 1],
   track: (requestId, kind, expected) => state.mine.set(requestId, { kind, expected, replies: [] }),
   streamingTurn,
+  onChange: () => updateMeter(),
 });
+
+const meter = new ContextMeter({
+  root: $('context-meter'),
+  models: page.models,
+  tokensUrl: page.urls.tokens,
+  csrfToken,
+});
+const exportMarkdown = $('export-markdown');
+const exportMenu = $('export-menu');
+// The menu closes once an export is chosen, on a click elsewhere, and on Escape.
+exportMenu.addEventListener('click', (event) => {
+  if (event.target.closest('a')) exportMenu.open = false;
+});
+document.addEventListener('click', (event) => {
+  if (!exportMenu.contains(event.target)) exportMenu.open = false;
+});
+exportMenu.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape') exportMenu.open = false;
+});
+
+function updateMeter() {
+  const modelId = $('model').value;
+  // The meter measures the branch the next message continues: up to the attached turn, if any.
+  const attachedAt = composer.attached ? turnIndex(composer.attached.id) : -1;
+  const turns = attachedAt >= 0 ? state.turns.slice(0, attachedAt + 1) : state.turns;
+  meter.update({ turns, modelId, conversationCost: state.conversationCost });
+  meter.countPending({ modelId, system: $('system-prompt').value, draft: els.prompt.value });
+}
+
+for (const id of ['model', 'system-prompt', 'prompt', 'max-tokens']) {
+  $(id).addEventListener('input', updateMeter);
+}
 
 const treePanel = new TreePanel({
   panel: $('tree-panel'),

@@ -38,13 +38,31 @@ export function settingsText(settings = {}) {
   return parts;
 }
 
+const integer = new Intl.NumberFormat('en-US');
+export const formatTokens = (n) => integer.format(n);
+
+export function formatCost(dollars) {
+  if (dollars == null) return '';
+  if (dollars === 0) return '$0';
+  if (dollars < 0.01) return `$${dollars.toPrecision(2)}`;
+  return `$${dollars.toFixed(dollars < 10 ? 3 : 2)}`;
+}
+
+// The usage part of a reply's meta line: "1,234 in · 567 out · $0.0012", "≈" when estimated.
+export function usageText(turn) {
+  if (turn.status === 'streaming' || (turn.input_tokens == null && turn.output_tokens == null)) return [];
+  const approx = turn.usage_estimated ? '≈ ' : '';
+  const parts = [`${approx}${formatTokens(turn.input_tokens ?? 0)} in · ${formatTokens(turn.output_tokens ?? 0)} out`];
+  if (turn.cost != null) parts.push(`${approx}${formatCost(turn.cost)}`);
+  return parts;
+}
+
 export function metaText(turn) {
-  if (turn.role !== 'assistant') return '';
-  const parts = [];
-  if (turn.input_tokens != null || turn.output_tokens != null) {
-    parts.push(`${turn.input_tokens ?? '?'} in · ${turn.output_tokens ?? '?'} out`);
+  if (turn.role !== 'assistant') {
+    const tokens = turn.token_counts?.o200k_base;
+    return tokens == null ? '' : `${formatTokens(tokens)} token${tokens === 1 ? '' : 's'}`;
   }
-  return [...parts, ...latency(turn), ...settingsText(turn.settings)].join(' · ');
+  return [...usageText(turn), ...latency(turn), ...settingsText(turn.settings)].join(' · ');
 }
 
 export function roleLabel(turn, modelLabels) {
