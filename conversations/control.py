@@ -35,10 +35,15 @@ async def ensure_listener() -> None:
     task = _listeners.get(loop)
     if task is not None and not task.done():
         return
+    # Claimed before the first await, so sockets connecting at once start one listener, not several.
+    _listeners[loop] = asyncio.create_task(_start_listening(), name="reply-control")
+
+
+async def _start_listening() -> None:
     layer = get_channel_layer()
     channel = await layer.new_channel()
     await layer.group_add(CONTROL_GROUP, channel)
-    _listeners[loop] = asyncio.create_task(_listen(layer, channel), name="reply-control")
+    await _listen(layer, channel)
 
 
 async def _listen(layer, channel: str) -> None:
