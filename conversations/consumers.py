@@ -1,6 +1,7 @@
 """The conversation socket: authenticate, validate, call a service, relay the group's stream."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -15,11 +16,24 @@ from conversations.payloads import turn_payload, utf16_length, utf16_tail
 from conversations.permissions import Need, conversation_for
 from conversations.protocol import Action, ProtocolError, parse_action
 from conversations.services import MAX_VARIANTS
+from conversations.workspaces import user_group
 
 logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
+
+# What each action needs (see permissions.py): reading may resume, writing may send and stop,
+# only owners delete.
+ACTION_NEEDS = {
+    "resume": Need.READ,
+    "send": Need.WRITE,
+    "edit": Need.WRITE,
+    "regenerate": Need.WRITE,
+    "stop": Need.WRITE,
+    "main": Need.WRITE,
+    "delete": Need.MANAGE,
+}
 
 
 def _frame_limit() -> int:
@@ -58,7 +72,66 @@ class FrameBudget:
         return True
 
 
-class ConversationConsumer(AsyncJsonWebsocketConsumer):
+async def resume(consumer, conversation_id: int, turn_id: int, offset: int, *, finished=None) -> None:
+    """Send a socket what it is missing of a reply from `offset` on: from memory while this
+    process streams it, else from the database (and from the process streaming it, if another)."""
+    running = generation.running(turn_id)
+    if running is not None and running.conversation_id == conversation_id:
+        if offset < running.sent_units:
+            text = utf16_tail(running.text[: running.sent], offset)
+            await consumer.send_json({"type": "delta", "turn": turn_id, "offset": offset, "text": text})
+        return
+    turn = await _turn_in(conversation_id, turn_id)
+    if offset < utf16_length(turn.content):
+        text = utf16_tail(turn.content, offset)
+        await consumer.send_json({"type": "delta", "turn": turn.id, "offset": offset, "text": text})
+    if turn.status == Turn.Status.STREAMING and control.spans_processes():
+        # The checkpoint may be behind: the process writing the reply sends the rest.
+        await control.request_resume(turn.id, offset, consumer.channel_name)
+    if turn.status != Turn.Status.STREAMING:
+        payload = turn_payload(turn, content=False)
+        await consumer.send_json({"type": "turn.finished", "turn": finished(payload) if finished else payload})
+
+
+def presence_id(channel_name: str) -> str:
+    """A viewer's id on the page: stable for the socket, and not its channel name."""
+    return hashlib.sha256(channel_name.encode()).hexdigest()[:12]
+
+
+class Presence:
+    """Who has a conversation open, without a database: a socket announces itself to the group
+    when it opens and leaves when it closes; everyone already there answers the newcomer."""
+
+    async def presence_announce(self, who: dict) -> None:
+        self.presence_who = who
+        await self.channel_layer.group_send(
+            self.group, {"type": "presence.join", "channel": self.channel_name, "who": who}
+        )
+
+    async def presence_leave_group(self) -> None:
+        if getattr(self, "presence_who", None) is not None:
+            await self.channel_layer.group_send(self.group, {"type": "presence.leave", "channel": self.channel_name})
+
+    async def presence_join(self, message) -> None:
+        if message["channel"] == self.channel_name or getattr(self, "presence_who", None) is None:
+            return
+        await self.presence_show({"type": "presence.join", "id": presence_id(message["channel"]), **message["who"]})
+        await self.channel_layer.send(
+            message["channel"], {"type": "presence.here", "channel": self.channel_name, "who": self.presence_who}
+        )
+
+    async def presence_here(self, message) -> None:
+        await self.presence_show({"type": "presence.join", "id": presence_id(message["channel"]), **message["who"]})
+
+    async def presence_leave(self, message) -> None:
+        if message["channel"] != self.channel_name:
+            await self.presence_show({"type": "presence.leave", "id": presence_id(message["channel"])})
+
+    async def presence_show(self, frame: dict) -> None:
+        await self.send_json(frame)
+
+
+class ConversationConsumer(Presence, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.budget = FrameBudget(settings.WS_FRAMES_PER_SECOND)
         self.last_refusal = 0.0
@@ -69,15 +142,26 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         if allowed and await _conversation(self.user, self.conversation_id, Need.READ) is not None:
             # Join before accepting, so nothing sent after the page sees the socket open is missed.
             await self.channel_layer.group_add(self.group, self.channel_name)
+            await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
             await control.ensure_listener()
             await self.accept()
+            await self.presence_announce({"name": self.user.get_username(), "kind": "member"})
             return
         # Accept, then close, so the code reaches the page: 4401 sign in, 4404 no such conversation.
         await self.accept()
         await self.close(code=CLOSE_NOT_FOUND if allowed else CLOSE_UNAUTHENTICATED)
 
     async def disconnect(self, code) -> None:
+        await self.presence_leave_group()
         await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.user is not None and self.user.is_authenticated:
+            await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+
+    async def access_changed(self, message) -> None:
+        """A role changed or was removed: an open socket keeps only what the user may still read."""
+        if await _conversation(self.user, self.conversation_id, Need.READ) is None:
+            await self._error("You no longer have access to this conversation.", code="not_found")
+            await self.close(code=CLOSE_NOT_FOUND)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         if not self.budget.take():
@@ -111,10 +195,16 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         request_id = request_id if isinstance(request_id, str) else ""
         try:
             action = parse_action(content)
-            need = Need.READ if action.name == "resume" else Need.WRITE
+            need = ACTION_NEEDS[action.name]
             # Checked on every action, not cached from connect.
             conversation = await _conversation(self.user, self.conversation_id, need)
             if conversation is None:
+                if need is not Need.READ and await _conversation(self.user, self.conversation_id, Need.READ):
+                    # A reader asking to write: refused, and the socket stays for reading.
+                    await self._error(
+                        "Your role in this workspace does not allow that.", code="forbidden", request_id=request_id
+                    )
+                    return
                 await self._error("This conversation does not exist.", code="not_found", request_id=request_id)
                 await self.close(code=CLOSE_NOT_FOUND)
                 return
@@ -211,22 +301,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         raise services.ServiceError("That reply is not streaming.", code="not_streaming")
 
     async def _act_resume(self, conversation, action: Action) -> None:
-        """Send what the client is missing of a reply, from memory while it streams, else from the database."""
-        running = generation.running(action.turn)
-        if running is not None and running.conversation_id == conversation.id:
-            if action.offset < running.sent_units:
-                text = utf16_tail(running.text[: running.sent], action.offset)
-                await self.send_json({"type": "delta", "turn": action.turn, "offset": action.offset, "text": text})
-            return
-        turn = await _turn_in(conversation.id, action.turn)
-        if action.offset < utf16_length(turn.content):
-            text = utf16_tail(turn.content, action.offset)
-            await self.send_json({"type": "delta", "turn": turn.id, "offset": action.offset, "text": text})
-        if turn.status == Turn.Status.STREAMING and control.spans_processes():
-            # The checkpoint may be behind: the process writing the reply sends the rest.
-            await control.request_resume(turn.id, action.offset, self.channel_name)
-        if turn.status != Turn.Status.STREAMING:
-            await self.send_json({"type": "turn.finished", "turn": turn_payload(turn, content=False)})
+        await resume(self, conversation.id, action.turn, action.offset)
 
     # Group messages, relayed to this socket.
     async def turn_created(self, message) -> None:

@@ -7,6 +7,9 @@ from django.db.models import Q
 
 
 class Conversation(models.Model):
+    # The workspace it lives in decides who may see and change it.
+    workspace = models.ForeignKey("Workspace", on_delete=models.CASCADE, related_name="conversations")
+    # Who created it.
     owner = models.ForeignKey(
         django_settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
     )
@@ -27,7 +30,10 @@ class Conversation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["owner", "-updated_at"], name="conversation_recent")]
+        indexes = [
+            models.Index(fields=["owner", "-updated_at"], name="conversation_recent"),
+            models.Index(fields=["workspace", "-updated_at"], name="conversation_in_workspace"),
+        ]
 
     def __str__(self) -> str:
         return self.title or f"Conversation {self.pk}"
@@ -118,3 +124,89 @@ class Turn(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role} turn {self.pk}"
+
+
+class Workspace(models.Model):
+    """Where conversations live. Everyone has a personal one; teams share others."""
+
+    name = models.CharField(max_length=100)
+    # The user whose personal workspace this is (None for a team workspace).
+    personal_of = models.OneToOneField(
+        django_settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="personal_workspace",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner"  # everything, including members, sharing and deleting
+        EDITOR = "editor"  # read, branch, send
+        VIEWER = "viewer"  # read, fork into their own workspace
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "user"], name="membership_once"),
+            models.CheckConstraint(
+                condition=Q(role__in=["owner", "editor", "viewer"]), name="membership_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} of {self.workspace}"
+
+
+class ShareLink(models.Model):
+    """A link to a conversation or a branch of it: a frozen snapshot or live, for anyone with the
+    link or for signed-in members of the workspace only."""
+
+    class Mode(models.TextChoices):
+        SNAPSHOT = "snapshot"
+        LIVE = "live"
+
+    class Audience(models.TextChoices):
+        ANYONE = "anyone"
+        MEMBERS = "members"
+
+    # From `secrets`, 256 bits, unrelated to any id.
+    token = models.CharField(max_length=64, unique=True)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="share_links")
+    # The branch root → turn, or None for the whole conversation.
+    turn = models.ForeignKey(Turn, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    with_subtree = models.BooleanField(default=False)
+    mode = models.CharField(max_length=16, choices=Mode.choices)
+    audience = models.CharField(max_length=16, choices=Audience.choices)
+    # A snapshot's turns as they were when the link was made; empty for a live link.
+    snapshot = models.JSONField(default=list, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    views = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="share_links"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_by", "-created_at"], name="share_links_of_user")]
+        constraints = [
+            models.CheckConstraint(condition=Q(mode__in=["snapshot", "live"]), name="share_mode_valid"),
+            models.CheckConstraint(
+                condition=Q(audience__in=["anyone", "members"]), name="share_audience_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mode} link to {self.conversation}"

@@ -1,25 +1,116 @@
-"""The one permission check, used by every HTTP view and every websocket action."""
+"""The one permission check, used by every HTTP view, every websocket connect and every websocket
+action, each time: nothing is cached from a connect, so a removed member or a revoked link loses
+access at once.
+
+Access to a conversation comes from a role in its workspace:
+
+| need   | what it allows                                                  | roles                 |
+|--------|-----------------------------------------------------------------|-----------------------|
+| READ   | open, watch, resume a stream, export, fork into your workspace  | owner, editor, viewer |
+| WRITE  | send, edit, regenerate, stop, star the main line, rename, share | owner, editor         |
+| MANAGE | delete turns and conversations, manage members                  | owner                 |
+
+A share link grants READ on what it shares and nothing else (see `share_for`).
+"""
 from __future__ import annotations
 
 from enum import Enum
 
-from conversations.models import Conversation
+from django.db.models import F
+from django.utils import timezone
+
+from conversations.models import Conversation, Membership, ShareLink, Workspace
 
 
 class Need(Enum):
     READ = "read"
     WRITE = "write"
+    MANAGE = "manage"
+
+
+GRANTS = {
+    Membership.Role.OWNER: {Need.READ, Need.WRITE, Need.MANAGE},
+    Membership.Role.EDITOR: {Need.READ, Need.WRITE},
+    Membership.Role.VIEWER: {Need.READ},
+}
+
+
+def _signed_in(user) -> bool:
+    return user is not None and user.is_authenticated
+
+
+def allows(role: str | None, need: Need) -> bool:
+    return role is not None and need in GRANTS.get(role, set())
+
+
+def _role(user_id: int, workspace_id: int) -> str | None:
+    return (
+        Membership.objects.filter(workspace_id=workspace_id, user_id=user_id)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
+def role_in(user, workspace_id: int) -> str | None:
+    """The user's role in a workspace, or None."""
+    return _role(user.pk, workspace_id) if _signed_in(user) else None
 
 
 def conversation_for(user, conversation_id: int, *, need: Need) -> Conversation | None:
-    """The conversation if `user` may do what `need` says with it, else None.
+    """The conversation if `user` may do what `need` says with it, else None. One query.
 
     Callers answer None with 404 (HTTP) or a not-found close/error (websocket), never 403: an id
-    that is not yours reveals nothing, not even that it exists.
+    that is not yours reveals nothing, not even that it exists. The conversation carries the
+    user's role as `role`.
     """
-    if user is None or not user.is_authenticated:
+    if not _signed_in(user):
         return None
     try:
-        return Conversation.objects.get(pk=conversation_id, owner=user)
-    except (Conversation.DoesNotExist, ValueError, TypeError):
+        conversation = (
+            Conversation.objects.filter(pk=conversation_id, workspace__memberships__user=user)
+            .annotate(role=F("workspace__memberships__role"))
+            .first()
+        )
+    except (ValueError, TypeError):
         return None
+    if conversation is None or not allows(conversation.role, need):
+        return None
+    return conversation
+
+
+def workspace_for(user, workspace_id: int, *, need: Need) -> Workspace | None:
+    """The workspace if `user` may do what `need` says in it (MANAGE: members), else None."""
+    if not _signed_in(user):
+        return None
+    try:
+        workspace = (
+            Workspace.objects.filter(pk=workspace_id, memberships__user=user)
+            .annotate(role=F("memberships__role"))
+            .first()
+        )
+    except (ValueError, TypeError):
+        return None
+    if workspace is None or not allows(workspace.role, need):
+        return None
+    return workspace
+
+
+def share_for(user, token: str) -> ShareLink | None:
+    """The share link behind `token` if it is live for this visitor, else None (answered 404).
+
+    A link stops working when it is revoked, when it expires, when its maker can no longer write
+    in the workspace, and, for a members-only link, for anyone not signed in as a member.
+    """
+    if not isinstance(token, str) or not 20 <= len(token) <= 64:
+        return None
+    link = ShareLink.objects.select_related("conversation").filter(token=token).first()
+    if link is None or link.revoked_at is not None:
+        return None
+    if link.expires_at is not None and link.expires_at <= timezone.now():
+        return None
+    workspace_id = link.conversation.workspace_id
+    if not allows(_role(link.created_by_id, workspace_id), Need.WRITE):
+        return None
+    if link.audience == ShareLink.Audience.MEMBERS and role_in(user, workspace_id) is None:
+        return None
+    return link

@@ -218,8 +218,12 @@ def sibling_tips(*, conversation_id: int, turn_id: int, limit: int) -> list[int]
     ]
 
 
-def conversations_for(*, user) -> QuerySet[Conversation]:
-    return Conversation.objects.filter(owner=user).order_by("-updated_at")
+def conversations_for(*, user, workspace_id: int | None = None) -> QuerySet[Conversation]:
+    """Conversations `user` may open (in any workspace of theirs, or in one), newest first."""
+    rows = Conversation.objects.filter(workspace__memberships__user=user)
+    if workspace_id is not None:
+        rows = rows.filter(workspace_id=workspace_id)
+    return rows.order_by("-updated_at")
 
 
 def conversation_cost(*, conversation_id: int):

@@ -52,8 +52,13 @@ class Sent:
 MAX_VARIANTS = 6
 
 
-def conversation_create(*, owner, title: str = "") -> Conversation:
-    return Conversation.objects.create(owner=owner, title=title.strip()[:200])
+def conversation_create(*, owner, title: str = "", workspace=None) -> Conversation:
+    """A new conversation in `workspace` (the owner's personal one by default)."""
+    from conversations.workspaces import personal_workspace
+
+    return Conversation.objects.create(
+        owner=owner, workspace=workspace or personal_workspace(owner), title=title.strip()[:200]
+    )
 
 
 def _title_from(content: str) -> str:
@@ -243,13 +248,18 @@ def conversation_set_main(*, conversation: Conversation, turn_id: int | None) ->
 
 
 def conversation_fork(*, conversation: Conversation, turn_id: int, owner) -> Conversation:
-    """A new conversation holding a copy of the path root → `turn_id`, linked back to it."""
+    """A new conversation in the owner's personal workspace holding a copy of the path root →
+    `turn_id`, linked back to it."""
+    from conversations.workspaces import personal_workspace
+
+    workspace = personal_workspace(owner)
     with transaction.atomic():
         path = _path(conversation, turn_id)
         if any(t.status == Turn.Status.STREAMING for t in path):
             raise ServiceError("That reply is still streaming: fork once it has finished.", code="streaming")
         fork = Conversation.objects.create(
             owner=owner,
+            workspace=workspace,
             title=_title_from(f"Fork of {conversation}"),
             forked_from_id=turn_id,
         )

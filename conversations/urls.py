@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from conversations import views
+from conversations import sharing_views, views
 from conversations.exchange import views as exchange_views
 
 
@@ -35,4 +35,11 @@ urlpatterns = [
     path("c/<id:conversation_id>/export.json", exchange_views.conversation_export_json, name="conversation_export_json"),
     path("c/<id:conversation_id>/t/<id:turn_id>/export.md", exchange_views.branch_export_markdown, name="branch_export_markdown"),
     path("import/", exchange_views.conversations_import, name="conversations_import"),
+    path("c/<id:conversation_id>/share/", sharing_views.share_create, name="share_create"),
+    path("c/<id:conversation_id>/shares.json", sharing_views.conversation_links, name="conversation_links"),
+    path("shared/", sharing_views.share_links, name="share_links"),
+    path("shared/<id:link_id>/revoke/", sharing_views.share_revoke, name="share_revoke"),
+    path("s/<str:token>/", sharing_views.shared, name="shared"),
+    path("s/<str:token>/t/<id:turn_id>/branch.json", sharing_views.shared_branch, name="shared_branch"),
+    path("s/<str:token>/fork/", sharing_views.shared_fork, name="shared_fork"),
 ]

@@ -15,7 +15,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from conversations import replay, selectors, services
 from conversations.payloads import turn_payload
-from conversations.permissions import Need, conversation_for
+from conversations import workspaces
+from conversations.permissions import Need, allows, conversation_for, workspace_for
 from conversations.providers import registry
 from conversations.tokens import count
 
@@ -30,6 +31,18 @@ def _conversation_or_404(request, conversation_id: int, need: Need):
     return conversation
 
 
+def sidebar(user, workspace_id: int) -> dict:
+    """What the sidebar shows: the workspaces to switch between and one workspace's conversations."""
+    mine = list(workspaces.workspaces_for(user))
+    current = next((w for w in mine if w.id == workspace_id), None)
+    return {
+        "workspaces": mine,
+        "workspace": current,
+        "can_write_here": current is not None and allows(current.role, Need.WRITE),
+        "conversations": selectors.conversations_for(user=user, workspace_id=workspace_id)[:200],
+    }
+
+
 def _conversation_data(conversation, user) -> dict:
     forked_from = None
     source = conversation.forked_from
@@ -39,11 +52,15 @@ def _conversation_data(conversation, user) -> dict:
             "turn": source.id,
             "title": str(source.conversation),
         }
+    role = getattr(conversation, "role", None)
     return {
         "id": conversation.id,
         "title": conversation.title,
         "main_turn": conversation.main_turn_id,
         "forked_from": forked_from,
+        "role": role,
+        "can_write": allows(role, Need.WRITE),
+        "can_manage": allows(role, Need.MANAGE),
     }
 
 
@@ -75,14 +92,24 @@ def signup(request):
     return render(request, "registration/signup.html", {"form": form})
 
 
+def _workspace_id(raw: str | None, user) -> int:
+    """The workspace named by ?w= or a form field (404 unless the user belongs to it), else theirs."""
+    if not raw:
+        return workspaces.personal_workspace(user).id
+    if not ID_PATTERN.fullmatch(raw) or workspace_for(user, int(raw), need=Need.READ) is None:
+        raise Http404("No such workspace.")
+    return int(raw)
+
+
 @login_required
 @require_GET
 def home(request):
+    workspace_id = _workspace_id(request.GET.get("w"), request.user)
     return render(
         request,
         "conversations/home.html",
         {
-            "conversations": selectors.conversations_for(user=request.user)[:200],
+            **sidebar(request.user, workspace_id),
             "models": registry().choices(),
             "local_model_problem": registry().local_model_problem,
         },
@@ -92,7 +119,11 @@ def home(request):
 @login_required
 @require_POST
 def conversation_new(request):
-    conversation = services.conversation_create(owner=request.user)
+    workspace_id = _workspace_id(request.POST.get("workspace"), request.user)
+    workspace = workspace_for(request.user, workspace_id, need=Need.WRITE)
+    if workspace is None:
+        raise Http404("You cannot start conversations in this workspace.")
+    conversation = services.conversation_create(owner=request.user, workspace=workspace)
     return redirect("conversation", conversation_id=conversation.id)
 
 
@@ -110,6 +141,7 @@ def conversation_detail(request, conversation_id: int, turn_id: int | None = Non
             {"id": c.id, "label": c.label, **reg.model_info(c.id).as_json()} for c in reg.choices()
         ],
         "default_model": reg.default_model(),
+        "me": request.user.get_username(),
         "local_model_problem": reg.local_model_problem,
         "limits": {
             "max_message_chars": settings.MAX_MESSAGE_CHARS,
@@ -127,16 +159,14 @@ def conversation_detail(request, conversation_id: int, turn_id: int | None = Non
             "tokens": reverse("tokens_count"),
             "export_json": reverse("conversation_export_json", args=[conversation.id]),
             "export_markdown": reverse("branch_export_markdown", args=[conversation.id, 0]),
+            "share": reverse("share_create", args=[conversation.id]),
+            "shares": reverse("conversation_links", args=[conversation.id]),
         },
     }
     return render(
         request,
         "conversations/conversation.html",
-        {
-            "conversation": conversation,
-            "conversations": selectors.conversations_for(user=request.user)[:200],
-            "page": page,
-        },
+        {**sidebar(request.user, conversation.workspace_id), "conversation": conversation, "page": page},
     )
 
 
@@ -161,12 +191,12 @@ def conversation_rename(request, conversation_id: int):
 @login_required
 @require_POST
 def conversation_delete(request, conversation_id: int):
-    conversation = _conversation_or_404(request, conversation_id, Need.WRITE)
+    conversation = _conversation_or_404(request, conversation_id, Need.MANAGE)
     try:
         services.conversation_delete(conversation=conversation)
     except services.ServiceError as exc:
         return HttpResponseBadRequest(exc.message)
-    return redirect("home")
+    return redirect(f"{reverse('home')}?w={conversation.workspace_id}")
 
 
 @login_required

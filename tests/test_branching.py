@@ -11,7 +11,7 @@ from conversations.models import Conversation, Turn
 from conversations.providers.base import GenerationSettings
 from conversations.services import Variant
 from tests.fake_upstream import reply_text
-from tests.wsclient import assemble, connect, finished, frames_until
+from tests.wsclient import assemble, connect, finished, frames_until, next_frame
 
 
 def complete_chain(conversation, contents: list[str], parent=None) -> list[Turn]:
@@ -310,10 +310,10 @@ async def test_delete_and_main_are_broadcast(alice, conversation, providers, no_
     other = await connect(alice, conversation.id)
     await ws.send_json_to({"action": "main", "turn": four[3].id})
     for socket in (ws, other):
-        assert await socket.receive_json_from(timeout=5) == {"type": "conversation.updated", "main_turn": four[3].id}
+        assert await next_frame(socket) == {"type": "conversation.updated", "main_turn": four[3].id}
     await ws.send_json_to({"action": "delete", "turn": four[2].id})
     for socket in (ws, other):
-        assert await socket.receive_json_from(timeout=5) == {
+        assert await next_frame(socket) == {
             "type": "turn.deleted", "turn": four[2].id, "parent": four[1].id, "main_turn": four[1].id
         }
     assert await database_sync_to_async(Turn.objects.count)() == 2

@@ -159,7 +159,8 @@ from django.db import transaction
 from conversations.models import Conversation, Turn
 transaction.set_autocommit(False)
 user = User.objects.create_user("{username}", password="{password}")
-conversation = Conversation.objects.create(owner=user, title="Two thousand turns")
+from conversations.workspaces import personal_workspace
+conversation = Conversation.objects.create(owner=user, workspace=personal_workspace(user), title="Two thousand turns")
 parent = None
 trunk = []
 for i in range(2000):

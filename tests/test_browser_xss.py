@@ -1,5 +1,5 @@
 """A corpus of hostile text in prompts and replies runs no script in real Chromium: on the
-conversation page and on a comparison."""
+conversation page, on a comparison and on shared pages (snapshot and live)."""
 from __future__ import annotations
 
 import json
@@ -18,7 +18,9 @@ from django.contrib.auth.models import User
 from conversations.models import Conversation, Turn
 payloads = json.loads({payloads!r})
 user = User.objects.create_user("mallory-target", password="{password}")
-conversation = Conversation.objects.create(owner=user, title=payloads[0])
+from conversations.workspaces import personal_workspace
+from conversations import sharing
+conversation = Conversation.objects.create(owner=user, workspace=personal_workspace(user), title=payloads[0])
 parent = None
 for payload in payloads:
     parent = Turn.objects.create(conversation=conversation, parent=parent, role="user", content=payload)
@@ -30,7 +32,12 @@ tip_b = Turn.objects.create(conversation=conversation, parent=prompt, role="assi
                             provider="openai", model="fake-model")
 conversation.current_turn = tip_a
 conversation.save()
-print(conversation.id, tip_a.id, tip_b.id)
+links = [
+    sharing.share_create(conversation=conversation, by=user, turn_id=None, with_subtree=False, mode=mode,
+                         audience="anyone", expires_at=None).token
+    for mode in ("snapshot", "live")
+]
+print(conversation.id, tip_a.id, tip_b.id, *links)
 """
 
 TRAP = """
@@ -43,7 +50,7 @@ window.alert = window.confirm = window.prompt = (x) => window.__hits.push('dialo
 def test_hostile_text_never_runs(page, workbench_server):
     assert len(PAYLOADS) >= 50
     output = workbench_server.run_python(SEED.format(payloads=json.dumps(PAYLOADS), password=PASSWORD))
-    conversation_id, tip_a, tip_b = output.strip().splitlines()[-1].split()
+    conversation_id, tip_a, tip_b, snapshot, live = output.strip().splitlines()[-1].split()
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.context.add_init_script(TRAP)
@@ -73,5 +80,18 @@ def test_hostile_text_never_runs(page, workbench_server):
     page.check("#diff-toggle")
     page.wait_for_timeout(300)
     assert page.evaluate("window.__hits") == []
+
+    # The shared page, as a reader without an account, for a snapshot and a live link.
+    page.context.clear_cookies()
+    for token in (snapshot, live):
+        page.goto(f"{workbench_server.url}/s/{token}/")
+        expect(page.locator("#transcript article.turn")).to_have_count(2 * len(PAYLOADS))
+        for article in page.locator("#transcript article.turn-assistant").all():
+            article.scroll_into_view_if_needed()
+        expect(page.locator("#transcript .markdown-pending")).to_have_count(0)
+        assert page.locator("#transcript script, #transcript iframe, #transcript img, #transcript svg, "
+                            "#transcript [onclick], #transcript [onerror], #transcript [onload]").count() == 0
+        page.wait_for_timeout(200)
+        assert page.evaluate("window.__hits") == []
     assert dialogs == []
     assert page.errors == []

@@ -53,3 +53,11 @@ def assemble(frames: list[dict], turn_id: int, text: str = "") -> str:
 
 def created_reply(frames: list[dict]) -> dict:
     return next(f["turn"] for f in frames if f["type"] == "turn.created" and f["turn"]["role"] == "assistant")
+
+
+async def next_frame(communicator, *, timeout: float = 5.0) -> dict:
+    """The next frame that is not about who else is viewing."""
+    while True:
+        frame = await communicator.receive_json_from(timeout=timeout)
+        if not frame["type"].startswith("presence."):
+            return frame

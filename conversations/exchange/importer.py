@@ -23,6 +23,7 @@ from conversations.exchange import (
 )
 from conversations.models import Conversation, Turn
 from conversations.tokens import count_all
+from conversations.workspaces import personal_workspace
 
 BATCH_SIZE = 500
 ZIP_MAGIC = b"PK\x03\x04"
@@ -122,8 +123,10 @@ def _write(*, owner, plans: list[ConversationPlan]) -> list[Conversation]:
     (auto_now_add), as are the conversations' times.
     """
     now = timezone.now()
+    workspace = personal_workspace(owner)
     conversations = Conversation.objects.bulk_create(
-        [Conversation(owner=owner, title=plan.title) for plan in plans], batch_size=BATCH_SIZE
+        [Conversation(owner=owner, workspace=workspace, title=plan.title) for plan in plans],
+        batch_size=BATCH_SIZE,
     )
     rows: list[tuple[Turn, int, TurnPlan]] = []
     for number, (conversation, plan) in enumerate(zip(conversations, plans)):

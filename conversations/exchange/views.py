@@ -19,6 +19,8 @@ from conversations.exchange.markdown import branch_markdown
 from conversations.exchange.workbench_json import conversation_export
 from conversations.models import Conversation
 from conversations.permissions import Need, conversation_for
+from conversations.views import sidebar
+from conversations.workspaces import personal_workspace
 
 SESSION_KEY = "exchange.imported"
 # Conversations linked from an import summary; the sidebar lists the rest.
@@ -79,7 +81,7 @@ def _page(request, *, problem: str = "", status: int = 200) -> HttpResponse:
         request,
         "conversations/import.html",
         {
-            "conversations": selectors.conversations_for(user=request.user)[:200],
+            **sidebar(request.user, personal_workspace(request.user).id),
             "problem": problem,
             "summary": None if problem else _summary(request),
             "max_bytes": human_size(settings.MAX_IMPORT_BYTES),

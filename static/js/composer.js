@@ -198,6 +198,13 @@ export class Composer {
     this.send_.hidden = Boolean(streaming) && !this.attached;
   }
 
+  // A viewer reads: the composer stays visible but cannot send.
+  readOnly(message) {
+    this.prompt.disabled = true;
+    this.prompt.placeholder = message;
+    for (const control of [this.send_, this.model, this.addVariant, this.settingsToggle]) control.disabled = true;
+  }
+
   showError(message) {
     this.error.textContent = message || '';
   }

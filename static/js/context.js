@@ -151,7 +151,7 @@ export function defaultContextReply(turns) {
   return turns.findLast((t) => t.role === 'assistant' && t.context?.omitted?.length)?.id ?? null;
 }
 
-function dialog(title, ...content) {
+export function dialog(title, ...content) {
   const box = el('dialog', { class: 'dialog', 'aria-label': title },
     el('header', { class: 'dialog-head' },
       el('h2', { text: title }),
@@ -164,7 +164,7 @@ function dialog(title, ...content) {
   return box;
 }
 
-function copyButton(text) {
+export function copyButton(text) {
   const button = el('button', { type: 'button', class: 'button ghost compact', text: 'Copy' });
   button.addEventListener('click', async () => {
     try {

@@ -1,6 +1,7 @@
 // The conversation page: one branch of the tree, live over the conversation's websocket.
 import { Composer } from './composer.js';
 import { ContextMeter, defaultContextReply, markOmitted, showCode, showRequest } from './context.js';
+import { openShareDialog, Presence } from './share.js';
 import { Socket } from './socket.js';
 import { TreePanel } from './treepanel.js';
 import { applyDelta, applyFinished, el, renderBody, turnElement, turnUrl } from './turns.js';
@@ -21,6 +22,8 @@ const state = {
   contextReply: null, // the reply whose left-out turns are marked (null: the newest that left any out)
 };
 const modelLabels = new Map(page.models.map((m) => [m.id, m.label]));
+// What this person's role allows (the server checks every action again).
+const can = { write: page.conversation.can_write, manage: page.conversation.can_manage };
 const csrfToken = document.querySelector('input[name=csrfmiddlewaretoken]').value;
 
 const url = {
@@ -62,11 +65,11 @@ function action(label, onclick, extra = {}) {
 function turnActions(turn) {
   const streaming = turn.status === 'streaming';
   const actions = [];
-  if (turn.role === 'user') actions.push(action('✎ Edit', () => startEdit(turn), { 'data-action': 'edit' }));
-  if (turn.role === 'assistant' && !streaming) {
+  if (can.write && turn.role === 'user') actions.push(action('✎ Edit', () => startEdit(turn), { 'data-action': 'edit' }));
+  if (can.write && turn.role === 'assistant' && !streaming) {
     actions.push(action('↻ Regenerate', () => composer.regenerate(turn), { 'data-action': 'regenerate' }));
   }
-  if (!streaming) actions.push(action('↳ Reply here', () => composer.attach(turn), { 'data-action': 'attach' }));
+  if (can.write && !streaming) actions.push(action('↳ Reply here', () => composer.attach(turn), { 'data-action': 'attach' }));
   if (turn.content) actions.push(action('Copy', (e) => copyText(turn, e.target)));
   if (turn.role === 'assistant' && !streaming) {
     actions.push(action('What the model saw', () => showRequest(url.request(turn.id), url.code(turn.id)), { 'data-action': 'request' }));
@@ -74,7 +77,7 @@ function turnActions(turn) {
   }
   if (!streaming) {
     actions.push(action('Fork', () => fork(turn), { 'data-action': 'fork' }));
-    actions.push(action('Delete', () => deleteTurn(turn), { class: 'link-button danger-text', 'data-action': 'delete' }));
+    if (can.manage) actions.push(action('Delete', () => deleteTurn(turn), { class: 'link-button danger-text', 'data-action': 'delete' }));
   }
   actions.push(el('a', { class: 'link-button', href: url.turn(turn.id), text: 'Link' }));
   return actions;
@@ -141,7 +144,7 @@ function afterChange() {
   treePanel.setBranch(state.turns.map((t) => t.id));
   const leaf = state.turns[state.turns.length - 1];
   const onMain = state.mainTurn != null && state.turns.some((t) => t.id === state.mainTurn);
-  mainButton.hidden = !leaf;
+  mainButton.hidden = !leaf || !can.write;
   mainButton.classList.toggle('active', onMain);
   mainButton.textContent = onMain ? '★ Main line' : '☆ Star as main line';
   mainButton.title = onMain ? 'This branch is the main line; click to unstar it' : 'Open this conversation on this branch';
@@ -306,13 +309,14 @@ document.addEventListener('keydown', (event) => {
 const socket = new Socket(page.urls.socket, {
   onMessage: handleMessage,
   onOpen: () => {
+    presence.reset();
     setConnection('');
     composer.connected();
     resumeStreaming();
   },
   onClose: (code) => {
     if (code === 4401) setConnection('You are signed out. Sign in again to continue.', true);
-    else if (code === 4404) setConnection('This conversation no longer exists.', true);
+    else if (code === 4404) setConnection('This conversation no longer exists, or you no longer have access to it.', true);
     else setConnection('Connection lost. Reconnecting…');
   },
 });
@@ -330,6 +334,7 @@ function resumeStreaming() {
 }
 
 function handleMessage(message) {
+  if (presence.handle(message)) return;
   switch (message.type) {
     case 'turn.created':
       treePanel.upsert(message.turn);
@@ -448,6 +453,15 @@ const composer = new Composer({
   streamingTurn,
   onChange: () => updateMeter(),
 });
+
+const presence = new Presence($('presence'), page.me);
+$('share-button')?.addEventListener('click', () => openShareDialog({
+  createUrl: page.urls.share,
+  listUrl: page.urls.shares,
+  csrfToken,
+  branchTip: state.turns.length ? state.turns[state.turns.length - 1].id : null,
+}));
+if (!can.write) composer.readOnly('You are a viewer in this workspace: read, or fork a turn to continue it in your own workspace.');
 
 const meter = new ContextMeter({
   root: $('context-meter'),

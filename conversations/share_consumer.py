@@ -1,0 +1,149 @@
+"""The socket of a live share link: read-only, and only what the link shares.
+
+It relays the conversation's stream for the turns in the link's scope (new turns below a shared
+subtree join it), answers `resume`, and nothing else. The link is checked again on every action;
+revoking it, its expiry, or a members-only reader leaving the workspace closes the socket (4404).
+"""
+from __future__ import annotations
+
+import asyncio
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils import timezone
+
+from conversations import control, generation, sharing
+from conversations.consumers import CLOSE_NOT_FOUND, FrameBudget, Presence, resume
+from conversations.models import ShareLink
+from conversations.permissions import share_for
+from conversations.protocol import ProtocolError, parse_action
+from conversations.workspaces import user_group
+
+READER_FINISHED = ("id", "status", "error", "length", "first_token_at", "finished_at")
+READER_TURN = ("id", "parent", "role", "content", "status", "provider", "model", "error", "created_at",
+               "first_token_at", "finished_at", "length")
+MAX_FRAME = 1_000
+
+
+@database_sync_to_async
+def _live_link(user, token: str) -> tuple[ShareLink, tuple[set[int] | None, set[int]]] | None:
+    link = share_for(user, token)
+    if link is None or link.mode != ShareLink.Mode.LIVE:
+        return None
+    return link, sharing.scope_ids(link)
+
+
+def _only(data: dict, keys: tuple[str, ...]) -> dict:
+    return {key: data[key] for key in keys if key in data}
+
+
+class ShareConsumer(Presence, AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        self.token = self.scope["url_route"]["kwargs"]["token"]
+        self.user = self.scope.get("user")
+        self.budget = FrameBudget(5)
+        self.groups_joined: list[str] = []
+        self.expiry: asyncio.TimerHandle | None = None
+        found = await _live_link(self.user, self.token)
+        await self.accept()
+        if found is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        link, (self.in_scope, self.subtree) = found
+        self.conversation_id = link.conversation_id
+        self.group = generation.conversation_group(link.conversation_id)
+        groups = [self.group, sharing.share_group(link.id)]
+        if self.user is not None and self.user.is_authenticated:
+            groups.append(user_group(self.user.pk))
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.append(group)
+        await control.ensure_listener()
+        if link.expires_at is not None:
+            delay = max(0.0, (link.expires_at - timezone.now()).total_seconds())
+            self.expiry = asyncio.get_running_loop().call_later(
+                delay, lambda: asyncio.ensure_future(self._gone("This link has expired."))
+            )
+        # Members see that someone watches through a link; the reader is told nothing of them.
+        await self.presence_announce({"name": "Someone with a link", "kind": "link"})
+
+    async def disconnect(self, code) -> None:
+        if self.expiry is not None:
+            self.expiry.cancel()
+        if self.groups_joined:
+            await self.presence_leave_group()
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def presence_show(self, frame: dict) -> None:
+        return
+
+    async def _gone(self, message: str) -> None:
+        await self.send_json({"type": "share.gone", "error": message})
+        await self.close(code=CLOSE_NOT_FOUND)
+
+    def _shows(self, turn_id: int, parent_id: int | None = None) -> bool:
+        if self.in_scope is None or turn_id in self.in_scope:
+            return True
+        if parent_id in self.subtree:
+            self.subtree.add(turn_id)  # a new turn below the shared subtree joins it
+            self.in_scope.add(turn_id)
+            return True
+        return False
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        if not self.budget.take() or text_data is None or len(text_data) > MAX_FRAME:
+            return
+        await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
+
+    async def decode_json(self, text_data):
+        try:
+            return await super().decode_json(text_data)
+        except ValueError:
+            return None
+
+    async def receive_json(self, content, **kwargs) -> None:
+        try:
+            action = parse_action(content)
+        except ProtocolError as exc:
+            await self.send_json({"type": "error", "code": exc.code, "error": exc.message})
+            return
+        if action.name != "resume":
+            await self.send_json({"type": "error", "code": "read_only", "error": "A shared page is read-only."})
+            return
+        if await _live_link(self.user, self.token) is None:  # checked on every action
+            await self._gone("This link is no longer available.")
+            return
+        if not self._shows(action.turn):
+            await self.send_json({"type": "error", "code": "not_found", "error": "That turn is not shared here."})
+            return
+        await resume(self, self.conversation_id, action.turn, action.offset,
+                     finished=lambda payload: _only(payload, READER_FINISHED))
+
+    # Group messages, filtered to the link's scope and to what a reader may see.
+    async def turn_created(self, message) -> None:
+        turn = message["turn"]
+        if self._shows(turn["id"], turn["parent"]):
+            await self.send_json({"type": "turn.created", "turn": _only(turn, READER_TURN)})
+
+    async def stream_delta(self, message) -> None:
+        if self._shows(message["turn"]):
+            await self.send_json(
+                {"type": "delta", "turn": message["turn"], "offset": message["offset"], "text": message["text"]}
+            )
+
+    async def turn_finished(self, message) -> None:
+        if self._shows(message["turn"]["id"]):
+            await self.send_json({"type": "turn.finished", "turn": _only(message["turn"], READER_FINISHED)})
+
+    async def conversation_event(self, message) -> None:
+        event = message["event"]
+        if event["type"] == "turn.deleted" and self._shows(event["turn"]):
+            await self.send_json({"type": "turn.deleted", "turn": event["turn"], "parent": event["parent"]})
+
+    async def share_revoked(self, message) -> None:
+        await self._gone("This link was revoked.")
+
+    async def access_changed(self, message) -> None:
+        if await _live_link(self.user, self.token) is None:
+            await self._gone("This link is no longer available to you.")

@@ -1,0 +1,239 @@
+"""Share links: make, revoke and read what a link shows.
+
+A link shares a whole conversation or one branch (root → turn, optionally with the subtree below
+it), as a snapshot frozen when it is made or live. What a link shows is a `SharedTree`: the turns
+in its scope with only what a reader needs (text, role, model, status, times). No settings, usage,
+cost, author or other conversation leaves through a link.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from conversations.models import Conversation, ShareLink, Turn
+from conversations.payloads import iso, utf16_length
+from conversations.selectors import subtree_ids, turn_path
+from conversations.services import ServiceError
+
+TOKEN_BYTES = 32  # 256 bits from `secrets`
+MAX_EXPIRY = timedelta(days=366)
+SHARED_FIELDS = ("id", "parent_id", "role", "content", "status", "provider", "model", "error",
+                 "created_at", "first_token_at", "finished_at")
+
+
+def share_group(link_id: int) -> str:
+    """The channel-layer group of the sockets watching one link."""
+    return f"share.{link_id}"
+
+
+def _reader_turn(turn: Turn) -> dict:
+    return {
+        "id": turn.id,
+        "parent": turn.parent_id,
+        "role": turn.role,
+        "content": turn.content,
+        "status": turn.status,
+        "provider": turn.provider,
+        "model": turn.model,
+        "error": turn.error,
+        "created_at": iso(turn.created_at),
+        "first_token_at": iso(turn.first_token_at),
+        "finished_at": iso(turn.finished_at),
+    }
+
+
+def reader_payload(turn: Turn | dict) -> dict:
+    """What a share link says about one turn (a Turn, or a snapshot's stored turn)."""
+    data = _reader_turn(turn) if isinstance(turn, Turn) else dict(turn)
+    data["length"] = utf16_length(data["content"])
+    return data
+
+
+def scope_ids(link: ShareLink) -> tuple[set[int] | None, set[int]]:
+    """The ids of the turns a live link shows now (None: every turn of the conversation), and
+    those of its shared subtree, under which new turns join it."""
+    if link.turn_id is None:
+        return None, set()
+    ids = {t.id for t in turn_path(conversation_id=link.conversation_id, turn_id=link.turn_id)}
+    below = set(subtree_ids(conversation_id=link.conversation_id, turn_id=link.turn_id)) if link.with_subtree else set()
+    return ids | below, below
+
+
+def _scope_turns(conversation: Conversation, turn_id: int | None, with_subtree: bool) -> list[Turn]:
+    turns = Turn.objects.filter(conversation=conversation).only(*SHARED_FIELDS).order_by("id")
+    if turn_id is None:
+        return list(turns)
+    path = turn_path(conversation_id=conversation.id, turn_id=turn_id)
+    ids = {t.id for t in path}
+    if with_subtree:
+        ids |= set(subtree_ids(conversation_id=conversation.id, turn_id=turn_id))
+    return list(turns.filter(pk__in=ids))
+
+
+def share_create(
+    *,
+    conversation: Conversation,
+    by,
+    turn_id: int | None,
+    with_subtree: bool,
+    mode: str,
+    audience: str,
+    expires_at: datetime | None,
+) -> ShareLink:
+    if mode not in ShareLink.Mode.values:
+        raise ServiceError(f"A link is a snapshot or live, not {mode!r}.", code="invalid")
+    if audience not in ShareLink.Audience.values:
+        raise ServiceError(f"A link is for anyone or for members, not {audience!r}.", code="invalid")
+    if with_subtree and turn_id is None:
+        raise ServiceError("Only a branch has a subtree to share: pick a turn.", code="invalid")
+    now = timezone.now()
+    if expires_at is not None and not now < expires_at <= now + MAX_EXPIRY:
+        raise ServiceError("The expiry must be in the future and within a year.", code="invalid")
+    if turn_id is not None and not Turn.objects.filter(pk=turn_id, conversation=conversation).exists():
+        raise ServiceError(f"Turn {turn_id} does not exist in this conversation.", code="not_found")
+    snapshot = []
+    if mode == ShareLink.Mode.SNAPSHOT:
+        turns = _scope_turns(conversation, turn_id, with_subtree)
+        if any(t.status == Turn.Status.STREAMING for t in turns):
+            raise ServiceError(
+                "A reply in what you are sharing is still streaming: make the snapshot once it has "
+                "finished, or share it live.",
+                code="streaming",
+            )
+        snapshot = [_reader_turn(t) for t in turns]
+    return ShareLink.objects.create(
+        token=secrets.token_urlsafe(TOKEN_BYTES),
+        conversation=conversation,
+        turn_id=turn_id,
+        with_subtree=with_subtree,
+        mode=mode,
+        audience=audience,
+        snapshot=snapshot,
+        expires_at=expires_at,
+        created_by=by,
+    )
+
+
+def share_revoke(*, link: ShareLink) -> None:
+    """Revoke a link at once: it answers 404 and its open viewers are disconnected."""
+    if link.revoked_at is None:
+        link.revoked_at = timezone.now()
+        link.save(update_fields=["revoked_at"])
+    group = share_group(link.id)
+    transaction.on_commit(
+        lambda: async_to_sync(get_channel_layer().group_send)(group, {"type": "share.revoked"})
+    )
+
+
+def share_viewed(link: ShareLink) -> None:
+    ShareLink.objects.filter(pk=link.pk).update(views=F("views") + 1)
+
+
+def links_of(user):
+    """The links `user` made, newest first, with their conversation."""
+    return ShareLink.objects.filter(created_by=user).select_related("conversation", "turn").order_by("-created_at")
+
+
+def link_state(link: ShareLink, now: datetime | None = None) -> str:
+    now = now or timezone.now()
+    if link.revoked_at is not None:
+        return "revoked"
+    if link.expires_at is not None and link.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+@dataclass
+class SharedTree:
+    """The turns a link shows, as a tree in memory: branches and versions within the scope."""
+
+    turns: dict[int, dict]
+    children: dict[int | None, list[int]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, turns: list[dict]) -> SharedTree:
+        by_id = {t["id"]: t for t in turns}
+        children: dict[int | None, list[int]] = {}
+        for turn in sorted(turns, key=lambda t: t["id"]):
+            parent = turn["parent"] if turn["parent"] in by_id else None
+            children.setdefault(parent, []).append(turn["id"])
+        return cls(by_id, children)
+
+    def siblings(self, turn_id: int) -> list[int]:
+        parent = self.turns[turn_id]["parent"]
+        return self.children.get(parent if parent in self.turns else None, [turn_id])
+
+    def branch(self, turn_id: int) -> list[dict]:
+        """Root → turn, then down through the newest child to a leaf."""
+        path = []
+        current: int | None = turn_id
+        while current is not None and current in self.turns and len(path) <= len(self.turns):
+            path.append(current)
+            parent = self.turns[current]["parent"]
+            current = parent if parent in self.turns else None
+        path.reverse()
+        below = self.children.get(turn_id, [])
+        while below:
+            path.append(below[-1])
+            below = self.children.get(below[-1], [])
+        return [{**reader_payload(self.turns[i]), "siblings": self.siblings(i)} for i in path]
+
+
+def shared_tree(link: ShareLink) -> SharedTree:
+    if link.mode == ShareLink.Mode.SNAPSHOT:
+        return SharedTree.build(link.snapshot)
+    turns = _scope_turns(link.conversation, link.turn_id, link.with_subtree)
+    return SharedTree.build([_reader_turn(t) for t in turns])
+
+
+def opening_turn(link: ShareLink, tree: SharedTree) -> int | None:
+    """Where a link opens: the shared turn, else the conversation's main line or latest reply."""
+    for candidate in (link.turn_id, link.conversation.main_turn_id, link.conversation.current_turn_id):
+        if candidate in tree.turns:
+            return candidate
+    return max(tree.turns) if tree.turns else None
+
+
+def shared_fork(*, link: ShareLink, tree: SharedTree, turn_id: int, owner) -> Conversation:
+    """A new conversation in the visitor's personal workspace holding the shared path root →
+    `turn_id`: what the link shows, nothing more."""
+    from conversations.services import _title_from
+    from conversations.tokens import count_all
+    from conversations.workspaces import personal_workspace
+
+    if turn_id not in tree.turns:
+        raise ServiceError("That turn is not part of what this link shares.", code="not_found")
+    branch = tree.branch(turn_id)
+    path = branch[: [t["id"] for t in branch].index(turn_id) + 1]
+    if any(t["status"] == Turn.Status.STREAMING for t in path):
+        raise ServiceError("That reply is still streaming: continue once it has finished.", code="streaming")
+    with transaction.atomic():
+        fork = Conversation.objects.create(
+            owner=owner,
+            workspace=personal_workspace(owner),
+            title=_title_from(f"Continued from {link.conversation}"),
+        )
+        parent = None
+        for turn in path:
+            parent = Turn.objects.create(
+                conversation=fork,
+                parent=parent,
+                role=turn["role"],
+                content=turn["content"],
+                token_counts=count_all(turn["content"]),
+                status=turn["status"],
+                provider=turn["provider"],
+                model=turn["model"],
+                error=turn["error"],
+                author=owner if turn["role"] == Turn.Role.USER else None,
+            )
+        fork.current_turn = parent
+        fork.save(update_fields=["current_turn"])
+    return fork

@@ -1,0 +1,198 @@
+"""Share links: make and revoke them, list a user's links, and the read-only shared page.
+
+The shared page works without an account. It checks the link on every request (revoked, expired,
+members only) with the one permission check, and shows only what the link shares.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from conversations import sharing
+from conversations.models import ShareLink
+from conversations.permissions import Need, allows, conversation_for, role_in, share_for
+from conversations.services import ServiceError
+from conversations.views import ID_PATTERN, sidebar
+from conversations.workspaces import personal_workspace
+
+EXPIRIES = {
+    "never": None,
+    "1h": timedelta(hours=1),
+    "1d": timedelta(days=1),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
+
+
+def _link_json(request, link: ShareLink) -> dict:
+    return {
+        "id": link.id,
+        "url": request.build_absolute_uri(reverse("shared", args=[link.token])),
+        "scope": "branch" if link.turn_id else "conversation",
+        "turn": link.turn_id,
+        "with_subtree": link.with_subtree,
+        "mode": link.mode,
+        "audience": link.audience,
+        "expires_at": link.expires_at.isoformat() if link.expires_at else None,
+        "state": sharing.link_state(link),
+        "views": link.views,
+        "created_at": link.created_at.isoformat(),
+        "created_by": link.created_by.username,
+        "revoke": reverse("share_revoke", args=[link.id]),
+    }
+
+
+def _conversation_or_404(request, conversation_id: int, need: Need):
+    conversation = conversation_for(request.user, conversation_id, need=need)
+    if conversation is None:
+        raise Http404("No such conversation.")
+    return conversation
+
+
+@login_required
+@require_POST
+def share_create(request, conversation_id: int):
+    """Make a link (editors and owners). Answers the link as JSON, or a 400 naming the problem."""
+    conversation = _conversation_or_404(request, conversation_id, Need.WRITE)
+    form = request.POST
+    scope = form.get("scope", "conversation")
+    turn_id = None
+    if scope == "branch":
+        if not ID_PATTERN.fullmatch(form.get("turn", "")):
+            return JsonResponse({"error": "Sharing a branch needs the id of the turn it ends at."}, status=400)
+        turn_id = int(form["turn"])
+    elif scope != "conversation":
+        return JsonResponse({"error": "Share the conversation or a branch of it."}, status=400)
+    expiry = form.get("expires", "never")
+    if expiry not in EXPIRIES:
+        return JsonResponse({"error": f"Expiry is one of {', '.join(EXPIRIES)}."}, status=400)
+    try:
+        link = sharing.share_create(
+            conversation=conversation,
+            by=request.user,
+            turn_id=turn_id,
+            with_subtree=form.get("with_subtree") in ("1", "true", "on"),
+            mode=form.get("mode", ""),
+            audience=form.get("audience", ""),
+            expires_at=timezone.now() + EXPIRIES[expiry] if EXPIRIES[expiry] else None,
+        )
+    except ServiceError as exc:
+        return JsonResponse({"error": exc.message}, status=404 if exc.code == "not_found" else 400)
+    return JsonResponse(_link_json(request, link), status=201)
+
+
+@login_required
+@require_GET
+def conversation_links(request, conversation_id: int):
+    """The links made to one conversation (editors and owners see them all)."""
+    conversation = _conversation_or_404(request, conversation_id, Need.WRITE)
+    links = ShareLink.objects.filter(conversation=conversation).select_related("created_by").order_by("-created_at")
+    return JsonResponse({"links": [_link_json(request, link) for link in links]})
+
+
+def _revocable(user, link_id: int) -> ShareLink | None:
+    link = ShareLink.objects.select_related("conversation").filter(pk=link_id).first()
+    if link is None:
+        return None
+    if link.created_by_id == user.pk or allows(role_in(user, link.conversation.workspace_id), Need.MANAGE):
+        return link
+    return None
+
+
+@login_required
+@require_POST
+def share_revoke(request, link_id: int):
+    """Revoke a link: its maker or an owner of the workspace may."""
+    link = _revocable(request.user, link_id)
+    if link is None:
+        raise Http404("No such link.")
+    sharing.share_revoke(link=link)
+    if request.headers.get("Accept", "").startswith("application/json"):
+        return JsonResponse(_link_json(request, link))
+    return redirect("share_links")
+
+
+@login_required
+@require_GET
+def share_links(request):
+    """The "Shared links" page: every link the user made."""
+    now = timezone.now()
+    links = [(link, sharing.link_state(link, now)) for link in sharing.links_of(request.user)[:500]]
+    return render(
+        request,
+        "conversations/shared_links.html",
+        {**sidebar(request.user, personal_workspace(request.user).id), "links": links},
+    )
+
+
+def _shared_or_404(request, token: str) -> ShareLink:
+    link = share_for(request.user, token)
+    if link is None:
+        raise Http404("This link does not exist, has expired or was revoked.")
+    return link
+
+
+@require_GET
+def shared(request, token: str):
+    link = _shared_or_404(request, token)
+    tree = sharing.shared_tree(link)
+    opening = sharing.opening_turn(link, tree)
+    sharing.share_viewed(link)
+    page = {
+        "title": link.conversation.title or "Shared conversation",
+        "mode": link.mode,
+        "scope": "branch" if link.turn_id else "conversation",
+        "with_subtree": link.with_subtree,
+        "expires_at": link.expires_at.isoformat() if link.expires_at else None,
+        "turns": tree.branch(opening) if opening is not None else [],
+        "models": [],
+        "signed_in": request.user.is_authenticated,
+        "urls": {
+            "socket": f"/ws/share/{token}/" if link.mode == ShareLink.Mode.LIVE else "",
+            "branch": reverse("shared_branch", args=[token, 0]),
+            "fork": reverse("shared_fork", args=[token]),
+            "login": f"{reverse('login')}?next={reverse('shared', args=[token])}",
+        },
+    }
+    response = render(request, "conversations/shared.html", {"link": link, "page": page})
+    # A shared page is not for search engines, and its token must not leak through a Referer.
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Referrer-Policy"] = "no-referrer"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_GET
+def shared_branch(request, token: str, turn_id: int):
+    link = _shared_or_404(request, token)
+    tree = sharing.shared_tree(link)
+    if turn_id not in tree.turns:
+        raise Http404("That turn is not part of what this link shares.")
+    response = JsonResponse({"turns": tree.branch(turn_id)})
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_POST
+def shared_fork(request, token: str):
+    """Continue in my workspace: the shared path up to a turn, copied into the visitor's own."""
+    link = _shared_or_404(request, token)
+    if not ID_PATTERN.fullmatch(request.POST.get("turn", "")):
+        return HttpResponseBadRequest("Name the turn to continue from.")
+    try:
+        fork = sharing.shared_fork(
+            link=link, tree=sharing.shared_tree(link), turn_id=int(request.POST["turn"]), owner=request.user
+        )
+    except ServiceError as exc:
+        if exc.code == "not_found":
+            raise Http404(exc.message) from None
+        return HttpResponseBadRequest(exc.message)
+    return redirect("conversation", conversation_id=fork.id)
+
