@@ -16,7 +16,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from conversations import services
+from conversations import liveness, services
 from conversations.models import Turn
 from conversations.payloads import iso, utf16_length
 from conversations.providers.base import (
@@ -73,6 +73,7 @@ class Generation:
         return self.parts[0] if self.parts else ""
 
     def start(self) -> Generation:
+        liveness.ensure_heartbeat()
         _running[self.turn_id] = self
         # The provider is read by an inner task, the only one ever cancelled (by stop or shutdown):
         # the final write in the outer task always runs.

@@ -85,6 +85,9 @@ class Turn(models.Model):
     context = models.JSONField(default=dict, blank=True)
     response_id = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
+    # The server process streaming this reply (see liveness.py); a reply is only marked
+    # interrupted once that process is gone.
+    owner_process = models.CharField(max_length=32, blank=True)
     author = models.ForeignKey(
         django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -210,3 +213,16 @@ class ShareLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mode} link to {self.conversation}"
+
+
+class ServerProcess(models.Model):
+    """A running server process, known by the heartbeat it writes (see liveness.py)."""
+
+    id = models.CharField(max_length=32, primary_key=True)
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    last_seen = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"process {self.pid} on {self.hostname}"

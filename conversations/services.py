@@ -9,6 +9,7 @@ from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 
+from conversations import liveness
 from conversations.context import ContextOverflow, plan_context
 from conversations.models import Conversation, Turn
 from conversations.providers import registry
@@ -129,6 +130,7 @@ def _create_replies(
             model=model,
             settings=settings.as_dict(),
             context=plan.as_json(),
+            owner_process=liveness.owner_id(),
             author=author,
         )
         request = GenerationRequest(
@@ -359,25 +361,6 @@ def _usage_of(turn: Turn, content: str, input_tokens: int | None, output_tokens:
         "usage_estimated": estimated,
         "cost": info.cost(input_tokens, output_tokens),
     }
-
-
-def replies_interrupt_orphans() -> int:
-    """Mark every streaming reply interrupted, keeping the text of its last checkpoint."""
-    orphans = Turn.objects.filter(status=Turn.Status.STREAMING).only("content", "first_token_at")
-    interrupted = 0
-    for turn in orphans:
-        interrupted += reply_finish(
-            turn_id=turn.id,
-            content=turn.content,
-            status=Turn.Status.INTERRUPTED,
-            first_token_at=turn.first_token_at,
-            input_tokens=None,
-            output_tokens=None,
-            response_id="",
-            error="The server stopped while this reply was streaming: the text up to its last "
-            "checkpoint is kept. Regenerate it, or reply from here.",
-        ).updated
-    return interrupted
 
 
 def conversation_delete(*, conversation: Conversation) -> None:

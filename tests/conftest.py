@@ -85,6 +85,13 @@ def providers(settings, upstream):
 
 
 @pytest.fixture(autouse=True)
+def _no_heartbeat(settings):
+    """In-process tests run no heartbeat task (its loop would outlive each test's event loop);
+    the live servers keep theirs, and tests/test_liveness.py tests it there."""
+    settings.HEARTBEAT_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def _fresh_registry():
     registry.cache_clear()
     yield

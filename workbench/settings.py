@@ -192,6 +192,9 @@ TOKENIZER_DIR = env_str("WORKBENCH_TOKENIZER_DIR")
 # The largest file an import accepts, in bytes.
 MAX_IMPORT_BYTES = env_int("WORKBENCH_MAX_IMPORT_BYTES", 64 * 1024 * 1024, minimum=1024)
 
+# How often a serving process says it is alive; a process silent for three beats is taken for
+# gone and its streaming replies are marked interrupted. 0 turns the heartbeat off (tests only).
+HEARTBEAT_SECONDS = env_float("WORKBENCH_HEARTBEAT_SECONDS", 5.0, minimum=0.0)
 # Seconds without a byte from the provider before a reply is ended as stalled.
 PROVIDER_STALL_TIMEOUT = env_float("WORKBENCH_STALL_TIMEOUT", 60.0, minimum=0.1)
 PROVIDER_CONNECT_TIMEOUT = env_float("WORKBENCH_CONNECT_TIMEOUT", 10.0, minimum=0.1)
