@@ -49,12 +49,20 @@ def test_converse_stream_stop_reload_and_switch_siblings(page, live_server_url):
 
     # Three turns; the reply visibly grows while it streams.
     choose_model(page, "fake-slow")
+    # Every length the reply's text takes on screen, recorded as it changes.
+    page.evaluate("""() => {
+        window.__lengths = [];
+        new MutationObserver(() => {
+            const body = document.querySelector('article.turn-assistant .turn-body');
+            if (body) window.__lengths.push(body.textContent.length);
+        }).observe(document.getElementById('transcript'), {childList: true, subtree: true, characterData: true});
+    }""")
     send(page, "first question")
     body = replies(page).nth(0).locator(".turn-body")
     expect(body).to_contain_text("Echo: first")
-    partial = body.inner_text()
     expect(replies(page).nth(0)).to_have_attribute("data-status", "complete")
-    assert len(body.inner_text()) > len(partial)
+    grew = sorted(set(page.evaluate("window.__lengths")) - {0})
+    assert len(grew) >= 3, grew  # it grew in steps, not all at once
     expect(body).to_have_text(reply_text("first question", 12))
     expect(page.locator(".rename-form input[name=title]")).to_have_value("first question")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import channel_layers, get_channel_layer
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
@@ -220,7 +220,11 @@ def test_removing_a_member_takes_their_access_at_once(team, alice, bob):
     assert "Team" not in {ws.name for ws in bob_client.get(reverse("workspaces")).context["workspaces"]}
 
 
-def test_removal_tells_the_removed_persons_sockets(team, alice, bob, django_capture_on_commit_callbacks):
+def test_removal_tells_the_removed_persons_sockets(team, alice, bob, settings, django_capture_on_commit_callbacks):
+    # The in-memory layer lets this synchronous test listen on a made-up channel; the Redis layer
+    # is exercised by the socket tests in tests/test_permissions.py.
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    channel_layers.backends.clear()
     layer = get_channel_layer()
     async_to_sync(layer.group_add)(workspaces.user_group(bob.id), "test-channel")
     with django_capture_on_commit_callbacks(execute=True):
