@@ -47,16 +47,12 @@ def beat() -> None:
         )
 
 
-_registered = False
-
-
 def owner_id() -> str:
     """This process's id, registered before the first reply it owns (so no sweeper elsewhere can
-    take the reply for an orphan before the first heartbeat)."""
-    global _registered
-    if not _registered:
+    take the reply for an orphan before the first heartbeat). A read, and a write only when the
+    process is not registered yet."""
+    if not ServerProcess.objects.filter(pk=PROCESS_ID).exists():
         beat()
-        _registered = True
     return PROCESS_ID
 
 
