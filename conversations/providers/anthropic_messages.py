@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 import anthropic
 
@@ -16,7 +17,8 @@ from conversations.providers.base import (
     conversation_messages,
     system_prompt_of,
 )
-from conversations.providers.sdk import SDK_ERRORS, SDKProvider
+from conversations.providers.sdk import SDK_ERRORS, SDKProvider, anthropic_stream_error
+from conversations.providers.sse import SSEDecoder, drain, loads
 
 DEFAULT_MAX_TOKENS = 4096
 
@@ -65,32 +67,54 @@ class AnthropicProvider(SDKProvider):
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Event]:
         client = self.client()
+        create = client.messages.with_streaming_response.create
         try:
-            stream = await client.messages.create(**self.request_body(request))
-            async with stream:
+            # The SDK sends the request, retries it and raises its typed errors on entering; the
+            # body is read here, without a typed object per event. As the SDK's own stream does,
+            # this skips pings and events without a name, and raises an `error` event.
+            async with (
+                create(**self.request_body(request)) as response,
+                aclosing(response.http_response.aiter_bytes()) as chunks,
+            ):
+                decoder = SSEDecoder()
                 input_tokens: int | None = None
                 output_tokens: int | None = None
                 finish_reason = "stop"
-                async for event in stream:
-                    kind = event.type
-                    if kind == "content_block_delta":
-                        if event.delta.type == "text_delta" and event.delta.text:
-                            yield TextDelta(event.delta.text)
-                    elif kind == "message_start":
-                        yield ResponseId(event.message.id)
-                        input_tokens = event.message.usage.input_tokens
-                        output_tokens = event.message.usage.output_tokens
-                    elif kind == "message_delta":
-                        if event.usage.output_tokens is not None:
-                            output_tokens = event.usage.output_tokens
-                        if getattr(event.usage, "input_tokens", None):
-                            input_tokens = event.usage.input_tokens
-                        if event.delta.stop_reason:
-                            finish_reason = event.delta.stop_reason
-                    elif kind == "message_stop":
-                        yield Usage(input_tokens, output_tokens)
-                        yield Finish(finish_reason)
-                        return
+                async for raw in chunks:
+                    for name, data in decoder.feed(raw):
+                        if name is None or name == b"ping":
+                            continue
+                        if name == b"error":
+                            raise self.midstream(anthropic_stream_error(data))
+                        if not data:
+                            continue
+                        event = loads(data)
+                        if type(event) is not dict:
+                            continue
+                        kind = event.get("type")
+                        if kind == "content_block_delta":
+                            delta = event["delta"]
+                            if delta.get("type") == "text_delta" and delta.get("text"):
+                                yield TextDelta(delta["text"])
+                        elif kind == "message_start":
+                            message = event["message"]
+                            yield ResponseId(message["id"])
+                            usage = message.get("usage") or {}
+                            input_tokens = usage.get("input_tokens")
+                            output_tokens = usage.get("output_tokens")
+                        elif kind == "message_delta":
+                            usage = event.get("usage") or {}
+                            if usage.get("output_tokens") is not None:
+                                output_tokens = usage["output_tokens"]
+                            if usage.get("input_tokens"):
+                                input_tokens = usage["input_tokens"]
+                            if (event.get("delta") or {}).get("stop_reason"):
+                                finish_reason = event["delta"]["stop_reason"]
+                        elif kind == "message_stop":
+                            yield Usage(input_tokens, output_tokens)
+                            yield Finish(finish_reason)
+                            await drain(chunks)
+                            return
                 raise ProviderError(f"{self.label} ended the stream before the message was complete.")
         except ProviderError:
             raise

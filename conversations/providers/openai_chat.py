@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 import openai
 
@@ -16,7 +17,8 @@ from conversations.providers.base import (
     conversation_messages,
     system_prompt_of,
 )
-from conversations.providers.sdk import SDK_ERRORS, SDKProvider
+from conversations.providers.sdk import SDK_ERRORS, SDKProvider, openai_body, openai_stream_error
+from conversations.providers.sse import SSEDecoder, drain, loads
 
 
 class OpenAIChatProvider(SDKProvider):
@@ -52,23 +54,46 @@ class OpenAIChatProvider(SDKProvider):
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Event]:
         client = self.client()
+        create = client.chat.completions.with_streaming_response.create
         try:
-            stream = await client.chat.completions.create(**self.request_body(request))
-            async with stream:
+            # The SDK sends the request, retries it and raises its typed errors on entering; the
+            # body is read here, without a typed object per chunk.
+            async with (
+                create(**self.request_body(request)) as response,
+                aclosing(openai_body(response.http_response)) as body,
+            ):
+                decoder = SSEDecoder()
                 finish_reason = "stop"
                 response_id_sent = False
-                async for chunk in stream:
-                    if not response_id_sent and chunk.id:
-                        response_id_sent = True
-                        yield ResponseId(chunk.id)
-                    if chunk.usage is not None:
-                        yield Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
-                    for choice in chunk.choices:
-                        if choice.delta.content:
-                            yield TextDelta(choice.delta.content)
-                        if choice.finish_reason:
-                            finish_reason = choice.finish_reason
+                done = False
+                async for raw in body:
+                    for _name, data in decoder.feed(raw):
+                        if data[:6] == b"[DONE]":
+                            done = True
+                            break
+                        chunk = loads(data)
+                        if type(chunk) is not dict:
+                            continue
+                        error = chunk.get("error")
+                        if error:
+                            raise self.midstream(openai_stream_error(error))
+                        if not response_id_sent and chunk.get("id"):
+                            response_id_sent = True
+                            yield ResponseId(chunk["id"])
+                        usage = chunk.get("usage")
+                        if usage is not None:
+                            yield Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+                        for choice in chunk.get("choices") or ():
+                            delta = choice.get("delta")
+                            if delta and delta.get("content"):
+                                yield TextDelta(delta["content"])
+                            if choice.get("finish_reason"):
+                                finish_reason = choice["finish_reason"]
+                    if done:
+                        break
                 yield Finish(finish_reason)
+                if done:
+                    await drain(body)
         except ProviderError:
             raise
         except SDK_ERRORS as exc:

@@ -8,6 +8,7 @@ sending the whole history.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, aclosing
 
 import openai
 
@@ -23,7 +24,8 @@ from conversations.providers.base import (
     conversation_messages,
     system_prompt_of,
 )
-from conversations.providers.sdk import SDK_ERRORS, SDKProvider
+from conversations.providers.sdk import SDK_ERRORS, SDKProvider, openai_body, openai_stream_error
+from conversations.providers.sse import SSEDecoder, drain, loads
 
 
 def _rejected_previous_response(exc: openai.APIStatusError) -> bool:
@@ -77,43 +79,67 @@ class OpenAIResponsesProvider(SDKProvider):
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Event]:
         client = self.client()
+        create = client.responses.with_streaming_response.create
         body = self.request_body(request)
         try:
-            try:
-                stream = await client.responses.create(**body)
-            except openai.APIStatusError as exc:
-                if "previous_response_id" not in body or not _rejected_previous_response(exc):
-                    raise
-                stream = await client.responses.create(**self.request_body(request, chain=False))
-            async with stream:
-                async for event in stream:
-                    kind = event.type
-                    if kind == "response.output_text.delta":
-                        if event.delta:
-                            yield TextDelta(event.delta)
-                    elif kind == "response.created":
-                        yield ResponseId(event.response.id)
-                    elif kind in ("response.completed", "response.incomplete"):
-                        response = event.response
-                        if response.usage is not None:
-                            yield Usage(response.usage.input_tokens, response.usage.output_tokens)
-                        reason = "stop"
-                        if kind == "response.incomplete" and response.incomplete_details:
-                            reason = response.incomplete_details.reason or "incomplete"
-                        yield Finish(reason)
-                        return
-                    elif kind == "response.failed":
-                        error = event.response.error
-                        raise ProviderError(
-                            f"{self.label} failed the response: "
-                            f"{error.message if error else 'no reason given'}"
-                        )
-                    elif kind == "error":
-                        raise ProviderError(
-                            f"{self.label} reported an error mid-stream: {event.message}"
-                        )
-                raise ProviderError(f"{self.label} ended the stream before the response completed.")
+            async with AsyncExitStack() as stack:
+                # The SDK sends the request and raises its typed errors on entering; a rejected
+                # previous_response_id is retried once with the whole history.
+                try:
+                    response = await stack.enter_async_context(create(**body))
+                except openai.APIStatusError as exc:
+                    if "previous_response_id" not in body or not _rejected_previous_response(exc):
+                        raise
+                    fallback = self.request_body(request, chain=False)
+                    response = await stack.enter_async_context(create(**fallback))
+                chunks = await stack.enter_async_context(aclosing(openai_body(response.http_response)))
+                decoder = SSEDecoder()
+                async for raw in chunks:
+                    for _name, data in decoder.feed(raw):
+                        if data[:6] == b"[DONE]":
+                            raise self.ended()
+                        event = loads(data)
+                        if type(event) is not dict:
+                            continue
+                        if event.get("error"):
+                            raise self.midstream(openai_stream_error(event["error"]))
+                        kind = event.get("type")
+                        if kind == "response.output_text.delta":
+                            if event.get("delta"):
+                                yield TextDelta(event["delta"])
+                        elif kind == "response.created":
+                            yield ResponseId(event["response"]["id"])
+                        elif kind in ("response.completed", "response.incomplete"):
+                            for final in self._final_events(kind, event["response"]):
+                                yield final
+                            await drain(chunks)
+                            return
+                        elif kind == "response.failed":
+                            error = event["response"].get("error")
+                            raise ProviderError(
+                                f"{self.label} failed the response: "
+                                f"{error.get('message') if error else 'no reason given'}"
+                            )
+                        elif kind == "error":
+                            raise self.midstream(f"{event.get('message')}")
+                raise self.ended()
         except ProviderError:
             raise
         except SDK_ERRORS as exc:
             raise self.failure(exc) from exc
+
+    def ended(self) -> ProviderError:
+        return ProviderError(f"{self.label} ended the stream before the response completed.")
+
+    @staticmethod
+    def _final_events(kind: str, response: dict) -> list[Event]:
+        events: list[Event] = []
+        usage = response.get("usage")
+        if usage is not None:
+            events.append(Usage(usage.get("input_tokens"), usage.get("output_tokens")))
+        reason = "stop"
+        details = response.get("incomplete_details")
+        if kind == "response.incomplete" and details:
+            reason = details.get("reason") or "incomplete"
+        events.append(Finish(reason))
+        return events

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import weakref
 from urllib.parse import urlsplit, urlunsplit
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anthropic
+import anyio
 import httpx2
 import openai
 
 from conversations.providers.base import ProviderError
+from conversations.providers.sse import loads
 
 _CONNECTION_ERRORS = (openai.APIConnectionError, anthropic.APIConnectionError)
 _TIMEOUT_ERRORS = (openai.APITimeoutError, anthropic.APITimeoutError, httpx2.TimeoutException)
@@ -22,13 +25,51 @@ _STATUS_ERRORS = (openai.APIStatusError, anthropic.APIStatusError)
 _API_ERRORS = (openai.APIError, anthropic.APIError)
 
 
-def _upstream_message(exc: Exception) -> str:
-    body = getattr(exc, "body", None)
+def error_detail(body: Any, fallback: str) -> str:
+    """The upstream's own words in an error body, else the fallback."""
     if isinstance(body, dict):
         error = body.get("error", body)
         if isinstance(error, dict) and error.get("message"):
             return str(error["message"])
-    return str(getattr(exc, "message", "") or exc)
+    return fallback
+
+
+def _upstream_message(exc: Exception) -> str:
+    return error_detail(getattr(exc, "body", None), str(getattr(exc, "message", "") or exc))
+
+
+def midstream_error(label: str, detail: str) -> ProviderError:
+    """An error event inside a stream that had started fine."""
+    return ProviderError(f"{label} reported an error mid-stream: {detail}")
+
+
+def openai_stream_error(error: Any) -> str:
+    """The detail of an OpenAI `{"error": ...}` event, worded as the SDK's APIError for it is."""
+    message = error.get("message") if isinstance(error, dict) else None
+    if not message or not isinstance(message, str):
+        message = "An error occurred during streaming"
+    return error_detail(error, message)
+
+
+def anthropic_stream_error(data: bytes) -> str:
+    """The detail of an Anthropic `event: error`, worded as the SDK's status error for it is."""
+    try:
+        body = loads(data)
+    except Exception:  # noqa: BLE001 - as the SDK: an error event that is not JSON is shown as it is
+        return data.decode(errors="replace") or "Error code: 200"
+    return error_detail(body, f"{body}")
+
+
+async def openai_body(response: httpx2.Response) -> AsyncIterator[bytes]:
+    """The body of a streamed OpenAI response, its transport errors raised as the SDK's own stream
+    raises them (Anthropic's raises them unwrapped, as httpx2 does)."""
+    try:
+        async for chunk in response.aiter_bytes():
+            yield chunk
+    except httpx2.TimeoutException as err:
+        raise openai.APITimeoutError(request=response.request) from err
+    except (httpx2.RequestError, ssl.SSLError, anyio.EndOfStream) as err:
+        raise openai.APIConnectionError(request=response.request) from err
 
 
 def public_url(url: str) -> str:
@@ -55,7 +96,7 @@ def provider_error(exc: Exception, *, label: str, key_setting: str, base_url: st
         )
     if isinstance(exc, _STATUS_ERRORS) and exc.status_code < 400:
         # An error event inside a stream that had started fine (the SDK reports the HTTP 200).
-        return ProviderError(f"{label} reported an error mid-stream: {_upstream_message(exc)}")
+        return midstream_error(label, _upstream_message(exc))
     if isinstance(exc, _STATUS_ERRORS):
         status = exc.status_code
         detail = _upstream_message(exc)
@@ -77,7 +118,7 @@ def provider_error(exc: Exception, *, label: str, key_setting: str, base_url: st
             hint = f"{label} rejected the request ({status}): {detail}"
         return ProviderError(hint, status=status)
     if isinstance(exc, _API_ERRORS):
-        return ProviderError(f"{label} reported an error mid-stream: {_upstream_message(exc)}")
+        return midstream_error(label, _upstream_message(exc))
     if isinstance(exc, json.JSONDecodeError):
         return ProviderError(f"{label} sent a malformed event that could not be read: {exc}.")
     return ProviderError(f"{label} failed: {type(exc).__name__}: {exc}")
@@ -143,3 +184,6 @@ class SDKProvider:
 
     def failure(self, exc: Exception) -> ProviderError:
         return provider_error(exc, label=self.label, key_setting=self.key_setting, base_url=self.base_url)
+
+    def midstream(self, detail: str) -> ProviderError:
+        return midstream_error(self.label, detail)
