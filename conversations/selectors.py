@@ -1,6 +1,7 @@
 """Reads: conversations a user may open, the path to a turn, a branch and its siblings."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from django.db import connection
@@ -38,11 +39,10 @@ def turn_path(*, conversation_id: int, turn_id: int) -> list[Turn]:
     return list(Turn.objects.raw(sql, [turn_id, conversation_id]))
 
 
-def branch_through(*, conversation_id: int, turn_id: int) -> list[Turn]:
-    """The branch that passes through `turn_id`: root → turn, then on down through the newest
-    child at each step to a leaf. One query. Empty if the turn is not in the conversation."""
-    table = connection.ops.quote_name(Turn._meta.db_table)
-    sql = f"""
+def _branch_cte(table: str) -> str:
+    """`ordered(id, position)`: the branch through the seed turn, root first (position 0 is the
+    seed, the root negative, turns below it positive)."""
+    return f"""
         WITH RECURSIVE {_path_cte()},
         down(id, depth) AS (
             SELECT id, 0 FROM up WHERE depth = 0
@@ -55,10 +55,124 @@ def branch_through(*, conversation_id: int, turn_id: int) -> list[Turn]:
             SELECT id, -depth FROM up
             UNION ALL
             SELECT id, depth FROM down WHERE depth > 0 AND id IS NOT NULL
-        )
+        )"""
+
+
+def branch_through(*, conversation_id: int, turn_id: int) -> list[Turn]:
+    """The branch that passes through `turn_id`: root → turn, then on down through the newest
+    child at each step to a leaf. One query. Empty if the turn is not in the conversation."""
+    table = connection.ops.quote_name(Turn._meta.db_table)
+    sql = f"""{_branch_cte(table)}
         SELECT {_TURN_COLUMNS} FROM {table} t JOIN ordered o ON t.id = o.id
         ORDER BY o.position"""
     return list(Turn.objects.raw(sql, [turn_id, conversation_id]))
+
+
+# A long branch opens on its last WINDOW turns (and the turn asked for); earlier ones load on demand.
+WINDOW = 200
+_LIGHT_COLUMNS = ("id", "role", "provider", "model", "token_counts", "output_tokens", "usage_estimated", "cost")
+
+
+@dataclass
+class EarlierTurns:
+    """What a window leaves out before it: how many turns, and enough to count them in the meter
+    and the branch's cost without sending them."""
+
+    count: int
+    before: int  # the id of the window's first turn
+    messages: int = 0  # user and assistant turns with text
+    tokens: dict = field(default_factory=dict)  # their counts, by encoding
+    system_messages: int = 0
+    system_tokens: dict = field(default_factory=dict)
+    # Replies whose provider reported usage, by model: its count, and ours, so a model's meter
+    # can use the provider's own count for its replies as it does for loaded turns.
+    reported: dict = field(default_factory=dict)
+    cost: float | None = None
+
+    def as_json(self) -> dict:
+        return {
+            "count": self.count,
+            "before": self.before,
+            "messages": self.messages,
+            "tokens": self.tokens,
+            "system_messages": self.system_messages,
+            "system_tokens": self.system_tokens,
+            "reported": self.reported,
+            "cost": self.cost,
+        }
+
+
+def _add(into: dict, counts: dict) -> None:
+    for name, value in counts.items():
+        into[name] = into.get(name, 0) + value
+
+
+def _summarise(rows: list[tuple], before: int) -> EarlierTurns:
+    summary = EarlierTurns(count=len(rows), before=before)
+    costs = []
+    for _id, role, provider, model, counts, output_tokens, estimated, cost, empty in rows:
+        if isinstance(counts, str):
+            counts = json.loads(counts)
+        counts = counts or {}
+        if cost is not None:
+            costs.append(float(cost))
+        if role == Turn.Role.ASSISTANT and empty:
+            continue  # not sent to a model (see context.sendable)
+        if role == Turn.Role.SYSTEM:
+            summary.system_messages += 1
+            _add(summary.system_tokens, counts)
+            continue
+        summary.messages += 1
+        _add(summary.tokens, counts)
+        if role == Turn.Role.ASSISTANT and output_tokens is not None and not estimated:
+            reported = summary.reported.setdefault(f"{provider}:{model}", {"output_tokens": 0})
+            reported["output_tokens"] += output_tokens
+            _add(reported, counts)
+    summary.cost = sum(costs) if costs else None
+    return summary
+
+
+def _light_branch(conversation_id: int, turn_id: int) -> list[tuple]:
+    """The branch through `turn_id`, root first, without the text: one row per turn."""
+    table = connection.ops.quote_name(Turn._meta.db_table)
+    columns = ", ".join(f"t.{connection.ops.quote_name(name)}" for name in _LIGHT_COLUMNS)
+    sql = f"""{_branch_cte(table)}
+        SELECT {columns}, t.content = '' FROM {table} t JOIN ordered o ON t.id = o.id
+        ORDER BY o.position"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [turn_id, conversation_id])
+        return cursor.fetchall()
+
+
+def _turns_by_id(ids: list[int]) -> list[Turn]:
+    found = Turn.objects.in_bulk(ids)
+    return [found[i] for i in ids]
+
+
+def branch_window(*, conversation_id: int, turn_id: int, limit: int = WINDOW) -> tuple[list[Turn], EarlierTurns | None]:
+    """The branch through `turn_id` from its last `limit` turns (or from `turn_id`, if that is
+    earlier) down to the leaf, and a summary of the turns before. Two queries; a short branch
+    is loaded whole in one."""
+    rows = _light_branch(conversation_id, turn_id)
+    if not rows:
+        return [], None
+    ids = [row[0] for row in rows]
+    start = max(0, min(ids.index(turn_id), len(ids) - limit))
+    turns = _turns_by_id(ids[start:])
+    return turns, (_summarise(rows[:start], ids[start]) if start else None)
+
+
+def turns_before(*, conversation_id: int, turn_id: int, limit: int = WINDOW) -> tuple[list[Turn], EarlierTurns | None]:
+    """Up to `limit` turns just above `turn_id` on its path, and a summary of those above them."""
+    turn = Turn.objects.filter(pk=turn_id, conversation_id=conversation_id).values_list("parent_id", flat=True).first()
+    if turn is None:
+        return [], None
+    rows = _light_branch(conversation_id, turn)
+    ids = [row[0] for row in rows]
+    cut = ids.index(turn) + 1  # the path to the parent (the rows below it are another matter)
+    rows, ids = rows[:cut], ids[:cut]
+    start = max(0, len(ids) - limit)
+    return _turns_by_id(ids[start:]), (_summarise(rows[:start], ids[start]) if start else None)
 
 
 @dataclass
@@ -67,6 +181,8 @@ class BranchView:
     turns: list[Turn]
     # For every turn on the branch: the ids of it and its siblings, oldest first.
     siblings: dict[int, list[int]] = field(default_factory=dict)
+    # The turns before the first of `turns`, when a long branch shows only its end.
+    earlier: EarlierTurns | None = None
 
 
 def siblings_along(*, conversation_id: int, turns: list[Turn]) -> dict[int, list[int]]:
@@ -105,13 +221,14 @@ def branch_view(*, conversation: Conversation, turn_id: int | None = None) -> Br
         turn_id = latest_turn_id(conversation=conversation)
         if turn_id is None:
             return BranchView(conversation=conversation, turns=[])
-    turns = branch_through(conversation_id=conversation.id, turn_id=turn_id)
+    turns, earlier = branch_window(conversation_id=conversation.id, turn_id=turn_id)
     if not turns:
         return None
     return BranchView(
         conversation=conversation,
         turns=turns,
         siblings=siblings_along(conversation_id=conversation.id, turns=turns),
+        earlier=earlier,
     )
 
 

@@ -24,6 +24,7 @@ urlpatterns = [
     path("c/<id:conversation_id>/", views.conversation_detail, name="conversation"),
     path("c/<id:conversation_id>/t/<id:turn_id>/", views.conversation_detail, name="conversation_turn"),
     path("c/<id:conversation_id>/t/<id:turn_id>/branch.json", views.branch_json, name="branch_json"),
+    path("c/<id:conversation_id>/t/<id:turn_id>/earlier.json", views.earlier_json, name="earlier_json"),
     path("c/<id:conversation_id>/tree.json", views.tree_json, name="tree_json"),
     path("c/<id:conversation_id>/compare/", views.compare, name="compare"),
     path("c/<id:conversation_id>/t/<id:turn_id>/fork/", views.conversation_fork, name="conversation_fork"),

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from conversations import replay, selectors, services
+from conversations.models import Turn
 from conversations.payloads import turn_payload
 from conversations import workspaces
 from conversations.permissions import Need, allows, conversation_for, workspace_for
@@ -64,17 +65,22 @@ def _conversation_data(conversation, user) -> dict:
     }
 
 
+def _turns_data(turns, siblings: dict, earlier, user) -> dict:
+    forks = selectors.forks_of(turn_ids=[t.id for t in turns], user=user)
+    return {
+        "turns": [turn_payload(t, siblings=siblings.get(t.id), forks=forks.get(t.id)) for t in turns],
+        "earlier": earlier.as_json() if earlier else None,
+    }
+
+
 def _branch_data(view: selectors.BranchView, user) -> dict:
-    forks = selectors.forks_of(turn_ids=[t.id for t in view.turns], user=user)
     cost = selectors.conversation_cost(conversation_id=view.conversation.id)
     return {
         "conversation": {
             **_conversation_data(view.conversation, user),
             "cost": None if cost is None else float(cost),
         },
-        "turns": [
-            turn_payload(t, siblings=view.siblings.get(t.id), forks=forks.get(t.id)) for t in view.turns
-        ],
+        **_turns_data(view.turns, view.siblings, view.earlier, user),
     }
 
 
@@ -151,6 +157,7 @@ def conversation_detail(request, conversation_id: int, turn_id: int | None = Non
             "socket": f"/ws/conversations/{conversation.id}/",
             "turn": reverse("conversation_turn", args=[conversation.id, 0]),
             "branch": reverse("branch_json", args=[conversation.id, 0]),
+            "earlier": reverse("earlier_json", args=[conversation.id, 0]),
             "tree": reverse("tree_json", args=[conversation.id]),
             "compare": reverse("compare", args=[conversation.id]),
             "fork": reverse("conversation_fork", args=[conversation.id, 0]),
@@ -178,6 +185,18 @@ def branch_json(request, conversation_id: int, turn_id: int):
     if view is None:
         raise Http404("No such turn in this conversation.")
     return JsonResponse(_branch_data(view, request.user))
+
+
+@login_required
+@require_GET
+def earlier_json(request, conversation_id: int, turn_id: int):
+    """The turns just above `turn_id` on its path, for a long branch opened on its end."""
+    conversation = _conversation_or_404(request, conversation_id, Need.READ)
+    turns, earlier = selectors.turns_before(conversation_id=conversation.id, turn_id=turn_id)
+    if not turns and earlier is None and not Turn.objects.filter(pk=turn_id, conversation=conversation).exists():
+        raise Http404("No such turn in this conversation.")
+    siblings = selectors.siblings_along(conversation_id=conversation.id, turns=turns)
+    return JsonResponse(_turns_data(turns, siblings, earlier, request.user))
 
 
 @login_required

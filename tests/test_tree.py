@@ -79,7 +79,8 @@ def test_branch_view_opens_on_the_current_turn(conversation, django_assert_num_q
     turns = chain(conversation, 4)
     conversation.current_turn = turns[1]
     conversation.save()
-    with django_assert_num_queries(2):
+    # The branch without its text, the text of the turns shown, their siblings.
+    with django_assert_num_queries(3):
         view = branch_view(conversation=conversation)
     assert [t.id for t in view.turns] == [t.id for t in turns]
     assert branch_view(conversation=conversation, turn_id=10**9) is None

@@ -101,9 +101,10 @@ def test_a_turn_url_opens_that_branch(alice, conversation, providers):
 def test_the_page_opens_with_two_queries_for_the_branch(alice, conversation, providers, django_assert_max_num_queries):
     client = signed_in(alice)
     client.get(reverse("conversation", args=[conversation.id]))  # warm the session
-    # Session, user, conversation with the role, branch, siblings, forks, the conversation's cost,
-    # the sidebar's workspaces (the personal one made if missing, then all) and conversations.
-    with django_assert_max_num_queries(10):
+    # Session, user, conversation with the role, the branch (without text, then the text of the
+    # turns shown), siblings, forks, the conversation's cost, the sidebar's workspaces (the
+    # personal one made if missing, then all) and conversations.
+    with django_assert_max_num_queries(11):
         client.get(reverse("conversation", args=[conversation.id]))
 
 

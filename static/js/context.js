@@ -18,12 +18,20 @@ export function turnTokens(turn, model) {
   return stored ?? Math.ceil((turn.content || '').length / 4);
 }
 
-// The same sum as conversations/context.py's branch_meter, plus text not sent yet.
-export function branchTokens(turns, model, { system = 0, draft = 0 } = {}) {
+// The same sum as conversations/context.py's branch_meter, plus text not sent yet. `earlier`
+// summarises the turns of a long branch that are not loaded (see selectors.EarlierTurns).
+export function branchTokens(turns, model, { system = 0, draft = 0, earlier = null } = {}) {
   const sendable = turns.filter((t) => t.content || t.role !== 'assistant');
   let total = TOKENS_PER_REPLY;
   let systemTotal = system;
   let hasSystem = system > 0;
+  if (earlier) {
+    const reported = earlier.reported[model.id];
+    total += (earlier.tokens[model.encoding] ?? 0) + earlier.messages * TOKENS_PER_MESSAGE;
+    if (reported) total += reported.output_tokens - (reported[model.encoding] ?? 0);
+    systemTotal += earlier.system_tokens[model.encoding] ?? 0;
+    hasSystem = hasSystem || earlier.system_messages > 0;
+  }
   for (const turn of sendable) {
     if (turn.role === 'system') {
       systemTotal += turnTokens(turn, model);
@@ -37,8 +45,9 @@ export function branchTokens(turns, model, { system = 0, draft = 0 } = {}) {
   return total;
 }
 
-export function branchCost(turns) {
+export function branchCost(turns, earlier = null) {
   const costs = turns.map((t) => t.cost).filter((c) => c != null);
+  if (earlier?.cost != null) costs.push(earlier.cost);
   return costs.length ? costs.reduce((a, b) => a + b, 0) : null;
 }
 
@@ -84,8 +93,8 @@ export class ContextMeter {
     }, 250);
   }
 
-  update({ turns, modelId, conversationCost }) {
-    Object.assign(this, { turns, modelId, conversationCost });
+  update({ turns, modelId, conversationCost, earlier = null }) {
+    Object.assign(this, { turns, modelId, conversationCost, earlier });
     this.render();
   }
 
@@ -94,8 +103,8 @@ export class ContextMeter {
     this.root.hidden = !model;
     if (!model) return;
     const pending = this.extra.model === this.modelId ? this.extra : { system: 0, draft: 0 };
-    const history = branchTokens(this.turns, model, { system: pending.system });
-    const used = branchTokens(this.turns, model, pending);
+    const history = branchTokens(this.turns, model, { system: pending.system, earlier: this.earlier });
+    const used = branchTokens(this.turns, model, { ...pending, earlier: this.earlier });
     const budget = Math.min(Number(document.getElementById('max-tokens')?.value) || model.reply_budget, model.context_window);
     const window = model.context_window;
     const share = (n) => `${Math.min(100, (100 * n) / window)}%`;
@@ -118,7 +127,7 @@ export class ContextMeter {
       model.listed ? '' : 'This model is not in the model catalogue: the window is the default (WORKBENCH_DEFAULT_CONTEXT_WINDOW).',
       'Includes the draft and the system prompt.',
     ].filter(Boolean).join(' ');
-    const branch = branchCost(this.turns);
+    const branch = branchCost(this.turns, this.earlier);
     const parts = [];
     if (branch != null) parts.push(`Branch ${formatCost(branch)}`);
     if (this.conversationCost != null) parts.push(`Conversation ${formatCost(this.conversationCost)}`);

@@ -14,7 +14,8 @@ const mainButton = $('main-line');
 const els = { prompt: $('prompt') };
 
 const state = {
-  turns: page.turns, // the displayed branch, root first
+  turns: page.turns, // the displayed branch, root first (a long one from near its end)
+  earlier: page.earlier, // what is above the first loaded turn, summarised, or null
   mine: new Map(), // request id → {kind, replies: [...]} for requests this page sent
   renderQueued: new Set(),
   mainTurn: page.conversation.main_turn,
@@ -29,6 +30,7 @@ const csrfToken = document.querySelector('input[name=csrfmiddlewaretoken]').valu
 const url = {
   turn: (id) => turnUrl(page.urls.turn, id),
   branch: (id) => page.urls.branch.replace(/\/0\/branch\.json$/, `/${id}/branch.json`),
+  earlier: (id) => page.urls.earlier.replace(/\/0\/earlier\.json$/, `/${id}/earlier.json`),
   fork: (id) => page.urls.fork.replace(/\/0\/fork\/$/, `/${id}/fork/`),
   compare: (tips) => `${page.urls.compare}?tips=${tips.join(',')}`,
   compareSiblings: (id) => `${page.urls.compare}?siblings=${id}`,
@@ -113,9 +115,35 @@ function renderTurn(turn) {
   return node;
 }
 
+function earlierButton() {
+  if (!state.earlier) return null;
+  const count = state.earlier.count;
+  return el('div', { class: 'earlier' },
+    el('button', { type: 'button', class: 'button ghost compact', id: 'show-earlier', onclick: showEarlier,
+      text: `Show earlier turns (${new Intl.NumberFormat('en-US').format(count)} more)` }));
+}
+
+// A long branch opens on its end; earlier turns load a window at a time, keeping the view still.
+async function showEarlier() {
+  const first = state.turns[0];
+  const response = await fetch(url.earlier(first.id), { headers: { Accept: 'application/json' } });
+  if (!response.ok) {
+    composer.showError(`Could not load earlier turns (${response.status}).`);
+    return;
+  }
+  const data = await response.json();
+  if (state.turns[0] !== first) return; // the branch changed meanwhile
+  const root = document.scrollingElement;
+  const fromBottom = root.scrollHeight - root.scrollTop;
+  state.turns = [...data.turns, ...state.turns];
+  state.earlier = data.earlier;
+  renderTranscript();
+  root.scrollTop = root.scrollHeight - fromBottom;
+}
+
 function renderTranscript() {
   const atBottom = isNearBottom();
-  transcript.replaceChildren(...state.turns.map(renderTurn));
+  transcript.replaceChildren(...[earlierButton(), ...state.turns.map(renderTurn)].filter(Boolean));
   if (!state.turns.length) {
     transcript.append(
       el('div', { class: 'empty-transcript' },
@@ -199,6 +227,7 @@ async function showBranch(turnId, { push = true, replace = false, focus = false 
   const data = await response.json();
   if (ticket !== branchRequest) return;
   state.turns = data.turns;
+  state.earlier = data.earlier;
   state.conversationCost = data.conversation.cost;
   if (composer.attached && turnIndex(composer.attached.id) < 0) composer.attach(null);
   renderTranscript();
@@ -375,6 +404,12 @@ function onTurnCreated(turn, requestId, title) {
     if (request && turn.role === 'user') composer.sent(request.kind);
     return;
   }
+  if (turn.parent == null && state.earlier) {
+    // A new root beside a root that is not loaded: ours opens on its own branch.
+    if (request && turn.role === 'assistant') showBranch(turn.id);
+    if (request && turn.role === 'user') composer.sent(request.kind);
+    return;
+  }
   const displayedSibling = state.turns[parentIndex + 1];
   const siblings = displayedSibling ? [...displayedSibling.siblings, turn.id] : [turn.id];
   if (request || !displayedSibling) {
@@ -487,7 +522,7 @@ function updateMeter() {
   // The meter measures the branch the next message continues: up to the attached turn, if any.
   const attachedAt = composer.attached ? turnIndex(composer.attached.id) : -1;
   const turns = attachedAt >= 0 ? state.turns.slice(0, attachedAt + 1) : state.turns;
-  meter.update({ turns, modelId, conversationCost: state.conversationCost });
+  meter.update({ turns, modelId, conversationCost: state.conversationCost, earlier: state.earlier });
   meter.countPending({ modelId, system: $('system-prompt').value, draft: els.prompt.value });
 }
 
