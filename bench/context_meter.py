@@ -62,8 +62,10 @@ def main() -> None:
     from conversations.selectors import turn_path
     from conversations.tokens import count_all
 
+    from conversations.workspaces import personal_workspace
+
     user = User.objects.create_user(f"bench{time.time_ns()}")
-    conversation = Conversation.objects.create(owner=user, title="bench")
+    conversation = Conversation.objects.create(owner=user, workspace=personal_workspace(user), title="bench")
     text = ("The quick brown fox jumps over the lazy dog while the rate limiter counts tokens. " * 4).strip()
     counts = count_all(text)
     parent = None

@@ -1,0 +1,196 @@
+"""The "Cause and fix" lines of BENCHMARKS.md, written from what was measured, and the sections on
+idle sockets and the CPU profile that the causes point to."""
+from __future__ import annotations
+
+import math
+
+from bench.report import (BYTES_TARGET, CPU_TARGET_US, FRAMES_TARGET, RSS_TARGET_MB, f, ok_le, pct, streams,
+                          ttft_target, writes_target)
+
+# Reading the upstream: the HTTP client stack, the SDK and the project's provider modules.
+UPSTREAM_GROUPS = ("openai", "pydantic", "httpx", "httpcore", "anyio", "h11", "sniffio", "jiter",
+                   "project: conversations/providers/")
+# Relaying to the sockets: channel layer, websocket server, and the project's generation and consumer.
+RELAY_GROUPS = ("channels", "daphne", "autobahn", "twisted", "txaio", "asgiref", "redis", "msgpack",
+                "project: conversations/generation.py", "project: conversations/consumers.py",
+                "project: conversations/payloads.py")
+
+
+def _ttft_cause(r: dict, config: str, x: dict) -> str:
+    m, b = x["median"], x["baseline"]
+    cores = m.get("core_busy", {})
+    core0, core1 = cores.get("cpu0", math.nan), cores.get("cpu1", math.nan)
+    server0, server1, loadgen = m["server0_util"], m["server1_util"], m["loadgen_util"]
+    others0 = max(0.0, core0 - server0)
+    others1 = max(0.0, core1 - server1 - loadgen)
+    text = (f"Added TTFT at {streams(x['level'])} is {f(m['added_p50'])} ms (p50) against "
+            f"{f(ttft_target(x['level']), 0)} ms, and a send took {f(m['to_upstream_p50'])} ms (p50) to reach the "
+            f"upstream. Measured over the runs: core 0 was {pct(core0)} busy, daphne {pct(server0)} of it and other "
+            f"processes {pct(others0)}; core 1 was {pct(core1)} busy, the load generator and upstream {pct(loadgen)}"
+            + (f", the second daphne {pct(server1)}" if config == "scaleout" else "")
+            + f" and other processes {pct(others1)}. Across the machine PostgreSQL used {pct(m['postgres_util'])} "
+            f"of a core, Redis {pct(m['redis_util'])}, other work {pct(m['rest_util'])}. The baseline added "
+            f"{f(b['added_p50'], 2)} ms at the same level, so the client side explains at most that much. ")
+    if core0 >= 0.9 and server0 >= 0.7:
+        text += ("**The server was CPU-bound**: a stream's first token waits its turn on one event loop "
+                 "behind every other stream's tokens and every new send")
+        text += f" (other processes took {pct(others0)} of its core too)" if others0 >= 0.1 else ""
+        text += ". Fix: less CPU per relayed token (see below and the profile), or more processes"
+        scaled = next((y for y in r["configs"].get("scaleout") or [] if y["level"] == x["level"]), None)
+        if scaled and config != "scaleout":
+            text += (f" (two processes measured {f(scaled['median']['added_p50'])} ms here, with core 1 shared "
+                     "by the second server and the load generator)")
+        return text + "."
+    if core0 >= 0.9 and others0 >= 0.2:
+        return text + (f"Core 0 was saturated but daphne had only {pct(server0)} of it: other processes "
+                       f"took {pct(others0)}, so the delay is largely the shared machine's. Rerun on a quiet "
+                       "machine before acting on it.")
+    if config == "scaleout" and core1 >= 0.9:
+        return text + ("Core 1 was saturated: it runs the second server and the load generator together, "
+                       "so on this 2-core machine the two-process figure is pessimistic; measure it with the "
+                       "load generator on a third core.")
+    if core1 >= 0.9 and others1 > loadgen:
+        return text + (f"The load generator's core was saturated by other processes ({pct(others1)}): "
+                       "the client read the frames late, so the figure is an upper bound. Rerun on a quiet machine.")
+    if loadgen >= 0.85:
+        return text + "The load generator itself was saturated, so the figure is an upper bound."
+    return text + ("Neither core was saturated: the time is spent in the relay path itself "
+                   "(provider → channel layer → consumer → socket); see the profile below.")
+
+
+def _cpu_cause(r: dict, config: str, bad: list[dict]) -> str:
+    levels = ", ".join(f"{f(x['median']['cpu_us_per_token'], 0)} µs at {x['level']}" for x in bad)
+    text = f"CPU per relayed token is {levels} (target ≤ {CPU_TARGET_US:.0f} µs). "
+    profile = r.get("profile") or {}
+    groups = {g: share for share, g in profile.get("groups", [])}
+    if groups:
+        upstream = sum(v for g, v in groups.items() if g.startswith(UPSTREAM_GROUPS))
+        relay = sum(v for g, v in groups.items() if g.startswith(RELAY_GROUPS))
+        loop = sum(v for g, v in groups.items() if g.startswith(("standard library", "C built-ins")))
+        top = ", ".join(f"{g} {pct(share)}" for share, g in profile["groups"][:6])
+        text += (f"Measured (cProfile of daphne's event-loop thread at {profile['level']} streams, CPU clock; "
+                 f"shares of its CPU time): reading the upstream (HTTP client stack, SDK, provider "
+                 f"modules) {pct(upstream)}, relaying (channel layer, generation, consumer, daphne/autobahn/"
+                 f"twisted, asgiref) {pct(relay)}, the event loop and other standard library {pct(loop)}; "
+                 f"largest groups: {top}. ")
+        if upstream >= relay:
+            text += ("Fix: most of it is parsing the upstream's HTTP stream one small chunk per token "
+                     "through h11/httpcore/httpx/anyio and the SDK; a leaner reader of the SSE stream "
+                     "(or fewer, larger reads) is the main lever, then the relay.")
+        else:
+            text += ("Fix: most of it is relaying: fewer group messages and socket writes per token "
+                     "(each group_send costs the in-memory layer's expiry sweep and a deep copy).")
+    else:
+        text += "No profile was taken (`--skip profile`): rerun without it to see where the time goes."
+    return text
+
+
+def _bytes_cause(x: dict) -> str:
+    m = x["median"]
+    per = m["bytes_per_reply"]
+    text_bytes = m["text_bytes_per_reply"]
+    deltas = per.get("delta", 0)
+    frames = m["delta_frames_per_reply"]
+    envelope = (deltas - text_bytes) / frames if frames else math.nan
+    others = ", ".join(f"{k} {v:,.0f} B" for k, v in sorted(per.items()) if k != "delta")
+    return (f"Bytes ÷ text is {f(m['bytes_ratio'], 2)}× at {streams(x['level'])} (target ≤ {BYTES_TARGET}×). "
+            f"Measured per reply: {text_bytes:,.0f} B of text; deltas {deltas:,.0f} B in {f(frames, 0)} frames, "
+            f"so ≈ {f(envelope, 0)} B of envelope (`type`, `turn`, `offset`, JSON, frame header) per frame "
+            f"carrying ≈ {f(text_bytes / frames if frames else math.nan, 0)} B of text; {others}. "
+            f"The deltas alone are {f(deltas / text_bytes if text_bytes else math.nan, 2)}× the text. "
+            "Fix: whole-turn payloads (`turn.created` for prompt and reply, `turn.finished`) cost "
+            f"{f(sum(v for k, v in per.items() if k != 'delta') / text_bytes if text_bytes else math.nan, 2)}× "
+            "the text by themselves; sending the reply's `turn.created` without empty/derivable fields "
+            "and a shorter delta envelope (or fewer, larger frames) are the levers.")
+
+
+def _rss_cause(r: dict, x: dict) -> str:
+    m = x["median"]
+    text = (f"Peak RSS at {x['level']} streams is {f(m['peak_rss_mb'], 0)} MB (target ≤ {RSS_TARGET_MB:.0f} MB). "
+            f"Measured: {f(x['rss_start_mb'], 0)} MB right after start-up, {f(x['rss_idle_mb'], 0)} MB after "
+            f"the warm-up, so the streams themselves added {f(m['peak_rss_mb'] - x['rss_idle_mb'], 0)} MB. ")
+    stages = r.get("memory_stages") or []
+    if stages:
+        steps, previous = [f"{stages[0][0]} {stages[0][1]:.0f} MB"], stages[0][1]
+        for name, mb in stages[1:]:
+            steps.append(f"{name} +{mb - previous:.0f} MB")
+            previous = mb
+        text += "A fresh interpreter loading what the server loads: " + "; ".join(steps) + ". "
+        biggest = max(range(1, len(stages)), key=lambda i: stages[i][1] - stages[i - 1][1])
+        text += (f"Fix: the fixed cost dominates; the largest step is “{stages[biggest][0]}” "
+                 f"(+{stages[biggest][1] - stages[biggest - 1][1]:.0f} MB): load it lazily, "
+                 "share it between processes, or keep it out of the serving process.")
+    return text
+
+
+def causes_for(r: dict, config: str) -> list[str]:
+    levels = r["configs"][config]
+    out = []
+    for x in levels:
+        if ok_le(x["median"]["added_p50"], ttft_target(x["level"])) is False:
+            out.append(_ttft_cause(r, config, x))
+    bad = [x for x in levels if ok_le(x["median"]["cpu_us_per_token"], CPU_TARGET_US) is False]
+    if bad:
+        out.append(_cpu_cause(r, config, bad))
+    worst = max(levels, key=lambda x: -1 if math.isnan(x["median"]["bytes_ratio"]) else x["median"]["bytes_ratio"])
+    if ok_le(worst["median"]["bytes_ratio"], BYTES_TARGET) is False:
+        out.append(_bytes_cause(worst))
+    fast = [x for x in levels if ok_le(x["median"]["frames_per_s_max"], FRAMES_TARGET) is False]
+    if fast:
+        out.append("Frames per stream-second over 40 at " + ", ".join(str(x["level"]) for x in fast)
+                   + ": the coalescing window (WORKBENCH_COALESCE_SECONDS, 30 ms) is not holding; measured "
+                   + ", ".join(f"{f(x['median']['frames_per_s_max'])}/s" for x in fast) + ".")
+    for x in levels:
+        w = x.get("writes")
+        if w and w["per_reply"] > writes_target(x["median"]["stream_s"]):
+            out.append(f"DB writes per reply {w['per_reply']:.2f} at {streams(x['level'])}: {w['turn_ins']} inserts "
+                       f"and {w['turn_upd']} updates of turns for {w['replies']} replies (the prompt's insert, the "
+                       "reply's insert, checkpoints every 2 s, the final update are the expected 3 + checkpoints).")
+    top = levels[-1]
+    if top["level"] >= 100 and top["median"]["peak_rss_mb"] > RSS_TARGET_MB:
+        out.append(_rss_cause(r, top))
+    for x in levels:
+        problems = (x["median"]["failed_total"] + x["median"]["wrong_text_total"] + x["verify"]["bad"]
+                    + x["median"]["gaps_total"])
+        if problems:
+            out.append(f"{problems} replies lost, failed or saved wrong at {streams(x['level'])}; first errors: "
+                       + ("; ".join(x["median"]["errors"]) or "none reported by the socket")
+                       + f". See the server log in {r.get('folders', {}).get(config, 'the deployment folder')}.")
+    return out
+
+
+def idle_section(r: dict) -> str:
+    i = r["idle"]
+    held = i["min_open"] == i["sockets"] and i["answered"] == i["sockets"]
+    lines = ["## Idle connections", "",
+             f"{i['sockets']:,} websockets (each on its own conversation) opened to one daphne process "
+             f"(SQLite, in-memory channel layer, `prlimit --nofile=8192`) and held for {i['hold_s']:.0f} s; "
+             "then each asked for a turn that does not exist and had to get the `not_found` error back.", "",
+             "| measure | value |", "|---|---|",
+             f"| connected | {i['connected']:,} of {i['sockets']:,} in {f(i['connect_s'])} s "
+             f"({f(i['connect_cpu_ms_per_socket'], 2)} ms of server CPU each) |",
+             f"| open at every check (once a second) | {i['min_open']:,} |",
+             f"| answered a frame at the end | {i['answered']:,} |",
+             f"| server RSS before → after | {f(i['rss_before_mb'], 0)} MB → {f(i['rss_after_mb'], 0)} MB |",
+             f"| memory per idle socket | {f(i['kb_per_socket'], 1)} kB |",
+             f"| server CPU while idle | {f(i['idle_cpu_pct'], 1)}% of a core |",
+             "", f"Verdict: all stay open and answer: {'met' if held else '**not met**'}."]
+    if not held:
+        lines += ["", f"**Cause and fix:** {i['sockets'] - i['min_open']} sockets closed during the hold and "
+                  f"{i['sockets'] - i['answered']} did not answer; see the server log in the deployment folder."]
+    return "\n".join(lines) + "\n"
+
+
+def profile_section(r: dict) -> str:
+    p = r["profile"]
+    if "error" in p:
+        return f"## Where the server's CPU goes\n\nNo profile: {p['error']}.\n"
+    lines = ["## Where the server's CPU goes", "",
+             f"One run of {p['level']} streams with daphne under `python -m cProfile` (only its event-loop "
+             "thread: database calls run in a worker thread and are not in it; the profiler slows everything, "
+             f"so shares matter, not times). {f(p['total_s'])} s profiled.", "",
+             "| group (package or module) | share |", "|---|---|"]
+    lines += [f"| {g} | {pct(share)} |" for share, g in p["groups"]]
+    lines += ["", "| function | calls | share |", "|---|---|---|"]
+    lines += [f"| `{name}` | {calls:,} | {pct(share)} |" for share, calls, name in p["functions"]]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,124 @@
+"""The other benchmarks' sections: tree size (bench.tree) and the context meter (bench.context_meter).
+
+Each runs in a subprocess of its own (they set Django up for their own database), on SQLite and, when
+PostgreSQL is reachable, on a scratch database made for it and dropped after. A module that offers
+`section(options) -> str` is asked for its section; otherwise its command-line output is included.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
+
+from bench.server import ROOT
+
+ADAPTER = """
+import argparse, inspect, json, sys
+module = __import__(sys.argv[1], fromlist=["section"])
+section = getattr(module, "section", None)
+params = list(inspect.signature(section).parameters) if section else []
+if params[:1] == ["options"]:
+    print("SECTION-FOLLOWS")
+    print(section(argparse.Namespace(**json.loads(sys.argv[2]))))
+else:
+    print("NO-OPTIONS-SECTION " + ",".join(params))
+"""
+
+
+def _all_cores() -> None:
+    os.sched_setaffinity(0, range(os.cpu_count() or 1))
+
+
+def _run(args: list[str], env: dict | None = None, timeout: float = 1800) -> tuple[int, str]:
+    try:
+        done = subprocess.run(args, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True,
+                              timeout=timeout, preexec_fn=_all_cores)
+    except subprocess.TimeoutExpired:
+        return -1, f"timed out after {timeout:.0f} s"
+    return done.returncode, done.stdout + (("\n" + done.stderr[-2000:]) if done.returncode else "")
+
+
+@contextmanager
+def scratch_database(postgres: str, name: str):
+    """A fresh PostgreSQL database URL for the block (None without PostgreSQL)."""
+    if not postgres:
+        yield None
+        return
+    import psycopg
+
+    base = postgres.rstrip("/").rpartition("/")[0] if postgres.count("/") > 2 else postgres.rstrip("/")
+    database = f"workbench_bench_{os.getpid()}_{name}"
+    with psycopg.connect(base + "/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{database}"')
+        connection.execute(f'CREATE DATABASE "{database}"')
+    try:
+        yield f"{base}/{database}"
+    finally:
+        with psycopg.connect(base + "/postgres", autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def _demote(markdown: str) -> str:
+    """Headings two levels down, to sit under this section's own."""
+    return "\n".join("##" + line if line.startswith("#") else line for line in markdown.splitlines())
+
+
+def _by_section(module: str, options: dict) -> str | None:
+    """The module's own section(options), or None when it has no such function."""
+    code, out = _run([sys.executable, "-c", ADAPTER, module, json.dumps(options)])
+    if code == 0 and "SECTION-FOLLOWS" in out:
+        return out.split("SECTION-FOLLOWS", 1)[1].strip() + "\n"
+    if code != 0:
+        return f"`{module}.section(options)` failed:\n\n```\n{out.strip()[-3000:]}\n```\n"
+    return None
+
+
+def tree_section(options: dict, postgres: str, quick: bool, log=print) -> str:
+    if importlib.util.find_spec("bench.tree") is None:
+        return ("## Tree size and page size\n\nNot measured: `bench/tree.py` does not exist yet "
+                "(another engineer is writing it; this tool calls `bench.tree.section(options)`).\n")
+    log("tree size (bench.tree)…")
+    own = _by_section("bench.tree", options)
+    if own is not None:
+        return own
+    flags = ["--turns", "20000", "--runs", "10"] if quick else []
+    return _per_database("Tree size and page size", "bench.tree", flags, postgres, "tree",
+                         "`bench.tree` has no `section(options)` yet, so its command-line output is included as "
+                         "it printed it.")
+
+
+def context_section(options: dict, postgres: str, quick: bool, log=print) -> str:
+    log("context meter (bench.context_meter)…")
+    own = _by_section("bench.context_meter", options)
+    if own is not None:
+        return own
+    flags = ["--runs", "5"] if quick else []
+    return _per_database("Context meter of a 2,000-turn branch", "bench.context_meter", flags, postgres,
+                         "context", "Printed by `python -m bench.context_meter` (medians and 95th percentiles "
+                         "of its runs), included as it printed it.")
+
+
+def _per_database(title: str, module: str, flags: list[str], postgres: str, name: str, note: str) -> str:
+    parts = [f"## {title}", "", note, ""]
+    runs = [("SQLite", None)]
+    if postgres:
+        runs.append(("PostgreSQL", postgres))
+    for label, url in runs:
+        with scratch_database(url or "", name) as database:
+            env = {"BENCH_DATABASE_URL": database} if database else {}
+            if database is None:
+                env["BENCH_DATABASE_URL"] = ""
+            code, out = _run([sys.executable, "-m", module, *flags], env=env)
+        command = f"{'BENCH_DATABASE_URL=postgres://… ' if database else ''}.venv/bin/python -m {module} {' '.join(flags)}".strip()
+        parts.append(f"### {label}: `{command}`\n")
+        if code != 0:
+            tail = "\n".join(out.strip().splitlines()[-6:])
+            parts.append(f"**Failed** (exit {code}); the end of its output:\n\n```\n{tail}\n```\n")
+        elif "|" in out:
+            parts.append(_demote(out.strip()) + "\n")
+        else:
+            parts.append(f"```\n{out.strip()}\n```\n")
+    return "\n".join(parts)

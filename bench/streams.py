@@ -1,0 +1,266 @@
+"""The load generator: websocket clients that ask for replies the way the page does, a raw aiohttp
+client streaming the upstream directly (the baseline), and the figures of one run.
+
+Each client holds one websocket on its own conversation. After a stagger (client i of N waits
+i/N of `spread`, so the N streams overlap without all starting in the same millisecond), it sends
+`replies` prompts one after another, each time reading frames until the reply's `turn.finished`.
+Deltas are applied by offset (UTF-16 code units, as the browser counts), so a gap, a repeat or a
+reordering is seen, and the assembled text is compared with what the fake upstream sent.
+"""
+from __future__ import annotations
+
+import asyncio
+import math
+import statistics
+import time
+from dataclasses import dataclass, field
+
+import aiohttp
+import orjson
+
+from bench.upstream import TOKENS, TimedUpstream
+from tests.fake_upstream import reply_text
+
+REPLY_TIMEOUT = 60.0
+MODEL = "openai:fake-model"
+
+
+@dataclass
+class Stream:
+    """What one client saw of one reply."""
+
+    prompt: str
+    t_send: float = 0.0
+    t_first: float | None = None  # first delta (or, for the baseline, first content chunk)
+    t_last: float | None = None
+    t_done: float | None = None
+    reply_id: int | None = None
+    text: str = ""
+    error: str = ""
+    frames: int = 0
+    delta_frames: int = 0
+    bytes_by_type: dict[str, int] = field(default_factory=dict)
+    gaps: int = 0
+    repeats: int = 0
+    reorders: int = 0
+    reported_length: int | None = None
+    status: str = ""
+
+    @property
+    def expected(self) -> str:
+        return reply_text(self.prompt, TOKENS)
+
+    @property
+    def complete(self) -> bool:
+        return not self.error and self.status in ("complete", "stream-end") and self.text == self.expected
+
+
+def wire_size(payload_bytes: int) -> int:
+    """A server-to-client websocket frame: payload plus its unmasked header."""
+    return payload_bytes + (2 if payload_bytes < 126 else 4 if payload_bytes < 65536 else 10)
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile (0 < share ≤ 1); NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1))]
+
+
+def prompt_for(tag: str, client: int, reply: int) -> str:
+    # Non-ASCII and an astral character, so offsets in UTF-16 units are really exercised.
+    return f"bench {tag} client {client} reply {reply} naïve 😀 text"
+
+
+async def _reply_over_socket(ws, prompt: str) -> Stream:
+    stream = Stream(prompt)
+    units = bytearray()  # the text as UTF-16-LE: offset n is byte 2n
+    waiting: list[dict] = []  # deltas of a turn not yet announced
+    stream.t_send = time.perf_counter()
+    await ws.send_str(orjson.dumps({"action": "send", "parent": None, "content": prompt, "model": MODEL}).decode())
+
+    holes: list[tuple[int, int]] = []  # byte ranges skipped by a delta that came early
+
+    def apply(frame: dict) -> None:
+        encoded = frame["text"].encode("utf-16-le")
+        at = frame["offset"] * 2
+        if at > len(units):
+            stream.gaps += 1
+            holes.append((len(units), at))
+            units.extend(b"\0" * (at - len(units)))
+        elif at < len(units):
+            if any(start <= at < end for start, end in holes):
+                stream.reorders += 1  # fills a hole: it came late
+            else:
+                stream.repeats += 1  # text already had
+        units[at:at + len(encoded)] = encoded
+
+    async with asyncio.timeout(REPLY_TIMEOUT):
+        while True:
+            message = await ws.receive()
+            now = time.perf_counter()
+            if message.type != aiohttp.WSMsgType.TEXT:
+                stream.error = f"socket {message.type.name.lower()} {message.data!r}"
+                return stream
+            raw = message.data.encode()
+            frame = orjson.loads(raw)
+            kind = frame.get("type", "?")
+            stream.frames += 1
+            stream.bytes_by_type[kind] = stream.bytes_by_type.get(kind, 0) + wire_size(len(raw))
+            if kind == "delta":
+                stream.delta_frames += 1
+                if stream.reply_id is None:
+                    waiting.append(frame)
+                    continue
+                if frame["turn"] != stream.reply_id:
+                    continue
+                if stream.t_first is None:
+                    stream.t_first = now
+                stream.t_last = now
+                apply(frame)
+            elif kind == "turn.created" and frame["turn"]["role"] == "assistant":
+                stream.reply_id = frame["turn"]["id"]
+                for early in waiting:
+                    if early["turn"] == stream.reply_id:
+                        stream.t_first = stream.t_first or now
+                        apply(early)
+                waiting.clear()
+            elif kind == "turn.finished" and frame["turn"]["id"] == stream.reply_id:
+                stream.t_done = now
+                stream.status = frame["turn"]["status"]
+                stream.reported_length = frame["turn"].get("length")
+                stream.text = units.decode("utf-16-le", errors="replace")
+                return stream
+            elif kind == "error":
+                stream.error = f"{frame.get('code')}: {frame.get('error')}"
+                return stream
+
+
+async def _socket_client(http, target, index: int, count: int, *, replies: int, spread: float, tag: str,
+                         origin: str) -> list[Stream]:
+    ws_base, conversation_id, session_key = target
+    out: list[Stream] = []
+    try:
+        ws = await http.ws_connect(f"{ws_base}/ws/conversations/{conversation_id}/",
+                                   headers={"Cookie": f"sessionid={session_key}"}, origin=origin,
+                                   max_msg_size=0, timeout=aiohttp.ClientWSTimeout(ws_close=2))
+    except (aiohttp.ClientError, OSError) as exc:
+        return [Stream(prompt_for(tag, index, r), error=f"connect: {exc}") for r in range(replies)]
+    try:
+        await asyncio.sleep(spread * index / count)
+        for reply in range(replies):
+            prompt = prompt_for(tag, index, reply)
+            try:
+                out.append(await _reply_over_socket(ws, prompt))
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                out.append(Stream(prompt, error=f"{type(exc).__name__}: {exc}"))
+                break
+    finally:
+        await ws.close()
+    return out
+
+
+async def _upstream_client(http, upstream_url: str, index: int, count: int, *, replies: int, spread: float,
+                           tag: str) -> list[Stream]:
+    out: list[Stream] = []
+    await asyncio.sleep(spread * index / count)
+    for reply in range(replies):
+        stream = Stream(prompt_for(tag, index, reply))
+        body = {"model": "fake-model", "messages": [{"role": "user", "content": stream.prompt}],
+                "stream": True, "stream_options": {"include_usage": True}}
+        parts: list[str] = []
+        stream.t_send = time.perf_counter()
+        try:
+            async with asyncio.timeout(REPLY_TIMEOUT):
+                async with http.post(upstream_url + "/v1/chat/completions", data=orjson.dumps(body),
+                                     headers={"Authorization": "Bearer bench-key",
+                                              "Content-Type": "application/json"}) as response:
+                    async for line in response.content:
+                        if not line.startswith(b"data: {"):
+                            continue
+                        chunk = orjson.loads(line[6:])
+                        for choice in chunk.get("choices") or ():
+                            text = (choice.get("delta") or {}).get("content")
+                            if text:
+                                now = time.perf_counter()
+                                stream.t_first = stream.t_first or now
+                                stream.t_last = now
+                                parts.append(text)
+            stream.t_done = time.perf_counter()
+            stream.status = "stream-end"
+            stream.text = "".join(parts)
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            stream.error = f"{type(exc).__name__}: {exc}"
+        out.append(stream)
+    return out
+
+
+async def run_sockets(targets: list[tuple[str, int, str]], *, replies: int, spread: float, tag: str,
+                      origins: dict[str, str]) -> list[Stream]:
+    """One websocket client per target (ws base URL, conversation id, session key), all at once."""
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        async with asyncio.timeout(spread + replies * REPLY_TIMEOUT + 30):
+            groups = await asyncio.gather(*(
+                _socket_client(http, target, i, len(targets), replies=replies, spread=spread, tag=tag,
+                               origin=origins[target[0]])
+                for i, target in enumerate(targets)))
+    return [stream for group in groups for stream in group]
+
+
+async def run_baseline(upstream_url: str, clients: int, *, replies: int, spread: float, tag: str) -> list[Stream]:
+    """The same streams read straight from the upstream by a raw aiohttp client."""
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        async with asyncio.timeout(spread + replies * REPLY_TIMEOUT + 30):
+            groups = await asyncio.gather(*(
+                _upstream_client(http, upstream_url, i, clients, replies=replies, spread=spread, tag=tag)
+                for i in range(clients)))
+    return [stream for group in groups for stream in group]
+
+
+def summarize(streams: list[Stream], upstream: TimedUpstream) -> dict:
+    """The latency, integrity and efficiency figures of one run (times in ms)."""
+    added, to_upstream, client_ttft, rates, ratios = [], [], [], [], []
+    by_type: dict[str, int] = {}
+    missing_stamp = 0
+    for s in streams:
+        record = upstream.by_prompt.get(s.prompt)
+        if record is None or "t_first_token" not in record:
+            missing_stamp += 1
+        elif s.t_first is not None:
+            added.append((s.t_first - record["t_first_token"]) * 1000)
+            to_upstream.append((record["t_arrival"] - s.t_send) * 1000)
+            client_ttft.append((s.t_first - s.t_send) * 1000)
+        if s.complete and s.bytes_by_type:
+            ratios.append(sum(s.bytes_by_type.values()) / len(s.expected.encode()))
+            for kind, size in s.bytes_by_type.items():
+                by_type[kind] = by_type.get(kind, 0) + size
+        if s.delta_frames > 1 and s.t_last and s.t_first and s.t_last > s.t_first:
+            rates.append((s.delta_frames - 1) / (s.t_last - s.t_first))
+    complete = [s for s in streams if s.complete]
+    text_bytes = sum(len(s.expected.encode()) for s in complete)
+    return {
+        "streams": len(streams),
+        "complete": len(complete),
+        "failed": sum(1 for s in streams if s.error),
+        "errors": sorted({s.error for s in streams if s.error})[:5],
+        "wrong_text": sum(1 for s in streams if not s.error and s.text != s.expected),
+        "gaps": sum(s.gaps for s in streams),
+        "repeats": sum(s.repeats for s in streams),
+        "reorders": sum(s.reorders for s in streams),
+        "length_mismatch": sum(1 for s in streams if s.reported_length not in (None, len(s.expected.encode("utf-16-le")) // 2)),
+        "missing_upstream_stamp": missing_stamp,
+        "tokens": TOKENS * len(complete),
+        "added_p50": percentile(added, 0.5), "added_p95": percentile(added, 0.95),
+        "to_upstream_p50": percentile(to_upstream, 0.5), "to_upstream_p95": percentile(to_upstream, 0.95),
+        "client_ttft_p50": percentile(client_ttft, 0.5), "client_ttft_p95": percentile(client_ttft, 0.95),
+        "frames_per_s_p50": percentile(rates, 0.5), "frames_per_s_max": max(rates) if rates else math.nan,
+        "frames_per_reply": statistics.mean(s.frames for s in complete) if complete else math.nan,
+        "delta_frames_per_reply": statistics.mean(s.delta_frames for s in complete) if complete else math.nan,
+        "stream_s": statistics.median(s.t_last - s.t_first for s in complete) if complete else math.nan,
+        "bytes_ratio": statistics.median(ratios) if ratios else math.nan,
+        "bytes_per_reply": {k: v / len(complete) for k, v in by_type.items()} if complete else {},
+        "text_bytes_per_reply": text_bytes / len(complete) if complete else math.nan,
+    }
