@@ -16,9 +16,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from conversations import sharing
 from conversations.models import ShareLink
-from conversations.permissions import Need, allows, conversation_for, role_in, share_for
+from conversations.permissions import Need, allows, role_in, share_for
 from conversations.services import ServiceError
-from conversations.views import ID_PATTERN, sidebar
+from conversations.views import ID_PATTERN, conversation_or_404, sidebar
 from conversations.workspaces import personal_workspace
 
 EXPIRIES = {
@@ -48,18 +48,11 @@ def _link_json(request, link: ShareLink) -> dict:
     }
 
 
-def _conversation_or_404(request, conversation_id: int, need: Need):
-    conversation = conversation_for(request.user, conversation_id, need=need)
-    if conversation is None:
-        raise Http404("No such conversation.")
-    return conversation
-
-
 @login_required
 @require_POST
 def share_create(request, conversation_id: int):
     """Make a link (editors and owners). Answers the link as JSON, or a 400 naming the problem."""
-    conversation = _conversation_or_404(request, conversation_id, Need.WRITE)
+    conversation = conversation_or_404(request, conversation_id, Need.WRITE)
     form = request.POST
     scope = form.get("scope", "conversation")
     turn_id = None
@@ -91,7 +84,7 @@ def share_create(request, conversation_id: int):
 @require_GET
 def conversation_links(request, conversation_id: int):
     """The links made to one conversation (editors and owners see them all)."""
-    conversation = _conversation_or_404(request, conversation_id, Need.WRITE)
+    conversation = conversation_or_404(request, conversation_id, Need.WRITE)
     links = ShareLink.objects.filter(conversation=conversation).select_related("created_by").order_by("-created_at")
     return JsonResponse({"links": [_link_json(request, link) for link in links]})
 

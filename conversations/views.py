@@ -25,7 +25,8 @@ MIN_COMPARE, MAX_COMPARE = 2, 4
 ID_PATTERN = re.compile(r"[0-9]{1,18}")  # ASCII digits, within the database's id range
 
 
-def _conversation_or_404(request, conversation_id: int, need: Need):
+def conversation_or_404(request, conversation_id: int, need: Need):
+    """The conversation if the user may do what `need` says with it; 404 otherwise."""
     conversation = conversation_for(request.user, conversation_id, need=need)
     if conversation is None:
         raise Http404("No such conversation.")
@@ -136,7 +137,7 @@ def conversation_new(request):
 @login_required
 @require_GET
 def conversation_detail(request, conversation_id: int, turn_id: int | None = None):
-    conversation = _conversation_or_404(request, conversation_id, Need.READ)
+    conversation = conversation_or_404(request, conversation_id, Need.READ)
     view = selectors.branch_view(conversation=conversation, turn_id=turn_id)
     if view is None:
         raise Http404("No such turn in this conversation.")
@@ -180,7 +181,7 @@ def conversation_detail(request, conversation_id: int, turn_id: int | None = Non
 @login_required
 @require_GET
 def branch_json(request, conversation_id: int, turn_id: int):
-    conversation = _conversation_or_404(request, conversation_id, Need.READ)
+    conversation = conversation_or_404(request, conversation_id, Need.READ)
     view = selectors.branch_view(conversation=conversation, turn_id=turn_id)
     if view is None:
         raise Http404("No such turn in this conversation.")
@@ -191,7 +192,7 @@ def branch_json(request, conversation_id: int, turn_id: int):
 @require_GET
 def earlier_json(request, conversation_id: int, turn_id: int):
     """The turns just above `turn_id` on its path, for a long branch opened on its end."""
-    conversation = _conversation_or_404(request, conversation_id, Need.READ)
+    conversation = conversation_or_404(request, conversation_id, Need.READ)
     turns, earlier = selectors.turns_before(conversation_id=conversation.id, turn_id=turn_id)
     if not turns and earlier is None and not Turn.objects.filter(pk=turn_id, conversation=conversation).exists():
         raise Http404("No such turn in this conversation.")
@@ -202,7 +203,7 @@ def earlier_json(request, conversation_id: int, turn_id: int):
 @login_required
 @require_POST
 def conversation_rename(request, conversation_id: int):
-    conversation = _conversation_or_404(request, conversation_id, Need.WRITE)
+    conversation = conversation_or_404(request, conversation_id, Need.WRITE)
     services.conversation_rename(conversation=conversation, title=request.POST.get("title", ""))
     return redirect("conversation", conversation_id=conversation.id)
 
@@ -210,7 +211,7 @@ def conversation_rename(request, conversation_id: int):
 @login_required
 @require_POST
 def conversation_delete(request, conversation_id: int):
-    conversation = _conversation_or_404(request, conversation_id, Need.MANAGE)
+    conversation = conversation_or_404(request, conversation_id, Need.MANAGE)
     try:
         services.conversation_delete(conversation=conversation)
     except services.ServiceError as exc:
@@ -221,14 +222,14 @@ def conversation_delete(request, conversation_id: int):
 @login_required
 @require_GET
 def tree_json(request, conversation_id: int):
-    conversation = _conversation_or_404(request, conversation_id, Need.READ)
+    conversation = conversation_or_404(request, conversation_id, Need.READ)
     return JsonResponse({"nodes": selectors.tree_nodes(conversation=conversation)})
 
 
 @login_required
 @require_POST
 def conversation_fork(request, conversation_id: int, turn_id: int):
-    conversation = _conversation_or_404(request, conversation_id, Need.READ)
+    conversation = conversation_or_404(request, conversation_id, Need.READ)
     if not selectors.turn_path(conversation_id=conversation.id, turn_id=turn_id):
         raise Http404("No such turn in this conversation.")
     try:
@@ -251,7 +252,7 @@ def _tip_ids(raw: str) -> list[int]:
 @login_required
 @require_GET
 def compare(request, conversation_id: int):
-    conversation = _conversation_or_404(request, conversation_id, Need.READ)
+    conversation = conversation_or_404(request, conversation_id, Need.READ)
     if "siblings" in request.GET:
         # "Compare" on a turn: the branches through it and its siblings, newest four.
         if not ID_PATTERN.fullmatch(request.GET["siblings"]):
@@ -296,7 +297,7 @@ def _with_sent_request(render):
     @login_required
     @require_GET
     def view(request, conversation_id: int, turn_id: int):
-        _conversation_or_404(request, conversation_id, Need.READ)
+        conversation_or_404(request, conversation_id, Need.READ)
         try:
             sent = replay.sent_request(conversation_id=conversation_id, turn_id=turn_id)
         except services.ServiceError as exc:

@@ -17,22 +17,14 @@ from conversations import selectors
 from conversations.exchange import MAX_IMPORT_TURNS, ImportProblem, check_size, human_size, importer, turn_char_limit
 from conversations.exchange.markdown import branch_markdown
 from conversations.exchange.workbench_json import conversation_export
-from conversations.models import Conversation
-from conversations.permissions import Need, conversation_for
-from conversations.views import sidebar
+from conversations.permissions import Need
+from conversations.views import conversation_or_404, sidebar
 from conversations.workspaces import personal_workspace
 
 SESSION_KEY = "exchange.imported"
 # Conversations linked from an import summary; the sidebar lists the rest.
 SUMMARY_LINKS = 200
 COUNT = re.compile(r"[0-9]{1,9}")
-
-
-def _readable(request, conversation_id: int) -> Conversation:
-    conversation = conversation_for(request.user, conversation_id, need=Need.READ)
-    if conversation is None:
-        raise Http404("No such conversation.")
-    return conversation
 
 
 def _attachment(body: str, *, content_type: str, title: str, fallback: str, extension: str) -> HttpResponse:
@@ -46,7 +38,7 @@ def _attachment(body: str, *, content_type: str, title: str, fallback: str, exte
 @login_required
 @require_GET
 def conversation_export_json(request, conversation_id: int):
-    conversation = _readable(request, conversation_id)
+    conversation = conversation_or_404(request, conversation_id, Need.READ)
     body = json.dumps(conversation_export(conversation=conversation), ensure_ascii=False, indent=1)
     return _attachment(
         body, content_type="application/json; charset=utf-8", title=conversation.title,
@@ -57,7 +49,7 @@ def conversation_export_json(request, conversation_id: int):
 @login_required
 @require_GET
 def branch_export_markdown(request, conversation_id: int, turn_id: int):
-    conversation = _readable(request, conversation_id)
+    conversation = conversation_or_404(request, conversation_id, Need.READ)
     turns = selectors.turn_path(conversation_id=conversation.id, turn_id=turn_id)
     if not turns:
         raise Http404("No such turn in this conversation.")
