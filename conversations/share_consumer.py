@@ -20,8 +20,7 @@ from conversations.protocol import ProtocolError, parse_action
 from conversations.workspaces import user_group
 
 READER_FINISHED = ("id", "status", "error", "length", "first_token_at", "finished_at")
-READER_TURN = ("id", "parent", "role", "content", "status", "provider", "model", "error", "created_at",
-               "first_token_at", "finished_at", "length")
+READER_TURN = (*sharing.READER_FIELDS, "length")
 MAX_FRAME = 1_000
 
 

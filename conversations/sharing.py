@@ -33,20 +33,17 @@ def share_group(link_id: int) -> str:
     return f"share.{link_id}"
 
 
+# What a reader is told about a turn (with `length`, its text's length in UTF-16 units).
+READER_FIELDS = ("id", "parent", "role", "content", "status", "provider", "model", "error",
+                 "created_at", "first_token_at", "finished_at")
+
+
 def _reader_turn(turn: Turn) -> dict:
-    return {
-        "id": turn.id,
-        "parent": turn.parent_id,
-        "role": turn.role,
-        "content": turn.content,
-        "status": turn.status,
-        "provider": turn.provider,
-        "model": turn.model,
-        "error": turn.error,
-        "created_at": iso(turn.created_at),
-        "first_token_at": iso(turn.first_token_at),
-        "finished_at": iso(turn.finished_at),
-    }
+    data = {name: getattr(turn, name) for name in READER_FIELDS if name != "parent"}
+    data["parent"] = turn.parent_id
+    for name in ("created_at", "first_token_at", "finished_at"):
+        data[name] = iso(data[name])
+    return data
 
 
 def reader_payload(turn: Turn | dict) -> dict:
@@ -56,25 +53,25 @@ def reader_payload(turn: Turn | dict) -> dict:
     return data
 
 
-def scope_ids(link: ShareLink) -> tuple[set[int] | None, set[int]]:
-    """The ids of the turns a live link shows now (None: every turn of the conversation), and
-    those of its shared subtree, under which new turns join it."""
-    if link.turn_id is None:
+def _scope(conversation_id: int, turn_id: int | None, with_subtree: bool) -> tuple[set[int] | None, set[int]]:
+    """The ids of the turns shared (None: every turn of the conversation), and those of the
+    shared subtree, under which new turns join it."""
+    if turn_id is None:
         return None, set()
-    ids = {t.id for t in turn_path(conversation_id=link.conversation_id, turn_id=link.turn_id)}
-    below = set(subtree_ids(conversation_id=link.conversation_id, turn_id=link.turn_id)) if link.with_subtree else set()
+    ids = {t.id for t in turn_path(conversation_id=conversation_id, turn_id=turn_id)}
+    below = set(subtree_ids(conversation_id=conversation_id, turn_id=turn_id)) if with_subtree else set()
     return ids | below, below
+
+
+def scope_ids(link: ShareLink) -> tuple[set[int] | None, set[int]]:
+    """What a live link shows now (see `_scope`)."""
+    return _scope(link.conversation_id, link.turn_id, link.with_subtree)
 
 
 def _scope_turns(conversation: Conversation, turn_id: int | None, with_subtree: bool) -> list[Turn]:
     turns = Turn.objects.filter(conversation=conversation).only(*SHARED_FIELDS).order_by("id")
-    if turn_id is None:
-        return list(turns)
-    path = turn_path(conversation_id=conversation.id, turn_id=turn_id)
-    ids = {t.id for t in path}
-    if with_subtree:
-        ids |= set(subtree_ids(conversation_id=conversation.id, turn_id=turn_id))
-    return list(turns.filter(pk__in=ids))
+    ids, _ = _scope(conversation.id, turn_id, with_subtree)
+    return list(turns if ids is None else turns.filter(pk__in=ids))
 
 
 def share_create(
