@@ -56,6 +56,23 @@ def role_in(user, workspace_id: int) -> str | None:
     return _role(user.pk, workspace_id) if _signed_in(user) else None
 
 
+def _with_role(rows, pk, user, need: Need, memberships: str):
+    """Row `pk` annotated with the user's `role` through `memberships`, if that role allows `need`."""
+    if not _signed_in(user):
+        return None
+    try:
+        row = (
+            rows.filter(pk=pk, **{f"{memberships}__user": user})
+            .annotate(role=F(f"{memberships}__role"))
+            .first()
+        )
+    except (ValueError, TypeError):
+        return None
+    if row is None or not allows(row.role, need):
+        return None
+    return row
+
+
 def conversation_for(user, conversation_id: int, *, need: Need) -> Conversation | None:
     """The conversation if `user` may do what `need` says with it, else None. One query.
 
@@ -63,36 +80,12 @@ def conversation_for(user, conversation_id: int, *, need: Need) -> Conversation 
     that is not yours reveals nothing, not even that it exists. The conversation carries the
     user's role as `role`.
     """
-    if not _signed_in(user):
-        return None
-    try:
-        conversation = (
-            Conversation.objects.filter(pk=conversation_id, workspace__memberships__user=user)
-            .annotate(role=F("workspace__memberships__role"))
-            .first()
-        )
-    except (ValueError, TypeError):
-        return None
-    if conversation is None or not allows(conversation.role, need):
-        return None
-    return conversation
+    return _with_role(Conversation.objects, conversation_id, user, need, "workspace__memberships")
 
 
 def workspace_for(user, workspace_id: int, *, need: Need) -> Workspace | None:
     """The workspace if `user` may do what `need` says in it (MANAGE: members), else None."""
-    if not _signed_in(user):
-        return None
-    try:
-        workspace = (
-            Workspace.objects.filter(pk=workspace_id, memberships__user=user)
-            .annotate(role=F("memberships__role"))
-            .first()
-        )
-    except (ValueError, TypeError):
-        return None
-    if workspace is None or not allows(workspace.role, need):
-        return None
-    return workspace
+    return _with_role(Workspace.objects, workspace_id, user, need, "memberships")
 
 
 def share_for(user, token: str) -> ShareLink | None:
