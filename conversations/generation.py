@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from conversations import liveness, services
 from conversations.models import Turn
-from conversations.payloads import iso, utf16_length
+from conversations.payloads import compact, iso, utf16_length
 from conversations.providers.base import (
     Finish,
     GenerationRequest,
@@ -193,7 +193,7 @@ class Generation:
                 self.group,
                 {
                     "type": "turn.finished",
-                    "turn": {
+                    "turn": compact({
                         "id": self.turn_id,
                         "status": status,
                         "error": error,
@@ -206,7 +206,7 @@ class Generation:
                         "finish_reason": self.finish_reason,
                         "first_token_at": iso(self.first_token_at),
                         "finished_at": iso(finished.finished_at),
-                    },
+                    }),
                 },
             )
         except Exception:

@@ -18,6 +18,16 @@ def utf16_tail(text: str, offset: int) -> str:
     return text.encode("utf-16-le")[offset * 2 :].decode("utf-16-le", errors="ignore")
 
 
+def compact(data: dict) -> dict:
+    """A turn as a websocket frame carries it: without its empty values (null, "", {} and []), which
+    the page reads as empty (static/js/turns.js: withTurnDefaults). `parent` always stays (null
+    is a root), and so do zero and false."""
+    return {
+        key: value for key, value in data.items()
+        if key == "parent" or not (value is None or value in ("", {}, []))
+    }
+
+
 def turn_payload(
     turn: Turn, *, siblings: list[int] | None = None, forks: list[dict] | None = None, content: bool = True
 ) -> dict:

@@ -12,6 +12,10 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from conversations.liveness import ensure_heartbeat  # noqa: E402
 from conversations.routing import websocket_urlpatterns  # noqa: E402
+from workbench import compression  # noqa: E402
+
+# Imported before daphne starts its websocket factory (by `daphne` and by `runserver` alike).
+compression.enable()
 
 router = ProtocolTypeRouter(
     {

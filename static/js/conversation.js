@@ -4,7 +4,7 @@ import { ContextMeter, defaultContextReply, markOmitted, showCode, showRequest }
 import { openShareDialog, Presence } from './share.js';
 import { Socket } from './socket.js';
 import { TreePanel } from './treepanel.js';
-import { applyDelta, applyFinished, el, renderBody, turnElement, turnUrl } from './turns.js';
+import { applyDelta, applyFinished, el, renderBody, turnElement, turnUrl, withTurnDefaults } from './turns.js';
 
 const page = JSON.parse(document.getElementById('page-data').textContent);
 const $ = (id) => document.getElementById(id);
@@ -365,9 +365,11 @@ function resumeStreaming() {
 function handleMessage(message) {
   if (presence.handle(message)) return;
   switch (message.type) {
-    case 'turn.created':
-      treePanel.upsert(message.turn);
-      return onTurnCreated(message.turn, message.request_id, message.title);
+    case 'turn.created': {
+      const turn = withTurnDefaults(message.turn);
+      treePanel.upsert(turn);
+      return onTurnCreated(turn, message.request_id, message.title);
+    }
     case 'delta':
       return onDelta(message);
     case 'turn.finished':

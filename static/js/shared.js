@@ -1,7 +1,7 @@
 // The shared page: a read-only branch of what a link shares, live over the link's socket when the
 // link is live. It knows nothing beyond what the server put in it.
 import { Socket } from './socket.js';
-import { applyDelta, applyFinished, el, renderBody, turnElement } from './turns.js';
+import { applyDelta, applyFinished, el, renderBody, turnElement, withTurnDefaults } from './turns.js';
 
 const page = JSON.parse(document.getElementById('page-data').textContent);
 const transcript = document.getElementById('transcript');
@@ -80,7 +80,7 @@ function queueRender(turn) {
 function onMessage(message) {
   if (message.type === 'share.gone') return gone(message.error);
   if (message.type === 'turn.created') {
-    const turn = { ...message.turn, content: message.turn.content || '', siblings: [message.turn.id] };
+    const turn = { ...withTurnDefaults(message.turn), siblings: [message.turn.id] };
     const parentAt = turn.parent == null ? -1 : indexOf(turn.parent);
     // A turn continuing the branch on screen joins it; others wait for their branch to be opened.
     if (parentAt === state.turns.length - 1) {

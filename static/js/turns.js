@@ -130,6 +130,15 @@ export function turnUrl(template, id) {
 }
 
 // Applies the end of a reply; false while text is still missing (the caller resumes from there).
+// A turn from a websocket frame: the server leaves out empty fields, which read as their empty values.
+export function withTurnDefaults(turn) {
+  return {
+    parent: null, provider: '', model: '', settings: {}, token_counts: {}, input_tokens: null,
+    output_tokens: null, usage_estimated: false, cost: null, context: {}, error: '',
+    first_token_at: null, finished_at: null, length: 0, content: '', ...turn,
+  };
+}
+
 export function applyFinished(turn, update) {
   Object.assign(turn, update);
   if (turn.content.length >= update.length) return true;
