@@ -89,7 +89,11 @@ def encoding(name: str) -> tiktoken.Encoding:
             constructor_args = openai_public.ENCODING_CONSTRUCTORS[name]()
         finally:
             tiktoken.load.read_file_cached = original
-    return tiktoken.Encoding(**constructor_args)
+    built = tiktoken.Encoding(**constructor_args)
+    # The Rust core keeps its own copy of the ranks; the Python dict (~20 MB for o200k_base) is
+    # only read again to pickle the encoding, which nothing here does.
+    built._mergeable_ranks = None
+    return built
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from conversations.providers.base import (
 )
 from conversations.providers.openai_chat import OpenAIChatProvider
 from conversations.providers.openai_responses import OpenAIResponsesProvider
-from conversations.providers.sdk import SDK_ERRORS
 from conversations.providers.sse import SSEDecoder
 from tests.fake_upstream import reply_text
 
@@ -87,7 +86,7 @@ async def typed_events(provider, request):
                             yield TextDelta(choice.delta.content)
                         reason = choice.finish_reason or reason
                 yield Finish(reason)
-    except SDK_ERRORS as exc:
+    except provider.errors as exc:
         raise provider.failure(exc) from exc
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
-import anthropic
-
 from conversations.providers.base import (
     Event,
     Finish,
@@ -17,7 +15,7 @@ from conversations.providers.base import (
     conversation_messages,
     system_prompt_of,
 )
-from conversations.providers.sdk import SDK_ERRORS, SDKProvider, anthropic_stream_error
+from conversations.providers.sdk import SDKProvider, anthropic_stream_error
 from conversations.providers.sse import SSEDecoder, drain, loads
 
 DEFAULT_MAX_TOKENS = 4096
@@ -40,7 +38,11 @@ def alternating_messages(request: GenerationRequest) -> list[dict]:
 
 
 class AnthropicProvider(SDKProvider):
+    sdk, sdk_error = "anthropic", "AnthropicError"
+
     def make_client(self, **options):
+        import anthropic
+
         return anthropic.AsyncAnthropic(**options)
 
     def request_body(self, request: GenerationRequest) -> dict:
@@ -118,5 +120,5 @@ class AnthropicProvider(SDKProvider):
                 raise ProviderError(f"{self.label} ended the stream before the message was complete.")
         except ProviderError:
             raise
-        except SDK_ERRORS as exc:
+        except self.errors as exc:
             raise self.failure(exc) from exc

@@ -4,8 +4,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
-import openai
-
 from conversations.providers.base import (
     Event,
     Finish,
@@ -17,16 +15,20 @@ from conversations.providers.base import (
     conversation_messages,
     system_prompt_of,
 )
-from conversations.providers.sdk import SDK_ERRORS, SDKProvider, openai_body, openai_stream_error
+from conversations.providers.sdk import SDKProvider, openai_body, openai_stream_error
 from conversations.providers.sse import SSEDecoder, drain, loads
 
 
 class OpenAIChatProvider(SDKProvider):
+    sdk, sdk_error = "openai", "OpenAIError"
+
     def __init__(self, *, max_tokens_param: str = "max_completion_tokens", **config) -> None:
         super().__init__(**config)
         self._max_tokens_param = max_tokens_param
 
     def make_client(self, **options):
+        import openai
+
         return openai.AsyncOpenAI(**options)
 
     def request_body(self, request: GenerationRequest) -> dict:
@@ -96,5 +98,5 @@ class OpenAIChatProvider(SDKProvider):
                     await drain(body)
         except ProviderError:
             raise
-        except SDK_ERRORS as exc:
+        except self.errors as exc:
             raise self.failure(exc) from exc

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, aclosing
 
-import openai
-
 from conversations.providers.base import (
     Event,
     Finish,
@@ -24,7 +22,7 @@ from conversations.providers.base import (
     conversation_messages,
     system_prompt_of,
 )
-from conversations.providers.sdk import SDK_ERRORS, SDKProvider, openai_body, openai_stream_error
+from conversations.providers.sdk import SDKProvider, openai_body, openai_stream_error
 from conversations.providers.sse import SSEDecoder, drain, loads
 
 
@@ -39,7 +37,11 @@ def _rejected_previous_response(exc: openai.APIStatusError) -> bool:
 
 
 class OpenAIResponsesProvider(SDKProvider):
+    sdk, sdk_error = "openai", "OpenAIError"
+
     def make_client(self, **options):
+        import openai
+
         return openai.AsyncOpenAI(**options)
 
     def chained_input(self, request: GenerationRequest) -> tuple[str, list[Message]]:
@@ -78,6 +80,8 @@ class OpenAIResponsesProvider(SDKProvider):
         return body
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Event]:
+        import openai
+
         client = self.client()
         create = client.responses.with_streaming_response.create
         body = self.request_body(request)
@@ -125,7 +129,7 @@ class OpenAIResponsesProvider(SDKProvider):
                 raise self.ended()
         except ProviderError:
             raise
-        except SDK_ERRORS as exc:
+        except self.errors as exc:
             raise self.failure(exc) from exc
 
     def ended(self) -> ProviderError:

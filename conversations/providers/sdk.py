@@ -1,28 +1,35 @@
 """Common ground of the providers that talk through the openai and anthropic SDKs: their
 configuration, one SDK client per event loop, and their exceptions turned into messages a person
-can act on."""
+can act on.
+
+An SDK is imported when its provider first needs a client, not before: each weighs tens of
+megabytes, and a deployment that uses one of them (or only the local model) never loads the other.
+"""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import ssl
+import sys
 import weakref
+from functools import cached_property
 from urllib.parse import urlsplit, urlunsplit
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import anthropic
 import anyio
 import httpx2
-import openai
 
 from conversations.providers.base import ProviderError
 from conversations.providers.sse import loads
 
-_CONNECTION_ERRORS = (openai.APIConnectionError, anthropic.APIConnectionError)
-_TIMEOUT_ERRORS = (openai.APITimeoutError, anthropic.APITimeoutError, httpx2.TimeoutException)
-_STATUS_ERRORS = (openai.APIStatusError, anthropic.APIStatusError)
-_API_ERRORS = (openai.APIError, anthropic.APIError)
+_SDKS = ("openai", "anthropic")
+
+
+def _sdk_classes(name: str, *extra: type) -> tuple[type, ...]:
+    """The class `name` of each SDK already imported (an exception of an SDK means it is)."""
+    return tuple(getattr(sys.modules[sdk], name) for sdk in _SDKS if sdk in sys.modules) + extra
 
 
 def error_detail(body: Any, fallback: str) -> str:
@@ -63,6 +70,8 @@ def anthropic_stream_error(data: bytes) -> str:
 async def openai_body(response: httpx2.Response) -> AsyncIterator[bytes]:
     """The body of a streamed OpenAI response, its transport errors raised as the SDK's own stream
     raises them (Anthropic's raises them unwrapped, as httpx2 does)."""
+    import openai
+
     try:
         async for chunk in response.aiter_bytes():
             yield chunk
@@ -84,20 +93,21 @@ def public_url(url: str) -> str:
 def provider_error(exc: Exception, *, label: str, key_setting: str, base_url: str) -> ProviderError:
     """A ProviderError for an exception raised while talking to a provider through its SDK."""
     where = f" at {public_url(base_url)}" if base_url else ""
-    if isinstance(exc, _TIMEOUT_ERRORS):
+    if isinstance(exc, _sdk_classes("APITimeoutError", httpx2.TimeoutException)):
         return ProviderError(
             f"{label} stopped sending{where}: no data arrived within the stall timeout "
             "(WORKBENCH_STALL_TIMEOUT). The text received so far is kept."
         )
-    if isinstance(exc, _CONNECTION_ERRORS) or isinstance(exc, httpx2.TransportError):
+    if isinstance(exc, _sdk_classes("APIConnectionError", httpx2.TransportError)):
         return ProviderError(
             f"Could not reach {label}{where}: {exc.__cause__ or exc}. "
             "Check that the server is running and the base URL is right."
         )
-    if isinstance(exc, _STATUS_ERRORS) and exc.status_code < 400:
+    status_errors = _sdk_classes("APIStatusError")
+    if isinstance(exc, status_errors) and exc.status_code < 400:
         # An error event inside a stream that had started fine (the SDK reports the HTTP 200).
         return midstream_error(label, _upstream_message(exc))
-    if isinstance(exc, _STATUS_ERRORS):
+    if isinstance(exc, status_errors):
         status = exc.status_code
         detail = _upstream_message(exc)
         if status == 401:
@@ -117,15 +127,11 @@ def provider_error(exc: Exception, *, label: str, key_setting: str, base_url: st
         else:
             hint = f"{label} rejected the request ({status}): {detail}"
         return ProviderError(hint, status=status)
-    if isinstance(exc, _API_ERRORS):
+    if isinstance(exc, _sdk_classes("APIError")):
         return midstream_error(label, _upstream_message(exc))
     if isinstance(exc, json.JSONDecodeError):
         return ProviderError(f"{label} sent a malformed event that could not be read: {exc}.")
     return ProviderError(f"{label} failed: {type(exc).__name__}: {exc}")
-
-
-# What a provider catches around its SDK calls and hands to provider_error.
-SDK_ERRORS = (openai.OpenAIError, anthropic.AnthropicError, httpx2.HTTPError, json.JSONDecodeError)
 
 
 class ClientsPerLoop:
@@ -145,6 +151,9 @@ class ClientsPerLoop:
 
 class SDKProvider:
     """A provider configured with a key, a base URL and a list of models."""
+
+    sdk = ""  # the SDK's module, imported with the first client
+    sdk_error = ""  # the base class of that SDK's exceptions
 
     def __init__(
         self,
@@ -175,6 +184,12 @@ class SDKProvider:
 
     def make_client(self, **options: Any) -> Any:
         raise NotImplementedError
+
+    @cached_property
+    def errors(self) -> tuple[type[BaseException], ...]:
+        """What the provider catches around its SDK calls and hands to `failure`."""
+        base = getattr(importlib.import_module(self.sdk), self.sdk_error)
+        return (base, httpx2.HTTPError, json.JSONDecodeError)
 
     def client(self) -> Any:
         return self._clients.get()
