@@ -194,7 +194,7 @@ def replay_provider(name, body: bytes, cut: int):
     make_client = provider.make_client
     transport = httpx2.MockTransport(respond)
     provider.make_client = lambda **options: make_client(
-        http_client=httpx2.AsyncClient(transport=transport), **options)
+        **{**options, "http_client": httpx2.AsyncClient(transport=transport)})
     return provider
 
 
@@ -293,3 +293,37 @@ async def test_cpu_per_chunk(providers, upstream, capsys, name):
     with capsys.disabled():
         print(f"\n{name}: µs CPU per chunk, client thread (whole process with the fake upstream): "
               + ", ".join(f"{label} {t:.1f} ({p:.1f})" for label, (t, p) in timings.items()))
+
+
+async def test_reads_are_spaced_once_text_flows_and_not_before(providers, upstream, settings, monkeypatch):
+    """After the first token, the reader waits between reads, so one read takes several tokens;
+    the text is the same, and nothing waits before the first token."""
+    from conversations.providers import sse
+
+    upstream.tokens, upstream.interval = 100, 0.005
+    reads, slept = [], []
+    feed, sleep = sse.SSEDecoder.feed, sse.asyncio.sleep
+    monkeypatch.setattr(sse.SSEDecoder, "feed", lambda self, chunk: reads.append(chunk) or feed(self, chunk))
+
+    async def pause(self):
+        slept.append((time.perf_counter(), self.flowing))
+        await sleep(self.interval) if self.flowing and self.interval else None
+
+    runs = {}
+    for interval in (0.0, 0.02):
+        settings.STREAM_READ_INTERVAL_SECONDS = interval
+        reads.clear()
+        events, error = await run(providers.providers["openai"].stream(make_request()))
+        assert error is None
+        runs[interval] = ("".join(e.text for e in events if isinstance(e, TextDelta)), len(reads))
+    assert runs[0.0][0] == runs[0.02][0] == reply_text("Hello tree", 100)
+    unpaced, paced = runs[0.0][1], runs[0.02][1]
+    assert paced < unpaced / 2 and paced < 50, (paced, unpaced)
+
+    # Only reads after the first token wait.
+    first_text = []
+    monkeypatch.setattr(sse.ReadPacer, "pause", pause)
+    async for event in providers.providers["openai"].stream(make_request()):
+        if isinstance(event, TextDelta) and not first_text:
+            first_text.append(time.perf_counter())
+    assert all(flowing == (at > first_text[0]) for at, flowing in slept)

@@ -16,7 +16,7 @@ from conversations.providers.base import (
     system_prompt_of,
 )
 from conversations.providers.sdk import SDKProvider, anthropic_stream_error
-from conversations.providers.sse import SSEDecoder, drain, loads
+from conversations.providers.sse import ReadPacer, SSEDecoder, drain, loads
 
 DEFAULT_MAX_TOKENS = 4096
 
@@ -78,7 +78,7 @@ class AnthropicProvider(SDKProvider):
                 create(**self.request_body(request)) as response,
                 aclosing(response.http_response.aiter_bytes()) as chunks,
             ):
-                decoder = SSEDecoder()
+                decoder, pacer = SSEDecoder(), ReadPacer()
                 input_tokens: int | None = None
                 output_tokens: int | None = None
                 finish_reason = "stop"
@@ -97,6 +97,7 @@ class AnthropicProvider(SDKProvider):
                         if kind == "content_block_delta":
                             delta = event["delta"]
                             if delta.get("type") == "text_delta" and delta.get("text"):
+                                pacer.flowing = True
                                 yield TextDelta(delta["text"])
                         elif kind == "message_start":
                             message = event["message"]
@@ -117,6 +118,7 @@ class AnthropicProvider(SDKProvider):
                             yield Finish(finish_reason)
                             await drain(chunks)
                             return
+                    await pacer.pause()
                 raise ProviderError(f"{self.label} ended the stream before the message was complete.")
         except ProviderError:
             raise

@@ -16,7 +16,7 @@ from conversations.providers.base import (
     system_prompt_of,
 )
 from conversations.providers.sdk import SDKProvider, openai_body, openai_stream_error
-from conversations.providers.sse import SSEDecoder, drain, loads
+from conversations.providers.sse import ReadPacer, SSEDecoder, drain, loads
 
 
 class OpenAIChatProvider(SDKProvider):
@@ -64,7 +64,7 @@ class OpenAIChatProvider(SDKProvider):
                 create(**self.request_body(request)) as response,
                 aclosing(openai_body(response.http_response)) as body,
             ):
-                decoder = SSEDecoder()
+                decoder, pacer = SSEDecoder(), ReadPacer()
                 finish_reason = "stop"
                 response_id_sent = False
                 done = False
@@ -88,11 +88,13 @@ class OpenAIChatProvider(SDKProvider):
                         for choice in chunk.get("choices") or ():
                             delta = choice.get("delta")
                             if delta and delta.get("content"):
+                                pacer.flowing = True
                                 yield TextDelta(delta["content"])
                             if choice.get("finish_reason"):
                                 finish_reason = choice["finish_reason"]
                     if done:
                         break
+                    await pacer.pause()
                 yield Finish(finish_reason)
                 if done:
                     await drain(body)

@@ -23,7 +23,7 @@ from conversations.providers.base import (
     system_prompt_of,
 )
 from conversations.providers.sdk import SDKProvider, openai_body, openai_stream_error
-from conversations.providers.sse import SSEDecoder, drain, loads
+from conversations.providers.sse import ReadPacer, SSEDecoder, drain, loads
 
 
 def _rejected_previous_response(exc: openai.APIStatusError) -> bool:
@@ -97,7 +97,7 @@ class OpenAIResponsesProvider(SDKProvider):
                     fallback = self.request_body(request, chain=False)
                     response = await stack.enter_async_context(create(**fallback))
                 chunks = await stack.enter_async_context(aclosing(openai_body(response.http_response)))
-                decoder = SSEDecoder()
+                decoder, pacer = SSEDecoder(), ReadPacer()
                 async for raw in chunks:
                     for _name, data in decoder.feed(raw):
                         if data[:6] == b"[DONE]":
@@ -110,6 +110,7 @@ class OpenAIResponsesProvider(SDKProvider):
                         kind = event.get("type")
                         if kind == "response.output_text.delta":
                             if event.get("delta"):
+                                pacer.flowing = True
                                 yield TextDelta(event["delta"])
                         elif kind == "response.created":
                             yield ResponseId(event["response"]["id"])
@@ -126,6 +127,7 @@ class OpenAIResponsesProvider(SDKProvider):
                             )
                         elif kind == "error":
                             raise self.midstream(f"{event.get('message')}")
+                    await pacer.pause()
                 raise self.ended()
         except ProviderError:
             raise

@@ -23,6 +23,7 @@ import httpx2
 
 from conversations.providers.base import ProviderError
 from conversations.providers.sse import loads
+from conversations.providers.transport import StreamingTransport
 
 _SDKS = ("openai", "anthropic")
 
@@ -179,6 +180,9 @@ class SDKProvider:
                 base_url=base_url or None,
                 timeout=httpx2.Timeout(stall, connect=connect),
                 max_retries=max_retries,
+                # The SDK's requests on a leaner transport (see transport.py); proxies from the
+                # environment still go through httpx2's own.
+                http_client=httpx2.AsyncClient(transport=StreamingTransport(), follow_redirects=True),
             )
         )
 

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
+from django.conf import settings
 
 # What a finished stream may still send after its last event, read within this time so that the
 # connection goes back to the pool (an unread HTTP/1.1 response has to be closed instead).
@@ -94,6 +95,37 @@ def loads(data: bytes) -> Any:
         # reported in the same words, and what only the standard library accepts (NaN, integers
         # beyond 64 bits, lone surrogates) is read as they would read it.
         return json.loads(data.decode())
+
+
+class ReadPacer:
+    """Spaces the network reads of a reply's stream once its text flows.
+
+    A model sends each token as soon as it has it, so reading as fast as bytes arrive costs a
+    wake-up of the event loop and a pass through the HTTP client's network read per token. After
+    the first token (read at once: it is what a person waits for), whenever a chunk had to be
+    waited for, the reader waits WORKBENCH_READ_INTERVAL_SECONDS before the next read; the chunks
+    that arrived meanwhile are then taken from the buffers without waiting. The page gets at most
+    one frame per coalescing window anyway, so text reaches it at most one interval later.
+    """
+
+    __slots__ = ("interval", "flowing", "_asked")
+
+    # A chunk that took longer than this to come was waited for (a buffered one comes at once).
+    WAITED = 0.0005
+
+    def __init__(self) -> None:
+        self.interval = settings.STREAM_READ_INTERVAL_SECONDS
+        self.flowing = False  # set by the provider once it has yielded text
+        self._asked = 0.0
+
+    async def pause(self) -> None:
+        """Called after each chunk is handled, before the next is asked for."""
+        if not self.flowing or self.interval <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._asked > self.WAITED:
+            await asyncio.sleep(self.interval)
+        self._asked = loop.time()
 
 
 async def drain(chunks: AsyncIterator[bytes]) -> None:
