@@ -5,8 +5,8 @@
     .venv/bin/python -m bench --levels 1,10 --runs 5 --skip scaleout,idle,tree
 
 Parts (all run unless skipped): sqlite, postgresql, scaleout (two processes on PostgreSQL + Redis),
-idle (2,000 open websockets), profile (cProfile of the server), tree (bench.tree), context
-(bench.context_meter). PostgreSQL is BENCH_DATABASE_URL or --postgres (default the local server);
+idle (2,000 open websockets), profile (cProfile of the server), readpath (bench.read_path: reading
+the upstream alone), tree (bench.tree), context (bench.context_meter). PostgreSQL is BENCH_DATABASE_URL or --postgres (default the local server);
 Redis is REDIS_URL or --redis. Each gets scratch databases / a channel prefix of its own, removed after.
 Not part of the test suite.
 """
@@ -28,7 +28,7 @@ from bench.scenarios import LOADGEN_CPU, Plan, measure_idle, measure_levels, mea
 from bench.server import ROOT, Deployment, reachable
 from bench.upstream import TimedUpstream
 
-PARTS = ("sqlite", "postgresql", "scaleout", "idle", "profile", "tree", "context")
+PARTS = ("sqlite", "postgresql", "scaleout", "idle", "profile", "readpath", "tree", "context")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -155,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     options = dict(results["args"])
     extra = []
     postgres = args.postgres if reachable(args.postgres) else ""
+    if "readpath" not in args.skip:
+        extra.append(extras.read_path_section(args.quick, log=log))
     if "tree" not in args.skip:
         extra.append(extras.tree_section(options, postgres, args.quick, log=log))
     if "context" not in args.skip:

@@ -93,8 +93,9 @@ def _bytes_cause(x: dict) -> str:
     frames = m["delta_frames_per_reply"]
     envelope = (deltas - text_bytes) / frames if frames else math.nan
     others = ", ".join(f"{k} {v:,.0f} B" for k, v in sorted(per.items()) if k != "delta")
-    return (f"Bytes ÷ text is {f(m['bytes_ratio'], 2)}× at {streams(x['level'])} (target ≤ {BYTES_TARGET}×). "
-            f"Measured per reply: {text_bytes:,.0f} B of text; deltas {deltas:,.0f} B in {f(frames, 0)} frames, "
+    return (f"Bytes ÷ text is {f(m['bytes_ratio'], 2)}× at {streams(x['level'])} on the wire, "
+            f"{f(m.get('prose_ratio', math.nan), 2)}× with prose (target ≤ {BYTES_TARGET}×). "
+            f"Measured per reply, uncompressed: {text_bytes:,.0f} B of text; deltas {deltas:,.0f} B in {f(frames, 0)} frames, "
             f"so ≈ {f(envelope, 0)} B of envelope (`type`, `turn`, `offset`, JSON, frame header) per frame "
             f"carrying ≈ {f(text_bytes / frames if frames else math.nan, 0)} B of text; {others}. "
             f"The deltas alone are {f(deltas / text_bytes if text_bytes else math.nan, 2)}× the text. "
@@ -132,8 +133,12 @@ def causes_for(r: dict, config: str) -> list[str]:
     bad = [x for x in levels if ok_le(x["median"]["cpu_us_per_token"], CPU_TARGET_US) is False]
     if bad:
         out.append(_cpu_cause(r, config, bad))
-    worst = max(levels, key=lambda x: -1 if math.isnan(x["median"]["bytes_ratio"]) else x["median"]["bytes_ratio"])
-    if ok_le(worst["median"]["bytes_ratio"], BYTES_TARGET) is False:
+    def bytes_ratio(x: dict) -> float:
+        known = [v for v in (x["median"]["bytes_ratio"], x["median"].get("prose_ratio", math.nan)) if not math.isnan(v)]
+        return max(known, default=math.nan)
+
+    worst = max(levels, key=lambda x: -1 if math.isnan(bytes_ratio(x)) else bytes_ratio(x))
+    if ok_le(bytes_ratio(worst), BYTES_TARGET) is False:
         out.append(_bytes_cause(worst))
     fast = [x for x in levels if ok_le(x["median"]["frames_per_s_max"], FRAMES_TARGET) is False]
     if fast:

@@ -1,32 +1,17 @@
 """The other benchmarks' sections: tree size (bench.tree) and the context meter (bench.context_meter).
 
 Each runs in a subprocess of its own (they set Django up for their own database), on SQLite and, when
-PostgreSQL is reachable, on a scratch database made for it and dropped after. A module that offers
-`section(options) -> str` is asked for its section; otherwise its command-line output is included.
+PostgreSQL is reachable, on a scratch database made for it and dropped after; their command-line
+output is included as they print it.
 """
 from __future__ import annotations
 
-import importlib.util
-import json
 import os
 import subprocess
 import sys
 from contextlib import contextmanager
 
 from bench.server import ROOT
-
-ADAPTER = """
-import argparse, inspect, json, sys
-module = __import__(sys.argv[1], fromlist=["section"])
-section = getattr(module, "section", None)
-params = list(inspect.signature(section).parameters) if section else []
-if params[:1] == ["options"]:
-    print("SECTION-FOLLOWS")
-    print(section(argparse.Namespace(**json.loads(sys.argv[2]))))
-else:
-    print("NO-OPTIONS-SECTION " + ",".join(params))
-"""
-
 
 def _all_cores() -> None:
     os.sched_setaffinity(0, range(os.cpu_count() or 1))
@@ -66,35 +51,26 @@ def _demote(markdown: str) -> str:
     return "\n".join("##" + line if line.startswith("#") else line for line in markdown.splitlines())
 
 
-def _by_section(module: str, options: dict) -> str | None:
-    """The module's own section(options), or None when it has no such function."""
-    code, out = _run([sys.executable, "-c", ADAPTER, module, json.dumps(options)])
-    if code == 0 and "SECTION-FOLLOWS" in out:
-        return out.split("SECTION-FOLLOWS", 1)[1].strip() + "\n"
-    if code != 0:
-        return f"`{module}.section(options)` failed:\n\n```\n{out.strip()[-3000:]}\n```\n"
-    return None
+def read_path_section(quick: bool, log=print) -> str:
+    log("reading the upstream alone (bench.read_path)…")
+    flags = ["--streams", "50", "--runs", "1"] if quick else []
+    code, out = _run([sys.executable, "-m", "bench.read_path", *flags])
+    command = f".venv/bin/python -m bench.read_path {' '.join(flags)}".strip()
+    body = out.strip() if code == 0 else f"**Failed** (exit {code}):\n\n```\n{out.strip()[-2000:]}\n```"
+    return (f"## Reading the upstream\n\n`{command}`: the CPU one process spends reading streamed replies "
+            "through the OpenAI provider, nothing else (no database, no websockets).\n\n" + body + "\n")
 
 
 def tree_section(options: dict, postgres: str, quick: bool, log=print) -> str:
-    if importlib.util.find_spec("bench.tree") is None:
-        return ("## Tree size and page size\n\nNot measured: `bench/tree.py` does not exist yet "
-                "(another engineer is writing it; this tool calls `bench.tree.section(options)`).\n")
     log("tree size (bench.tree)…")
-    own = _by_section("bench.tree", options)
-    if own is not None:
-        return own
     flags = ["--turns", "20000", "--runs", "10"] if quick else []
     return _per_database("Tree size and page size", "bench.tree", flags, postgres, "tree",
-                         "`bench.tree` has no `section(options)` yet, so its command-line output is included as "
-                         "it printed it.")
+                         "Measured by `python -m bench.tree` on each database (it builds the database "
+                         "first); its output as it printed it.")
 
 
 def context_section(options: dict, postgres: str, quick: bool, log=print) -> str:
     log("context meter (bench.context_meter)…")
-    own = _by_section("bench.context_meter", options)
-    if own is not None:
-        return own
     flags = ["--runs", "5"] if quick else []
     return _per_database("Context meter of a 2,000-turn branch", "bench.context_meter", flags, postgres,
                          "context", "Printed by `python -m bench.context_meter` (medians and 95th percentiles "

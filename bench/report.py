@@ -107,8 +107,13 @@ def machine_section(r: dict) -> str:
         "- *Nothing lost*: deltas applied by offset in UTF-16 units (prompts hold `ï` and `😀`); the text must equal "
         "`reply_text(prompt, 200)` with no gap, repeat or reordering, and the reply must be saved `complete` "
         "with that exact text (read back with `manage.py shell`).",
-        "- *Bytes*: server→client websocket bytes (payload + frame header) of all frames of a reply, from the "
-        "send to `turn.finished`, ÷ the reply's text in UTF-8. *Frames per second*: delta frames ÷ the time "
+        "- *Bytes*: what the client's socket received from the network (compressed frames and their "
+        "headers) from the send to `turn.finished`, ÷ the reply's text in UTF-8; the client offers "
+        "permessage-deflate as browsers do. In parentheses, the same frames uncompressed (payload + header). "
+        "The fake's replies cycle through 19 words, which deflate shrinks far more than prose, so each "
+        "table also gives *prose*: one recorded reply's frames with their text replaced by English prose of "
+        "the same length, compressed with the server's settings (`bench/streams.py: prose_ratio`). "
+        "*Frames per second*: delta frames ÷ the time "
         "from first to last delta of a stream. *DB writes*: `n_tup_ins + n_tup_upd` of `conversations_turn` "
         "(PostgreSQL statistics, read after the server exits so every backend has reported), ÷ replies "
         "(warm-up included); the prompt's insert counts. *Memory*: VmRSS sampled every 50 ms.",
@@ -151,6 +156,11 @@ def summary_section(r: dict) -> str:
             worst = values[-1][0] if values else None
             cells.append("–" if not values else f"{f(worst, digits, unit)} at {values[-1][1]}" + (
                 f" (best {f(values[0][0], digits, unit)} at {values[0][1]})" if len(values) > 1 else ""))
+            if key == "bytes_ratio" and values:
+                prose = max((x["median"]["prose_ratio"] for x in r["configs"][c]
+                             if not math.isnan(x["median"].get("prose_ratio", math.nan))), default=math.nan)
+                cells[-1] += f"; prose {f(prose, 2, '×')}"
+                oks.append(ok_le(prose, target))
             oks.append(ok_le(worst, target))
         row(name, f"≤ {f(target, digits if digits else 0)}{unit}", cells, "–", oks)
     cells, oks = [], []
@@ -211,6 +221,7 @@ def config_section(r: dict, config: str) -> str:
     for x in levels:
         m, w = x["median"], x.get("writes")
         oks = [ok_le(m["cpu_us_per_token"], CPU_TARGET_US), ok_le(m["bytes_ratio"], BYTES_TARGET),
+               ok_le(m.get("prose_ratio", math.nan), BYTES_TARGET),
                ok_le(m["frames_per_s_max"], FRAMES_TARGET)]
         if w:
             oks.append(w["per_reply"] <= writes_target(m["stream_s"]))
@@ -222,7 +233,8 @@ def config_section(r: dict, config: str) -> str:
         daphne = pct(m["server0_util"]) + (f" / {pct(m['server1_util'])}" if x["processes"] > 1 else "")
         lines.append(f"| {x['level']} | {f(m['cpu_us_per_token'], 0)} µs | {daphne} | "
                      f"{pct(cores.get('cpu0'))} / {pct(cores.get('cpu1'))} | {pct(m['postgres_util'])} / "
-                     f"{pct(m['redis_util'])} / {pct(m['rest_util'])} | {f(m['bytes_ratio'], 2)}× | "
+                     f"{pct(m['redis_util'])} / {pct(m['rest_util'])} | {f(m['bytes_ratio'], 2)}× "
+                     f"({f(m.get('payload_ratio', math.nan), 2)}× uncompressed; prose {f(m.get('prose_ratio', math.nan), 2)}×) | "
                      f"{f(m['frames_per_s_p50'])} / {f(m['frames_per_s_max'])} | {writes} | "
                      f"{f(x['rss_start_mb'], 0)} / {f(x['rss_idle_mb'], 0)} / {f(m['peak_rss_mb'], 0)} MB | "
                      f"{mark(all(o for o in oks if o is not None))} |")

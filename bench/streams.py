@@ -13,6 +13,7 @@ import asyncio
 import math
 import statistics
 import time
+import zlib
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -39,7 +40,9 @@ class Stream:
     error: str = ""
     frames: int = 0
     delta_frames: int = 0
-    bytes_by_type: dict[str, int] = field(default_factory=dict)
+    bytes_by_type: dict[str, int] = field(default_factory=dict)  # uncompressed payload + frame header
+    wire_bytes: int = 0  # what came over the socket for this reply (compressed frames, headers)
+    payloads: list[bytes] = field(default_factory=list)  # the frames, kept for one reply per run
     gaps: int = 0
     repeats: int = 0
     reorders: int = 0
@@ -53,6 +56,50 @@ class Stream:
     @property
     def complete(self) -> bool:
         return not self.error and self.status in ("complete", "stream-end") and self.text == self.expected
+
+
+# English prose standing in for a model's reply when the fake's text (a 19-word cycle, which
+# deflate shrinks far better than prose) is swapped out of a recorded reply's frames.
+PROSE = (
+    "A conversation with a language model rarely runs in a straight line. You ask for a plan, the "
+    "model offers three, and the second one is almost right, so you go back to it and change one "
+    "assumption to see what follows. Most chat tools make that awkward: editing a message throws "
+    "away everything after it, and comparing two answers means copying them into another window. "
+    "Treating the conversation as a tree keeps every attempt. Each prompt and each reply is a node, "
+    "a branch is the path from the first prompt to any reply, and nothing is overwritten when you "
+    "try something else. Streaming matters as much as structure. People read as the text arrives, "
+    "so the delay before the first words appear is felt far more than the total time, and a server "
+    "that batches tokens too eagerly makes a fast model look sluggish. Small frames sent often keep "
+    "the page lively but cost bandwidth and processor time, which is why the frames are coalesced "
+    "over a short window and compressed on the wire. Cost and context are the last part of the "
+    "picture: every branch has its own token count, a long one may no longer fit the model's "
+    "window, and the tool should say what was left out instead of failing quietly or trimming "
+    "without a word. Good defaults, clear errors and a record of exactly what was sent make the "
+    "difference between a toy and a tool that a team relies on every day. "
+)
+
+
+def prose_ratio(payloads: list[bytes]) -> float:
+    """Wire bytes ÷ text of a recorded reply's frames with their delta text replaced by prose of
+    the same length, compressed as the server compresses (workbench/compression.py)."""
+    from workbench import compression
+
+    if not payloads:
+        return math.nan
+    deflate = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -compression.SERVER_WINDOW_BITS,
+                               compression.MEMORY_LEVEL)
+    wire = text_bytes = position = 0
+    for raw in payloads:
+        frame = orjson.loads(raw)
+        if frame.get("type") == "delta":
+            size = len(frame["text"])
+            frame["text"] = (PROSE * 4)[position:position + size]
+            position += size
+            text_bytes += len(frame["text"].encode())
+            raw = orjson.dumps(frame)
+        compressed = deflate.compress(raw) + deflate.flush(zlib.Z_SYNC_FLUSH)
+        wire += wire_size(len(compressed) - 4)  # RFC 7692 drops the flush's 00 00 ff ff
+    return wire / text_bytes if text_bytes else math.nan
 
 
 def wire_size(payload_bytes: int) -> int:
@@ -73,8 +120,24 @@ def prompt_for(tag: str, client: int, reply: int) -> str:
     return f"bench {tag} client {client} reply {reply} naïve 😀 text"
 
 
-async def _reply_over_socket(ws, prompt: str) -> Stream:
+class WireCounter:
+    """Counts the bytes a websocket receives from the network, before they are decompressed."""
+
+    def __init__(self, ws) -> None:
+        self.total = 0
+        protocol = ws._conn.protocol
+        received = protocol.data_received
+
+        def counted(data: bytes) -> None:
+            self.total += len(data)
+            received(data)
+
+        protocol.data_received = counted
+
+
+async def _reply_over_socket(ws, prompt: str, wire: WireCounter, *, keep_frames: bool = False) -> Stream:
     stream = Stream(prompt)
+    wire_at_send = wire.total
     units = bytearray()  # the text as UTF-16-LE: offset n is byte 2n
     waiting: list[dict] = []  # deltas of a turn not yet announced
     stream.t_send = time.perf_counter()
@@ -104,6 +167,8 @@ async def _reply_over_socket(ws, prompt: str) -> Stream:
                 stream.error = f"socket {message.type.name.lower()} {message.data!r}"
                 return stream
             raw = message.data.encode()
+            if keep_frames:
+                stream.payloads.append(raw)
             frame = orjson.loads(raw)
             kind = frame.get("type", "?")
             stream.frames += 1
@@ -128,6 +193,7 @@ async def _reply_over_socket(ws, prompt: str) -> Stream:
                 waiting.clear()
             elif kind == "turn.finished" and frame["turn"]["id"] == stream.reply_id:
                 stream.t_done = now
+                stream.wire_bytes = wire.total - wire_at_send
                 stream.status = frame["turn"]["status"]
                 stream.reported_length = frame["turn"].get("length")
                 stream.text = units.decode("utf-16-le", errors="replace")
@@ -144,7 +210,9 @@ async def _socket_client(http, target, index: int, count: int, *, replies: int, 
     try:
         ws = await http.ws_connect(f"{ws_base}/ws/conversations/{conversation_id}/",
                                    headers={"Cookie": f"sessionid={session_key}"}, origin=origin,
-                                   max_msg_size=0, timeout=aiohttp.ClientWSTimeout(ws_close=2))
+                                   max_msg_size=0, timeout=aiohttp.ClientWSTimeout(ws_close=2),
+                                   compress=15)  # permessage-deflate, offered as browsers do
+        wire = WireCounter(ws)
     except (aiohttp.ClientError, OSError) as exc:
         return [Stream(prompt_for(tag, index, r), error=f"connect: {exc}") for r in range(replies)]
     try:
@@ -152,7 +220,7 @@ async def _socket_client(http, target, index: int, count: int, *, replies: int, 
         for reply in range(replies):
             prompt = prompt_for(tag, index, reply)
             try:
-                out.append(await _reply_over_socket(ws, prompt))
+                out.append(await _reply_over_socket(ws, prompt, wire, keep_frames=index == 0 and reply == 0))
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 out.append(Stream(prompt, error=f"{type(exc).__name__}: {exc}"))
                 break
@@ -222,7 +290,7 @@ async def run_baseline(upstream_url: str, clients: int, *, replies: int, spread:
 
 def summarize(streams: list[Stream], upstream: TimedUpstream) -> dict:
     """The latency, integrity and efficiency figures of one run (times in ms)."""
-    added, to_upstream, client_ttft, rates, ratios = [], [], [], [], []
+    added, to_upstream, client_ttft, rates, ratios, payload_ratios = [], [], [], [], [], []
     by_type: dict[str, int] = {}
     missing_stamp = 0
     for s in streams:
@@ -234,7 +302,8 @@ def summarize(streams: list[Stream], upstream: TimedUpstream) -> dict:
             to_upstream.append((record["t_arrival"] - s.t_send) * 1000)
             client_ttft.append((s.t_first - s.t_send) * 1000)
         if s.complete and s.bytes_by_type:
-            ratios.append(sum(s.bytes_by_type.values()) / len(s.expected.encode()))
+            ratios.append(s.wire_bytes / len(s.expected.encode()))
+            payload_ratios.append(sum(s.bytes_by_type.values()) / len(s.expected.encode()))
             for kind, size in s.bytes_by_type.items():
                 by_type[kind] = by_type.get(kind, 0) + size
         if s.delta_frames > 1 and s.t_last and s.t_first and s.t_last > s.t_first:
@@ -261,6 +330,8 @@ def summarize(streams: list[Stream], upstream: TimedUpstream) -> dict:
         "delta_frames_per_reply": statistics.mean(s.delta_frames for s in complete) if complete else math.nan,
         "stream_s": statistics.median(s.t_last - s.t_first for s in complete) if complete else math.nan,
         "bytes_ratio": statistics.median(ratios) if ratios else math.nan,
+        "payload_ratio": statistics.median(payload_ratios) if payload_ratios else math.nan,
+        "prose_ratio": prose_ratio(next((s.payloads for s in complete if s.payloads), [])),
         "bytes_per_reply": {k: v / len(complete) for k, v in by_type.items()} if complete else {},
         "text_bytes_per_reply": text_bytes / len(complete) if complete else math.nan,
     }

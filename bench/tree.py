@@ -156,10 +156,6 @@ def _mark(value: float, target: float) -> str:
 
 def section(results: list[dict]) -> str:
     lines = [
-        "## Tree size",
-        "",
-        "`.venv/bin/python -m bench.tree` (SQLite) and with `BENCH_DATABASE_URL=postgres://…` (PostgreSQL).",
-        "",
         "| database | turns in it | path root→leaf of a 2,000-turn branch: the query, p50 / p95 | target p95 | with Turn objects built, p50 / p95 | 10,000-turn page, server p50 / p95 | target | page HTML | target |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
