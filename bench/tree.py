@@ -6,7 +6,7 @@ and opening the page of a 10,000-turn conversation.
 Builds the database once (SQLite in a temporary folder, or the PostgreSQL database named by
 BENCH_DATABASE_URL): many conversations of bushy trees up to the total,
 one of which holds a 2,000-turn branch, plus a 10,000-turn conversation (one long branch with side
-branches every 50 turns). Then times, over `--runs` runs, the path query (one recursive CTE) and
+branches every 50 turns). Then times, over `--runs` runs, the path query (`selectors.path_sql`: one query, chain by chain) and
 the conversation page through Django's test client (server time, HTML size).
 """
 from __future__ import annotations
@@ -48,6 +48,7 @@ def _build(total: int) -> dict:
     from django.contrib.auth.models import User
     from django.db import connection, transaction
 
+    from conversations.lineage import lineage
     from conversations.models import Conversation, Turn
     from conversations.tokens import count_all
     from conversations.workspaces import personal_workspace
@@ -75,10 +76,12 @@ def _build(total: int) -> dict:
             created = Turn.objects.bulk_create(rows, batch_size=2000)
             ids = [t.id for t in created]
             table = connection.ops.quote_name(Turn._meta.db_table)
+            links = [(ids[i], ids[p] if p is not None else None) for i, p in enumerate(parents)]
+            placed = lineage(links)
             with connection.cursor() as cursor:
                 cursor.executemany(
-                    f"UPDATE {table} SET parent_id = %s WHERE id = %s",
-                    [(ids[p] if p is not None else None, ids[i]) for i, p in enumerate(parents)],
+                    f"UPDATE {table} SET parent_id = %s, depth = %s, chain = %s WHERE id = %s",
+                    [(parent, *placed[turn], turn) for turn, parent in links],
                 )
             tip = ids[trunk - 1] if trunk else ids[-1]
             Conversation.objects.filter(pk=conversation.pk).update(current_turn_id=tip)
@@ -112,10 +115,9 @@ def measure(total: int, runs: int) -> dict:
     assert len(turn_path(conversation_id=world["deep"].id, turn_id=world["deep_tip"])) == 2000
 
     # The query alone (rows fetched through the cursor), and the selector that builds Turn objects.
-    from conversations.selectors import _path_cte, _TURN_COLUMNS
+    from conversations.selectors import path_sql
 
-    table = connection.ops.quote_name(Turn._meta.db_table)
-    query = f"WITH RECURSIVE {_path_cte()} SELECT {_TURN_COLUMNS} FROM {table} t JOIN up ON t.id = up.id ORDER BY up.depth DESC"
+    query = path_sql()
     query_ms, path_ms = [], []
     for _ in range(runs):
         start = time.perf_counter()

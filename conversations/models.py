@@ -5,6 +5,8 @@ from django.conf import settings as django_settings
 from django.db import models
 from django.db.models import Q
 
+from conversations.lineage import placed_under
+
 
 class Conversation(models.Model):
     # The workspace it lives in decides who may see and change it.
@@ -62,6 +64,10 @@ class Turn(models.Model):
         related_name="children",
         db_index=False,
     )
+    # Where the turn sits in its tree (see lineage.py): its distance from the root, and the first
+    # turn of its chain (empty for a turn that starts one).
+    depth = models.PositiveIntegerField(default=0)
+    chain = models.BigIntegerField(null=True, blank=True)
     role = models.CharField(max_length=16, choices=Role.choices)
     content = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
@@ -123,10 +129,26 @@ class Turn(models.Model):
             models.CheckConstraint(
                 condition=~Q(parent=models.F("id")), name="turn_not_own_parent"
             ),
+            # A chain is a line: one turn per depth. Its index serves the path query.
+            models.UniqueConstraint(fields=["chain", "depth"], name="turn_chain_depth"),
         ]
 
     def __str__(self) -> str:
         return f"{self.role} turn {self.pk}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self._state.adding and self.parent_id is not None and not self.depth:
+            self.depth, self.chain = self._placement()
+        super().save(*args, **kwargs)
+
+    def _placement(self) -> tuple[int, int | None]:
+        """(depth, chain) under the parent: a new child continues the parent's chain unless the
+        parent already has a child. The caller holds the conversation's lock."""
+        parent = self._state.fields_cache.get("parent")
+        if parent is None or parent.pk != self.parent_id:
+            parent = Turn.objects.only("depth", "chain").get(pk=self.parent_id)
+        first_child = not Turn.objects.filter(parent_id=self.parent_id).exists()
+        return placed_under(parent.depth, parent.chain, parent.pk, first_child=first_child)
 
 
 class Workspace(models.Model):

@@ -17,26 +17,58 @@ PREVIEW_CHARS = 48
 _TURN_COLUMNS = ", ".join(f"t.{f.column}" for f in Turn._meta.concrete_fields)
 
 
-def _path_cte() -> str:
+def _chains_cte(seeds: str) -> str:
+    """`chains(tip, tip_depth, head, upto, level)`: for each seed turn (`tip`), the chains its path
+    crosses (lineage.py): each chain's first turn (`head`) and the depth down to which the path
+    runs in it. One row per fork on the path, not one per turn. Its parameters: those of
+    `seeds`, then the conversation's id."""
     table = connection.ops.quote_name(Turn._meta.db_table)
     return f"""
-        up(id, parent_id, depth) AS (
-            SELECT id, parent_id, 0 FROM {table} WHERE id = %s AND conversation_id = %s
+        chains(tip, tip_depth, head, upto, level) AS (
+            SELECT id, depth, COALESCE(chain, id), depth, 0
+            FROM {table} WHERE {seeds} AND conversation_id = %s
             UNION ALL
-            SELECT t.id, t.parent_id, up.depth + 1
-            FROM {table} t JOIN up ON t.id = up.parent_id
-            WHERE up.depth < {MAX_DEPTH}
+            SELECT c.tip, c.tip_depth, COALESCE(p.chain, p.id), p.depth, c.level + 1
+            FROM chains c JOIN {table} h ON h.id = c.head JOIN {table} p ON p.id = h.parent_id
+            WHERE c.level < {MAX_DEPTH}
         )"""
+
+
+def _in_chains(columns: str) -> str:
+    """`columns` of the turns of every chain in `chains`, down to where the path leaves it: its
+    head by primary key, then its other turns in one range scan of (chain, depth) each."""
+    table = connection.ops.quote_name(Turn._meta.db_table)
+    return f"""
+            SELECT {columns} FROM chains c JOIN {table} t ON t.id = c.head
+            UNION ALL
+            SELECT {columns} FROM chains c JOIN {table} t ON t.chain = c.head AND t.depth <= c.upto"""
+
+
+def _up_cte(seeds: str) -> str:
+    """`up(tip, id, parent_id, depth)`: the turns from the root to each seed turn (`tip`), `depth`
+    counted from the tip (0) up. Its parameters: those of `seeds`, then the conversation's id."""
+    return f"""{_chains_cte(seeds)},
+        up(tip, id, parent_id, depth) AS ({_in_chains("c.tip, t.id, t.parent_id, c.tip_depth - t.depth")}
+        )"""
+
+
+def _path_cte() -> str:
+    """`up(tip, id, parent_id, depth)` for one seed turn; parameters: the turn, the conversation."""
+    return _up_cte("id = %s")
+
+
+def path_sql() -> str:
+    """The query of `turn_path`: every column of the turns root → turn; parameters: the turn,
+    the conversation."""
+    return f"""
+        WITH RECURSIVE {_chains_cte("id = %s")}
+        {_in_chains(_TURN_COLUMNS)}
+        ORDER BY depth"""
 
 
 def turn_path(*, conversation_id: int, turn_id: int) -> list[Turn]:
     """The turns from the root down to `turn_id`, in one query. Empty if it is not in the conversation."""
-    table = connection.ops.quote_name(Turn._meta.db_table)
-    sql = f"""
-        WITH RECURSIVE {_path_cte()}
-        SELECT {_TURN_COLUMNS} FROM {table} t JOIN up ON t.id = up.id
-        ORDER BY up.depth DESC"""
-    return list(Turn.objects.raw(sql, [turn_id, conversation_id]))
+    return list(Turn.objects.raw(path_sql(), [turn_id, conversation_id]))
 
 
 def _branch_cte(table: str) -> str:
@@ -254,13 +286,7 @@ def paths_to(*, conversation_id: int, turn_ids: list[int]) -> dict[int, list[Tur
     table = connection.ops.quote_name(Turn._meta.db_table)
     seeds = ", ".join(["%s"] * len(turn_ids))
     sql = f"""
-        WITH RECURSIVE up(tip, id, parent_id, depth) AS (
-            SELECT id, id, parent_id, 0 FROM {table} WHERE id IN ({seeds}) AND conversation_id = %s
-            UNION ALL
-            SELECT up.tip, t.id, t.parent_id, up.depth + 1
-            FROM {table} t JOIN up ON t.id = up.parent_id
-            WHERE up.depth < {MAX_DEPTH}
-        )
+        WITH RECURSIVE {_up_cte(f"id IN ({seeds})")}
         SELECT up.tip AS tip, {_TURN_COLUMNS} FROM {table} t JOIN up ON t.id = up.id
         ORDER BY up.tip, up.depth DESC"""
     paths: dict[int, list[Turn]] = {}

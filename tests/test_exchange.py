@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 DATA = Path(__file__).parent / "data"
 T0 = datetime(2024, 5, 1, 9, 30, 15, 123456, tzinfo=dt_timezone.utc)
 COMPARED_TURN_FIELDS = [
-    f.name for f in Turn._meta.concrete_fields if f.name not in ("id", "conversation", "parent", "author")
+    f.name for f in Turn._meta.concrete_fields if f.name not in ("id", "conversation", "parent", "chain", "author")
 ]
 
 
@@ -88,6 +88,7 @@ def shape(conversation) -> dict:
     for turn in turns:
         row = {name: getattr(turn, name) for name in COMPARED_TURN_FIELDS}
         row["parent"] = position[turn.parent_id] if turn.parent_id else None
+        row["chain"] = position[turn.chain] if turn.chain else None
         if "omitted" in turn.context:
             row["context"] = {**turn.context, "omitted": [position[i] for i in turn.context["omitted"]]}
         rows.append(row)
