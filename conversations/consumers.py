@@ -12,7 +12,7 @@ from django.conf import settings
 
 from conversations import control, generation, services
 from conversations.models import Turn
-from conversations.payloads import compact, turn_payload, utf16_length, utf16_tail
+from conversations.payloads import created_frame, turn_payload, utf16_length, utf16_tail
 from conversations.permissions import Need, conversation_for
 from conversations.protocol import Action, ProtocolError, parse_action
 from conversations.services import MAX_VARIANTS
@@ -226,7 +226,7 @@ class ConversationConsumer(Presence, AsyncJsonWebsocketConsumer):
 
     async def _announce(self, turn: Turn, request_id: str, title: str = "") -> None:
         """Tell this socket at once, and every other socket on the conversation through the group."""
-        frame = {"type": "turn.created", "turn": compact(turn_payload(turn)), "request_id": request_id, "title": title}
+        frame = created_frame(turn, request_id=request_id, title=title)
         await self.send_json(frame)
         await self.channel_layer.group_send(self.group, {**frame, "origin": self.channel_name})
 
@@ -307,14 +307,7 @@ class ConversationConsumer(Presence, AsyncJsonWebsocketConsumer):
     async def turn_created(self, message) -> None:
         if message["origin"] == self.channel_name:
             return
-        await self.send_json(
-            {
-                "type": "turn.created",
-                "turn": message["turn"],
-                "request_id": message["request_id"],
-                "title": message["title"],
-            }
-        )
+        await self.send_json({key: value for key, value in message.items() if key != "origin"})
 
     async def stream_delta(self, message) -> None:
         await self.send_json({"type": "delta", "turn": message["turn"], "offset": message["offset"], "text": message["text"]})

@@ -28,6 +28,18 @@ def compact(data: dict) -> dict:
     }
 
 
+def created_frame(turn: Turn, *, request_id: str = "", title: str = "") -> dict:
+    """The `turn.created` frame: the turn without its empty fields, and of its context only which
+    turns were left out (the rest is in the reply's request, fetched on demand); `request_id` and
+    `title` when they are set."""
+    data = compact(turn_payload(turn))
+    omitted = turn.context.get("omitted") if isinstance(turn.context, dict) else None
+    data.pop("context", None)
+    if omitted:
+        data["context"] = {"omitted": omitted}
+    return compact({"type": "turn.created", "turn": data, "request_id": request_id, "title": title})
+
+
 def turn_payload(
     turn: Turn, *, siblings: list[int] | None = None, forks: list[dict] | None = None, content: bool = True
 ) -> dict:

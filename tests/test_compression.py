@@ -130,7 +130,8 @@ def test_a_reply_streams_compressed_to_a_client_that_offers_it(workbench_server,
     created = [f["turn"] for f in frames if f["type"] == "turn.created"]
     prompt, reply = created
     assert prompt["parent"] is None and reply["parent"] == prompt["id"]  # parent always stays
-    assert {"cost", "first_token_at", "finished_at", "error", "input_tokens"}.isdisjoint(reply)
+    assert {"cost", "first_token_at", "finished_at", "error", "input_tokens", "context"}.isdisjoint(reply)
+    assert "request_id" not in frames[0] and frames[0]["title"] == "compress me naïve 😀"  # a new title
     assert reply["length"] == 0 and reply["usage_estimated"] is False and reply["status"] == "streaming"
     finished = frames[-1]["turn"]
     assert "error" not in finished and finished["status"] == "complete" and finished["output_tokens"] == 200

@@ -176,6 +176,9 @@ async def test_a_long_branch_is_trimmed_and_the_reply_says_what_was_left_out(ali
     assert reply.status == "complete", reply.error
     omitted = reply.context["omitted"]
     assert omitted and omitted == [t.id for t in turns[1 : 1 + len(omitted)]]
+    # The socket says which turns were left out as the reply starts; the rest of its context is
+    # in its request.
+    assert created_reply(frames)["context"] == {"omitted": omitted}
     assert (reply.context["window"], reply.context["history_budget"], reply.context["reply_budget"]) == (400, 300, 100)
     body = upstream.requests[-1]["json"]
     sent = await database_sync_to_async(replay.sent_request)(conversation_id=conversation.id, turn_id=reply.id)
