@@ -3,13 +3,14 @@ idle sockets and the CPU profile that the causes point to."""
 from __future__ import annotations
 
 import math
+import statistics
 
 from bench.report import (BYTES_TARGET, CPU_TARGET_US, FRAMES_TARGET, RSS_TARGET_MB, f, ok_le, pct, streams,
                           ttft_target, writes_target)
 
 # Reading the upstream: the HTTP client stack, the SDK and the project's provider modules.
-UPSTREAM_GROUPS = ("openai", "pydantic", "httpx", "httpcore", "anyio", "h11", "sniffio", "jiter",
-                   "project: conversations/providers/")
+UPSTREAM_GROUPS = ("openai", "anthropic", "pydantic", "httpx", "httpcore", "anyio", "h11", "sniffio", "jiter",
+                   "standard library: streams", "project: conversations/providers/")
 # Relaying to the sockets: channel layer, websocket server, and the project's generation and consumer.
 RELAY_GROUPS = ("channels", "daphne", "autobahn", "twisted", "txaio", "asgiref", "redis", "msgpack",
                 "project: conversations/generation.py", "project: conversations/consumers.py",
@@ -61,6 +62,10 @@ def _ttft_cause(r: dict, config: str, x: dict) -> str:
 def _cpu_cause(r: dict, config: str, bad: list[dict]) -> str:
     levels = ", ".join(f"{f(x['median']['cpu_us_per_token'], 0)} µs at {x['level']}" for x in bad)
     text = f"CPU per relayed token is {levels} (target ≤ {CPU_TARGET_US:.0f} µs). "
+    loop = [x["median"].get("loop_share", math.nan) for x in bad]
+    if not all(math.isnan(v) for v in loop):
+        text += (f"Daphne's event-loop thread did {pct(statistics.median(v for v in loop if not math.isnan(v)))} "
+                 "of it and the database worker threads the rest (per-thread CPU from /proc/PID/task). ")
     profile = r.get("profile") or {}
     groups = {g: share for share, g in profile.get("groups", [])}
     if groups:
@@ -74,12 +79,13 @@ def _cpu_cause(r: dict, config: str, bad: list[dict]) -> str:
                  f"twisted, asgiref) {pct(relay)}, the event loop and other standard library {pct(loop)}; "
                  f"largest groups: {top}. ")
         if upstream >= relay:
-            text += ("Fix: most of it is parsing the upstream's HTTP stream one small chunk per token "
-                     "through h11/httpcore/httpx/anyio and the SDK; a leaner reader of the SSE stream "
-                     "(or fewer, larger reads) is the main lever, then the relay.")
+            text += ("Fix: most of the loop's time is reading the upstream; fewer, larger reads "
+                     "(a longer WORKBENCH_READ_INTERVAL_SECONDS) or a compiled HTTP/SSE parser are the levers.")
         else:
-            text += ("Fix: most of it is relaying: fewer group messages and socket writes per token "
-                     "(each group_send costs the in-memory layer's expiry sweep and a deep copy).")
+            text += ("Fix: most of the loop's time is relaying and the fixed work of each reply (its "
+                     "request, database writes and frames through channels, daphne and autobahn): fewer "
+                     "frames per reply (a longer WORKBENCH_COALESCE_SECONDS), a socket path that skips the "
+                     "channel layer for sockets of the same process, and more processes per machine.")
     else:
         text += "No profile was taken (`--skip profile`): rerun without it to see where the time goes."
     return text

@@ -94,12 +94,13 @@ class CpuWatch:
     def __init__(self, servers: list[Daphne]) -> None:
         self.servers = servers
         self.start = ([s.cpu_seconds() for s in servers], core_times(), own_cpu(), service_cpu_seconds(),
-                      time.perf_counter())
+                      time.perf_counter(), [s.loop_cpu_seconds() for s in servers])
 
     def figures(self) -> dict:
-        cpu0, cores0, own0, services0, t0 = self.start
+        cpu0, cores0, own0, services0, t0, loop0 = self.start
         wall = time.perf_counter() - t0
         cpu = [s.cpu_seconds() - c for s, c in zip(self.servers, cpu0)]
+        loop = [s.loop_cpu_seconds() - c for s, c in zip(self.servers, loop0)]
         services = {k: (v - services0[k]) / wall for k, v in service_cpu_seconds().items()}
         busy = core_busy(cores0, core_times())
         loadgen = (own_cpu() - own0) / wall
@@ -107,6 +108,7 @@ class CpuWatch:
         ours = sum(cpu) / wall + loadgen + services["postgres"] + services["redis"]
         return {
             "wall_s": wall, "server_cpu_s": sum(cpu),
+            "loop_share": sum(loop) / sum(cpu) if sum(cpu) else math.nan,
             "server_util": max(on_core.values(), default=0.0),
             "server0_util": on_core.get("cpu0", 0.0), "server1_util": on_core.get("cpu1", 0.0),
             "loadgen_util": loadgen, "postgres_util": services["postgres"], "redis_util": services["redis"],

@@ -69,6 +69,13 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def thread_cpu_seconds(pid: int, tid: int) -> float:
+    """utime + stime of one thread of a process, in seconds."""
+    with open(f"/proc/{pid}/task/{tid}/stat") as handle:
+        fields = handle.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
 def proc_status_kb(pid: int, key: str) -> int:
     """A field of /proc/PID/status in kB (VmRSS: resident now; VmHWM: peak resident)."""
     with open(f"/proc/{pid}/status") as handle:
@@ -160,6 +167,10 @@ class Daphne:
 
     def cpu_seconds(self) -> float:
         return proc_cpu_seconds(self.pid)
+
+    def loop_cpu_seconds(self) -> float:
+        """The main thread's: daphne's event loop (the database runs in worker threads)."""
+        return thread_cpu_seconds(self.pid, self.pid)
 
     def rss_kb(self) -> int:
         return proc_status_kb(self.pid, "VmRSS")
