@@ -97,18 +97,23 @@ def _bytes_cause(x: dict) -> str:
     text_bytes = m["text_bytes_per_reply"]
     deltas = per.get("delta", 0)
     frames = m["delta_frames_per_reply"]
-    envelope = (deltas - text_bytes) / frames if frames else math.nan
-    others = ", ".join(f"{k} {v:,.0f} B" for k, v in sorted(per.items()) if k != "delta")
-    return (f"Bytes ÷ text is {f(m['bytes_ratio'], 2)}× at {streams(x['level'])} on the wire, "
-            f"{f(m.get('prose_ratio', math.nan), 2)}× with prose (target ≤ {BYTES_TARGET}×). "
-            f"Measured per reply, uncompressed: {text_bytes:,.0f} B of text; deltas {deltas:,.0f} B in {f(frames, 0)} frames, "
-            f"so ≈ {f(envelope, 0)} B of envelope (`type`, `turn`, `offset`, JSON, frame header) per frame "
-            f"carrying ≈ {f(text_bytes / frames if frames else math.nan, 0)} B of text; {others}. "
-            f"The deltas alone are {f(deltas / text_bytes if text_bytes else math.nan, 2)}× the text. "
-            "Fix: whole-turn payloads (`turn.created` for prompt and reply, `turn.finished`) cost "
-            f"{f(sum(v for k, v in per.items() if k != 'delta') / text_bytes if text_bytes else math.nan, 2)}× "
-            "the text by themselves; sending the reply's `turn.created` without empty/derivable fields "
-            "and a shorter delta envelope (or fewer, larger frames) are the levers.")
+    text = (f"Bytes ÷ text is {f(m['bytes_ratio'], 2)}× at {streams(x['level'])} on the wire, "
+            f"{f(m.get('prose_ratio', math.nan), 2)}× with prose ({f(m.get('prose_first_ratio', math.nan), 2)}× "
+            f"for the first reply on a new socket; target ≤ {BYTES_TARGET}×). "
+            f"Uncompressed, per reply: {text_bytes:,.0f} B of text; deltas {deltas:,.0f} B in {f(frames, 0)} frames; "
+            + ", ".join(f"{k} {v:,.0f} B" for k, v in sorted(per.items()) if k != "delta") + ". ")
+    prose = dict(m.get("prose_bytes") or {})
+    words = prose.pop("text", 0)
+    if words:
+        text += (f"Compressed, with {words:,.0f} B of prose: deltas {prose.get('delta', 0):,.0f} B, "
+                 + ", ".join(f"{k} {v:,.0f} B" for k, v in sorted(prose.items()) if k != "delta")
+                 + f"; so the deltas alone are {f(prose.get('delta', 0) / words, 2)}× the prose (deflate gains "
+                 "little on 60-byte pieces of new text, and each frame keeps a few bytes of envelope and "
+                 "header) and the turn frames add "
+                 f"{f(sum(v for k, v in prose.items() if k != 'delta') / words, 2)}×. ")
+    text += ("Fix: fewer, larger frames (a longer WORKBENCH_COALESCE_SECONDS: 50 ms gives about 20 a second), "
+             "and turn frames that carry only what changed.")
+    return text
 
 
 def _rss_cause(r: dict, x: dict) -> str:
@@ -120,13 +125,19 @@ def _rss_cause(r: dict, x: dict) -> str:
     if stages:
         steps, previous = [f"{stages[0][0]} {stages[0][1]:.0f} MB"], stages[0][1]
         for name, mb in stages[1:]:
-            steps.append(f"{name} +{mb - previous:.0f} MB")
+            steps.append(f"{name} {mb - previous:+.0f} MB")
             previous = mb
         text += "A fresh interpreter loading what the server loads: " + "; ".join(steps) + ". "
         biggest = max(range(1, len(stages)), key=lambda i: stages[i][1] - stages[i - 1][1])
-        text += (f"Fix: the fixed cost dominates; the largest step is “{stages[biggest][0]}” "
-                 f"(+{stages[biggest][1] - stages[biggest - 1][1]:.0f} MB): load it lazily, "
-                 "share it between processes, or keep it out of the serving process.")
+        name, grew = stages[biggest][0], stages[biggest][1] - stages[biggest - 1][1]
+        if "tiktoken" in name:
+            remedy = ("most of it is the Rust tables of the two encodings every turn is counted in; "
+                      "counting only the encodings of the configured models (cl100k_base serves only "
+                      "older OpenAI models) or counting in one process shared by all server processes "
+                      "would take it out of each server")
+        else:
+            remedy = "load it lazily, share it between processes, or keep it out of the serving process"
+        text += f"Fix: the fixed cost dominates; the largest step is “{name}” (+{grew:.0f} MB): {remedy}."
     return text
 
 

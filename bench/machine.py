@@ -93,13 +93,23 @@ import django
 django.setup()
 stages.append(["django.setup()", rss()])
 import workbench.asgi
-stages.append(["import workbench.asgi (project, channels, SDKs)", rss()])
+stages.append(["import workbench.asgi (project, channels, daphne)", rss()])
 from conversations.providers import registry
-registry()
+providers = registry().providers
 stages.append(["provider registry", rss()])
+import asyncio
+async def clients():  # what the first reply of each configured SDK provider loads
+    for provider in providers.values():
+        if hasattr(provider, "client"):
+            provider.client()
+asyncio.run(clients())
+stages.append(["SDK clients (the openai package and the transport, at the first reply)", rss()])
 from conversations.tokens import count_all
 count_all("hello")
 stages.append(["tiktoken encodings loaded (first count_all)", rss()])
+import gc
+gc.collect()
+stages.append(["after a garbage collection", rss()])
 print("STAGES " + json.dumps(stages))
 """
 

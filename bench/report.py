@@ -83,7 +83,7 @@ def machine_section(r: dict) -> str:
     lines += [
         f"- Generated {r['finished']} in {r['minutes']:.0f} min by `{r['command']}`. "
         f"Load average {m['load_start']} at the start, {r['load_end']} at the end.",
-        "- **This machine is shared with other work** (other engineers' tests and benchmarks may run at the "
+        "- **This machine is shared with other work** (other processes may run at the "
         f"same time; during these runs such work used up to {pct(_most_rest(r))} of a core, see each table). "
         "Each table says how busy each core was during the runs and how much of that was other work; "
         "treat latency figures taken on a busy core as upper bounds.",
@@ -112,7 +112,8 @@ def machine_section(r: dict) -> str:
         "permessage-deflate as browsers do. In parentheses, the same frames uncompressed (payload + header). "
         "The fake's replies cycle through 19 words, which deflate shrinks far more than prose, so each "
         "table also gives *prose*: one recorded reply's frames with their text replaced by English prose of "
-        "the same length, compressed with the server's settings (`bench/streams.py: prose_ratio`). "
+        "the same length, compressed with the server's settings after the socket's previous reply, as on a "
+        "socket in use (`bench/streams.py: prose_ratio`); the first reply on a new socket is given apart. "
         "*Frames per second*: delta frames ÷ the time "
         "from first to last delta of a stream. *DB writes*: `n_tup_ins + n_tup_upd` of `conversations_turn` "
         "(PostgreSQL statistics, read after the server exits so every backend has reported), ÷ replies "
@@ -159,7 +160,9 @@ def summary_section(r: dict) -> str:
             if key == "bytes_ratio" and values:
                 prose = max((x["median"]["prose_ratio"] for x in r["configs"][c]
                              if not math.isnan(x["median"].get("prose_ratio", math.nan))), default=math.nan)
-                cells[-1] += f"; prose {f(prose, 2, '×')}"
+                first = max((x["median"].get("prose_first_ratio", math.nan) for x in r["configs"][c]
+                             if not math.isnan(x["median"].get("prose_first_ratio", math.nan))), default=math.nan)
+                cells[-1] += f"; prose {f(prose, 2, '×')} (first reply on a socket {f(first, 2, '×')})"
                 oks.append(ok_le(prose, target))
             oks.append(ok_le(worst, target))
         row(name, f"≤ {f(target, digits if digits else 0)}{unit}", cells, "–", oks)

@@ -42,7 +42,7 @@ class Stream:
     delta_frames: int = 0
     bytes_by_type: dict[str, int] = field(default_factory=dict)  # uncompressed payload + frame header
     wire_bytes: int = 0  # what came over the socket for this reply (compressed frames, headers)
-    payloads: list[bytes] = field(default_factory=list)  # the frames, kept for one reply per run
+    payloads: list[bytes] = field(default_factory=list)  # the frames, kept for two replies per run
     gaps: int = 0
     repeats: int = 0
     reorders: int = 0
@@ -79,27 +79,39 @@ PROSE = (
 )
 
 
-def prose_ratio(payloads: list[bytes]) -> float:
+def prose_ratio(replies: list[list[bytes]]) -> float:
     """Wire bytes ÷ text of a recorded reply's frames with their delta text replaced by prose of
     the same length, compressed as the server compresses (workbench/compression.py)."""
+    by_type = prose_bytes(replies)
+    text = by_type.pop("text", 0)
+    return sum(by_type.values()) / text if text else math.nan
+
+
+def prose_bytes(replies: list[list[bytes]]) -> dict[str, int]:
+    """The wire bytes of each frame type of the last of a socket's recorded replies, their text
+    replaced by prose (see prose_ratio), and the prose itself (`text`, in UTF-8). The replies before
+    it go through the same compressor first, as they did on the socket (its window keeps them),
+    with their own text, so that the prose is new to the compressor."""
     from workbench import compression
 
-    if not payloads:
-        return math.nan
+    out: dict[str, int] = {}
     deflate = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -compression.SERVER_WINDOW_BITS,
                                compression.MEMORY_LEVEL)
-    wire = text_bytes = position = 0
-    for raw in payloads:
-        frame = orjson.loads(raw)
-        if frame.get("type") == "delta":
-            size = len(frame["text"])
-            frame["text"] = (PROSE * 4)[position:position + size]
-            position += size
-            text_bytes += len(frame["text"].encode())
-            raw = orjson.dumps(frame)
-        compressed = deflate.compress(raw) + deflate.flush(zlib.Z_SYNC_FLUSH)
-        wire += wire_size(len(compressed) - 4)  # RFC 7692 drops the flush's 00 00 ff ff
-    return wire / text_bytes if text_bytes else math.nan
+    position = 0
+    for number, payloads in enumerate(replies):
+        out = {}
+        for raw in payloads:
+            frame = orjson.loads(raw)
+            kind = frame.get("type", "?")
+            if kind == "delta" and number == len(replies) - 1:
+                size = len(frame["text"])
+                frame["text"] = (PROSE * 4)[position:position + size]
+                position += size
+                out["text"] = out.get("text", 0) + len(frame["text"].encode())
+                raw = orjson.dumps(frame)
+            compressed = deflate.compress(raw) + deflate.flush(zlib.Z_SYNC_FLUSH)
+            out[kind] = out.get(kind, 0) + wire_size(len(compressed) - 4)  # RFC 7692 drops the flush's 00 00 ff ff
+    return out
 
 
 def wire_size(payload_bytes: int) -> int:
@@ -220,7 +232,7 @@ async def _socket_client(http, target, index: int, count: int, *, replies: int, 
         for reply in range(replies):
             prompt = prompt_for(tag, index, reply)
             try:
-                out.append(await _reply_over_socket(ws, prompt, wire, keep_frames=index == 0 and reply == 0))
+                out.append(await _reply_over_socket(ws, prompt, wire, keep_frames=index == 0 and reply < 2))
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 out.append(Stream(prompt, error=f"{type(exc).__name__}: {exc}"))
                 break
@@ -310,6 +322,7 @@ def summarize(streams: list[Stream], upstream: TimedUpstream) -> dict:
             rates.append((s.delta_frames - 1) / (s.t_last - s.t_first))
     complete = [s for s in streams if s.complete]
     text_bytes = sum(len(s.expected.encode()) for s in complete)
+    recorded = [s.payloads for s in streams if s.payloads]  # the first two replies of one socket
     return {
         "streams": len(streams),
         "complete": len(complete),
@@ -331,7 +344,9 @@ def summarize(streams: list[Stream], upstream: TimedUpstream) -> dict:
         "stream_s": statistics.median(s.t_last - s.t_first for s in complete) if complete else math.nan,
         "bytes_ratio": statistics.median(ratios) if ratios else math.nan,
         "payload_ratio": statistics.median(payload_ratios) if payload_ratios else math.nan,
-        "prose_ratio": prose_ratio(next((s.payloads for s in complete if s.payloads), [])),
+        "prose_ratio": prose_ratio(recorded),
+        "prose_first_ratio": prose_ratio(recorded[:1]),
+        "prose_bytes": prose_bytes(recorded),
         "bytes_per_reply": {k: v / len(complete) for k, v in by_type.items()} if complete else {},
         "text_bytes_per_reply": text_bytes / len(complete) if complete else math.nan,
     }
