@@ -181,7 +181,7 @@ def main() -> None:
         url = f"sqlite:///{tempfile.mkdtemp(prefix='bench-tree-')}/bench.sqlite3"
     _setup(url)
     result = measure(args.turns, args.runs)
-    print(f"built {result['turns']:,} turns in {result['built_s']:.0f} s")
+    print(f"built {result['turns']:,} turns in {result['built_s']:.0f} s\n")
     print(section([result]))
 
 
