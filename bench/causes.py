@@ -55,6 +55,16 @@ def _ttft_cause(r: dict, config: str, x: dict) -> str:
                        "the client read the frames late, so the figure is an upper bound. Rerun on a quiet machine.")
     if loadgen >= 0.85:
         return text + "The load generator itself was saturated, so the figure is an upper bound."
+    spread = sorted(run["added_p50"] for run in x.get("runs", []) if not math.isnan(run.get("added_p50", math.nan)))
+    if core0 >= 0.75 and server0 >= 0.7:
+        text += (f"**The server was close to saturation** ({pct(server0)} of its core): at that load a first "
+                 "token waits in line on the one event loop (behind other streams' reads and frames) and a "
+                 "send waits for the one database thread (behind other replies' writes, each a round trip to "
+                 "PostgreSQL when it is the database), and such waits grow steeply as a server nears a full core")
+        if len(spread) > 1:
+            text += f" (these runs: {f(spread[0])} to {f(spread[-1])} ms)"
+        return text + (". Fix: less CPU per relayed token (see below), which lowers the load at which the "
+                       "queues form, or more processes (see the two-process table).")
     return text + ("Neither core was saturated: the time is spent in the relay path itself "
                    "(provider → channel layer → consumer → socket); see the profile below.")
 
