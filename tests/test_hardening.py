@@ -33,17 +33,24 @@ def turn(turn_id):
 
 
 @ws_db
-async def test_a_stop_at_any_moment_never_leaves_a_reply_streaming(alice, conversation, providers, no_leftover_generations):
-    # Stop after 0, 1, 2, … turns of the event loop: before the first event, mid-stream, while
-    # the reply is being saved, and after it is done.
+@pytest.mark.parametrize("read_interval", [0.0, 0.02])
+async def test_a_stop_at_any_moment_never_leaves_a_reply_streaming(
+    alice, conversation, providers, no_leftover_generations, settings, read_interval
+):
+    # Stop after 0, 1, 2, … turns of the event loop: before the first event, mid-stream (with
+    # spaced reads: also while the reader waits between reads), while the reply is being saved,
+    # and once it has had time to finish.
+    settings.STREAM_READ_INTERVAL_SECONDS = read_interval
     outcomes = set()
-    for ticks in range(0, 60, 3):
+    for ticks in [*range(0, 60, 3), None]:
         sent = await database_sync_to_async(services.turn_send)(
             conversation=conversation, parent_id=None, content="x", author=alice,
             variants=[services.Variant("openai:fake-model")],
         )
         running = generation.generation_start(sent.replies[0])
-        for _ in range(ticks):
+        if ticks is None:
+            await asyncio.wait_for(asyncio.shield(running.task), timeout=10)
+        for _ in range(ticks or 0):
             await asyncio.sleep(0)
         running.stop()
         await running.task
