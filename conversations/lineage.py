@@ -7,7 +7,7 @@ of its chain's first turn (its head); a head keeps `chain` empty. A turn becomes
 chain when it is a root, or when its parent already has a child (a fork: an edit, a regeneration,
 another variant). A path then crosses one chain per fork on it: from the chain of the turn, every
 member up to its depth, then the parent of the chain's head, and so on to the root
-(selectors.py: `_up_cte`).
+(selectors.py: `_chains_cte`, `path_sql`).
 
 Writes take the conversation's lock (services.py), so "its parent already has a child" cannot
 race; a unique (chain, depth) constraint turns any write that gets around it into an error rather
