@@ -283,12 +283,11 @@ def subtree_ids(*, conversation_id: int, turn_id: int) -> list[int]:
 def paths_to(*, conversation_id: int, turn_ids: list[int]) -> dict[int, list[Turn]]:
     """Root → turn paths for several turns of a conversation, in one query. Turns that are not
     in the conversation are missing from the result."""
-    table = connection.ops.quote_name(Turn._meta.db_table)
     seeds = ", ".join(["%s"] * len(turn_ids))
     sql = f"""
-        WITH RECURSIVE {_up_cte(f"id IN ({seeds})")}
-        SELECT up.tip AS tip, {_TURN_COLUMNS} FROM {table} t JOIN up ON t.id = up.id
-        ORDER BY up.tip, up.depth DESC"""
+        WITH RECURSIVE {_chains_cte(f"id IN ({seeds})")}
+        {_in_chains(f"c.tip AS tip, {_TURN_COLUMNS}")}
+        ORDER BY tip, depth"""
     paths: dict[int, list[Turn]] = {}
     for turn in Turn.objects.raw(sql, [*turn_ids, conversation_id]):
         paths.setdefault(turn.tip, []).append(turn)

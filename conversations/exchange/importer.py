@@ -21,7 +21,7 @@ from conversations.exchange import (
     check_size,
     workbench_json,
 )
-from conversations.lineage import placed_under
+from conversations.lineage import lineage
 from conversations.models import Conversation, Turn
 from conversations.tokens import count_all
 from conversations.workspaces import personal_workspace
@@ -137,18 +137,16 @@ def _write(*, owner, plans: list[ConversationPlan]) -> list[Conversation]:
             rows.append((turn, number, turn_plan))
     Turn.objects.bulk_create([turn for turn, _, _ in rows], batch_size=BATCH_SIZE)
     ids = {(number, turn_plan.key): turn.id for turn, number, turn_plan in rows}
+    parents = {
+        turn.id: ids[number, turn_plan.parent] if turn_plan.parent is not None else None
+        for turn, number, turn_plan in rows
+    }
+    # Siblings were inserted in plan order, so the lowest id is the first child, as lineage() has it.
+    placement = lineage(parents.items())
     placed, contexts = [], []
-    lineage: dict[int, tuple[int, int | None]] = {}  # id -> (depth, chain), parents first
-    parents_with_children: set[int] = set()
     for turn, number, turn_plan in rows:
-        parent_id = ids[number, turn_plan.parent] if turn_plan.parent is not None else None
-        if parent_id is None:
-            lineage[turn.id] = (0, None)
-        else:
-            first_child = parent_id not in parents_with_children
-            parents_with_children.add(parent_id)
-            lineage[turn.id] = placed_under(*lineage[parent_id], parent_id, first_child=first_child)
-        placed.append((parent_id, turn_plan.fields.get("created_at") or now, *lineage[turn.id], turn.id))
+        created_at = turn_plan.fields.get("created_at") or now
+        placed.append((parents[turn.id], created_at, *placement[turn.id], turn.id))
         omitted = turn.context.get("omitted")
         if isinstance(omitted, list):
             contexts.append(({**turn.context, "omitted": [ids[number, key] for key in omitted]}, turn.id))
