@@ -38,12 +38,7 @@ def alternating_messages(request: GenerationRequest) -> list[dict]:
 
 
 class AnthropicProvider(SDKProvider):
-    sdk, sdk_error = "anthropic", "AnthropicError"
-
-    def make_client(self, **options):
-        import anthropic
-
-        return anthropic.AsyncAnthropic(**options)
+    sdk, sdk_client, sdk_error = "anthropic", "AsyncAnthropic", "AnthropicError"
 
     def request_body(self, request: GenerationRequest) -> dict:
         settings = request.settings

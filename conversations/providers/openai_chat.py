@@ -20,16 +20,11 @@ from conversations.providers.sse import ReadPacer, SSEDecoder, drain, loads
 
 
 class OpenAIChatProvider(SDKProvider):
-    sdk, sdk_error = "openai", "OpenAIError"
+    sdk, sdk_client, sdk_error = "openai", "AsyncOpenAI", "OpenAIError"
 
     def __init__(self, *, max_tokens_param: str = "max_completion_tokens", **config) -> None:
         super().__init__(**config)
         self._max_tokens_param = max_tokens_param
-
-    def make_client(self, **options):
-        import openai
-
-        return openai.AsyncOpenAI(**options)
 
     def request_body(self, request: GenerationRequest) -> dict:
         messages = []

@@ -37,12 +37,7 @@ def _rejected_previous_response(exc: openai.APIStatusError) -> bool:
 
 
 class OpenAIResponsesProvider(SDKProvider):
-    sdk, sdk_error = "openai", "OpenAIError"
-
-    def make_client(self, **options):
-        import openai
-
-        return openai.AsyncOpenAI(**options)
+    sdk, sdk_client, sdk_error = "openai", "AsyncOpenAI", "OpenAIError"
 
     def chained_input(self, request: GenerationRequest) -> tuple[str, list[Message]]:
         """The previous response id to chain from and the messages that follow it."""

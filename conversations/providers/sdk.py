@@ -154,7 +154,8 @@ class SDKProvider:
     """A provider configured with a key, a base URL and a list of models."""
 
     sdk = ""  # the SDK's module, imported with the first client
-    sdk_error = ""  # the base class of that SDK's exceptions
+    sdk_client = ""  # its async client class
+    sdk_error = ""  # the base class of its exceptions
 
     def __init__(
         self,
@@ -187,7 +188,7 @@ class SDKProvider:
         )
 
     def make_client(self, **options: Any) -> Any:
-        raise NotImplementedError
+        return getattr(importlib.import_module(self.sdk), self.sdk_client)(**options)
 
     @cached_property
     def errors(self) -> tuple[type[BaseException], ...]:
