@@ -1,6 +1,6 @@
 """Common ground of the providers that talk through the openai and anthropic SDKs: their
-configuration, one SDK client per event loop, and their exceptions turned into messages a person
-can act on.
+configuration, one SDK client per event loop with its HTTP routes (direct, or through the proxies
+the environment names), and their exceptions turned into messages a person can act on.
 
 An SDK is imported when its provider first needs a client, not before: each weighs tens of
 megabytes, and a deployment that uses one of them (or only the local model) never loads the other.
@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import ipaddress
 import json
 import ssl
 import sys
+import urllib.request
 import weakref
+from collections.abc import AsyncIterator, Callable
 from functools import cached_property
 from urllib.parse import urlsplit, urlunsplit
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -26,6 +28,7 @@ from conversations.providers.sse import loads
 from conversations.providers.transport import StreamingTransport
 
 _SDKS = ("openai", "anthropic")
+PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
 
 
 def _sdk_classes(name: str, *extra: type) -> tuple[type, ...]:
@@ -84,7 +87,10 @@ async def openai_body(response: httpx2.Response) -> AsyncIterator[bytes]:
 
 def public_url(url: str) -> str:
     """The URL without credentials or query, which may hold a key."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a malformed host such as "http://[proxy": nothing of it is shown
+        return "(a malformed URL)"
     host = parts.hostname or ""
     if parts.port:
         host = f"{host}:{parts.port}"
@@ -100,10 +106,13 @@ def provider_error(exc: Exception, *, label: str, key_setting: str, base_url: st
             "(WORKBENCH_STALL_TIMEOUT). The text received so far is kept."
         )
     if isinstance(exc, _sdk_classes("APIConnectionError", httpx2.TransportError)):
-        return ProviderError(
-            f"Could not reach {label}{where}: {exc.__cause__ or exc}. "
-            "Check that the server is running and the base URL is right."
+        cause = exc.__cause__ or exc
+        check = (
+            f"Check the proxy and the proxy variables ({', '.join(PROXY_VARIABLES)})."
+            if isinstance(cause, httpx2.ProxyError)
+            else "Check that the server is running and the base URL is right."
         )
+        return ProviderError(f"Could not reach {label}{where}: {cause}. {check}")
     status_errors = _sdk_classes("APIStatusError")
     if isinstance(exc, status_errors) and exc.status_code < 400:
         # An error event inside a stream that had started fine (the SDK reports the HTTP 200).
@@ -113,6 +122,11 @@ def provider_error(exc: Exception, *, label: str, key_setting: str, base_url: st
         detail = _upstream_message(exc)
         if status == 401:
             hint = f"{label} rejected the API key (401): {detail} Check {key_setting}."
+        elif status == 407:
+            hint = (
+                f"The proxy in front of {label} asks for credentials (407): {detail} Put them in the "
+                "proxy's URL (http://user:password@host:port)."
+            )
         elif status == 403:
             hint = f"{label} refused the request (403): {detail} Check the key's permissions."
         elif status == 404:
@@ -133,6 +147,105 @@ def provider_error(exc: Exception, *, label: str, key_setting: str, base_url: st
     if isinstance(exc, json.JSONDecodeError):
         return ProviderError(f"{label} sent a malformed event that could not be read: {exc}.")
     return ProviderError(f"{label} failed: {type(exc).__name__}: {exc}")
+
+
+def environment_proxy_routes() -> dict[str, str | None]:
+    """The proxies the environment names, read as httpx2 reads them for a client that makes its
+    own transports, so requests take the same way as with any httpx-based tool: HTTP_PROXY,
+    HTTPS_PROXY and ALL_PROXY (upper or lower case, through the standard library's `getproxies`)
+    and NO_PROXY's hosts, `.domains`, `*.domains`, host:port, addresses and networks, or `*`.
+
+    The keys are URL patterns of the client's `mounts`, each mapped to a proxy URL, or to None for
+    the NO_PROXY entries, which go direct. Empty when no proxy is set: every request goes direct.
+    """
+    found = urllib.request.getproxies()
+    routes: dict[str, str | None] = {}
+    for scheme in ("http", "https", "all"):
+        if found.get(scheme):
+            url = found[scheme]
+            routes[f"{scheme}://"] = url if "://" in url else f"http://{url}"
+    if not routes:
+        return {}
+    for entry in (entry.strip() for entry in found.get("no", "").split(",")):
+        if entry == "*":
+            return {}
+        pattern = _bypass_pattern(entry) if entry else None
+        if pattern is not None:
+            routes[pattern] = None
+    return {pattern: url for pattern, url in routes.items() if _routable(pattern)}
+
+
+def _bypass_pattern(entry: str) -> str | None:
+    """The `mounts` pattern of one NO_PROXY entry, as curl reads them: `example.com` is the domain
+    and its subdomains, `.example.com` and `*.example.com` only the subdomains."""
+    if "://" in entry:
+        return entry
+    address = entry.split("/")[0]
+    if _is_address(address, ipaddress.IPv4Address) or entry.lower() == "localhost" or entry.startswith("["):
+        return f"all://{entry}"
+    if _is_address(address, ipaddress.IPv6Address):
+        network, slash, prefix = entry.partition("/")
+        return f"all://[{network}]{slash}{prefix}"
+    if "/" in entry:
+        return None
+    return f"all://{entry}" if entry.startswith("*.") else f"all://*{entry}"
+
+
+def _is_address(text: str, kind: type[ipaddress.IPv4Address] | type[ipaddress.IPv6Address]) -> bool:
+    try:
+        kind(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _routable(pattern: str) -> bool:
+    """Whether httpx2 takes `pattern` as a route; like curl and Go, it skips a NO_PROXY entry that
+    it cannot read (`10.0.0.0/x`), and so do we. It is asked through a client of its own, which
+    only parses the pattern: httpx2 is the judge of what it can route."""
+    try:
+        httpx2.AsyncClient(transport=httpx2.AsyncBaseTransport(), mounts={pattern: None}, trust_env=False)
+    except (httpx2.InvalidURL, ValueError):
+        return False
+    return True
+
+
+class ProxyTransport(httpx2.AsyncBaseTransport):
+    """httpx2's own transport through one proxy (CONNECT tunnels for https://, absolute-form
+    requests for http://), which names the proxy when it cannot be reached or refuses."""
+
+    def __init__(self, url: str, *, variable: str) -> None:
+        self._where = f"the proxy {public_url(url)} ({variable})"
+        try:
+            self._transport = httpx2.AsyncHTTPTransport(proxy=url)
+        except (ValueError, httpx2.InvalidURL, ImportError) as exc:  # an unknown scheme, SOCKS without socksio
+            raise ProviderError(
+                f"Cannot use {self._where}: {exc}. Set {variable} to a proxy's URL "
+                "(http://host:port, or http://user:password@host:port), or unset it."
+            ) from None
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        try:
+            return await self._transport.handle_async_request(request)
+        except (httpx2.ConnectError, httpx2.ProxyError) as exc:
+            raise httpx2.ProxyError(f"through {self._where}: {exc}", request=request) from exc
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+
+def http_client() -> httpx2.AsyncClient:
+    """The SDKs' HTTP client: requests go direct on the lean StreamingTransport (see transport.py),
+    except those the environment routes through a proxy, which go through httpx2's own proxy
+    transport. httpx2 reads the environment only when it makes its own transports, so the routes
+    are given as its `mounts`. They are read once, here: a proxy variable changed after the
+    client is made is seen by the next process, not this one."""
+    mounts: dict[str, httpx2.AsyncBaseTransport | None] = {
+        # None: the client's own transport, that is, direct.
+        pattern: None if url is None else ProxyTransport(url, variable=f"{pattern[:-3].upper()}_PROXY")
+        for pattern, url in environment_proxy_routes().items()
+    }
+    return httpx2.AsyncClient(transport=StreamingTransport(), mounts=mounts, follow_redirects=True)
 
 
 class ClientsPerLoop:
@@ -181,9 +294,7 @@ class SDKProvider:
                 base_url=base_url or None,
                 timeout=httpx2.Timeout(stall, connect=connect),
                 max_retries=max_retries,
-                # The SDK's requests on a leaner transport (see transport.py); proxies from the
-                # environment still go through httpx2's own.
-                http_client=httpx2.AsyncClient(transport=StreamingTransport(), follow_redirects=True),
+                http_client=http_client(),
             )
         )
 

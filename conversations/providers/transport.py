@@ -8,9 +8,12 @@ largest cost of relaying a reply. Here a read decodes all the chunks that are in
 reply waits between reads, see `sse.ReadPacer`, so there are several) and yields them as one piece.
 
 Connections are kept alive and reused per host for `KEEPALIVE_SECONDS`; one that the server closed
-while idle is replaced and the request sent again, as nothing of it was read. Proxies from the
-environment are not handled here: the httpx2 client routes requests for them through its own
-proxy transport.
+while idle is replaced and the request sent again, as nothing of it was read.
+
+It connects only directly: it knows no proxy. A client that holds it reads nothing of the
+environment's proxy variables by itself (httpx2 skips them when given a transport), so
+`sdk.http_client` mounts httpx2's own proxy transport for the requests that HTTP_PROXY,
+HTTPS_PROXY, ALL_PROXY and NO_PROXY send through a proxy; the rest come here.
 """
 from __future__ import annotations
 
