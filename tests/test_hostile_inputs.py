@@ -235,3 +235,109 @@ async def test_an_auto_title_from_a_long_first_prompt_is_still_shortened(alice, 
     assert frames[0]["title"].endswith("…") and len(frames[0]["title"]) == services.TITLE_LENGTH
     await ws.disconnect()
 
+
+# --- frames over the transport's size, through real daphne --------------------------------------
+
+
+def test_the_transport_takes_in_every_frame_the_protocol_could_accept():
+    from daphne import server
+
+    from conversations.protocol import frame_ceiling, frame_limit
+    from workbench import compression
+
+    compression.enable()
+    factory = server.WebSocketFactory(object(), server="Daphne")
+    assert frame_ceiling() == 4 * frame_limit()  # 4 bytes at most to a character in UTF-8
+    assert (factory.maxMessagePayloadSize, factory.maxFramePayloadSize) == (frame_ceiling(), frame_ceiling())
+    assert factory.failByDrop is False  # refused with a close frame that says why
+    # What daphne passes when it starts (1 MiB unless told otherwise) never lowers it; more is kept.
+    factory.setProtocolOptions(maxMessagePayloadSize=1024 * 1024, maxFramePayloadSize=0)
+    assert (factory.maxMessagePayloadSize, factory.maxFramePayloadSize) == (frame_ceiling(), frame_ceiling())
+    factory.setProtocolOptions(maxMessagePayloadSize=10 * frame_ceiling())
+    assert factory.maxMessagePayloadSize == 10 * frame_ceiling()
+
+
+async def _send_over_the_wire(server, name: str, frames: list[str]) -> list:
+    """Send each frame on one socket to the live server; what came back after each."""
+    import aiohttp
+
+    from tests.test_compression import seed
+
+    conversation_id, session_key = seed(server, name)
+    answers = []
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(
+            server.url.replace("http", "ws") + f"/ws/conversations/{conversation_id}/",
+            headers={"Cookie": f"sessionid={session_key}"}, origin=server.url,
+        ) as ws:
+            for frame in frames:
+                await ws.send_str(frame)
+                answers.append(await ws.receive(timeout=30))
+    return answers
+
+
+def resume_frame(pad: str = "") -> str:
+    return json.dumps({"action": "resume", "turn": 999_999, "offset": 0, "pad": pad}, ensure_ascii=False)
+
+
+def test_frames_over_a_megabyte_are_answered_too_large_and_the_socket_stays(workbench_server):
+    from aiohttp import WSMsgType
+
+    from conversations.protocol import frame_limit
+    from tests.test_liveness import run_async
+
+    two_megabytes = SEND.replace('"hello"', json.dumps("x" * 2_000_000)) + "}"
+    # Within the protocol's limit in characters, over daphne's 1 MiB in UTF-8: it is read.
+    emoji = resume_frame("😀" * 300_000)
+    assert len(emoji) < frame_limit() < len(emoji.encode())
+    answers = run_async(_send_over_the_wire(workbench_server, "large", [two_megabytes, emoji, resume_frame()]))
+    assert [a.type for a in answers] == [WSMsgType.TEXT] * 3
+    too_large, *rest = (json.loads(a.data) for a in answers)
+    assert too_large == {
+        "type": "error", "code": "too_large", "request_id": "",
+        "error": f"The frame is {len(two_megabytes):,} characters; the limit is {frame_limit():,}.",
+    }
+    assert [a["code"] for a in rest] == ["not_found", "not_found"]
+
+
+def test_a_frame_over_the_ceiling_closes_the_socket_with_1009_and_a_reason(workbench_server):
+    from aiohttp import WSMsgType
+
+    from conversations.protocol import frame_ceiling
+    from tests.test_liveness import run_async
+
+    ten_megabytes = SEND.replace('"hello"', json.dumps("x" * 10_000_000)) + "}"
+    [answer] = run_async(_send_over_the_wire(workbench_server, "huge", [ten_megabytes]))
+    assert (answer.type, answer.data) == (WSMsgType.CLOSE, 1009)
+    assert answer.extra == (
+        f"received WebSocket message size {len(ten_megabytes)} exceeds payload limit of {frame_ceiling()} octets"
+    )
+    # The server goes on serving.
+    answers = run_async(_send_over_the_wire(workbench_server, "after-huge", [resume_frame()]))
+    assert json.loads(answers[0].data)["code"] == "not_found"
+
+
+# Last in the module: Playwright's sync API holds this thread's event loop while the browser lives.
+@pytest.mark.browser
+def test_the_page_says_when_the_server_refused_a_frame_as_too_big(page, live_server_url):
+    from playwright.sync_api import expect
+
+    from conversations.protocol import frame_ceiling
+    from tests.test_browser import send, sign_up, start_conversation
+
+    sign_up(page, live_server_url)
+    start_conversation(page)
+    # Six replies of one prompt, each with a 600,000-character system prompt: a 3.6 MB frame.
+    page.evaluate("""() => {
+        for (let i = 0; i < 5; i++) document.getElementById('add-variant').click();
+        document.getElementById('system-prompt').value = 'x'.repeat(600000);
+    }""")
+    send(page, "hello")
+    error = page.locator("#composer-error")
+    # Chromium compresses the frame: the server measures it as it inflates, and stops at the ceiling.
+    expect(error).to_contain_text("The server refused a message that large and closed the connection", timeout=20_000)
+    expect(error).to_contain_text(f"exceeds payload limit of {frame_ceiling()} octets")
+    expect(error).to_contain_text("It was not sent: shorten it, then send it again.")
+    expect(page.locator("body")).to_have_attribute("data-socket", "open", timeout=20_000)  # reconnected
+    expect(page.locator("#prompt")).to_have_value("hello")
+    assert page.errors == []
