@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 
@@ -14,8 +13,8 @@ from conversations import control, generation, services
 from conversations.models import Turn
 from conversations.payloads import created_frame, turn_payload, utf16_length, utf16_tail
 from conversations.permissions import Need, conversation_for
-from conversations.protocol import Action, ProtocolError, parse_action
-from conversations.services import MAX_VARIANTS
+from conversations.protocol import Action, ProtocolError, frame_limit, parse_action
+from conversations.validation import InvalidInput, loads_untrusted, unpaired_surrogate
 from conversations.workspaces import user_group
 
 logger = logging.getLogger(__name__)
@@ -34,11 +33,6 @@ ACTION_NEEDS = {
     "main": Need.WRITE,
     "delete": Need.MANAGE,
 }
-
-
-def _frame_limit() -> int:
-    # A fan-out carries the system prompt once per variant, and JSON escaping can double text.
-    return 2 * (settings.MAX_MESSAGE_CHARS + MAX_VARIANTS * settings.MAX_SYSTEM_PROMPT_CHARS) + 10_000
 
 
 @database_sync_to_async
@@ -177,22 +171,24 @@ class ConversationConsumer(Presence, AsyncJsonWebsocketConsumer):
         if text_data is None:
             await self._error("Frames must be JSON text, not binary.", code="wrong_type")
             return
-        if len(text_data) > _frame_limit():
+        if len(text_data) > frame_limit():
             await self._error(
-                f"The frame is {len(text_data):,} characters; the limit is {_frame_limit():,}.",
+                f"The frame is {len(text_data):,} characters; the limit is {frame_limit():,}.",
                 code="too_large",
             )
             return
         try:
-            frame = json.loads(text_data)
-        except ValueError:
-            await self._error("The frame is not valid JSON.", code="bad_json")
+            frame = loads_untrusted(text_data, name="The frame")
+        except InvalidInput as exc:
+            await self._error(exc.message, code=exc.code)
             return
         await self.receive_json(frame)
 
     async def receive_json(self, content, **kwargs) -> None:
         request_id = content.get("request_id") if isinstance(content, dict) else ""
-        request_id = request_id if isinstance(request_id, str) else ""
+        # Echoed only when it is valid text; otherwise the error says what is wrong with it.
+        if not isinstance(request_id, str) or unpaired_surrogate(request_id) is not None:
+            request_id = ""
         try:
             action = parse_action(content)
             need = ACTION_NEEDS[action.name]

@@ -10,6 +10,7 @@ Client → server frames are JSON objects with an "action":
   delete      {"turn": id}
   main        {"turn": id|null}
 Any frame may carry a "request_id" (string) that the server echoes in its answer.
+Every string in a frame, keys included, must be valid Unicode (no unpaired surrogate).
 """
 from __future__ import annotations
 
@@ -20,17 +21,31 @@ from django.conf import settings as django_settings
 
 from conversations.providers.base import GenerationSettings
 from conversations.services import MAX_VARIANTS, Variant
+from conversations.validation import InvalidInput, check_strings
 
 MAX_ID = 2**63 - 1  # the database's largest id
 ACTIONS = ("send", "edit", "regenerate", "stop", "resume", "delete", "main")
 SETTING_KEYS = ("system_prompt", "temperature", "max_tokens", "top_p")
 
 
-class ProtocolError(Exception):
-    def __init__(self, message: str, *, code: str = "invalid") -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
+def frame_limit() -> int:
+    """The longest frame read, in characters. A fan-out carries the system prompt once per
+    variant, and JSON escaping can double text."""
+    return (
+        2 * (django_settings.MAX_MESSAGE_CHARS + MAX_VARIANTS * django_settings.MAX_SYSTEM_PROMPT_CHARS)
+        + 10_000
+    )
+
+
+def frame_ceiling() -> int:
+    """The longest frame the server takes in at all, in bytes: a frame within `frame_limit()`
+    takes at most 4 bytes a character in UTF-8. The transport refuses longer ones (close 1009)."""
+    return 4 * frame_limit()
+
+
+# A refused frame is refused input like any other: one error type, whether the JSON, a string's
+# Unicode or a field's value is at fault.
+ProtocolError = InvalidInput
 
 
 @dataclass(frozen=True)
@@ -145,6 +160,7 @@ def _content(frame: dict) -> str:
 def parse_action(frame) -> Action:
     if not isinstance(frame, dict):
         raise ProtocolError("A frame must be a JSON object.", code="wrong_type")
+    check_strings(frame, name="The frame")
     request_id = frame.get("request_id", "")
     if not isinstance(request_id, str) or len(request_id) > 100:
         raise ProtocolError('"request_id" must be a string of at most 100 characters.', code="wrong_type")

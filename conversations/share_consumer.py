@@ -17,6 +17,7 @@ from conversations.consumers import CLOSE_NOT_FOUND, FrameBudget, Presence, resu
 from conversations.models import ShareLink
 from conversations.permissions import share_for
 from conversations.protocol import ProtocolError, parse_action
+from conversations.validation import InvalidInput, loads_untrusted
 from conversations.workspaces import user_group
 
 READER_FINISHED = ("id", "status", "error", "length", "first_token_at", "finished_at")
@@ -97,8 +98,8 @@ class ShareConsumer(Presence, AsyncJsonWebsocketConsumer):
 
     async def decode_json(self, text_data):
         try:
-            return await super().decode_json(text_data)
-        except ValueError:
+            return loads_untrusted(text_data, name="The frame")
+        except InvalidInput:
             return None
 
     async def receive_json(self, content, **kwargs) -> None:

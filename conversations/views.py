@@ -1,7 +1,6 @@
 """Pages. Thin: each checks access with the one permission check and calls a selector or service."""
 from __future__ import annotations
 
-import json
 import re
 
 from django.conf import settings
@@ -14,15 +13,17 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from conversations import replay, selectors, services
-from conversations.models import Turn
+from conversations.models import Conversation, Turn
 from conversations.payloads import turn_payload
 from conversations import workspaces
 from conversations.permissions import Need, allows, conversation_for, workspace_for
 from conversations.providers import registry
 from conversations.tokens import count
+from conversations.validation import InvalidInput, check_strings, clean_line, loads_untrusted
 
 MIN_COMPARE, MAX_COMPARE = 2, 4
 ID_PATTERN = re.compile(r"[0-9]{1,18}")  # ASCII digits, within the database's id range
+TITLE_LIMIT = Conversation._meta.get_field("title").max_length
 
 
 def conversation_or_404(request, conversation_id: int, need: Need):
@@ -204,7 +205,11 @@ def earlier_json(request, conversation_id: int, turn_id: int):
 @require_POST
 def conversation_rename(request, conversation_id: int):
     conversation = conversation_or_404(request, conversation_id, Need.WRITE)
-    services.conversation_rename(conversation=conversation, title=request.POST.get("title", ""))
+    try:
+        title = clean_line(request.POST.get("title", ""), field="The title", limit=TITLE_LIMIT)
+    except InvalidInput as exc:
+        return HttpResponseBadRequest(exc.message, content_type="text/plain; charset=utf-8")
+    services.conversation_rename(conversation=conversation, title=title)
     return redirect("conversation", conversation_id=conversation.id)
 
 
@@ -330,9 +335,11 @@ MAX_COUNT_TEXTS = 4
 def tokens_count(request):
     """Token counts of texts not yet sent (the draft, the system prompt) for a model."""
     try:
-        data = json.loads(request.body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return JsonResponse({"error": "The body must be JSON: {\"model\": ..., \"texts\": [...]}."}, status=400)
+        data = loads_untrusted(request.body, name="The body")
+        check_strings(data, name="The body")
+    except InvalidInput as exc:
+        shape = 'The body must be JSON: {"model": ..., "texts": [...]}. ' if exc.code == "bad_json" else ""
+        return JsonResponse({"error": shape + exc.message}, status=400)
     model_id = data.get("model") if isinstance(data, dict) else None
     texts = data.get("texts") if isinstance(data, dict) else None
     if not isinstance(model_id, str) or not model_id:

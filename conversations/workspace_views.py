@@ -15,6 +15,14 @@ from conversations import workspaces as workspace_services
 from conversations.models import Membership, Workspace
 from conversations.permissions import Need, allows, workspace_for
 from conversations.services import ServiceError
+from conversations.validation import InvalidInput, clean_line
+
+NAME_LIMIT = Workspace._meta.get_field("name").max_length
+
+
+def _name(raw: str) -> str:
+    """The name as typed, refused (never cut short) when it is too long or not valid Unicode."""
+    return clean_line(raw, field="The workspace name", limit=NAME_LIMIT)
 
 
 def _workspace_or_404(request, workspace_id: int, need: Need) -> Workspace:
@@ -56,8 +64,8 @@ def workspaces(request):
 def workspace_create(request):
     name = request.POST.get("name", "")
     try:
-        workspace = workspace_services.workspace_create(owner=request.user, name=name)
-    except ServiceError as exc:
+        workspace = workspace_services.workspace_create(owner=request.user, name=_name(name))
+    except (InvalidInput, ServiceError) as exc:
         return _list_page(request, error=exc.message, name=name, status=400)
     return redirect("workspace", workspace_id=workspace.id)
 
@@ -74,8 +82,8 @@ def workspace_rename(request, workspace_id: int):
     workspace = _workspace_or_404(request, workspace_id, Need.MANAGE)
     name = request.POST.get("name", "")
     try:
-        workspace_services.workspace_rename(workspace=workspace, name=name)
-    except ServiceError as exc:
+        workspace_services.workspace_rename(workspace=workspace, name=_name(name))
+    except (InvalidInput, ServiceError) as exc:
         workspace.refresh_from_db(fields=["name"])
         return _workspace_page(request, workspace, error=exc.message, form={"name": name}, status=400)
     return redirect("workspace", workspace_id=workspace.id)

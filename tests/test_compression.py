@@ -44,27 +44,24 @@ def test_only_deflate_offers_are_accepted():
     assert "server_no_context_takeover" in accepted.get_extension_string()
 
 
-def test_enable_installs_the_hook_once_and_only_when_configured(settings, monkeypatch):
+def test_enable_installs_the_factory_once_and_it_deflates_only_when_configured(settings, monkeypatch):
     from daphne import server
 
     original = server.WebSocketFactory
-    monkeypatch.setattr(server, "WebSocketFactory", original)
-    while getattr(original, "accepts_deflate", False):  # asgi.py may have run in this process
+    while getattr(original, "workbench_factory", False):  # asgi.py may have run in this process
         original = original.__mro__[1]
     monkeypatch.setattr(server, "WebSocketFactory", original)
 
-    settings.WS_COMPRESSION = False
-    compression.enable()
-    assert server.WebSocketFactory is original
-
-    settings.WS_COMPRESSION = True
     compression.enable()
     installed = server.WebSocketFactory
-    assert installed.accepts_deflate and installed.__mro__[1] is original
+    assert installed.workbench_factory and installed.__mro__[1] is original
     compression.enable()
     assert server.WebSocketFactory is installed  # not wrapped twice
-    factory = installed(object(), server="Daphne")
-    assert factory.perMessageCompressionAccept is compression.accept_deflate
+
+    settings.WS_COMPRESSION = True
+    assert installed(object(), server="Daphne").perMessageCompressionAccept is compression.accept_deflate
+    settings.WS_COMPRESSION = False
+    assert installed(object(), server="Daphne").perMessageCompressionAccept([offer()]) is None
 
 
 # --- Through real daphne ------------------------------------------------------------------------

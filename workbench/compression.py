@@ -1,4 +1,5 @@
-"""permessage-deflate (RFC 7692) on the server's websockets.
+"""daphne's websocket factory, configured for the workbench: permessage-deflate (RFC 7692), and a
+frame ceiling that matches the conversation protocol's own limit.
 
 A streamed reply is many small JSON frames whose keys repeat; compressed with the context kept
 from frame to frame, their envelopes cost a few bytes each. Every current browser offers the
@@ -8,11 +9,21 @@ websocket factory is given autobahn's `perMessageCompressionAccept` option befor
 The window is small on purpose: a socket's compressor (made on its first frame) keeps
 `2 ** (window + 2) + 2 ** (memory + 9)` bytes, 32 KiB here instead of zlib's default 256 KiB, and a
 reply's frames repeat within a few kilobytes.
+
+daphne refuses websocket messages over 1 MiB (`--websocket-max-message-size`) by dropping the TCP
+connection: the page saw a connection lost, with no reason, for a frame the consumer would have
+answered with `too_large` — and a frame within the protocol's limit in characters can exceed 1 MiB
+in UTF-8. The factory raises the ceiling to `protocol.frame_ceiling()` bytes, the most a frame within
+the limit can take, so every frame up to it reaches the consumer (which answers `too_large` and keeps
+the socket); a longer one is never buffered whole: it is refused with close code 1009 (Message Too
+Big) and a reason, which the page shows.
 """
 from __future__ import annotations
 
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 from django.conf import settings
+
+from conversations.protocol import frame_ceiling
 
 SERVER_WINDOW_BITS = 12  # what the server compresses with
 CLIENT_WINDOW_BITS = 12  # what it asks clients to compress with, when they let it choose
@@ -37,20 +48,31 @@ def accept_deflate(offers: list) -> PerMessageDeflateOfferAccept | None:
 
 
 def enable() -> None:
-    """Make daphne accept permessage-deflate on the sockets of the server about to start
-    (WORKBENCH_WS_COMPRESSION=false leaves frames uncompressed)."""
-    if not settings.WS_COMPRESSION:
-        return
+    """Install the workbench's websocket factory in daphne, for the server about to start: the frame
+    ceiling always, permessage-deflate unless WORKBENCH_WS_COMPRESSION=false."""
     from daphne import server
 
-    if getattr(server.WebSocketFactory, "accepts_deflate", False):
+    if getattr(server.WebSocketFactory, "workbench_factory", False):
         return
 
-    class DeflatingWebSocketFactory(server.WebSocketFactory):
-        accepts_deflate = True
+    class WorkbenchWebSocketFactory(server.WebSocketFactory):
+        workbench_factory = True
 
         def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, **kwargs)
-            self.setProtocolOptions(perMessageCompressionAccept=accept_deflate)
+            # A connection is failed with a close frame (code and reason), not by dropping it.
+            self.setProtocolOptions(
+                failByDrop=False, maxMessagePayloadSize=frame_ceiling(), maxFramePayloadSize=frame_ceiling()
+            )
+            if settings.WS_COMPRESSION:
+                self.setProtocolOptions(perMessageCompressionAccept=accept_deflate)
 
-    server.WebSocketFactory = DeflatingWebSocketFactory
+        def setProtocolOptions(self, **options) -> None:
+            # daphne passes its own payload limits when it starts; never below the ceiling (a
+            # deployment may ask for more). 0 would mean no limit at all: never that either.
+            for name in ("maxMessagePayloadSize", "maxFramePayloadSize"):
+                if name in options:
+                    options[name] = max(options[name] or 0, frame_ceiling())
+            super().setProtocolOptions(**options)
+
+    server.WebSocketFactory = WorkbenchWebSocketFactory

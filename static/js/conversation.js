@@ -343,10 +343,18 @@ const socket = new Socket(page.urls.socket, {
     composer.connected();
     resumeStreaming();
   },
-  onClose: (code) => {
+  onClose: (code, reason) => {
     if (code === 4401) setConnection('You are signed out. Sign in again to continue.', true);
     else if (code === 4404) setConnection('This conversation no longer exists, or you no longer have access to it.', true);
     else setConnection('Connection lost. Reconnecting…');
+    // 1009 (Message Too Big): the server refused a frame beyond its ceiling and closed the socket.
+    // Said in the composer, which keeps it after the socket reconnects.
+    if (code === 1009) {
+      composer.showError(
+        `The server refused a message that large and closed the connection${reason ? ` (${reason})` : ''}. `
+        + 'It was not sent: shorten it, then send it again.',
+      );
+    }
   },
 });
 

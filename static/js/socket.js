@@ -32,7 +32,7 @@ export class Socket {
     });
     ws.addEventListener('close', (event) => {
       document.body.dataset.socket = 'closed';
-      this.handlers.onClose(event.code);
+      this.handlers.onClose(event.code, event.reason);
       if (event.code >= 4400 && event.code < 4500) return; // final: signed out or not found
       const delay = Math.min(10000, 500 * 2 ** this.retry++);
       setTimeout(() => this.connect(), delay);
