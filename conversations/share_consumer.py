@@ -10,6 +10,9 @@ longer works sends `share.gone` and closes the socket (4404) at once.
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -20,11 +23,15 @@ from conversations.consumers import CLOSE_NOT_FOUND, FrameBudget, Presence, resu
 from conversations.models import ShareLink
 from conversations.permissions import share_for
 from conversations.protocol import ProtocolError, parse_action
+from conversations.services import ServiceError
 from conversations.workspaces import user_group
+
+logger = logging.getLogger(__name__)
 
 READER_FINISHED = ("id", "status", "error", "length", "first_token_at", "finished_at")
 READER_TURN = (*sharing.READER_FIELDS, "length")
 MAX_FRAME = 1_000
+FRAMES_PER_SECOND = 5
 NOT_SHARED = "That turn is not shared here."
 GONE = "This link is no longer available."
 
@@ -52,7 +59,8 @@ class ShareConsumer(Presence, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.token = self.scope["url_route"]["kwargs"]["token"]
         self.user = self.scope.get("user")
-        self.budget = FrameBudget(5)
+        self.budget = FrameBudget(FRAMES_PER_SECOND)
+        self.last_refusal = 0.0
         self.groups_joined: list[str] = []
         self.expiry: asyncio.TimerHandle | None = None
         self.gone = False
@@ -131,33 +139,55 @@ class ShareConsumer(Presence, AsyncJsonWebsocketConsumer):
         return False
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        if self.gone or not self.budget.take() or text_data is None or len(text_data) > MAX_FRAME:
+        if self.gone:
             return
-        await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
-
-    async def decode_json(self, text_data):
+        if not self.budget.take():
+            # Dropped; said at most once a second so a flood cannot make the server flood back.
+            if time.monotonic() - self.last_refusal >= 1:
+                self.last_refusal = time.monotonic()
+                await self._error(
+                    f"Too many frames: at most {FRAMES_PER_SECOND} a second. Frames over the limit were ignored.",
+                    code="rate_limited",
+                )
+            return
+        if text_data is None:
+            await self._error("Frames must be JSON text, not binary.", code="wrong_type")
+            return
+        if len(text_data) > MAX_FRAME:
+            await self._error(
+                f"The frame is {len(text_data):,} characters; the limit is {MAX_FRAME:,}.", code="too_large"
+            )
+            return
         try:
-            return await super().decode_json(text_data)
+            frame = json.loads(text_data)
         except ValueError:
-            return None
+            await self._error("The frame is not valid JSON.", code="bad_json")
+            return
+        await self.receive_json(frame)
 
     async def receive_json(self, content, **kwargs) -> None:
-        if await _live_link(self.user, self.token) is None:  # checked on every frame
-            await self._gone(GONE)
-            return
         try:
+            if await _live_link(self.user, self.token) is None:  # checked on every frame
+                await self._gone(GONE)
+                return
             action = parse_action(content)
+            if action.name != "resume":
+                await self._error("A shared page is read-only.", code="read_only")
+                return
+            if not self._shows(action.turn):
+                raise ServiceError(NOT_SHARED, code="not_found")
+            await resume(self, self.conversation_id, action.turn, action.offset,
+                         finished=lambda payload: _only(payload, READER_FINISHED))
         except ProtocolError as exc:
             await self._error(exc.message, code=exc.code)
-            return
-        if action.name != "resume":
-            await self._error("A shared page is read-only.", code="read_only")
-            return
-        if not self._shows(action.turn):
-            await self._error(NOT_SHARED, code="not_found")
-            return
-        await resume(self, self.conversation_id, action.turn, action.offset,
-                     finished=lambda payload: _only(payload, READER_FINISHED))
+        except ServiceError as exc:
+            # A turn that does not exist, or no longer, or is in another conversation: the reader
+            # is told no more than that it is not shared here.
+            await self._error(NOT_SHARED if exc.code == "not_found" else exc.message, code=exc.code)
+        except Exception:
+            # Whatever went wrong, the socket stays open and says so.
+            logger.exception("Action failed on share link %s", self.link_id)
+            await self._error("The server could not carry that out. Try again.", code="server_error")
 
     # Group messages, filtered to the link's scope and to what a reader may see.
     async def turn_created(self, message) -> None:

@@ -1,13 +1,18 @@
-"""A live link lives only as long as its maker may write where it points.
+"""A live link lives only as long as its maker may write where it points, and a reader cannot break
+its socket.
 
 Demoting or removing the link's maker, or deleting the link with its conversation, its turn or its
 maker's account, closes every socket watching it at once, the way revoking does (`share.gone`,
-4404), and its page answers 404; links made by people who may still write stay open.
+4404), and its page answers 404; links made by people who may still write stay open. Every frame a
+reader sends is answered: a turn that is unknown, outside the link or in another conversation is
+an error frame, and the socket stays open.
 
 The world is tests/test_permissions.py's: alice owns Team, bob edits it, carol views it, charlie
 is outside; the links there are alice's but for `bobs`.
 """
 from __future__ import annotations
+
+import json
 
 import pytest
 from channels.db import database_sync_to_async
@@ -31,6 +36,7 @@ from tests.test_permissions import (  # noqa: F401 (`world` and `fast_passwords`
     membership_id,
     open_or_close_code,
     send_frame,
+    state,
     world,
     ws_test,
 )
@@ -157,3 +163,99 @@ async def test_deleting_what_a_link_points_at_closes_its_sockets(world, kind, de
     assert await closed_with(ws) == (4404, [GONE])
     assert not await database_sync_to_async(ShareLink.objects.filter(pk=link.pk).exists)()
     assert await database_sync_to_async(page_status)(link) == 404
+
+
+# --- nothing a reader sends breaks the socket ---------------------------------------------------
+
+
+@ws_test
+@pytest.mark.parametrize(
+    "kind,turn",
+    [
+        ("live", lambda w: 999_999_999),  # no such turn
+        ("live", lambda w: w.private.turns.get().id),  # charlie's, in another conversation
+        ("live", lambda w: w.doomed.turns.get().id),  # in another conversation of Team
+        ("branch", lambda w: w.turns["a2"].id),  # Q1 → A1 only
+        ("branch", lambda w: 999_999_999),
+    ],
+    ids=["unknown", "other-workspace", "other-conversation", "outside-the-branch", "unknown-on-a-branch"],
+)
+async def test_resuming_a_turn_the_link_does_not_share_is_an_error(world, kind, turn):
+    turn_id = await database_sync_to_async(turn)(world)
+    ws = await watch(world.links[kind])
+    before = await state(world)
+    await ws.send_json_to({"action": "resume", "turn": turn_id, "offset": 0})
+    assert await ws.receive_json_from(timeout=3) == {
+        "type": "error", "code": "not_found", "error": "That turn is not shared here.",
+    }
+    await assert_answers(ws, world.turns["a1"], TEXTS[1])
+    assert await state(world) == before
+    await ws.disconnect()
+
+
+@ws_test
+async def test_resuming_a_turn_deleted_since_the_socket_opened_is_an_error(world):
+    ws = await watch(world.links["live"])
+    a2b = world.turns["a2b"].id
+    await database_sync_to_async(services.turn_delete)(conversation=world.conv, turn_id=a2b)
+    await ws.send_json_to({"action": "resume", "turn": a2b, "offset": 0})
+    assert (await ws.receive_json_from(timeout=3))["code"] == "not_found"
+    await assert_answers(ws, world.turns["a2"], TEXTS[3])
+    await ws.disconnect()
+
+
+A1 = "{a1}"  # replaced by A1's id
+BAD_FRAMES = {
+    "not-an-object": ("[]", "wrong_type"),
+    "not-json": ('{"action": "resume"', "bad_json"),
+    "too-large": (json.dumps({"action": "resume", "turn": 1, "offset": 0, "pad": "x" * 2_000}), "too_large"),
+    "unknown-action": ('{"action": "rm -rf"}', "unknown_action"),
+    "no-turn": ('{"action": "resume", "offset": 0}', "missing_field"),
+    "turn-a-string": ('{"action": "resume", "turn": "' + A1 + '", "offset": 0}', "wrong_type"),
+    "turn-a-float": ('{"action": "resume", "turn": ' + A1 + '.0, "offset": 0}', "wrong_type"),
+    "turn-a-boolean": ('{"action": "resume", "turn": true, "offset": 0}', "wrong_type"),
+    "turn-null": ('{"action": "resume", "turn": null, "offset": 0}', "wrong_type"),
+    "turn-zero": ('{"action": "resume", "turn": 0, "offset": 0}', "wrong_type"),
+    "turn-negative": ('{"action": "resume", "turn": -' + A1 + ', "offset": 0}', "wrong_type"),
+    "turn-huge": ('{"action": "resume", "turn": ' + str(2**64) + ', "offset": 0}', "wrong_type"),
+    "offset-negative": ('{"action": "resume", "turn": ' + A1 + ', "offset": -1}', "wrong_type"),
+    "offset-a-string": ('{"action": "resume", "turn": ' + A1 + ', "offset": "0"}', "wrong_type"),
+    "offset-a-float": ('{"action": "resume", "turn": ' + A1 + ', "offset": 1e400}', "wrong_type"),
+    "request-id-a-number": ('{"action": "resume", "turn": ' + A1 + ', "offset": 0, "request_id": 7}', "wrong_type"),
+}
+
+
+@ws_test
+@pytest.mark.parametrize("name", BAD_FRAMES)
+async def test_every_bad_frame_is_answered_and_the_socket_stays_open(world, name):
+    text, code = BAD_FRAMES[name]
+    ws = await watch(world.links["live"])
+    before = await state(world)
+    await ws.send_to(text_data=text.replace(A1, str(world.turns["a1"].id)))
+    frame = await ws.receive_json_from(timeout=3)
+    assert (frame["type"], frame["code"]) == ("error", code) and frame["error"]
+    await assert_answers(ws, world.turns["a1"], TEXTS[1])
+    assert await state(world) == before
+    await ws.disconnect()
+
+
+@ws_test
+async def test_a_binary_frame_is_answered_and_the_socket_stays_open(world):
+    ws = await watch(world.links["live"])
+    await ws.send_to(bytes_data=b'{"action": "resume"}')
+    assert await ws.receive_json_from(timeout=3) == {
+        "type": "error", "code": "wrong_type", "error": "Frames must be JSON text, not binary.",
+    }
+    await assert_answers(ws, world.turns["a1"], TEXTS[1])
+    await ws.disconnect()
+
+
+@ws_test
+async def test_an_offset_past_the_end_sends_no_text_only_the_finished_turn(world):
+    ws = await watch(world.links["live"])
+    a1 = world.turns["a1"].id
+    await ws.send_json_to({"action": "resume", "turn": a1, "offset": 2**200})
+    frame = await ws.receive_json_from(timeout=3)
+    assert (frame["type"], frame["turn"]["id"], frame["turn"]["status"]) == ("turn.finished", a1, "complete")
+    await assert_answers(ws, world.turns["a1"], TEXTS[1])
+    await ws.disconnect()
