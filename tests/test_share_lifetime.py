@@ -12,6 +12,7 @@ is outside; the links there are alice's but for `bobs`.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -257,5 +258,21 @@ async def test_an_offset_past_the_end_sends_no_text_only_the_finished_turn(world
     await ws.send_json_to({"action": "resume", "turn": a1, "offset": 2**200})
     frame = await ws.receive_json_from(timeout=3)
     assert (frame["type"], frame["turn"]["id"], frame["turn"]["status"]) == ("turn.finished", a1, "complete")
+    await assert_answers(ws, world.turns["a1"], TEXTS[1])
+    await ws.disconnect()
+
+
+@ws_test
+async def test_a_frame_flood_is_cut_and_answered_once_a_second(world):
+    ws = await watch(world.links["live"])
+    for _ in range(40):
+        await ws.send_to(text_data="[]")
+    answers = []
+    while not await ws.receive_nothing(timeout=0.3):
+        answers.append(await ws.receive_json_from())
+    codes = [a["code"] for a in answers]
+    assert codes.count("wrong_type") == 10 and codes.count("rate_limited") == 1  # bursts of 10
+    assert "at most 5 a second" in next(a for a in answers if a["code"] == "rate_limited")["error"]
+    await asyncio.sleep(1.0)  # the budget refills: the socket answers again
     await assert_answers(ws, world.turns["a1"], TEXTS[1])
     await ws.disconnect()
