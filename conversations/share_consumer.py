@@ -163,6 +163,9 @@ class ShareConsumer(Presence, AsyncJsonWebsocketConsumer):
         except ValueError:
             await self._error("The frame is not valid JSON.", code="bad_json")
             return
+        except RecursionError:  # "[[[[…": within the size limit, deeper than the decoder goes
+            await self._error("The frame is nested too deeply to be read.", code="bad_json")
+            return
         await self.receive_json(frame)
 
     async def receive_json(self, content, **kwargs) -> None:

@@ -209,6 +209,7 @@ A1 = "{a1}"  # replaced by A1's id
 BAD_FRAMES = {
     "not-an-object": ("[]", "wrong_type"),
     "not-json": ('{"action": "resume"', "bad_json"),
+    "nested-too-deeply": ("[" * 1_000, "bad_json"),
     "too-large": (json.dumps({"action": "resume", "turn": 1, "offset": 0, "pad": "x" * 2_000}), "too_large"),
     "unknown-action": ('{"action": "rm -rf"}', "unknown_action"),
     "no-turn": ('{"action": "resume", "offset": 0}', "missing_field"),
