@@ -1,4 +1,7 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
+from django.db.models.signals import post_delete
 
 
 class ConversationsConfig(AppConfig):
@@ -6,6 +9,11 @@ class ConversationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from conversations import sharing
+        from conversations.models import ShareLink
         from workbench import db
 
         db.install()
+        # A link is deleted mostly by cascade (its conversation, turn or maker): a receiver sees
+        # every way, where a call in each service would miss some.
+        post_delete.connect(sharing.share_deleted, sender=ShareLink, dispatch_uid="share-deleted")

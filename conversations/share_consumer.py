@@ -1,12 +1,17 @@
 """The socket of a live share link: read-only, and only what the link shares.
 
 It relays the conversation's stream for the turns in the link's scope (new turns below a shared
-subtree join it), answers `resume`, and nothing else. The link is checked again on every action;
-revoking it, its expiry, or a members-only reader leaving the workspace closes the socket (4404).
+subtree join it), answers `resume`, and nothing else. Whether the link still works is decided in
+one place, `permissions.share_for`, asked on connect, on every frame and whenever something that
+could end the link happens: it is revoked, it expires, it is deleted (with its conversation, turn
+or maker), its maker's role changes, or a members-only reader leaves the workspace. A link that no
+longer works sends `share.gone` and closes the socket (4404) at once.
 """
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -17,20 +22,33 @@ from conversations.consumers import CLOSE_NOT_FOUND, FrameBudget, Presence, resu
 from conversations.models import ShareLink
 from conversations.permissions import share_for
 from conversations.protocol import ProtocolError, parse_action
+from conversations.services import ServiceError
 from conversations.validation import InvalidInput, loads_untrusted
 from conversations.workspaces import user_group
+
+logger = logging.getLogger(__name__)
 
 READER_FINISHED = ("id", "status", "error", "length", "first_token_at", "finished_at")
 READER_TURN = (*sharing.READER_FIELDS, "length")
 MAX_FRAME = 1_000
+FRAMES_PER_SECOND = 5
+NOT_SHARED = "That turn is not shared here."
+GONE = "This link is no longer available."
 
 
 @database_sync_to_async
-def _live_link(user, token: str) -> tuple[ShareLink, tuple[set[int] | None, set[int]]] | None:
+def _live_link(user, token: str) -> ShareLink | None:
+    link = share_for(user, token)
+    return link if link is not None and link.mode == ShareLink.Mode.LIVE else None
+
+
+@database_sync_to_async
+def _live_scope(user, token: str) -> tuple[set[int] | None, set[int]] | None:
+    """What the link shows now (see `sharing.scope_ids`), or None if it no longer works."""
     link = share_for(user, token)
     if link is None or link.mode != ShareLink.Mode.LIVE:
         return None
-    return link, sharing.scope_ids(link)
+    return sharing.scope_ids(link)
 
 
 def _only(data: dict, keys: tuple[str, ...]) -> dict:
@@ -41,23 +59,35 @@ class ShareConsumer(Presence, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.token = self.scope["url_route"]["kwargs"]["token"]
         self.user = self.scope.get("user")
-        self.budget = FrameBudget(5)
+        self.budget = FrameBudget(FRAMES_PER_SECOND)
+        self.last_refusal = 0.0
         self.groups_joined: list[str] = []
         self.expiry: asyncio.TimerHandle | None = None
-        found = await _live_link(self.user, self.token)
+        self.gone = False
+        self.in_scope: set[int] | None = set()  # nothing until the link is checked (None: everything)
+        self.subtree: set[int] = set()
+        link = await _live_link(self.user, self.token)
         await self.accept()
-        if found is None:
+        if link is None:
+            self.gone = True
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        link, (self.in_scope, self.subtree) = found
+        self.link_id = link.id
         self.conversation_id = link.conversation_id
         self.group = generation.conversation_group(link.conversation_id)
-        groups = [self.group, sharing.share_group(link.id)]
+        groups = [self.group, sharing.share_group(link.id), sharing.maker_group(link.created_by_id)]
         if self.user is not None and self.user.is_authenticated:
             groups.append(user_group(self.user.pk))
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.append(group)
+        # Checked again now that the socket is in the groups: a change committed before it joined
+        # is seen here, one committed after is announced to the groups.
+        found = await _live_scope(self.user, self.token)
+        if found is None:
+            await self._gone(GONE)
+            return
+        self.in_scope, self.subtree = found
         await control.ensure_listener()
         if link.expires_at is not None:
             delay = max(0.0, (link.expires_at - timezone.now()).total_seconds())
@@ -68,19 +98,36 @@ class ShareConsumer(Presence, AsyncJsonWebsocketConsumer):
         await self.presence_announce({"name": "Someone with a link", "kind": "link"})
 
     async def disconnect(self, code) -> None:
+        await self._leave()
+
+    async def _leave(self) -> None:
         if self.expiry is not None:
             self.expiry.cancel()
         if self.groups_joined:
             await self.presence_leave_group()
-        for group in self.groups_joined:
+        groups, self.groups_joined = self.groups_joined, []
+        for group in groups:
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def presence_show(self, frame: dict) -> None:
         return
 
+    async def send_json(self, content, close: bool = False) -> None:
+        # Nothing after `share.gone`, not even a message the layer delivered before we left.
+        if not self.gone:
+            await super().send_json(content, close=close)
+
     async def _gone(self, message: str) -> None:
-        await self.send_json({"type": "share.gone", "error": message})
+        """The link no longer works: out of its groups first, then say so and close (4404)."""
+        if self.gone:
+            return
+        self.gone = True
+        await self._leave()
+        await super().send_json({"type": "share.gone", "error": message})
         await self.close(code=CLOSE_NOT_FOUND)
+
+    async def _error(self, message: str, *, code: str) -> None:
+        await self.send_json({"type": "error", "code": code, "error": message})
 
     def _shows(self, turn_id: int, parent_id: int | None = None) -> bool:
         if self.in_scope is None or turn_id in self.in_scope:
@@ -92,33 +139,55 @@ class ShareConsumer(Presence, AsyncJsonWebsocketConsumer):
         return False
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        if not self.budget.take() or text_data is None or len(text_data) > MAX_FRAME:
+        if self.gone:
             return
-        await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
-
-    async def decode_json(self, text_data):
+        if not self.budget.take():
+            # Dropped; said at most once a second so a flood cannot make the server flood back.
+            if time.monotonic() - self.last_refusal >= 1:
+                self.last_refusal = time.monotonic()
+                await self._error(
+                    f"Too many frames: at most {FRAMES_PER_SECOND} a second. Frames over the limit were ignored.",
+                    code="rate_limited",
+                )
+            return
+        if text_data is None:
+            await self._error("Frames must be JSON text, not binary.", code="wrong_type")
+            return
+        if len(text_data) > MAX_FRAME:
+            await self._error(
+                f"The frame is {len(text_data):,} characters; the limit is {MAX_FRAME:,}.", code="too_large"
+            )
+            return
         try:
-            return loads_untrusted(text_data, name="The frame")
-        except InvalidInput:
-            return None
+            frame = loads_untrusted(text_data, name="The frame")
+        except InvalidInput as exc:
+            await self._error(exc.message, code=exc.code)
+            return
+        await self.receive_json(frame)
 
     async def receive_json(self, content, **kwargs) -> None:
         try:
+            if await _live_link(self.user, self.token) is None:  # checked on every frame
+                await self._gone(GONE)
+                return
             action = parse_action(content)
+            if action.name != "resume":
+                await self._error("A shared page is read-only.", code="read_only")
+                return
+            if not self._shows(action.turn):
+                raise ServiceError(NOT_SHARED, code="not_found")
+            await resume(self, self.conversation_id, action.turn, action.offset,
+                         finished=lambda payload: _only(payload, READER_FINISHED))
         except ProtocolError as exc:
-            await self.send_json({"type": "error", "code": exc.code, "error": exc.message})
-            return
-        if action.name != "resume":
-            await self.send_json({"type": "error", "code": "read_only", "error": "A shared page is read-only."})
-            return
-        if await _live_link(self.user, self.token) is None:  # checked on every action
-            await self._gone("This link is no longer available.")
-            return
-        if not self._shows(action.turn):
-            await self.send_json({"type": "error", "code": "not_found", "error": "That turn is not shared here."})
-            return
-        await resume(self, self.conversation_id, action.turn, action.offset,
-                     finished=lambda payload: _only(payload, READER_FINISHED))
+            await self._error(exc.message, code=exc.code)
+        except ServiceError as exc:
+            # A turn that does not exist, or no longer, or is in another conversation: the reader
+            # is told no more than that it is not shared here.
+            await self._error(NOT_SHARED if exc.code == "not_found" else exc.message, code=exc.code)
+        except Exception:
+            # Whatever went wrong, the socket stays open and says so.
+            logger.exception("Action failed on share link %s", self.link_id)
+            await self._error("The server could not carry that out. Try again.", code="server_error")
 
     # Group messages, filtered to the link's scope and to what a reader may see.
     async def turn_created(self, message) -> None:
@@ -143,6 +212,11 @@ class ShareConsumer(Presence, AsyncJsonWebsocketConsumer):
 
     async def share_revoked(self, message) -> None:
         await self._gone("This link was revoked.")
+
+    async def share_check(self, message) -> None:
+        """Something that can end the link happened (its maker's role, its deletion): ask again."""
+        if await _live_link(self.user, self.token) is None:
+            await self._gone(GONE)
 
     async def access_changed(self, message) -> None:
         if await _live_link(self.user, self.token) is None:

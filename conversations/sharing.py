@@ -33,6 +33,28 @@ def share_group(link_id: int) -> str:
     return f"share.{link_id}"
 
 
+def maker_group(user_id: int) -> str:
+    """The channel-layer group of the sockets watching any link one person made: a link works only
+    while its maker may write where it points, so their access changing means checking again."""
+    return f"share.by.{user_id}"
+
+
+def _after_commit_send(group: str, message: dict) -> None:
+    transaction.on_commit(lambda: async_to_sync(get_channel_layer().group_send)(group, message))
+
+
+def share_links_recheck(*, made_by: int) -> None:
+    """After the commit, sockets watching links `made_by` made check them again (`share_for`)
+    and close if they no longer work."""
+    _after_commit_send(maker_group(made_by), {"type": "share.check"})
+
+
+def share_deleted(sender, instance: ShareLink, **kwargs) -> None:
+    """`post_delete` of a link, itself or through its conversation, turn, workspace or maker:
+    the sockets watching it check it again, find it gone, and close."""
+    _after_commit_send(share_group(instance.pk), {"type": "share.check"})
+
+
 # What a reader is told about a turn (with `length`, its text's length in UTF-16 units).
 READER_FIELDS = ("id", "parent", "role", "content", "status", "provider", "model", "error",
                  "created_at", "first_token_at", "finished_at")
@@ -123,10 +145,7 @@ def share_revoke(*, link: ShareLink) -> None:
     if link.revoked_at is None:
         link.revoked_at = timezone.now()
         link.save(update_fields=["revoked_at"])
-    group = share_group(link.id)
-    transaction.on_commit(
-        lambda: async_to_sync(get_channel_layer().group_send)(group, {"type": "share.revoked"})
-    )
+    _after_commit_send(share_group(link.id), {"type": "share.revoked"})
 
 
 def share_viewed(link: ShareLink) -> None:

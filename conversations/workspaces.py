@@ -3,7 +3,8 @@
 Everyone has a personal workspace, theirs alone. Team workspaces have owners, editors and viewers;
 owners invite people by username or email, change roles and remove members. A workspace always
 keeps at least one owner. Sockets of someone whose access changed are told at once, so an open
-page loses what it may no longer see.
+page loses what it may no longer see, and so are the sockets watching the links they made: a link
+works only while its maker may write in the workspace (see `permissions.share_for`).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from django.db.models import Count, F, OuterRef, Q, Subquery
 
 from conversations.models import Membership, Workspace
 from conversations.services import ServiceError
+from conversations.sharing import share_links_recheck
 
 ROLES = [choice.value for choice in Membership.Role]
 
@@ -25,12 +27,14 @@ def user_group(user_id: int) -> str:
 
 
 def access_changed(user_id: int) -> None:
-    """Tell the person's open sockets to check their access again (after the commit)."""
+    """Tell the person's open sockets, and those watching the links they made, to check access
+    again (after the commit)."""
 
     def send() -> None:
         async_to_sync(get_channel_layer().group_send)(user_group(user_id), {"type": "access.changed"})
 
     transaction.on_commit(send)
+    share_links_recheck(made_by=user_id)
 
 
 def personal_workspace(user) -> Workspace:

@@ -91,7 +91,7 @@ async def test_deeply_nested_frames_on_a_live_share_socket_are_refused(alice, co
     # The share socket reads frames of up to 1,000 characters: that is deep enough to overflow.
     await ws.send_to(text_data="[" * 999)
     answer = await ws.receive_json_from(timeout=5)
-    assert answer == {"type": "error", "code": "wrong_type", "error": "A frame must be a JSON object."}
+    assert answer == {"type": "error", "code": "bad_json", "error": "The frame is " + TOO_DEEP}
     await ws.send_json_to({"action": "resume", "turn": prompt.id, "offset": 0})
     frames = await frames_until(ws, finished(prompt.id))
     assert frames[0] == {"type": "delta", "turn": prompt.id, "offset": 0, "text": "q"}
