@@ -1,5 +1,5 @@
-"""Brute force: failed sign-ins lock a username out for one client address (django-axes, in the
-database)."""
+"""Brute force and mass sign-up: failed sign-ins lock a username out for one client address
+(django-axes, in the database), and each client address may create only so many accounts."""
 from __future__ import annotations
 
 import http.cookiejar
@@ -14,16 +14,19 @@ from datetime import timedelta
 
 import pytest
 from axes.models import AccessAttempt
+from django.contrib.auth.models import User
 from django.db.models import F
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
+from conversations.models import SignupWindow
 from conversations.throttling import client_address
 from tests.conftest import PASSWORD
 from tests.live import ROOT, LiveServer
 
 LOCKED = "Too many failed sign-in attempts. Try again in 15 minutes."
 WRONG = b"Please enter a correct username and password"
+SIGNUP_REFUSED = "Too many accounts have been created from your network. Try again in 60 minutes."
 
 
 @pytest.fixture(autouse=True)
@@ -34,6 +37,8 @@ def limits(settings):
     settings.AXES_FAILURE_LIMIT = 5
     settings.AXES_COOLOFF_TIME = timedelta(minutes=15)
     settings.CLIENT_IP_HEADER = ""
+    settings.SIGNUP_LIMIT = 5
+    settings.SIGNUP_WINDOW_MINUTES = 60
 
 
 def sign_in(client: Client, username: str, password: str, **extra):
@@ -166,11 +171,79 @@ def test_the_lockout_can_be_turned_off(client, alice, settings):
     assert sign_in(client, "alice", PASSWORD).status_code == 302
 
 
+# --- Sign-ups --------------------------------------------------------------------------------
+
+
+def sign_up(username: str, password: str = PASSWORD, **extra):
+    # A fresh client each time: a signed-in person is sent home instead of signing up.
+    return Client().post(
+        reverse("signup"), {"username": username, "password1": password, "password2": password}, **extra
+    )
+
+
+def test_accounts_created_from_one_address_are_limited(db):
+    assert [sign_up(f"farm{n}").status_code for n in range(5)] == [302] * 5
+    users = User.objects.count()
+
+    response = sign_up("farm5")
+    assert response.status_code == 429
+    page = response.content.decode()
+    assert SIGNUP_REFUSED in page and "<h1>Create an account</h1>" in page
+    # Nothing written: no account, the count as it was, nobody signed in.
+    assert User.objects.count() == users and not User.objects.filter(username="farm5").exists()
+    assert SignupWindow.objects.get().accounts == 5
+    assert "_auth_user_id" not in response.client.session
+
+    # Another address is unaffected.
+    assert sign_up("farm6", REMOTE_ADDR="192.0.2.9").status_code == 302
+
+
+def test_an_ipv6_subscriber_counts_as_one_client(db, settings):
+    settings.SIGNUP_LIMIT = 2
+    addresses = ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"]
+    assert [sign_up(f"v6user{n}", REMOTE_ADDR=a).status_code for n, a in enumerate(addresses)] == [302, 302, 429]
+
+
+def test_sign_ups_open_again_when_the_window_ends(db, settings):
+    settings.SIGNUP_LIMIT = 2
+    assert [sign_up(f"later{n}").status_code for n in range(3)] == [302, 302, 429]
+    # The window started an hour ago.
+    SignupWindow.objects.update(started=F("started") - timedelta(minutes=60))
+    assert sign_up("later3").status_code == 302
+    assert SignupWindow.objects.get().accounts == 1
+
+
+def test_refused_and_invalid_sign_ups_use_none_of_the_allowance(db, settings, alice):
+    settings.SIGNUP_LIMIT = 1
+    assert sign_up("alice").status_code == 200  # taken
+    assert sign_up("short", password="x").status_code == 200  # too short
+    assert not SignupWindow.objects.exists()
+    assert sign_up("dora").status_code == 302
+    assert sign_up("erin").status_code == 429
+    assert sign_up("erin").status_code == 429
+    assert SignupWindow.objects.get().accounts == 1
+
+
+def test_the_sign_up_limit_and_window_are_settings(db, settings):
+    settings.SIGNUP_LIMIT = 1
+    settings.SIGNUP_WINDOW_MINUTES = 1
+    assert sign_up("one").status_code == 302
+    response = sign_up("two")
+    assert response.status_code == 429
+    assert "Try again in 1 minute." in response.content.decode()
+
+
+def test_the_sign_up_limit_can_be_turned_off(db, settings):
+    settings.SIGNUP_LIMIT = 0
+    assert [sign_up(f"open{n}").status_code for n in range(7)] == [302] * 7
+    assert not SignupWindow.objects.exists()
+
+
 # --- The environment -------------------------------------------------------------------------
 
 SHOW_LIMITS = (
     "from django.conf import settings as s; "
-    "print(s.AXES_ENABLED, s.AXES_FAILURE_LIMIT, s.AXES_COOLOFF_TIME)"
+    "print(s.AXES_ENABLED, s.AXES_FAILURE_LIMIT, s.AXES_COOLOFF_TIME, s.SIGNUP_LIMIT, s.SIGNUP_WINDOW_MINUTES)"
 )
 
 
@@ -186,15 +259,17 @@ def run_settings(tmp_path, **env: str) -> subprocess.CompletedProcess:
 
 
 def test_the_limits_come_from_the_environment(tmp_path):
-    assert run_settings(tmp_path).stdout.split() == ["True", "5", "0:15:00"]
+    assert run_settings(tmp_path).stdout.split() == ["True", "5", "0:15:00", "5", "60"]
     configured = run_settings(
         tmp_path,
         WORKBENCH_LOGIN_FAILURE_LIMIT="3",
         WORKBENCH_LOGIN_COOLOFF_MINUTES="30",
+        WORKBENCH_SIGNUP_LIMIT="2",
+        WORKBENCH_SIGNUP_WINDOW_MINUTES="1440",
     )
-    assert configured.stdout.split() == ["True", "3", "0:30:00"]
-    off = run_settings(tmp_path, WORKBENCH_LOGIN_FAILURE_LIMIT="0")
-    assert off.stdout.split()[0] == "False"
+    assert configured.stdout.split() == ["True", "3", "0:30:00", "2", "1440"]
+    off = run_settings(tmp_path, WORKBENCH_LOGIN_FAILURE_LIMIT="0", WORKBENCH_SIGNUP_LIMIT="0")
+    assert off.stdout.split()[0] == "False" and off.stdout.split()[3] == "0"
 
 
 def test_a_bad_client_address_header_stops_the_start(tmp_path):
@@ -213,6 +288,7 @@ def two_processes(tmp_path_factory):
         "SECRET_KEY": "throttle-test-key-" + "x" * 40,
         "WORKBENCH_LOCAL_MODEL": "false",
         "WORKBENCH_LOGIN_FAILURE_LIMIT": "3",
+        "WORKBENCH_SIGNUP_LIMIT": "2",
     }
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         env["DATABASE_URL"] = f"sqlite:///{folder / 'shared.sqlite3'}"
@@ -250,3 +326,20 @@ def test_failures_on_every_process_count_toward_one_lockout(two_processes):
     assert "Too many failed sign-in attempts. Try again in 15 minutes." in page and "<h1>Sign in</h1>" in page
     status, page = post_form(second.url, path, {"username": "dana", "password": PASSWORD})
     assert status == 429 and "Try again in 15 minutes." in page
+
+
+def test_sign_ups_on_every_process_count_toward_one_limit(two_processes):
+    first, second = two_processes
+    path = "/accounts/signup/"
+
+    def fields(username: str) -> dict[str, str]:
+        return {"username": username, "password1": PASSWORD, "password2": PASSWORD}
+
+    assert post_form(first.url, path, fields("ana"))[0] == 200  # followed to the home page
+    assert post_form(second.url, path, fields("ben"))[0] == 200
+    status, page = post_form(first.url, path, fields("cai"))
+    assert status == 429 and SIGNUP_REFUSED in page
+    status, page = post_form(second.url, path, fields("cai"))
+    assert status == 429
+    count = "from django.contrib.auth.models import User; print(User.objects.filter(username__in=['ana', 'ben', 'cai']).count())"
+    assert first.run_python(count).split()[-1] == "2"

@@ -183,6 +183,11 @@ AXES_CLIENT_IP_CALLABLE = "conversations.throttling.client_address"
 # The sign-in page itself, with the reason, answered 429.
 AXES_LOCKOUT_CALLABLE = "conversations.throttling.login_lockout_response"
 
+# Sign-ups: at most SIGNUP_LIMIT accounts created from one client address in SIGNUP_WINDOW_MINUTES
+# (counted in the database, so across processes). 0 turns the limit off.
+SIGNUP_LIMIT = env_int("WORKBENCH_SIGNUP_LIMIT", 5, minimum=0)
+SIGNUP_WINDOW_MINUTES = env_int("WORKBENCH_SIGNUP_WINDOW_MINUTES", 60, minimum=1)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
