@@ -248,3 +248,16 @@ class ServerProcess(models.Model):
 
     def __str__(self) -> str:
         return f"process {self.pid} on {self.hostname}"
+
+
+class SignupWindow(models.Model):
+    """Accounts created from one client address since `started`: the sign-up limit's count
+    (see throttling.py). One row per address that ever created an account; a window that has
+    ended is started again in place by that address's next sign-up."""
+
+    client = models.GenericIPAddressField(unique=True)
+    started = models.DateTimeField()
+    accounts = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.accounts} sign-ups from {self.client} since {self.started}"

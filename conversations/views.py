@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from conversations import replay, selectors, services
+from conversations import replay, selectors, services, throttling
 from conversations.models import Conversation, Turn
 from conversations.payloads import turn_payload
 from conversations import workspaces
@@ -94,8 +94,16 @@ def signup(request):
         raise Http404("Sign-up is closed on this workbench; ask its administrator for an account.")
     form = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user)
+        # The password is hashed here, before the sign-up's transaction begins.
+        user = form.save(commit=False)
+        try:
+            throttling.account_create(user=user, client=throttling.client_address(request))
+        except throttling.SignupLimitReached as refusal:
+            return render(
+                request, "registration/signup.html", {"form": form, "refusal": str(refusal)}, status=429
+            )
+        # Named because axes adds a backend of its own, which checks but never signs anyone in.
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("home")
     return render(request, "registration/signup.html", {"form": form})
 

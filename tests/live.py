@@ -26,6 +26,11 @@ def require(condition: bool, why: str) -> None:
     pytest.skip(why)
 
 
+# The browser tests create an account for nearly every test, all from 127.0.0.1 on one server: the
+# sign-up limit is raised for them, not turned off. tests/test_throttling.py tests the limits.
+LIVE_LIMITS = {"WORKBENCH_SIGNUP_LIMIT": "1000"}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -39,7 +44,7 @@ class LiveServer:
     def __init__(self, data_dir: Path, env: dict[str, str], *, shared_with: LiveServer | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "WORKBENCH_DATA_DIR": str(data_dir), **env}
+        self.env = {**os.environ, **LIVE_LIMITS, "WORKBENCH_DATA_DIR": str(data_dir), **env}
         self.env.pop("DJANGO_SETTINGS_MODULE", None)
         self.env["WORKBENCH_CHANNEL_PREFIX"] = f"workbench-live-{self.port}"
         self.shared_with = shared_with

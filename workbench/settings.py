@@ -7,7 +7,9 @@ switch to PostgreSQL and channels-redis for a scaled-out deployment.
 from __future__ import annotations
 
 import os
+import re
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -44,6 +46,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.auth",
+    # Failed sign-ins and lockouts (see the Auth section).
+    "axes",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
@@ -61,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "workbench.urls"
@@ -133,12 +139,54 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out sign-in before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# Behind a reverse proxy: the header the proxy sets to the client's address (e.g. X-Real-IP). Unset,
+# the connection's own address (REMOTE_ADDR) is the client's: a header any client can send is never
+# trusted unless named here. See conversations/throttling.py:client_address.
+CLIENT_IP_HEADER = env_str("WORKBENCH_CLIENT_IP_HEADER")
+if CLIENT_IP_HEADER and not re.fullmatch(r"[A-Za-z0-9-]+", CLIENT_IP_HEADER):
+    raise ImproperlyConfigured(
+        f"WORKBENCH_CLIENT_IP_HEADER={CLIENT_IP_HEADER!r} is not a header name: use e.g. X-Real-IP."
+    )
+
+# Failed sign-ins (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one username from one
+# client address, that pair is refused for LOGIN_COOLOFF_MINUTES after its latest attempt (each
+# attempt while locked starts the wait again). 0 turns the lockout off.
+LOGIN_FAILURE_LIMIT = env_int("WORKBENCH_LOGIN_FAILURE_LIMIT", 5, minimum=0)
+LOGIN_COOLOFF_MINUTES = env_int("WORKBENCH_LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+AXES_ENABLED = LOGIN_FAILURE_LIMIT > 0
+AXES_FAILURE_LIMIT = max(LOGIN_FAILURE_LIMIT, 1)
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+# Keyed on the pair: username alone would let anyone lock any person out from anywhere; the address
+# alone would lock out everyone behind one office or mobile network after a few typos between them.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# In the shared database, so every server process sees the same count.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_RESET_ON_SUCCESS = True
+# Each attempt while locked out starts the cool-off again (axes' default, relied on): the page's
+# "Try again in 15 minutes" is then exact, and a script that keeps trying stays locked out.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+# Nothing reads a log of successful sign-ins here, and it would keep every address forever.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_CLIENT_IP_CALLABLE = "conversations.throttling.client_address"
+# The sign-in page itself, with the reason, answered 429.
+AXES_LOCKOUT_CALLABLE = "conversations.throttling.login_lockout_response"
+
+# Sign-ups: at most SIGNUP_LIMIT accounts created from one client address in SIGNUP_WINDOW_MINUTES
+# (counted in the database, so across processes). 0 turns the limit off.
+SIGNUP_LIMIT = env_int("WORKBENCH_SIGNUP_LIMIT", 5, minimum=0)
+SIGNUP_WINDOW_MINUTES = env_int("WORKBENCH_SIGNUP_WINDOW_MINUTES", 60, minimum=1)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -160,7 +208,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "httpx2": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
+        # django-axes logs every sign-in it sees at INFO; failures and lockouts, at WARNING.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # --- Conversations and models ---------------------------------------------------------------
