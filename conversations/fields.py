@@ -85,6 +85,18 @@ def is_provider_name(value: Any) -> bool:
     return bool(value) and provider_name_problem(value) is None
 
 
+def stored_names_problem(*, provider: Any, model: Any) -> str | None:
+    """What is wrong with a stored turn's provider and model names, for code that copies turns.
+    The value is not repeated: the message may be shown as HTML, and the value may be anything."""
+    for name, value, check, rule in (
+        ("provider", provider, provider_name_problem, PROVIDER_RULE),
+        ("model", model, model_name_problem, MODEL_RULE),
+    ):
+        if check(value) is not None:
+            return f'its "{name}" is not {rule}.'
+    return None
+
+
 def checked(check: Callable[[Any], str | None]) -> PlainValidator:
     """A pydantic validator from a function that says what is wrong with a value (None: nothing)."""
 
@@ -101,11 +113,20 @@ ProviderName = Annotated[str, checked(provider_name_problem)]
 ModelName = Annotated[str, checked(model_name_problem)]
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]{1,80}")
+
+
 def field_path(loc: tuple[int | str, ...]) -> str:
-    """("context", "omitted", 2) as context.omitted[2]."""
+    """("context", "omitted", 2) as context.omitted[2]; a key that is not a plain word is shown
+    quoted and escaped, as settings['odd key\\n']."""
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif _PLAIN_KEY.fullmatch(part):
+            text += f".{part}" if text else part
+        else:
+            text += f"[{shown(part, 60)}]"
     return text
 
 
