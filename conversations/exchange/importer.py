@@ -23,7 +23,7 @@ from conversations.exchange import (
     check_size,
     workbench_json,
 )
-from conversations.fields import shown
+from conversations.fields import field_path, shown
 from conversations.lineage import lineage
 from conversations.models import Conversation, Turn
 from conversations.tokens import count_all
@@ -119,15 +119,9 @@ def _json_place(path: tuple | None) -> str:
     while path is not None:
         path, part = path
         parts.append(part)
-    text = ""
-    for part in reversed(parts):
-        if isinstance(part, int):
-            text += f"[{part}]" if text else f"conversations[{part}]"
-        elif part.isidentifier() or (part.isascii() and part.replace("-", "").isalnum()):
-            text += f".{part}" if text else part
-        else:
-            text += f"[{shown(part, 60)}]"
-    return text
+    parts.reverse()
+    # A list at the top is ChatGPT's list of conversations.
+    return ("conversations" if parts and isinstance(parts[0], int) else "") + field_path(tuple(parts))
 
 
 def _check_shape(value: Any, text: str) -> None:

@@ -422,7 +422,8 @@ def _chatgpt_place(raws: list, loc: tuple) -> tuple[str, tuple]:
     place = chatgpt_place(loc[0], raws[loc[0]])
     loc = loc[1:]
     if len(loc) >= 2 and loc[0] == "mapping" and loc[2:3] != ("[key]",):
-        return f"{place} node {loc[1]}", loc[2:]
+        node = loc[1] if NODE_ID.fullmatch(str(loc[1])) else shown(loc[1], 60)
+        return f"{place} node {node}", loc[2:]
     return place, loc
 
 
