@@ -141,7 +141,9 @@ def _arguments(body: dict, indent: str = "    ") -> str:
     lines = []
     for name, value in body.items():
         if not (isinstance(name, str) and name.isascii() and name.isidentifier()) or keyword.iskeyword(name):
-            raise ServiceError(f"This reply's request has a field that is not a Python name: {name!r:.40}.", code="invalid")
+            raise ServiceError(
+                f"This reply's request has a field that is not a Python name: {name!r:.40}.", code="invalid"
+            )
         text = _literal(value).replace("\n", "\n" + indent + " " * (len(name) + 1))
         lines.append(f"{indent}{name}={text},")
     return "\n".join(lines)

@@ -175,7 +175,9 @@ def test_get_code_of_stored_hostile_values_sends_them_as_data_and_runs_nothing(
     assert constants["LABEL"] == (hostile(marker) if configured else bad)
 
 
-def test_a_valid_import_with_hostile_text_gives_code_that_sends_it_as_data(alice, providers, upstream, marker, tmp_path):
+def test_a_valid_import_with_hostile_text_gives_code_that_sends_it_as_data(
+    alice, providers, upstream, marker, tmp_path
+):
     """Free text (prompts, replies, system prompts, errors, titles) may hold anything; it stays data."""
     bad = hostile(marker)
     document = workbench(
@@ -238,7 +240,8 @@ HOSTILE_FILES = {
         workbench(turn(1, **{**REPLY, "model": "gpt-4o\n"})), 'turns[0] (id 1): "model" must be a model name'
     ),
     "response id": (
-        workbench(turn(1, **REPLY, response_id="resp_1'\nimport os")), 'turns[0] (id 1): "response_id" must be a response id'
+        workbench(turn(1, **REPLY, response_id="resp_1'\nimport os")),
+        'turns[0] (id 1): "response_id" must be a response id',
     ),
     "turn id": (
         workbench(turn("a'\nb")), "turns[0]: \"id\" must be a turn id: a number, or a string of letters, digits"
@@ -481,16 +484,18 @@ def test_a_fork_refuses_unchecked_names_and_writes_nothing(alice):
     before = counts()
     response = signed_in(alice).post(reverse("conversation_fork", args=[bad.conversation_id, bad.id]))
     assert response.status_code == 400
-    assert response.content.decode().startswith(f'Turn {bad.id} cannot be copied: its "provider" is not a provider name')
+    message = response.content.decode()
+    assert message.startswith(f'Turn {bad.id} cannot be copied: its "provider" is not a provider name')
     assert counts() == before
 
 
 def test_an_imported_conversation_forks_and_continues_with_the_names_it_was_checked_with(alice, charlie, providers):
-    document = workbench(turn(1, content="hi"), turn(2, parent=1, role="assistant", content="hello",
-                                                    provider="ollama", model="Qwen/Qwen2.5-7B-Instruct"), current_turn=2)
+    answer = turn(2, parent=1, role="assistant", content="hello", provider="ollama", model="Qwen/Qwen2.5-7B-Instruct")
+    document = workbench(turn(1, content="hi"), answer, current_turn=2)
     assert upload(signed_in(alice), as_bytes(document)).status_code == 302
     reply = Turn.objects.get(conversation__owner=alice, role="assistant")
-    assert signed_in(alice).post(reverse("conversation_fork", args=[reply.conversation_id, reply.id])).status_code == 302
+    fork = signed_in(alice).post(reverse("conversation_fork", args=[reply.conversation_id, reply.id]))
+    assert fork.status_code == 302
     link = shared_link(alice, reply, "snapshot")
     assert signed_in(charlie).post(reverse("shared_fork", args=[link.token]), {"turn": reply.id}).status_code == 302
     copies = Turn.objects.filter(role="assistant").exclude(pk=reply.pk)

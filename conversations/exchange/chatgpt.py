@@ -51,7 +51,9 @@ def _text(content: ChatGPTContent, place: str) -> str | None:
     """The visible text of a message's content, or None when it has none to show."""
     if content.content_type in TEXT_TYPES:
         if content.text is None:
-            raise ImportProblem(f'{place}: "message.content.text" of a {content.content_type} message must be a string.')
+            raise ImportProblem(
+                f'{place}: "message.content.text" of a {content.content_type} message must be a string.'
+            )
         return content.text
     if content.content_type not in PARTS_TYPES:
         return None
@@ -121,7 +123,9 @@ def _conversation(conversation: ChatGPTConversation, raw: dict, index: int) -> C
 
     for key, node in mapping.items():
         if node.id is not None and node.id != key:
-            raise ImportProblem(f'{node_place(key)} says its "id" is {shown(node.id, 60)}: a node\'s id must be its key.')
+            raise ImportProblem(
+                f'{node_place(key)} says its "id" is {shown(node.id, 60)}: a node\'s id must be its key.'
+            )
     order = parents_first(mapping, lambda key: mapping[key].parent, node_place, noun="node")
     position = {key: index for index, key in enumerate(order)}
     kept_ancestor: dict[str, str | None] = {}

@@ -215,6 +215,7 @@ def _optional_string(value: Any) -> str | None:
 
 _identifier = _pattern(IDENTIFIER, 'a name of lower-case letters, digits and "_" (like "text")', empty=False, null=True)
 
+
 def _system_prompt_limit() -> int:
     return max(settings.MAX_SYSTEM_PROMPT_CHARS, turn_char_limit())
 
@@ -318,7 +319,9 @@ class WorkbenchTurn(_Declared):
     @model_validator(mode="after")
     def _only_replies_stream(self) -> WorkbenchTurn:
         if self.status != "complete" and self.role != "assistant":
-            raise problem(f'a {self.role} turn cannot be "{self.status}"; only replies (role assistant) can.', sentence=True)
+            raise problem(
+                f'a {self.role} turn cannot be "{self.status}"; only replies (role assistant) can.', sentence=True
+            )
         return self
 
 
