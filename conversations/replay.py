@@ -6,11 +6,17 @@ provider's own `request_body` turns that into the body it sent.
 """
 from __future__ import annotations
 
+import ast
 import keyword
 import pprint
+import re
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from conversations.context import sendable
+from conversations.exchange.schema import TurnSettings
+from conversations.fields import describe, is_provider_name
 from conversations.models import Turn
 from conversations.providers import registry
 from conversations.providers.anthropic_messages import AnthropicProvider
@@ -21,9 +27,6 @@ from conversations.providers.openai_responses import OpenAIResponsesProvider
 from conversations.providers.sdk import public_url
 from conversations.selectors import turn_path
 from conversations.services import ServiceError, messages_for
-
-_SETTINGS = ("system_prompt", "temperature", "max_tokens", "top_p")
-
 
 @dataclass(frozen=True)
 class SentRequest:
@@ -50,15 +53,29 @@ class SentRequest:
         }
 
 
+def _settings_of(reply: Turn) -> GenerationSettings:
+    """The reply's stored settings, checked by the rules an import checks them by."""
+    try:
+        stored = TurnSettings.model_validate(reply.settings)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        raise ServiceError(
+            "This reply's stored settings cannot be sent again: "
+            + describe(error, "", ("settings", *error["loc"])),
+            code="invalid",
+        ) from None
+    return GenerationSettings(**{name: value for name, value in stored.given().items() if value is not None})
+
+
 def _request_for(reply: Turn, path: list[Turn]) -> GenerationRequest:
-    omitted = set(reply.context.get("omitted", []))
-    turns = [t for t in sendable(path) if t.id not in omitted]
-    values = {name: reply.settings[name] for name in _SETTINGS if name in reply.settings}
+    omitted = reply.context.get("omitted") if isinstance(reply.context, dict) else None
+    left_out = {i for i in omitted if isinstance(i, int)} if isinstance(omitted, list) else set()
+    turns = [t for t in sendable(path) if t.id not in left_out]
     return GenerationRequest(
         model=reply.model,
         messages=messages_for(turns),
-        settings=GenerationSettings(**values),
-        chain=not omitted,
+        settings=_settings_of(reply),
+        chain=not left_out,
     )
 
 
@@ -93,13 +110,41 @@ def sent_request(*, conversation_id: int, turn_id: int) -> SentRequest:
     )
 
 
+# Printable ASCII: no character that ends a line for Python (\n, \r) or for any other tool
+# (\x0b, \x0c, \x1c-\x1e, \x85, U+2028, U+2029).
+_COMMENT_TEXT = re.compile(r"[ -~]*")
+
+
+def _comment(text: str) -> str:
+    """One comment line. Only fixed text and names that passed a strict rule get here, and this
+    refuses anything else: no value can end the comment and start a statement."""
+    if _COMMENT_TEXT.fullmatch(text) is None:
+        raise ValueError(f"Not a one-line comment: {text!r}")
+    return f"# {text}\n"
+
+
+def _literal(value: object) -> str:
+    """`value` (plain data: strings, numbers, lists, dicts) as a Python literal, proved by parsing it
+    back: whatever a stored value holds, in the script it is data and nothing else."""
+    text = pprint.pformat(value, indent=1, width=96, sort_dicts=False)
+    try:
+        same = ast.literal_eval(text) == value
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        same = False
+    # repr escapes every line break but \n, and pformat puts \n between items only.
+    if not same or len(text.splitlines()) != text.count("\n") + 1:
+        raise ServiceError("This reply's request holds a value that cannot be written as Python data.", code="invalid")
+    return text
+
+
 def _arguments(body: dict, indent: str = "    ") -> str:
     lines = []
     for name, value in body.items():
-        if not name.isidentifier() or keyword.iskeyword(name):
-            continue
-        text = pprint.pformat(value, indent=1, width=96, sort_dicts=False)
-        text = text.replace("\n", "\n" + indent + " " * (len(name) + 1))
+        if not (isinstance(name, str) and name.isascii() and name.isidentifier()) or keyword.iskeyword(name):
+            raise ServiceError(
+                f"This reply's request has a field that is not a Python name: {name!r:.40}.", code="invalid"
+            )
+        text = _literal(value).replace("\n", "\n" + indent + " " * (len(name) + 1))
         lines.append(f"{indent}{name}={text},")
     return "\n".join(lines)
 
@@ -119,45 +164,54 @@ _ANTHROPIC_PRINT = """for event in stream:
         print(event.delta.text, end="", flush=True)
 print()
 """
+_OPENAI_IMPORT = "from openai import OpenAI\n"
+_OPENAI_CLIENT = "client = OpenAI()  # reads OPENAI_API_KEY and OPENAI_BASE_URL\n"
 
 
 def code_snippet(sent: SentRequest) -> str:
-    """A runnable Python script (openai or anthropic SDK) that sends the request again."""
+    """A runnable Python script (openai or anthropic SDK) that sends the request again.
+
+    Safe by construction, whatever the reply or the configuration holds: every value from them is
+    a Python literal (`_literal`), assigned to a name or passed as an argument, and comments are
+    fixed text or names that pass the provider-name rule (`_comment`).
+    """
     body = dict(sent.body)
-    header = f"# Sends reply {sent.reply.id}'s request again ({sent.label}).\n"
+    header = _comment(f"Sends reply {int(sent.reply.id)}'s request again, as the workbench rebuilt it.")
+    constants = {"PROVIDER": sent.provider, "LABEL": sent.label}
+    imports = _OPENAI_IMPORT
     if sent.api == "messages":
-        client = (
-            "import anthropic\n\n"
-            "client = anthropic.Anthropic()  # reads ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL\n"
-        )
+        imports = "import anthropic\n"
+        client = "client = anthropic.Anthropic()  # reads ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL\n"
         call, printer = "client.messages.create", _ANTHROPIC_PRINT
     elif sent.api == "responses":
-        client = "from openai import OpenAI\n\nclient = OpenAI()  # reads OPENAI_API_KEY and OPENAI_BASE_URL\n"
+        client = _OPENAI_CLIENT
         call, printer = "client.responses.create", _RESPONSES_PRINT
     else:
         call, printer = "client.chat.completions.create", _OPENAI_PRINT
         if sent.api == "llama.cpp":
-            header += (
-                "# The bundled model, served by llama.cpp's OpenAI-compatible server:\n"
-                "#   llama-server -m SmolLM2-135M-Instruct.Q4_1.gguf --port 8080\n"
-            )
+            header += _comment("The bundled model, served by llama.cpp's OpenAI-compatible server:")
+            header += _comment("  llama-server -m SmolLM2-135M-Instruct.Q4_1.gguf --port 8080")
             extra = {k: body.pop(k) for k in ("repeat_penalty",) if k in body}
             if extra:
                 body["extra_body"] = extra
+            imports = "import os\n\n" + _OPENAI_IMPORT
             client = (
-                "import os\n\nfrom openai import OpenAI\n\n"
                 'client = OpenAI(base_url=os.environ.get("LLAMA_SERVER_URL", "http://127.0.0.1:8080/v1"), '
                 'api_key="none")\n'
             )
         elif sent.provider in ("openai", "") or not sent.base_url:
             if not sent.known:
-                header += f"# {sent.provider or 'This provider'} is not configured here: this is the branch in Chat Completions form.\n"
-            client = "from openai import OpenAI\n\nclient = OpenAI()  # reads OPENAI_API_KEY and OPENAI_BASE_URL\n"
+                name = sent.provider if is_provider_name(sent.provider) else "This provider"
+                header += _comment(f"{name} is not configured here: this is the branch in Chat Completions form.")
+            client = _OPENAI_CLIENT
         else:
-            key_name = sent.provider.upper().replace("-", "_") + "_API_KEY"
-            client = (
-                "import os\n\nfrom openai import OpenAI\n\n"
-                f"client = OpenAI(base_url={sent.base_url!r}, "
-                f'api_key=os.environ.get("{key_name}", "none"))\n'
-            )
-    return f"{header}{client}\nstream = {call}(\n{_arguments(body)}\n)\n{printer}"
+            constants["BASE_URL"] = sent.base_url
+            constants["API_KEY_VARIABLE"] = sent.provider.upper().replace("-", "_") + "_API_KEY"
+            imports = "import os\n\n" + _OPENAI_IMPORT
+            client = 'client = OpenAI(base_url=BASE_URL, api_key=os.environ.get(API_KEY_VARIABLE, "none"))\n'
+    assignments = "".join(f"{name} = {_literal(value)}\n" for name, value in constants.items())
+    return (
+        f"{header}\n{imports}\n"
+        f"{_comment('The provider and its label as the workbench names them.')}{assignments}\n"
+        f"{client}\nstream = {call}(\n{_arguments(body)}\n)\n{printer}"
+    )

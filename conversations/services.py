@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from conversations import liveness
 from conversations.context import ContextOverflow, plan_context
+from conversations.fields import stored_names_problem
 from conversations.models import Conversation, Turn
 from conversations.providers import registry
 from conversations.providers.base import GenerationRequest, GenerationSettings, Message, Provider
@@ -259,6 +260,10 @@ def conversation_fork(*, conversation: Conversation, turn_id: int, owner) -> Con
         path = _path(conversation, turn_id)
         if any(t.status == Turn.Status.STREAMING for t in path):
             raise ServiceError("That reply is still streaming: fork once it has finished.", code="streaming")
+        for turn in path:  # turns stored before names were checked are not copied on
+            problem = stored_names_problem(provider=turn.provider, model=turn.model)
+            if problem is not None:
+                raise ServiceError(f"Turn {turn.id} cannot be copied: {problem}", code="invalid")
         fork = Conversation.objects.create(
             owner=owner,
             workspace=workspace,

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from conversations.fields import stored_names_problem
 from conversations.models import Conversation, ShareLink, Turn
 from conversations.payloads import iso, utf16_length
 from conversations.selectors import subtree_ids, turn_path
@@ -230,6 +231,10 @@ def shared_fork(*, link: ShareLink, tree: SharedTree, turn_id: int, owner) -> Co
     path = branch[: [t["id"] for t in branch].index(turn_id) + 1]
     if any(t["status"] == Turn.Status.STREAMING for t in path):
         raise ServiceError("That reply is still streaming: continue once it has finished.", code="streaming")
+    for turn in path:  # what the link shows may have been stored before names were checked
+        problem = stored_names_problem(provider=turn["provider"], model=turn["model"])
+        if problem is not None:
+            raise ServiceError(f"Turn {turn['id']} cannot be copied: {problem}", code="invalid")
     with transaction.atomic():
         fork = Conversation.objects.create(
             owner=owner,

@@ -478,7 +478,10 @@ BAD_FILES = {
         as_bytes(workbench(turn(1), current_turn=8)),
         'conversation: "current_turn" is turn 8, which is not in the file.',
     ),
-    "NUL character": (as_bytes(workbench(turn(1, content="a\x00b"))), "turns[0] (id 1) contains a NUL character"),
+    "NUL character": (
+        as_bytes(workbench(turn(1, content="a\x00b"))),
+        'turns[0] (id 1): "content" contains a NUL character, which cannot be stored.',
+    ),
     "ChatGPT: second conversation bad": (
         as_bytes([GOOD_CHAT, chatgpt_conversation("Robot talk", a=("root", "user", "hi"), b=("a", "critic", "no"))]),
         'conversations[1] ("Robot talk") node b: unknown author role \'critic\'; ChatGPT\'s roles are user, '
@@ -511,7 +514,7 @@ BAD_FILES = {
     "ChatGPT: parts not a list": (
         as_bytes([{"title": "P", "mapping": {"a": {"id": "a", "parent": None, "message": {
             "author": {"role": "user"}, "content": {"content_type": "text", "parts": "hi"}}}}}]),
-        'conversations[0] ("P") node a: "content.parts" must be a list.',
+        'conversations[0] ("P") node a: "message.content.parts" must be a list, not a string.',
     ),
     "ChatGPT: current node missing": (
         as_bytes([{**GOOD_CHAT, "current_node": "zzz"}]),

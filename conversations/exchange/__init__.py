@@ -135,18 +135,3 @@ def parents_first(
             ordered.append(key)
     return ordered
 
-
-def has_nul(value: Any) -> bool:
-    """Whether a JSON value holds a NUL character anywhere: PostgreSQL stores none in text or jsonb."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False

@@ -7,6 +7,8 @@ conversations it holds.
 from __future__ import annotations
 
 import json
+import re
+import sys
 from typing import Any
 
 from django.db import connection, transaction
@@ -21,6 +23,7 @@ from conversations.exchange import (
     check_size,
     workbench_json,
 )
+from conversations.fields import field_path, shown
 from conversations.lineage import lineage
 from conversations.models import Conversation, Turn
 from conversations.tokens import count_all
@@ -28,6 +31,13 @@ from conversations.workspaces import personal_workspace
 
 BATCH_SIZE = 500
 ZIP_MAGIC = b"PK\x03\x04"
+# Far deeper than any export (a Workbench file is 4 levels deep, ChatGPT's about 10), and far from
+# the depth at which reading, storing or printing a value would exhaust Python's stack.
+MAX_DEPTH = 100
+# How a lone surrogate gets into a parsed file: a \ud800-\udfff escape without its other half.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 
 
 def _reject_constant(name: str) -> Any:
@@ -70,8 +80,81 @@ def parse_json(data: bytes) -> tuple[Any, str | None]:
             f"The file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
         ) from None
     except RecursionError:
-        raise ImportProblem("The file is not usable JSON: it is nested too deeply.") from None
+        raise _too_deep(text) from None
+    except ValueError:  # an integer over sys.get_int_max_str_digits() digits
+        raise ImportProblem(
+            f"The file is not usable JSON: it holds a whole number longer than {sys.get_int_max_str_digits():,} "
+            "digits. No export holds one: the file is damaged."
+        ) from None
+    _check_shape(value, text)
     return value, (repeated[0] if repeated else None)
+
+
+def _too_deep(text: str) -> ImportProblem:
+    """The problem of a file nested deeper than MAX_DEPTH, with the line and column where it goes
+    deeper: read bracket by bracket, without building anything."""
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        bracket = match.group()
+        if bracket in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                start = match.start()
+                line = text.count("\n", 0, start) + 1
+                where = f" at line {line:,}, column {start - text.rfind(chr(10), 0, start):,}"
+                break
+        elif bracket in "]}":
+            depth -= 1
+    else:
+        where = ""
+    return ImportProblem(
+        f"The file is not usable JSON: it is nested more than {MAX_DEPTH} levels deep{where}. No export "
+        "is nested more than a few levels: the file is damaged or is not an export."
+    )
+
+
+def _json_place(path: tuple | None) -> str:
+    """A path built by _check_shape as conversations[0].mapping.node-1.message, or turns[3].content."""
+    parts: list[int | str] = []
+    while path is not None:
+        path, part = path
+        parts.append(part)
+    parts.reverse()
+    # A list at the top is ChatGPT's list of conversations.
+    return ("conversations" if parts and isinstance(parts[0], int) else "") + field_path(tuple(parts))
+
+
+def _check_shape(value: Any, text: str) -> None:
+    """Refuse what JSON allows but nothing can store: nesting deeper than MAX_DEPTH, and a lone
+    UTF-16 surrogate (no UTF-8 encoder, hence no database, takes one: it would fail mid-write).
+    Iterative, so no depth exhausts the stack; strings are only looked at when the text has a
+    surrogate escape at all."""
+    strings = _SURROGATE_ESCAPE.search(text) is not None
+    stack: list[tuple[Any, int, tuple | None]] = [(value, 0, None)]
+    while stack:
+        item, depth, path = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth >= MAX_DEPTH:
+                raise _too_deep(text)
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            for key, child in pairs:
+                if strings and isinstance(key, str) and _SURROGATE.search(key):
+                    _lone_surrogate(key, path, f" in the key {shown(key, 60)}")
+                if strings or isinstance(child, (dict, list)):
+                    stack.append((child, depth + 1, (path, key)))
+        elif isinstance(item, str) and _SURROGATE.search(item):
+            _lone_surrogate(item, path, "")
+
+
+def _lone_surrogate(text: str, path: tuple | None, what: str) -> None:
+    found = _SURROGATE.search(text)
+    assert found is not None
+    place = _json_place(path) or "The file"
+    raise ImportProblem(
+        f"{place}: the text{what} holds a lone UTF-16 surrogate ({found.group().encode('unicode_escape').decode()}), "
+        "half of a character whose other half is missing, so it cannot be stored. The program that wrote the "
+        "file cut a character in two: fix or remove it."
+    )
 
 
 def plans_for(data: Any) -> list[ConversationPlan]:

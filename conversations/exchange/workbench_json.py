@@ -6,36 +6,26 @@ turns), and the author: see `conversation_plan`.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone as dt_timezone
-from decimal import Decimal, InvalidOperation
-from typing import Any, Hashable
+from datetime import datetime
+from typing import Hashable
 
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from conversations.exchange import (
-    ROLES,
-    STATUSES,
     ConversationPlan,
     ImportProblem,
     RepeatedKeys,
     TurnPlan,
     check_turn_count,
     describe_id,
-    has_nul,
     parents_first,
-    turn_char_limit,
 )
+from conversations.exchange.schema import WorkbenchTurn, workbench_file
+from conversations.fields import shown
 from conversations.models import Conversation, Turn
 
 FORMAT = "workbench.conversation"
 VERSION = 1
-TEXT_FIELDS = {"provider": 64, "model": 200, "response_id": 200, "error": None}
-TIME_FIELDS = ("first_token_at", "finished_at")
-# The largest value a PositiveIntegerField holds on every supported database.
-MAX_TOKENS = 2_147_483_647
-COST_DIGITS, COST_PLACES = 16, 10
-COST_STEP = Decimal(1).scaleb(-COST_PLACES)
 COPIED_FIELDS = ("role", "content", "status", "provider", "model", "settings", "token_counts",
                  "input_tokens", "output_tokens", "usage_estimated")
 EXPORTED_FIELDS = (
@@ -90,173 +80,57 @@ def conversation_export(*, conversation: Conversation) -> dict:
 # --- import ------------------------------------------------------------------------------------
 
 
-def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "true/false",
-            type(None): "null"}.get(type(value), "a number")
-
-
-def _datetime(value: Any, place: str, name: str) -> datetime | None:
-    if value is None:
-        return None
-    parsed = None
-    if isinstance(value, str):
-        try:
-            parsed = parse_datetime(value)
-        except ValueError:
-            parsed = None
-    if parsed is not None:
-        if timezone.is_naive(parsed):
-            parsed = parsed.replace(tzinfo=dt_timezone.utc)
-        try:
-            return parsed.astimezone(dt_timezone.utc)  # as it is stored; years 1 to 9999 only
-        except OverflowError:
-            pass
-    raise ImportProblem(
-        f'{place}: "{name}" must be a date and time like "2024-05-01T12:30:00.123456+00:00" '
-        f"or null, not {value!r:.60}."
-    )
-
-
-def _key(value: Any, place: str, name: str) -> Hashable:
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or value == "":
-        raise ImportProblem(f'{place}: "{name}" must be a turn id (a number or a string), not {_kind(value)}.')
-    return value
-
-
-def _object(value: Any, place: str, name: str) -> dict:
-    if not isinstance(value, dict):
-        raise ImportProblem(f'{place}: "{name}" must be an object, not {_kind(value)}.')
-    if has_nul(value):
-        raise ImportProblem(f'{place}: "{name}" contains a NUL character, which cannot be stored.')
-    return value
-
-
-def _count(value: Any, place: str, name: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TOKENS:
-        raise ImportProblem(
-            f'{place}: "{name}" must be a whole number from 0 to {MAX_TOKENS:,} or null, not {value!r:.40}.'
-        )
-    return value
-
-
-def _cost(value: Any, place: str) -> Decimal | None:
-    if value is None:
-        return None
-    problem = f'{place}: "cost" must be a decimal number written as a string, like "0.0012", or null'
-    if not isinstance(value, str):
-        raise ImportProblem(f"{problem}, not {_kind(value)}.")
-    try:
-        cost = Decimal(value)
-    except InvalidOperation:
-        raise ImportProblem(f"{problem}, not {value!r:.40}.") from None
-    whole = 10 ** (COST_DIGITS - COST_PLACES)
-    if not cost.is_finite() or not 0 <= cost < whole or cost != cost.quantize(COST_STEP):
-        raise ImportProblem(
-            f"{problem}: {value!r:.40} is not an amount from 0 to under {whole:,} "
-            f"with at most {COST_PLACES} decimal places."
-        )
-    return cost
-
-
-def _turn(raw: Any, index: int, keys: set[Hashable]) -> TurnPlan:
-    place = f"turns[{index}]"
-    if not isinstance(raw, dict):
-        raise ImportProblem(f"{place} must be an object, not {_kind(raw)}.")
-    if "id" not in raw:
-        raise ImportProblem(f'{place} has no "id".')
-    key = _key(raw["id"], place, "id")
-    place = f"{place} (id {describe_id(key)})"
-    if isinstance(raw, RepeatedKeys):
-        raise ImportProblem(f'{place} has the key "{raw.repeated[:80]}" twice.')
-    if key in keys:
-        raise ImportProblem(f"{place}: another turn earlier in the file has the same id {describe_id(key)}.")
-    keys.add(key)
-    parent = raw.get("parent")
-    if parent is not None:
-        parent = _key(parent, place, "parent")
-    role = raw.get("role")
-    if role not in ROLES:
-        raise ImportProblem(f"{place}: unknown role {role!r:.40}; a turn's role is one of {', '.join(ROLES)}.")
-    status = raw.get("status", "complete")
-    if status not in STATUSES:
-        raise ImportProblem(f"{place}: unknown status {status!r:.40}; a turn's status is one of {', '.join(STATUSES)}.")
-    if status != "complete" and role != "assistant":
-        raise ImportProblem(f'{place}: a {role} turn cannot be "{status}"; only replies (role assistant) can.')
-    content = raw.get("content")
-    if not isinstance(content, str):
-        raise ImportProblem(f'{place}: "content" must be a string, not {_kind(content)}.')
-    limit = turn_char_limit()
-    if len(content) > limit:
-        raise ImportProblem(f"{place}: its content is {len(content):,} characters; a turn may hold at most {limit:,}.")
-    fields: dict[str, Any] = {"role": role, "content": content,
-                              # Nothing generates it any more: it stopped where the export caught it.
-                              "status": "interrupted" if status == "streaming" else status}
-    for name, max_length in TEXT_FIELDS.items():
-        value = raw.get(name, "")
-        if not isinstance(value, str):
-            raise ImportProblem(f'{place}: "{name}" must be a string, not {_kind(value)}.')
-        if max_length and len(value) > max_length:
-            raise ImportProblem(f'{place}: "{name}" is {len(value)} characters long; at most {max_length} fit.')
-        fields[name] = value
-    if "\x00" in content or any("\x00" in fields[name] for name in TEXT_FIELDS):
-        raise ImportProblem(f"{place} contains a NUL character, which cannot be stored.")
-    fields["settings"] = _object(raw.get("settings", {}), place, "settings")
-    fields["context"] = dict(_object(raw.get("context", {}), place, "context"))
-    token_counts = _object(raw.get("token_counts", {}), place, "token_counts")
-    for name, value in token_counts.items():
-        _count(value, place, f"token_counts.{name}")
-    fields["input_tokens"] = _count(raw.get("input_tokens"), place, "input_tokens")
-    fields["output_tokens"] = _count(raw.get("output_tokens"), place, "output_tokens")
-    usage_estimated = raw.get("usage_estimated", False)
-    if not isinstance(usage_estimated, bool):
-        raise ImportProblem(f'{place}: "usage_estimated" must be true or false, not {_kind(usage_estimated)}.')
-    fields["usage_estimated"] = usage_estimated
-    fields["cost"] = _cost(raw.get("cost"), place)
-    fields["created_at"] = _datetime(raw.get("created_at"), place, "created_at")
-    for name in TIME_FIELDS:
-        fields[name] = _datetime(raw.get(name), place, name)
-    return TurnPlan(key=key, parent=parent, fields=fields)
-
-
-def _omitted(plan: TurnPlan, place: str, keys: set[Hashable]) -> None:
-    omitted = plan.fields["context"].get("omitted")
-    if omitted is None:
-        return
-    if not isinstance(omitted, list):
-        raise ImportProblem(f'{place}: "context.omitted" must be a list of turn ids, not {_kind(omitted)}.')
-    for value in omitted:
-        key = _key(value, place, "context.omitted")
-        if key not in keys:
-            raise ImportProblem(f'{place}: "context.omitted" names turn {describe_id(key)}, which is not in the file.')
+def _turn_plan(turn: WorkbenchTurn) -> TurnPlan:
+    fields = {
+        "role": turn.role,
+        "content": turn.content,
+        # Nothing generates it any more: it stopped where the export caught it.
+        "status": "interrupted" if turn.status == "streaming" else turn.status,
+        "provider": turn.provider,
+        "model": turn.model,
+        "settings": turn.settings.given(),
+        "context": turn.context.given(),
+        "input_tokens": turn.input_tokens,
+        "output_tokens": turn.output_tokens,
+        "usage_estimated": turn.usage_estimated,
+        "cost": turn.cost,
+        "response_id": turn.response_id,
+        "error": turn.error,
+        "created_at": turn.created_at,
+        "first_token_at": turn.first_token_at,
+        "finished_at": turn.finished_at,
+    }
+    return TurnPlan(key=turn.id, parent=turn.parent, fields=fields)
 
 
 def conversation_plan(data: dict) -> ConversationPlan:
     """Validate a Workbench export completely and return what to create.
 
-    The author of every turn becomes the person importing: the file's "author" names are ignored,
-    because a file anyone can edit must not be able to attribute words to another account. Token
-    counts are checked here but counted afresh from the content on import, so they always match it
-    (a reply exported mid-stream has none yet).
+    Every field is checked against the declared schema (schema.WorkbenchFile), then the tree: ids,
+    parents, loops and the turns named by others. The author of every turn becomes the person
+    importing: the file's "author" names are ignored, because a file anyone can edit must not be
+    able to attribute words to another account. Token counts are checked here but counted afresh
+    from the content on import, so they always match it (a reply exported mid-stream has none yet).
     """
     version = data.get("version")
     if version != VERSION:
         raise ImportProblem(
-            f'This Workbench export has "version": {version!r:.20}; this workbench reads version {VERSION}.'
+            f'This Workbench export has "version": {shown(version, 20)}; this workbench reads version {VERSION}.'
         )
-    meta = data.get("conversation")
-    if not isinstance(meta, dict):
-        raise ImportProblem(f'"conversation" must be an object, not {_kind(meta)}.')
-    title = meta.get("title", "")
-    if not isinstance(title, str) or len(title) > 200 or "\x00" in title:
-        raise ImportProblem('conversation: "title" must be a string of at most 200 characters.')
     raw_turns = data.get("turns")
-    if not isinstance(raw_turns, list):
-        raise ImportProblem(f'"turns" must be a list, not {_kind(raw_turns)}.')
-    check_turn_count(len(raw_turns))
+    if isinstance(raw_turns, list):  # before checking each of them
+        check_turn_count(len(raw_turns))
+    document = workbench_file(data)
     keys: set[Hashable] = set()
-    plans = [_turn(raw, index, keys) for index, raw in enumerate(raw_turns)]
+    plans = []
+    for index, (raw, turn) in enumerate(zip(raw_turns, document.turns)):
+        place = f"turns[{index}] (id {describe_id(turn.id)})"
+        if isinstance(raw, RepeatedKeys):
+            raise ImportProblem(f'{place} has the key "{raw.repeated[:80]}" twice.')
+        if turn.id in keys:
+            raise ImportProblem(f"{place}: another turn earlier in the file has the same id {describe_id(turn.id)}.")
+        keys.add(turn.id)
+        plans.append(_turn_plan(turn))
     by_key = {plan.key: plan for plan in plans}
     index_of = {plan.key: index for index, plan in enumerate(plans)}
 
@@ -265,17 +139,21 @@ def conversation_plan(data: dict) -> ConversationPlan:
 
     order = parents_first(by_key, lambda key: by_key[key].parent, place_of)
     for plan in plans:
-        _omitted(plan, place_of(plan.key), keys)
-    ends = {}
+        for key in plan.fields["context"].get("omitted", []):
+            if key not in keys:
+                raise ImportProblem(
+                    f'{place_of(plan.key)}: "context.omitted" names turn {describe_id(key)}, which is not in the file.'
+                )
+    meta = document.conversation
     for name in ("current_turn", "main_turn"):
-        value = meta.get(name)
-        if value is not None and _key(value, "conversation", name) not in keys:
-            raise ImportProblem(f'conversation: "{name}" is turn {describe_id(value)}, which is not in the file.')
-        ends[name] = value
+        key = getattr(meta, name)
+        if key is not None and key not in keys:
+            raise ImportProblem(f'conversation: "{name}" is turn {describe_id(key)}, which is not in the file.')
     return ConversationPlan(
-        title=title,
-        created_at=_datetime(meta.get("created_at"), "conversation", "created_at"),
-        updated_at=_datetime(meta.get("updated_at"), "conversation", "updated_at"),
+        title=meta.title,
+        created_at=meta.created_at,
+        updated_at=meta.updated_at,
+        current_turn=meta.current_turn,
+        main_turn=meta.main_turn,
         turns=[by_key[key] for key in order],
-        **ends,
     )

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from conversations.catalogue import Catalogue, ModelInfo, load_entries
+from conversations.fields import MODEL_RULE, model_name_problem
 from conversations.providers.anthropic_messages import AnthropicProvider
 from conversations.providers.base import Provider
 from conversations.providers.local import LocalProvider, local_model_status
@@ -70,6 +71,15 @@ class Registry:
         return choices[0] if choices else ""
 
 
+def _model_names(where: str, models: list[str]) -> list[str]:
+    """`models` if each is a model name by the rule imports are checked by (conversations.fields):
+    what a reply stores must import again from its export."""
+    for model in models:
+        if not model or model_name_problem(model) is not None:
+            raise ImproperlyConfigured(f"{where}: {model!r:.60} is not {MODEL_RULE}.")
+    return models
+
+
 def _endpoint_providers(timeouts: tuple[float, float]) -> dict[str, Provider]:
     providers: dict[str, Provider] = {}
     for index, endpoint in enumerate(settings.OPENAI_COMPATIBLE_ENDPOINTS):
@@ -90,6 +100,7 @@ def _endpoint_providers(timeouts: tuple[float, float]) -> dict[str, Provider]:
             raise ImproperlyConfigured(f"{where}.base_url must be an http:// or https:// URL.")
         if not isinstance(models, list) or not models or not all(isinstance(m, str) for m in models):
             raise ImproperlyConfigured(f"{where}.models must be a non-empty list of model names.")
+        _model_names(f"{where}.models", models)
         providers[name] = OpenAIChatProvider(
             name=name,
             label=endpoint.get("label") or name,
@@ -123,12 +134,12 @@ def build_registry() -> Registry:
             max_retries=retries,
         )
         providers["openai"] = OpenAIChatProvider(
-            name="openai", label="OpenAI", models=settings.OPENAI_MODELS, **common
+            name="openai", label="OpenAI", models=_model_names("OPENAI_MODELS", settings.OPENAI_MODELS), **common
         )
         providers["openai-responses"] = OpenAIResponsesProvider(
             name="openai-responses",
             label="OpenAI Responses",
-            models=settings.OPENAI_RESPONSES_MODELS,
+            models=_model_names("OPENAI_RESPONSES_MODELS", settings.OPENAI_RESPONSES_MODELS),
             **common,
         )
     if settings.ANTHROPIC_API_KEY:
@@ -137,7 +148,7 @@ def build_registry() -> Registry:
             label="Anthropic",
             api_key=settings.ANTHROPIC_API_KEY,
             base_url=settings.ANTHROPIC_BASE_URL,
-            models=settings.ANTHROPIC_MODELS,
+            models=_model_names("ANTHROPIC_MODELS", settings.ANTHROPIC_MODELS),
             key_setting="ANTHROPIC_API_KEY",
             timeouts=timeouts,
             max_retries=retries,
