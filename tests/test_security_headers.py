@@ -16,7 +16,8 @@ from django.test import Client
 from django.urls import path
 from playwright.sync_api import expect
 
-from conversations import workspaces
+from conversations import services, workspaces
+from conversations.models import Turn
 from tests.conftest import PASSWORD
 from tests.live import ROOT
 from tests.test_permissions import chain, make_link
@@ -93,13 +94,10 @@ def pages(db, alice, charlie, providers, settings) -> list[tuple[str, Client, st
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     team = workspaces.workspace_create(owner=alice, name="Team")
     workspaces.member_invite(workspace=team, who="charlie", role="editor")
-    from conversations import services
-
     conversation = services.conversation_create(owner=alice, workspace=team, title="Headers")
     question, answer = chain(conversation, ["A question", "An **answer** with `code`"])
-    other = chain(conversation, ["An answer, again"], parent=question)[0]
-    other.role = "assistant"
-    other.save(update_fields=["role"])
+    other = Turn.objects.create(conversation=conversation, parent=question, role="assistant",
+                                content="An answer, again", provider="openai", model="fake-model")
     private = services.conversation_create(owner=alice)  # in alice's personal workspace
     snapshot = make_link(conversation, alice, mode="snapshot")
     live = make_link(conversation, alice, mode="live")
@@ -211,8 +209,9 @@ def test_https_settings_turn_on_hsts_secure_cookies_and_the_redirect(tmp_path):
     assert read() == [0, False, False, False, False, False, None]
     year = 365 * 24 * 3600
     assert read(WORKBENCH_HTTPS="true") == [year, True, False, True, True, True, None]
-    assert read(WORKBENCH_HTTPS="true", SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto", WORKBENCH_HSTS_PRELOAD="true",
-                WORKBENCH_HSTS_SECONDS="600") == [600, True, True, True, True, True, ["HTTP_X_FORWARDED_PROTO", "https"]]
+    behind_a_proxy = read(WORKBENCH_HTTPS="true", SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto",
+                          WORKBENCH_HSTS_PRELOAD="true", WORKBENCH_HSTS_SECONDS="600")
+    assert behind_a_proxy == [600, True, True, True, True, True, ["HTTP_X_FORWARDED_PROTO", "https"]]
 
 
 def test_a_bad_proxy_header_setting_stops_the_start_with_a_clear_message(tmp_path):
@@ -252,7 +251,7 @@ print(conversation.id, first.id, second.id, *links)
 WATCH = """
 window.__csp = [];
 document.addEventListener('securitypolicyviolation',
-  (e) => window.__csp.push(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} at ${e.sourceFile}:${e.lineNumber}`));
+  (e) => window.__csp.push(`${e.violatedDirective}: ${e.blockedURI || 'inline'} at ${e.sourceFile}:${e.lineNumber}`));
 """
 
 

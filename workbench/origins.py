@@ -112,7 +112,9 @@ def origin_refusal(scope: Scope) -> str | None:
     allowed = allowed_origins(scope)
     if not allowed:
         hosts = _header_values(scope, b"host")
-        return f"its Host {hosts[0]!r} is not in ALLOWED_HOSTS" if len(hosts) == 1 else "its Host header is missing"
+        if len(hosts) != 1:
+            return "its Host header is missing or repeated"
+        return f"its Host {hosts[0]!r} is not in ALLOWED_HOSTS"
     if origin is None or origin not in allowed:
         accepted = ", ".join(sorted(map(_serialise, allowed)))
         return (f"a page on {sent[0]!r} opened it, and this socket accepts only {accepted} "

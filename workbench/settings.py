@@ -182,7 +182,9 @@ X_FRAME_OPTIONS = "DENY"
 # Browser features the workbench never uses, off for its pages (workbench/headers.py).
 PERMISSIONS_POLICY = {
     feature: []
-    for feature in ("accelerometer", "camera", "geolocation", "gyroscope", "magnetometer", "microphone", "payment", "usb")
+    for feature in (
+        "accelerometer", "camera", "geolocation", "gyroscope", "magnetometer", "microphone", "payment", "usb"
+    )
 }
 
 # Scripts and styles only from this site's own files: no inline script or style, no eval, no
