@@ -293,12 +293,20 @@ def test_pages_stream_and_render_under_the_policy_with_no_violation(page, workbe
     page.goto(f"{base}/c/{conversation_id}/")
     expect(page.locator("body")).to_have_attribute("data-socket", "open")
     expect(page.locator("article.turn-assistant .turn-body pre code .hljs-keyword").first).to_have_text("def")
+    # Every state a reply takes on screen, recorded as it changes.
+    page.evaluate("""() => {
+        window.__statuses = new Set();
+        new MutationObserver(() => document.querySelectorAll('article.turn-assistant')
+            .forEach((turn) => window.__statuses.add(turn.dataset.status)))
+          .observe(document.getElementById('transcript'), {subtree: true, childList: true, attributes: true});
+    }""")
     page.select_option("#model", "openai:fake-slow")
     page.fill("#prompt", "stream **bold** and `inline code` please")
     page.keyboard.press("Enter")
-    reply = page.locator("article.turn-assistant").last
-    expect(reply).to_have_attribute("data-status", "streaming")
+    expect(page.locator("article.turn-assistant")).to_have_count(2)  # the seeded reply, and this one
+    reply = page.locator("article.turn-assistant").nth(1)
     expect(reply).to_have_attribute("data-status", "complete")
+    assert "streaming" in page.evaluate("[...window.__statuses]")
     expect(reply.locator(".turn-body strong")).to_have_text("bold")
     expect(reply.locator(".turn-body code")).to_have_text("inline code")
     page.get_by_role("button", name="Tree map").click()
