@@ -323,7 +323,8 @@ async def test_the_full_stack_authenticates_by_session_and_checks_the_origin(ali
     cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
     path = f"/ws/conversations/{conversation.id}/"
 
-    good = WebsocketCommunicator(application, path, headers=[(b"cookie", cookie), (b"origin", b"http://127.0.0.1:8000")])
+    host = (b"host", b"127.0.0.1:8000")  # what a browser sends with the handshake
+    good = WebsocketCommunicator(application, path, headers=[host, (b"cookie", cookie), (b"origin", b"http://127.0.0.1:8000")])
     connected, _ = await good.connect()
     assert connected
     await good.send_json_to(send_frame())
@@ -331,10 +332,10 @@ async def test_the_full_stack_authenticates_by_session_and_checks_the_origin(ali
     assert frames[-1]["turn"]["status"] == "complete"
     await good.disconnect()
 
-    for headers in ([(b"cookie", cookie), (b"origin", b"http://evil.example")], [(b"cookie", cookie)]):
+    for headers in ([host, (b"cookie", cookie), (b"origin", b"http://evil.example")], [host, (b"cookie", cookie)]):
         hostile = WebsocketCommunicator(application, path, headers=headers)
         connected, _ = await hostile.connect()
         assert not connected
 
-    anonymous = WebsocketCommunicator(application, path, headers=[(b"origin", b"http://127.0.0.1:8000")])
+    anonymous = WebsocketCommunicator(application, path, headers=[host, (b"origin", b"http://127.0.0.1:8000")])
     assert await _closed_with(anonymous) == 4401

@@ -1,4 +1,6 @@
 """ASGI entry point: HTTP goes to Django, websockets to Channels behind auth and an Origin check."""
+from __future__ import annotations
+
 import os
 
 from django.core.asgi import get_asgi_application
@@ -8,11 +10,11 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from conversations.liveness import ensure_heartbeat  # noqa: E402
 from conversations.routing import websocket_urlpatterns  # noqa: E402
 from workbench import compression  # noqa: E402
+from workbench.origins import SameOriginValidator  # noqa: E402
 
 # Imported before daphne starts its websocket factory (by `daphne` and by `runserver` alike).
 compression.enable()
@@ -20,7 +22,8 @@ compression.enable()
 router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # Only pages on the very origin the socket was reached on (scheme, host and port) may open one.
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
 

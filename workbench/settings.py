@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
@@ -53,11 +54,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "csp",
     "conversations",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "workbench.headers.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -148,8 +152,68 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+
+# --- Security headers and HTTPS -------------------------------------------------------------
+# The embedded default serves plain http on 127.0.0.1. A deployment served over https says so once
+# (WORKBENCH_HTTPS=true) and gets secure cookies, a redirect of every http request to https and
+# HSTS; each can still be set on its own.
+HTTPS = env_bool("WORKBENCH_HTTPS", False)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("WORKBENCH_SSL_REDIRECT", HTTPS)
+SECURE_HSTS_SECONDS = env_int("WORKBENCH_HSTS_SECONDS", 365 * 24 * 3600 if HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("WORKBENCH_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+# Asking to be preloaded into browsers is a commitment for the whole registrable domain, which
+# only its owner can make: opt in explicitly. Until then Django's reminder about it is silenced.
+SECURE_HSTS_PRELOAD = env_bool("WORKBENCH_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
+
+def _proxy_ssl_header() -> tuple[str, str] | None:
+    # Behind a proxy that terminates TLS, the proxy's header (e.g. X-Forwarded-Proto) says whether
+    # the browser came over https. Trusted only when configured: a client can send it too, so the
+    # proxy must set (or strip) it on every request.
+    name = env_str("SECURE_PROXY_SSL_HEADER")
+    if not name:
+        return None
+    if not all(c.isalnum() or c == "-" for c in name):
+        raise ImproperlyConfigured(
+            f"SECURE_PROXY_SSL_HEADER={name!r} is not a header name: use e.g. X-Forwarded-Proto."
+        )
+    return "HTTP_" + name.upper().replace("-", "_"), "https"
+
+
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header()
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# Same-origin pages get the full Referer (Django's CSRF check over https needs it); other sites
+# get none. Shared pages send no Referer at all (conversations/sharing_views.py).
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Browser features the workbench never uses, off for its pages (workbench/headers.py).
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer", "camera", "geolocation", "gyroscope", "magnetometer", "microphone", "payment", "usb"
+    )
+}
+
+# Scripts and styles only from this site's own files: no inline script or style, no eval, no
+# event-handler attributes. Websockets to this origin are covered by 'self' (CSP Level 3).
+# Remote images are never loaded (Markdown images are rendered as links).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
 
 # Behind a reverse proxy: the header the proxy sets to the client's address (e.g. X-Real-IP). Unset,
 # the connection's own address (REMOTE_ADDR) is the client's: a header any client can send is never
