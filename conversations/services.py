@@ -17,6 +17,7 @@ from conversations.providers import registry
 from conversations.providers.base import GenerationRequest, GenerationSettings, Message, Provider
 from conversations.selectors import subtree_ids, turn_path
 from conversations.tokens import count, count_all
+from conversations.validation import clean_line
 
 TITLE_LENGTH = 80
 
@@ -381,5 +382,7 @@ def conversation_delete(*, conversation: Conversation) -> None:
 
 
 def conversation_rename(*, conversation: Conversation, title: str) -> None:
-    conversation.title = " ".join(title.replace("\x00", "").split())[:200]
+    """Raises InvalidInput for a title that is too long or not valid Unicode: refused, never cut."""
+    limit = Conversation._meta.get_field("title").max_length
+    conversation.title = clean_line(title, field="The title", limit=limit)
     conversation.save(update_fields=["title", "updated_at"])

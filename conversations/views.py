@@ -13,17 +13,16 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from conversations import replay, selectors, services, throttling
-from conversations.models import Conversation, Turn
+from conversations.models import Turn
 from conversations.payloads import turn_payload
 from conversations import workspaces
 from conversations.permissions import Need, allows, conversation_for, workspace_for
 from conversations.providers import registry
 from conversations.tokens import count
-from conversations.validation import InvalidInput, check_strings, clean_line, loads_untrusted
+from conversations.validation import InvalidInput, check_strings, loads_untrusted
 
 MIN_COMPARE, MAX_COMPARE = 2, 4
 ID_PATTERN = re.compile(r"[0-9]{1,18}")  # ASCII digits, within the database's id range
-TITLE_LIMIT = Conversation._meta.get_field("title").max_length
 
 
 def conversation_or_404(request, conversation_id: int, need: Need):
@@ -214,10 +213,9 @@ def earlier_json(request, conversation_id: int, turn_id: int):
 def conversation_rename(request, conversation_id: int):
     conversation = conversation_or_404(request, conversation_id, Need.WRITE)
     try:
-        title = clean_line(request.POST.get("title", ""), field="The title", limit=TITLE_LIMIT)
+        services.conversation_rename(conversation=conversation, title=request.POST.get("title", ""))
     except InvalidInput as exc:
         return HttpResponseBadRequest(exc.message, content_type="text/plain; charset=utf-8")
-    services.conversation_rename(conversation=conversation, title=title)
     return redirect("conversation", conversation_id=conversation.id)
 
 

@@ -15,15 +15,7 @@ from conversations import workspaces as workspace_services
 from conversations.models import Membership, Workspace
 from conversations.permissions import Need, allows, workspace_for
 from conversations.services import ServiceError
-from conversations.validation import InvalidInput, clean_line
-
-NAME_LIMIT = Workspace._meta.get_field("name").max_length
-
-
-def _name(raw: str) -> str:
-    """The name as typed, refused (never cut short) when it is too long or not valid Unicode."""
-    return clean_line(raw, field="The workspace name", limit=NAME_LIMIT)
-
+from conversations.validation import InvalidInput
 
 def _workspace_or_404(request, workspace_id: int, need: Need) -> Workspace:
     workspace = workspace_for(request.user, workspace_id, need=need)
@@ -64,7 +56,7 @@ def workspaces(request):
 def workspace_create(request):
     name = request.POST.get("name", "")
     try:
-        workspace = workspace_services.workspace_create(owner=request.user, name=_name(name))
+        workspace = workspace_services.workspace_create(owner=request.user, name=name)
     except (InvalidInput, ServiceError) as exc:
         return _list_page(request, error=exc.message, name=name, status=400)
     return redirect("workspace", workspace_id=workspace.id)
@@ -82,7 +74,7 @@ def workspace_rename(request, workspace_id: int):
     workspace = _workspace_or_404(request, workspace_id, Need.MANAGE)
     name = request.POST.get("name", "")
     try:
-        workspace_services.workspace_rename(workspace=workspace, name=_name(name))
+        workspace_services.workspace_rename(workspace=workspace, name=name)
     except (InvalidInput, ServiceError) as exc:
         workspace.refresh_from_db(fields=["name"])
         return _workspace_page(request, workspace, error=exc.message, form={"name": name}, status=400)

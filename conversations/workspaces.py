@@ -17,6 +17,7 @@ from django.db.models import Count, F, OuterRef, Q, Subquery
 from conversations.models import Membership, Workspace
 from conversations.services import ServiceError
 from conversations.sharing import share_links_recheck
+from conversations.validation import clean_line
 
 ROLES = [choice.value for choice in Membership.Role]
 
@@ -72,7 +73,8 @@ def members_of(workspace: Workspace):
 
 
 def _name(value: str) -> str:
-    name = " ".join(value.replace("\x00", "").split())[:100]
+    """Raises InvalidInput for a name that is too long or not valid Unicode: refused, never cut."""
+    name = clean_line(value, field="The workspace name", limit=Workspace._meta.get_field("name").max_length)
     if not name:
         raise ServiceError("Give the workspace a name.", code="invalid")
     return name
