@@ -92,9 +92,14 @@ def workspace_rename(*, workspace: Workspace, name: str) -> None:
     workspace.save(update_fields=["name"])
 
 
+# The longest username or email that can name an account (Django's email field holds 254).
+MAX_WHO_CHARS = 254
+
+
 def _check_role(role: str) -> None:
     if role not in ROLES:
-        raise ServiceError(f"Role {role!r} is not one of {', '.join(ROLES)}.", code="invalid")
+        shown = role if len(role) <= 20 else role[:20] + "…"
+        raise ServiceError(f"Role {shown!r} is not one of {', '.join(ROLES)}.", code="invalid")
 
 
 def member_invite(*, workspace: Workspace, who: str, role: str) -> Membership:
@@ -107,6 +112,11 @@ def member_invite(*, workspace: Workspace, who: str, role: str) -> Membership:
     who = who.strip()
     if not who:
         raise ServiceError("Name the person to invite: their username or email.", code="invalid")
+    if len(who) > MAX_WHO_CHARS:
+        # Longer than any username or email, and a LIKE pattern that long is an error on SQLite.
+        raise ServiceError(
+            f"That is {len(who):,} characters; a username or email has at most {MAX_WHO_CHARS}.", code="too_large"
+        )
     users = get_user_model().objects.filter(Q(username__iexact=who) | Q(email__iexact=who))[:2]
     if len(users) != 1:
         raise ServiceError(

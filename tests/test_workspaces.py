@@ -151,7 +151,11 @@ def test_invite_by_email_ignores_case(team, alice, charlie):
         ({"who": "bob", "role": "viewer"}, "bob is already editor here"),
         ({"who": "charlie", "role": "admin"}, "is not one of owner, editor, viewer"),
         ({"who": "", "role": "viewer"}, "Name the person to invite"),
+        # Longer than any username or email; at 50,001 characters SQLite refused the LIKE (a 500).
+        ({"who": "w" * 50_001, "role": "editor"}, "That is 50,001 characters; a username or email has at most 254."),
+        ({"who": "charlie", "role": "R" * 1_000_000}, "Role 'RRRRRRRRRRRRRRRRRRRR…' is not one of"),
     ],
+    ids=["unknown", "member-already", "bad-role", "empty", "too-long", "huge-role"],
 )
 def test_bad_invites_are_form_errors(team, alice, bob, charlie, form, message):
     response = signed_in(alice).post(reverse("workspace_invite", args=[team.id]), form)
