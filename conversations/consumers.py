@@ -5,6 +5,7 @@ import hashlib
 import logging
 import time
 
+from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -92,6 +93,28 @@ def presence_id(channel_name: str) -> str:
     return hashlib.sha256(channel_name.encode()).hexdigest()[:12]
 
 
+class SendsUntilClosed:
+    """Frames sent to a connection the server is already closing are dropped, not raised.
+
+    daphne fails a connection itself (a frame over its ceiling: close 1009) and waits for the
+    client's close before it tells the consumer; a group message in between would make the send
+    raise autobahn's `Disconnected` and end the consumer, which then never handles its disconnect:
+    it stays in its groups and in everyone's "Also here". The disconnect is on its way, so the
+    frame is simply not sent. (Both methods: channels' send_json calls its own parent's send.)"""
+
+    async def send(self, *args, **kwargs) -> None:
+        try:
+            await super().send(*args, **kwargs)  # type: ignore[misc]
+        except Disconnected:
+            logger.debug("A frame for a connection that is closing was dropped.")
+
+    async def send_json(self, *args, **kwargs) -> None:
+        try:
+            await super().send_json(*args, **kwargs)  # type: ignore[misc]
+        except Disconnected:
+            logger.debug("A frame for a connection that is closing was dropped.")
+
+
 class Presence:
     """Who has a conversation open, without a database: a socket announces itself to the group
     when it opens and leaves when it closes; everyone already there answers the newcomer."""
@@ -125,7 +148,7 @@ class Presence:
         await self.send_json(frame)
 
 
-class ConversationConsumer(Presence, AsyncJsonWebsocketConsumer):
+class ConversationConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.budget = FrameBudget(settings.WS_FRAMES_PER_SECOND)
         self.last_refusal = 0.0

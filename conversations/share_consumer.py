@@ -18,7 +18,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
 
 from conversations import control, generation, sharing
-from conversations.consumers import CLOSE_NOT_FOUND, FrameBudget, Presence, resume
+from conversations.consumers import CLOSE_NOT_FOUND, FrameBudget, Presence, SendsUntilClosed, resume
 from conversations.models import ShareLink
 from conversations.permissions import share_for
 from conversations.protocol import ProtocolError, parse_action
@@ -55,7 +55,7 @@ def _only(data: dict, keys: tuple[str, ...]) -> dict:
     return {key: data[key] for key in keys if key in data}
 
 
-class ShareConsumer(Presence, AsyncJsonWebsocketConsumer):
+class ShareConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.token = self.scope["url_route"]["kwargs"]["token"]
         self.user = self.scope.get("user")

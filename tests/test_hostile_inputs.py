@@ -317,6 +317,50 @@ def test_a_frame_over_the_ceiling_closes_the_socket_with_1009_and_a_reason(workb
     assert json.loads(answers[0].data)["code"] == "not_found"
 
 
+async def _watch_a_socket_fail_while_another_joins(server) -> tuple[str, list[dict]]:
+    """W watches the conversation; X joins, sends a frame over the ceiling and never answers the
+    close (so the server waits out its closing handshake); Y joins meanwhile, which makes the
+    server send X a presence frame on a closing connection. What W sees afterwards."""
+    import aiohttp
+
+    from tests.test_compression import seed
+
+    conversation_id, session_key = seed(server, "closing")
+    url = server.url.replace("http", "ws") + f"/ws/conversations/{conversation_id}/"
+    options = {"headers": {"Cookie": f"sessionid={session_key}"}, "origin": server.url}
+
+    async def presence(ws, kind: str) -> dict:
+        while True:
+            frame = json.loads((await ws.receive(timeout=15)).data)
+            if frame["type"] == kind:
+                return frame
+
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(url, **options) as w:
+            async with http.ws_connect(url, autoclose=False, **options) as x:
+                x_id = (await presence(w, "presence.join"))["id"]
+                await x.send_str("x" * 4_000_000)
+                while (answer := await x.receive(timeout=15)).type != aiohttp.WSMsgType.CLOSE:
+                    pass  # W's "here"
+                assert answer.data == 1009
+                async with http.ws_connect(url, **options):
+                    await presence(w, "presence.join")
+                    seen = []
+                    while not any(f["type"] == "presence.leave" and f["id"] == x_id for f in seen):
+                        seen.append(await presence(w, "presence.leave"))
+    return x_id, seen
+
+
+def test_a_socket_closed_for_a_huge_frame_still_leaves_cleanly(workbench_server):
+    """The server may still send to a socket whose connection it is closing (1009 above): the
+    consumer must live on to handle its disconnect, leave its groups and say it left, instead of
+    crashing and staying a ghost in everyone's "Also here"."""
+    from tests.test_liveness import run_async
+
+    x_id, seen = run_async(_watch_a_socket_fail_while_another_joins(workbench_server))
+    assert seen[-1] == {"type": "presence.leave", "id": x_id}
+
+
 # Last in the module: Playwright's sync API holds this thread's event loop while the browser lives.
 @pytest.mark.browser
 def test_the_page_says_when_the_server_refused_a_frame_as_too_big(page, live_server_url):
