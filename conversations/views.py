@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
@@ -341,7 +342,12 @@ MAX_COUNT_TEXTS = 4
 def tokens_count(request):
     """Token counts of texts not yet sent (the draft, the system prompt) for a model."""
     try:
-        data = loads_untrusted(request.body, name="The body")
+        body = request.body
+    except RequestDataTooBig:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return JsonResponse({"error": f"The body is larger than {limit:,} bytes: count shorter texts."}, status=400)
+    try:
+        data = loads_untrusted(body, name="The body")
         check_strings(data, name="The body")
     except InvalidInput as exc:
         shape = 'The body must be JSON: {"model": ..., "texts": [...]}. ' if exc.code == "bad_json" else ""

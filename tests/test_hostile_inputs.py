@@ -99,6 +99,16 @@ async def test_deeply_nested_frames_on_a_live_share_socket_are_refused(alice, co
 
 
 @pytest.mark.django_db
+def test_a_count_body_over_the_upload_limit_gets_a_json_400(alice, providers, settings):
+    body = json.dumps({"model": "openai:fake-model", "texts": ["x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)]})
+    response = signed_in(alice).post(reverse("tokens_count"), body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": f"The body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes: count shorter texts."
+    }
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("body", [NESTED["arrays"], NESTED["objects"], '{"model": "openai:gpt-4", "texts": [' + NESTED["arrays"] + "]}"])
 def test_deeply_nested_bodies_get_a_400_naming_the_problem(alice, providers, body):
     response = signed_in(alice).post(reverse("tokens_count"), body, content_type="application/json")
