@@ -30,14 +30,34 @@ from tests.wsclient import connect, next_frame
 pytestmark = pytest.mark.django_db
 
 
-def hostile(marker: Path) -> str:
-    """A value that runs `touch marker` if it is pasted into code anywhere: after each kind of line
-    break (Python's and other tools'), after each kind of quote, after a backslash."""
-    run = f"__import__('os').system('touch {marker}')"
-    return "".join([
+def _tricks(run: str) -> list[str]:
+    """`run` after each kind of line break (Python's and other tools'), after each kind of quote,
+    after a backslash."""
+    return [
         f"x\n{run}\n#", f"\r{run}\r#", f"\r\n{run}\r\n#", f"'''\n{run}\n'''", f'"""\n{run}\n"""',
         f"'\n{run}\n'", f'"\n{run}\n"', f"\\\n{run}\n", f"\u2028{run}\u2029#", f"\x0b\x0c\x1c\x85{run}", "\\",
-    ])
+    ]
+
+
+def hostile(marker: Path) -> str:
+    """A value that runs `touch marker` if it is pasted into code anywhere."""
+    return "".join(_tricks(f"__import__('os').system('touch {marker}')"))
+
+
+# The same attack in few characters, for columns with a length limit (provider 64, model 200), as
+# stored data on PostgreSQL must fit them: it creates the file named by $WB_MARKER.
+SHORT_RUN = "open(__import__('os').environ['WB_MARKER'],'w')"
+
+
+def hostile_within(limit: int) -> str:
+    """As many of the tricks as fit in `limit` characters (at least the first)."""
+    value = ""
+    for trick in _tricks(SHORT_RUN):
+        if len(value) + len(trick) > limit:
+            break
+        value += trick
+    assert value, "the first trick does not fit"
+    return value
 
 
 @pytest.fixture
@@ -158,21 +178,23 @@ def stored_reply(owner, *, provider: str, model: str, text: str) -> Turn:
 def test_get_code_of_stored_hostile_values_sends_them_as_data_and_runs_nothing(
     alice, upstream, endpoint_with_a_hostile_label, marker, tmp_path, configured, simple
 ):
-    bad = f"x\n__import__('os').system('touch {marker}')\n#" if simple else hostile(marker)
-    reply = stored_reply(alice, provider="ollama" if configured else bad, model="fake-model" + bad, text=bad)
+    bad = f"x\n{SHORT_RUN}\n#" if simple else hostile(marker)
+    provider = "ollama" if configured else (bad if simple else hostile_within(64))
+    model = "fake-model" + (bad if simple else hostile_within(190))
+    reply = stored_reply(alice, provider=provider, model=model, text=bad)
     response = signed_in(alice).get(reverse("reply_code", args=[reply.conversation_id, reply.id]))
     assert response.status_code == 200
     code = response.content.decode()
     upstream.reset()
-    result = run_snippet(code, upstream, tmp_path)
+    result = run_snippet(code, upstream, tmp_path, WB_MARKER=str(marker))
     assert not marker.exists()
     assert result.returncode == 0, result.stderr
     sent = replay.sent_request(conversation_id=reply.conversation_id, turn_id=reply.id)
-    assert sent.known is configured and sent.body["model"] == "fake-model" + bad
+    assert sent.known is configured and sent.body["model"] == model
     assert upstream.requests[-1]["json"] == sent.body
     constants = only_data(code, sent)
     # The endpoint's label (hostile, from the fixture), or the unknown provider's name.
-    assert constants["LABEL"] == (hostile(marker) if configured else bad)
+    assert constants["LABEL"] == (hostile(marker) if configured else provider)
 
 
 def test_a_valid_import_with_hostile_text_gives_code_that_sends_it_as_data(
