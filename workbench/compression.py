@@ -23,8 +23,6 @@ from __future__ import annotations
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 from django.conf import settings
 
-from conversations.protocol import frame_ceiling
-
 SERVER_WINDOW_BITS = 12  # what the server compresses with
 CLIENT_WINDOW_BITS = 12  # what it asks clients to compress with, when they let it choose
 MEMORY_LEVEL = 5
@@ -51,6 +49,10 @@ def enable() -> None:
     """Install the workbench's websocket factory in daphne, for the server about to start: the frame
     ceiling always, permessage-deflate unless WORKBENCH_WS_COMPRESSION=false."""
     from daphne import server
+
+    # Imported here, at server start: the protocol module needs Django's apps ready, and the
+    # compression constants above are read without Django (the benchmark's byte model).
+    from conversations.protocol import frame_ceiling
 
     if getattr(server.WebSocketFactory, "workbench_factory", False):
         return
