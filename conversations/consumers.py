@@ -56,6 +56,7 @@ class FrameBudget:
         self.rate = rate
         self.tokens = self.capacity = 2 * rate
         self.last = time.monotonic()
+        self.last_refusal = 0.0
 
     def take(self) -> bool:
         now = time.monotonic()
@@ -65,6 +66,15 @@ class FrameBudget:
             return False
         self.tokens -= 1
         return True
+
+    def refusal(self) -> str | None:
+        """What to answer a dropped frame with: said at most once a second, so a flood cannot
+        make the server flood back (None: say nothing)."""
+        now = time.monotonic()
+        if now - self.last_refusal < 1:
+            return None
+        self.last_refusal = now
+        return f"Too many frames: at most {self.rate:g} a second. Frames over the limit were ignored."
 
 
 async def resume(consumer, conversation_id: int, turn_id: int, offset: int, *, finished=None) -> None:
@@ -151,7 +161,6 @@ class Presence:
 class ConversationConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.budget = FrameBudget(settings.WS_FRAMES_PER_SECOND)
-        self.last_refusal = 0.0
         self.user = self.scope.get("user")
         self.conversation_id = int(self.scope["url_route"]["kwargs"]["conversation_id"])
         self.group = generation.conversation_group(self.conversation_id)
@@ -182,14 +191,8 @@ class ConversationConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsume
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         if not self.budget.take():
-            # Dropped; said at most once a second so a flood cannot make the server flood back.
-            if time.monotonic() - self.last_refusal >= 1:
-                self.last_refusal = time.monotonic()
-                await self._error(
-                    f"Too many frames: at most {settings.WS_FRAMES_PER_SECOND:g} a second. "
-                    "Frames over the limit were ignored.",
-                    code="rate_limited",
-                )
+            if refusal := self.budget.refusal():
+                await self._error(refusal, code="rate_limited")
             return
         if text_data is None:
             await self._error("Frames must be JSON text, not binary.", code="wrong_type")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -60,7 +59,6 @@ class ShareConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
         self.token = self.scope["url_route"]["kwargs"]["token"]
         self.user = self.scope.get("user")
         self.budget = FrameBudget(FRAMES_PER_SECOND)
-        self.last_refusal = 0.0
         self.groups_joined: list[str] = []
         self.expiry: asyncio.TimerHandle | None = None
         self.gone = False
@@ -142,13 +140,8 @@ class ShareConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
         if self.gone:
             return
         if not self.budget.take():
-            # Dropped; said at most once a second so a flood cannot make the server flood back.
-            if time.monotonic() - self.last_refusal >= 1:
-                self.last_refusal = time.monotonic()
-                await self._error(
-                    f"Too many frames: at most {FRAMES_PER_SECOND} a second. Frames over the limit were ignored.",
-                    code="rate_limited",
-                )
+            if refusal := self.budget.refusal():
+                await self._error(refusal, code="rate_limited")
             return
         if text_data is None:
             await self._error("Frames must be JSON text, not binary.", code="wrong_type")
