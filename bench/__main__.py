@@ -24,7 +24,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench import extras, machine, report
-from bench.scenarios import LOADGEN_CPU, Plan, measure_idle, measure_levels, measure_profile
+from bench.scenarios import (
+    LOADGEN_CPU,
+    Plan,
+    measure_idle,
+    measure_levels,
+    measure_profile,
+)
 from bench.server import ROOT, Deployment, reachable
 from bench.upstream import TimedUpstream
 

@@ -5,16 +5,26 @@ from __future__ import annotations
 import math
 import statistics
 
-from bench.report import (BYTES_TARGET, CPU_TARGET_US, FRAMES_TARGET, RSS_TARGET_MB, f, ok_le, pct, streams,
-                          ttft_target, writes_target)
+from bench.report import (
+    BYTES_TARGET,
+    CPU_TARGET_US,
+    FRAMES_TARGET,
+    RSS_TARGET_MB,
+    f,
+    ok_le,
+    pct,
+    streams,
+    ttft_target,
+    writes_target,
+)
 
 # Reading the upstream: the HTTP client stack, the SDK and the project's provider modules.
 UPSTREAM_GROUPS = ("openai", "anthropic", "pydantic", "httpx", "httpcore", "anyio", "h11", "sniffio", "jiter",
                    "standard library: streams", "project: conversations/providers/")
 # Relaying to the sockets: channel layer, websocket server, and the project's generation and consumer.
 RELAY_GROUPS = ("channels", "daphne", "autobahn", "twisted", "txaio", "asgiref", "redis", "msgpack",
-                "project: conversations/generation.py", "project: conversations/consumers.py",
-                "project: conversations/payloads.py")
+                "project: conversations/streaming/generation.py", "project: conversations/streaming/consumer.py",
+                "project: conversations/streaming/frames.py")
 
 
 def _ttft_cause(r: dict, config: str, x: dict) -> str:

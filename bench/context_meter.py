@@ -59,10 +59,8 @@ def main() -> None:
     from conversations.catalogue import Catalogue, load_entries
     from conversations.context import branch_meter, plan_context
     from conversations.models import Conversation, Turn
-    from conversations.selectors import turn_path
     from conversations.tokens import count_all
-
-    from conversations.workspaces import personal_workspace
+    from conversations.workspaces.services import personal_workspace
 
     user = User.objects.create_user(f"bench{time.time_ns()}")
     conversation = Conversation.objects.create(owner=user, workspace=personal_workspace(user), title="bench")
@@ -71,7 +69,7 @@ def main() -> None:
     parent = None
     for index in range(args.turns):
         reply = index % 2 == 1
-        parent = Turn.objects.create(
+        parent = Turn.objects.append(
             conversation=conversation, parent=parent, role="assistant" if reply else "user",
             content=f"{index}: {text}", token_counts=counts, provider="openai" if reply else "",
             model="gpt-4.1-mini" if reply else "",
@@ -80,10 +78,10 @@ def main() -> None:
     catalogue = Catalogue(load_entries())
     info = catalogue.info("openai:gpt-4.1-mini")
     small = Catalogue({"gpt-4o-mini": {"context_window": 32000, "max_output": 4000}}).info("openai:gpt-4o-mini")
-    path = turn_path(conversation_id=conversation.id, turn_id=tip)
+    path = Turn.objects.path(conversation_id=conversation.id, turn_id=tip)
     meter = branch_meter(path, info)
 
-    read_and_meter = timed(lambda: branch_meter(turn_path(conversation_id=conversation.id, turn_id=tip), info), args.runs)
+    read_and_meter = timed(lambda: branch_meter(Turn.objects.path(conversation_id=conversation.id, turn_id=tip), info), args.runs)
     meter_only = timed(lambda: branch_meter(path, info), args.runs)
     plan = plan_context(path=path, info=small)
     fit = timed(lambda: plan_context(path=path, info=small), args.runs)

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 from bench.server import ROOT
 
+
 def _all_cores() -> None:
     os.sched_setaffinity(0, range(os.cpu_count() or 1))
 

@@ -94,7 +94,7 @@ django.setup()
 stages.append(["django.setup()", rss()])
 import workbench.asgi
 stages.append(["import workbench.asgi (project, channels, daphne)", rss()])
-from conversations.providers import registry
+from conversations.registry import registry
 providers = registry().providers
 stages.append(["provider registry", rss()])
 import asyncio

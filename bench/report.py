@@ -253,7 +253,9 @@ def config_section(r: dict, config: str) -> str:
         lines.append(f"| {x['level']} | {v['replies']} | {m['complete_total']} of {m['streams_total']} | "
                      f"{v['saved_exact']} of {v['replies']} | {m['failed_total']} | {m['gaps_total']} / "
                      f"{m['repeats_total']} / {m['reorders_total']} | {errors} |")
-    from bench.causes import causes_for  # it builds on this module's targets and formatting
+    from bench.causes import (
+        causes_for,  # it builds on this module's targets and formatting
+    )
 
     causes = causes_for(r, config)
     if causes:

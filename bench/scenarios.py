@@ -20,8 +20,15 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.server import (ROOT, Daphne, Deployment, core_busy, core_times, service_cpu_seconds,
-                          settled_turn_writes)
+from bench.server import (
+    ROOT,
+    Daphne,
+    Deployment,
+    core_busy,
+    core_times,
+    service_cpu_seconds,
+    settled_turn_writes,
+)
 from bench.streams import Stream, run_baseline, run_sockets, summarize
 from bench.upstream import TimedUpstream
 

@@ -30,7 +30,7 @@ from django.contrib.auth.models import User
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import transaction
 from conversations.models import Conversation
-from conversations.workspaces import personal_workspace
+from conversations.workspaces.services import personal_workspace
 out = []
 with transaction.atomic():
     for u in range({users}):

@@ -51,7 +51,7 @@ def _build(total: int) -> dict:
     from conversations.lineage import lineage
     from conversations.models import Conversation, Turn
     from conversations.tokens import count_all
-    from conversations.workspaces import personal_workspace
+    from conversations.workspaces.services import personal_workspace
 
     user = User.objects.create_user(f"bench{time.time_ns()}", password="bench-password-1")
     workspace = personal_workspace(user)
@@ -107,17 +107,15 @@ def measure(total: int, runs: int) -> dict:
     from django.test import Client
 
     from conversations.models import Turn
-    from conversations.selectors import turn_path
-
+    
     started = time.perf_counter()
     world = _build(total)
     built = time.perf_counter() - started
-    assert len(turn_path(conversation_id=world["deep"].id, turn_id=world["deep_tip"])) == 2000
+    assert len(Turn.objects.path(conversation_id=world["deep"].id, turn_id=world["deep_tip"])) == 2000
 
     # The query alone (rows fetched through the cursor), and the selector that builds Turn objects.
-    from conversations.selectors import path_sql
-
-    query = path_sql()
+    
+    query = Turn.objects.path_sql()
     query_ms, path_ms = [], []
     for _ in range(runs):
         start = time.perf_counter()
@@ -127,7 +125,7 @@ def measure(total: int, runs: int) -> dict:
         query_ms.append((time.perf_counter() - start) * 1000)
         assert len(rows) == 2000
         start = time.perf_counter()
-        turn_path(conversation_id=world["deep"].id, turn_id=world["deep_tip"])
+        Turn.objects.path(conversation_id=world["deep"].id, turn_id=world["deep_tip"])
         path_ms.append((time.perf_counter() - start) * 1000)
 
     client = Client()

@@ -9,11 +9,15 @@ class ConversationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from conversations import sharing
         from conversations.models import ShareLink
+        from conversations.sharing import services as sharing
+        from conversations.workspaces import signals as workspace_signals
         from workbench import db
 
         db.install()
         # A link is deleted mostly by cascade (its conversation, turn or maker): a receiver sees
         # every way, where a call in each service would miss some.
         post_delete.connect(sharing.share_deleted, sender=ShareLink, dispatch_uid="share-deleted")
+        workspace_signals.access_changed.connect(
+            sharing.maker_access_changed, dispatch_uid="share-maker-access"
+        )

@@ -91,9 +91,8 @@ def plan_context(
     total = _system_tokens(system_turns, system_prompt, info) + TOKENS_PER_REPLY + sum(cost.values())
 
     first_prompt = next((i for i, t in enumerate(dialogue) if t.role == Turn.Role.USER), 0)
-    head, droppable, tail = dialogue[: first_prompt + 1], dialogue[first_prompt + 1 : -1], dialogue[-1:]
-    if len(dialogue) <= first_prompt + 1:
-        droppable, tail = [], []
+    # The first prompt and the newest turn always stay; what lies between may be left out.
+    droppable = dialogue[first_prompt + 1 : -1] if len(dialogue) > first_prompt + 1 else []
     dropped = 0
     while total > history_budget and dropped < len(droppable):
         total -= cost[droppable[dropped].id]

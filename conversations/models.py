@@ -5,7 +5,7 @@ from django.conf import settings as django_settings
 from django.db import models
 from django.db.models import Q
 
-from conversations.lineage import placed_under
+from conversations.tree import TurnQuerySet
 
 
 class Conversation(models.Model):
@@ -54,6 +54,8 @@ class Turn(models.Model):
         INTERRUPTED = "interrupted"
         ERROR = "error"
 
+    objects = TurnQuerySet.as_manager()
+
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
     # Indexed by turn_children below, together with id.
     parent = models.ForeignKey(
@@ -91,7 +93,7 @@ class Turn(models.Model):
     context = models.JSONField(default=dict, blank=True)
     response_id = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
-    # The server process streaming this reply (see liveness.py); a reply is only marked
+    # The server process streaming this reply (see streaming/liveness.py); a reply is only marked
     # interrupted once that process is gone.
     owner_process = models.CharField(max_length=32, blank=True)
     author = models.ForeignKey(
@@ -138,17 +140,9 @@ class Turn(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         if self._state.adding and self.parent_id is not None and not self.depth:
-            self.depth, self.chain = self._placement()
+            # A child at depth 0 would read as a root and break every path through it.
+            raise ValueError("A turn with a parent is placed in its tree: create it with Turn.objects.append().")
         super().save(*args, **kwargs)
-
-    def _placement(self) -> tuple[int, int | None]:
-        """(depth, chain) under the parent: a new child continues the parent's chain unless the
-        parent already has a child. The caller holds the conversation's lock."""
-        parent = self._state.fields_cache.get("parent")
-        if parent is None or parent.pk != self.parent_id:
-            parent = Turn.objects.only("depth", "chain").get(pk=self.parent_id)
-        first_child = not Turn.objects.filter(parent_id=self.parent_id).exists()
-        return placed_under(parent.depth, parent.chain, parent.pk, first_child=first_child)
 
 
 class Workspace(models.Model):
@@ -238,7 +232,7 @@ class ShareLink(models.Model):
 
 
 class ServerProcess(models.Model):
-    """A running server process, known by the heartbeat it writes (see liveness.py)."""
+    """A running server process, known by the heartbeat it writes (see streaming/liveness.py)."""
 
     id = models.CharField(max_length=32, primary_key=True)
     hostname = models.CharField(max_length=255)
@@ -252,7 +246,7 @@ class ServerProcess(models.Model):
 
 class SignupWindow(models.Model):
     """Accounts created from one client address since `started`: the sign-up limit's count
-    (see throttling.py). One row per address that ever created an account; a window that has
+    (see accounts/throttling.py). One row per address that ever created an account; a window that has
     ended is started again in place by that address's next sign-up."""
 
     client = models.GenericIPAddressField(unique=True)

@@ -107,3 +107,26 @@ def share_for(user, token: str) -> ShareLink | None:
     if link.audience == ShareLink.Audience.MEMBERS and role_in(user, workspace_id) is None:
         return None
     return link
+
+
+# What each action needs on the conversation socket: reading may resume, writing may send and stop,
+# only owners delete.
+SOCKET_ACTION_NEEDS = {
+    "resume": Need.READ,
+    "send": Need.WRITE,
+    "edit": Need.WRITE,
+    "regenerate": Need.WRITE,
+    "stop": Need.WRITE,
+    "main": Need.WRITE,
+    "delete": Need.MANAGE,
+}
+
+
+def revocable_link(user, link_id: int) -> ShareLink | None:
+    """The link if this person may revoke it (its maker, or an owner of its workspace), else None."""
+    link = ShareLink.objects.select_related("conversation").filter(pk=link_id).first()
+    if link is None:
+        return None
+    if link.created_by_id == user.pk or allows(role_in(user, link.conversation.workspace_id), Need.MANAGE):
+        return link
+    return None

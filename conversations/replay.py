@@ -15,18 +15,15 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from conversations.context import sendable
+from conversations.errors import ServiceError
 from conversations.exchange.schema import TurnSettings
 from conversations.fields import describe, is_provider_name
 from conversations.models import Turn
-from conversations.providers import registry
-from conversations.providers.anthropic_messages import AnthropicProvider
 from conversations.providers.base import GenerationRequest, GenerationSettings
-from conversations.providers.local import LocalProvider
 from conversations.providers.openai_chat import OpenAIChatProvider
-from conversations.providers.openai_responses import OpenAIResponsesProvider
-from conversations.providers.sdk import public_url
-from conversations.selectors import turn_path
-from conversations.services import ServiceError, messages_for
+from conversations.registry import registry
+from conversations.services import messages_for
+
 
 @dataclass(frozen=True)
 class SentRequest:
@@ -81,7 +78,7 @@ def _request_for(reply: Turn, path: list[Turn]) -> GenerationRequest:
 
 def sent_request(*, conversation_id: int, turn_id: int) -> SentRequest:
     """The request reply `turn_id` was generated from."""
-    path = turn_path(conversation_id=conversation_id, turn_id=turn_id)
+    path = Turn.objects.path(conversation_id=conversation_id, turn_id=turn_id)
     if not path:
         raise ServiceError(f"Turn {turn_id} does not exist in this conversation.", code="not_found")
     reply = path[-1]
@@ -89,16 +86,8 @@ def sent_request(*, conversation_id: int, turn_id: int) -> SentRequest:
         raise ServiceError("Only a reply has a request: pick a reply.", code="invalid")
     request = _request_for(reply, path[:-1])
     provider = registry().providers.get(reply.provider)
-    if isinstance(provider, OpenAIResponsesProvider):
-        api, body = "responses", provider.request_body(request)
-    elif isinstance(provider, OpenAIChatProvider):
-        api, body = "chat.completions", provider.request_body(request)
-    elif isinstance(provider, AnthropicProvider):
-        api, body = "messages", provider.request_body(request)
-    elif isinstance(provider, LocalProvider):
-        body = {"model": reply.model, **provider.request_body(request)}
-        return SentRequest(reply, reply.provider, provider.label, "llama.cpp", "", body, known=True)
-    else:
+    if provider is None:
+        # Not configured here (or imported): the branch in Chat Completions form.
         generic = OpenAIChatProvider(
             name=reply.provider, label=reply.provider, api_key="", base_url="", models=[],
             key_setting="", timeouts=(1, 1), max_retries=0,
@@ -106,7 +95,8 @@ def sent_request(*, conversation_id: int, turn_id: int) -> SentRequest:
         body = generic.request_body(request)
         return SentRequest(reply, reply.provider, reply.provider or "unknown", "", "", body, known=False)
     return SentRequest(
-        reply, reply.provider, provider.label, api, public_url(provider.base_url), body, known=True
+        reply, reply.provider, provider.label, provider.api, provider.public_base_url,
+        provider.sent_body(request), known=True,
     )
 
 

@@ -10,94 +10,7 @@ from django.db.models.functions import Substr
 
 from conversations.models import Conversation, Turn
 
-# Deeper than any real branch; stops the recursion should the tree ever hold a cycle.
-MAX_DEPTH = 100_000
-
 PREVIEW_CHARS = 48
-_TURN_COLUMNS = ", ".join(f"t.{f.column}" for f in Turn._meta.concrete_fields)
-
-
-def _chains_cte(seeds: str) -> str:
-    """`chains(tip, tip_depth, head, upto, level)`: for each seed turn (`tip`), the chains its path
-    crosses (lineage.py): each chain's first turn (`head`) and the depth down to which the path
-    runs in it. One row per fork on the path, not one per turn. Its parameters: those of
-    `seeds`, then the conversation's id."""
-    table = connection.ops.quote_name(Turn._meta.db_table)
-    return f"""
-        chains(tip, tip_depth, head, upto, level) AS (
-            SELECT id, depth, COALESCE(chain, id), depth, 0
-            FROM {table} WHERE {seeds} AND conversation_id = %s
-            UNION ALL
-            SELECT c.tip, c.tip_depth, COALESCE(p.chain, p.id), p.depth, c.level + 1
-            FROM chains c JOIN {table} h ON h.id = c.head JOIN {table} p ON p.id = h.parent_id
-            WHERE c.level < {MAX_DEPTH}
-        )"""
-
-
-def _in_chains(columns: str) -> str:
-    """`columns` of the turns of every chain in `chains`, down to where the path leaves it: its
-    head by primary key, then its other turns in one range scan of (chain, depth) each."""
-    table = connection.ops.quote_name(Turn._meta.db_table)
-    return f"""
-            SELECT {columns} FROM chains c JOIN {table} t ON t.id = c.head
-            UNION ALL
-            SELECT {columns} FROM chains c JOIN {table} t ON t.chain = c.head AND t.depth <= c.upto"""
-
-
-def _up_cte(seeds: str) -> str:
-    """`up(tip, id, parent_id, depth)`: the turns from the root to each seed turn (`tip`), `depth`
-    counted from the tip (0) up. Its parameters: those of `seeds`, then the conversation's id."""
-    return f"""{_chains_cte(seeds)},
-        up(tip, id, parent_id, depth) AS ({_in_chains("c.tip, t.id, t.parent_id, c.tip_depth - t.depth")}
-        )"""
-
-
-def _path_cte() -> str:
-    """`up(tip, id, parent_id, depth)` for one seed turn; parameters: the turn, the conversation."""
-    return _up_cte("id = %s")
-
-
-def path_sql() -> str:
-    """The query of `turn_path`: every column of the turns root → turn; parameters: the turn,
-    the conversation."""
-    return f"""
-        WITH RECURSIVE {_chains_cte("id = %s")}
-        {_in_chains(_TURN_COLUMNS)}
-        ORDER BY depth"""
-
-
-def turn_path(*, conversation_id: int, turn_id: int) -> list[Turn]:
-    """The turns from the root down to `turn_id`, in one query. Empty if it is not in the conversation."""
-    return list(Turn.objects.raw(path_sql(), [turn_id, conversation_id]))
-
-
-def _branch_cte(table: str) -> str:
-    """`ordered(id, position)`: the branch through the seed turn, root first (position 0 is the
-    seed, the root negative, turns below it positive)."""
-    return f"""
-        WITH RECURSIVE {_path_cte()},
-        down(id, depth) AS (
-            SELECT id, 0 FROM up WHERE depth = 0
-            UNION ALL
-            SELECT (SELECT c.id FROM {table} c WHERE c.parent_id = down.id ORDER BY c.id DESC LIMIT 1),
-                   down.depth + 1
-            FROM down WHERE down.id IS NOT NULL AND down.depth < {MAX_DEPTH}
-        ),
-        ordered(id, position) AS (
-            SELECT id, -depth FROM up
-            UNION ALL
-            SELECT id, depth FROM down WHERE depth > 0 AND id IS NOT NULL
-        )"""
-
-
-def branch_through(*, conversation_id: int, turn_id: int) -> list[Turn]:
-    """The branch that passes through `turn_id`: root → turn, then on down through the newest
-    child at each step to a leaf. One query. Empty if the turn is not in the conversation."""
-    table = connection.ops.quote_name(Turn._meta.db_table)
-    sql = f"""{_branch_cte(table)}
-        SELECT {_TURN_COLUMNS} FROM {table} t JOIN ordered o ON t.id = o.id
-        ORDER BY o.position"""
-    return list(Turn.objects.raw(sql, [turn_id, conversation_id]))
 
 
 # A long branch opens on its last WINDOW turns (and the turn asked for); earlier ones load on demand.
@@ -166,14 +79,10 @@ def _summarise(rows: list[tuple], before: int) -> EarlierTurns:
 
 def _light_branch(conversation_id: int, turn_id: int) -> list[tuple]:
     """The branch through `turn_id`, root first, without the text: one row per turn."""
-    table = connection.ops.quote_name(Turn._meta.db_table)
     columns = ", ".join(f"t.{connection.ops.quote_name(name)}" for name in _LIGHT_COLUMNS)
-    sql = f"""{_branch_cte(table)}
-        SELECT {columns}, t.content = '' FROM {table} t JOIN ordered o ON t.id = o.id
-        ORDER BY o.position"""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [turn_id, conversation_id])
-        return cursor.fetchall()
+    return Turn.objects.branch_rows(
+        conversation_id=conversation_id, turn_id=turn_id, columns=f"{columns}, t.content = ''"
+    )
 
 
 def _turns_by_id(ids: list[int]) -> list[Turn]:
@@ -264,36 +173,6 @@ def branch_view(*, conversation: Conversation, turn_id: int | None = None) -> Br
     )
 
 
-def subtree_ids(*, conversation_id: int, turn_id: int) -> list[int]:
-    """The turn and every turn below it, in one query (breadth first)."""
-    table = connection.ops.quote_name(Turn._meta.db_table)
-    sql = f"""
-        WITH RECURSIVE below(id, depth) AS (
-            SELECT id, 0 FROM {table} WHERE id = %s AND conversation_id = %s
-            UNION ALL
-            SELECT t.id, below.depth + 1 FROM {table} t JOIN below ON t.parent_id = below.id
-            WHERE below.depth < {MAX_DEPTH}
-        )
-        SELECT id FROM below ORDER BY depth, id"""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [turn_id, conversation_id])
-        return [row[0] for row in cursor.fetchall()]
-
-
-def paths_to(*, conversation_id: int, turn_ids: list[int]) -> dict[int, list[Turn]]:
-    """Root → turn paths for several turns of a conversation, in one query. Turns that are not
-    in the conversation are missing from the result."""
-    seeds = ", ".join(["%s"] * len(turn_ids))
-    sql = f"""
-        WITH RECURSIVE {_chains_cte(f"id IN ({seeds})")}
-        {_in_chains(f"c.tip AS tip, {_TURN_COLUMNS}")}
-        ORDER BY tip, depth"""
-    paths: dict[int, list[Turn]] = {}
-    for turn in Turn.objects.raw(sql, [*turn_ids, conversation_id]):
-        paths.setdefault(turn.tip, []).append(turn)
-    return paths
-
-
 @dataclass
 class Comparison:
     conversation: Conversation
@@ -303,7 +182,7 @@ class Comparison:
 
 def comparison(*, conversation: Conversation, tip_ids: list[int]) -> Comparison | None:
     """Branches side by side, aligned where they split. None if a tip is not in the conversation."""
-    paths = paths_to(conversation_id=conversation.id, turn_ids=tip_ids)
+    paths = Turn.objects.paths(conversation_id=conversation.id, turn_ids=tip_ids)
     if any(tip not in paths for tip in tip_ids):
         return None
     ordered = [paths[tip] for tip in tip_ids]
@@ -355,7 +234,7 @@ def sibling_tips(*, conversation_id: int, turn_id: int, limit: int) -> list[int]
     siblings = Turn.objects.filter(conversation_id=conversation_id, parent_id=turn.parent_id)
     others = siblings.exclude(pk=turn.pk).order_by("-id").values_list("id", flat=True)[: limit - 1]
     return [
-        branch_through(conversation_id=conversation_id, turn_id=sibling)[-1].id
+        Turn.objects.branch_through(conversation_id=conversation_id, turn_id=sibling)[-1].id
         for sibling in sorted([turn.pk, *others])
     ]
 

@@ -2,33 +2,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 
 from django.conf import settings as django_settings
 from django.db import transaction
-from django.utils import timezone
 
-from conversations import liveness
 from conversations.context import ContextOverflow, plan_context
+from conversations.errors import ServiceError
 from conversations.fields import stored_names_problem
 from conversations.models import Conversation, Turn
-from conversations.providers import registry
-from conversations.providers.base import GenerationRequest, GenerationSettings, Message, Provider
-from conversations.selectors import subtree_ids, turn_path
-from conversations.tokens import count, count_all
+from conversations.providers.base import (
+    GenerationRequest,
+    GenerationSettings,
+    Message,
+    Provider,
+)
+from conversations.registry import registry
+from conversations.streaming import liveness
+from conversations.tokens import count_all
 from conversations.validation import clean_line
+from conversations.workspaces.services import personal_workspace
 
 TITLE_LENGTH = 80
-
-
-class ServiceError(Exception):
-    """A request that cannot be carried out, with a message for the person who made it."""
-
-    def __init__(self, message: str, *, code: str = "invalid") -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -57,8 +51,6 @@ MAX_VARIANTS = 6
 
 def conversation_create(*, owner, title: str = "", workspace=None) -> Conversation:
     """A new conversation in `workspace` (the owner's personal one by default)."""
-    from conversations.workspaces import personal_workspace
-
     return Conversation.objects.create(
         owner=owner, workspace=workspace or personal_workspace(owner), title=title.strip()[:200]
     )
@@ -78,7 +70,7 @@ def messages_for(turns: list[Turn]) -> list[Message]:
 
 
 def _path(conversation: Conversation, turn_id: int) -> list[Turn]:
-    path = turn_path(conversation_id=conversation.id, turn_id=turn_id)
+    path = Turn.objects.path(conversation_id=conversation.id, turn_id=turn_id)
     if not path:
         raise ServiceError(f"Turn {turn_id} does not exist in this conversation.", code="not_found")
     return path
@@ -123,7 +115,7 @@ def _create_replies(
         planned.append((provider, model, settings, plan))
     prepared = []
     for provider, model, settings, plan in planned:
-        reply = Turn.objects.create(
+        reply = Turn.objects.append(
             conversation=conversation,
             parent=path[-1] if path else None,
             role=Turn.Role.ASSISTANT,
@@ -165,7 +157,7 @@ def turn_send(
                 "That reply is still streaming: wait for it, or stop it, before continuing from it.",
                 code="streaming",
             )
-        prompt = Turn.objects.create(
+        prompt = Turn.objects.append(
             conversation=conversation,
             parent=path[-1] if path else None,
             role=Turn.Role.USER,
@@ -222,7 +214,7 @@ def turn_delete(*, conversation: Conversation, turn_id: int) -> int | None:
     that subtree is still streaming."""
     with transaction.atomic():
         _lock(conversation)
-        ids = subtree_ids(conversation_id=conversation.id, turn_id=turn_id)
+        ids = Turn.objects.subtree_ids(conversation_id=conversation.id, turn_id=turn_id)
         if not ids:
             raise ServiceError(f"Turn {turn_id} does not exist in this conversation.", code="not_found")
         doomed = Turn.objects.filter(pk__in=ids)
@@ -251,122 +243,60 @@ def conversation_set_main(*, conversation: Conversation, turn_id: int | None) ->
     conversation.save(update_fields=["main_turn", "updated_at"])
 
 
+# What a fork keeps of each turn: what the branch says and how it was made, not where it was stored.
+FORK_FIELDS = ("role", "content", "status", "provider", "model", "settings", "token_counts",
+               "input_tokens", "output_tokens", "usage_estimated", "cost", "response_id", "error",
+               "author_id", "first_token_at", "finished_at", "created_at", "context")
+
+
 def conversation_fork(*, conversation: Conversation, turn_id: int, owner) -> Conversation:
     """A new conversation in the owner's personal workspace holding a copy of the path root →
     `turn_id`, linked back to it."""
-    from conversations.workspaces import personal_workspace
-
-    workspace = personal_workspace(owner)
     with transaction.atomic():
-        path = _path(conversation, turn_id)
-        if any(t.status == Turn.Status.STREAMING for t in path):
-            raise ServiceError("That reply is still streaming: fork once it has finished.", code="streaming")
-        for turn in path:  # turns stored before names were checked are not copied on
-            problem = stored_names_problem(provider=turn.provider, model=turn.model)
-            if problem is not None:
-                raise ServiceError(f"Turn {turn.id} cannot be copied: {problem}", code="invalid")
+        path = [
+            {"id": turn.id, **{name: getattr(turn, name) for name in FORK_FIELDS}}
+            for turn in _path(conversation, turn_id)
+        ]
+        return path_copy(path=path, owner=owner, title=f"Fork of {conversation}", forked_from_id=turn_id)
+
+
+def path_copy(*, path: list[dict], owner, title: str, forked_from_id: int | None = None) -> Conversation:
+    """The one way a branch is copied into a new conversation of the owner's personal workspace:
+    `path` is root first, each turn its old "id" and the fields to keep (a subset of FORK_FIELDS:
+    a fork of a conversation keeps them all, a share link's visitor gets what the link shows).
+    A copy cannot be made of a reply still streaming, nor of turns whose stored names break the
+    rules imports are checked by."""
+    if any(turn["status"] == Turn.Status.STREAMING for turn in path):
+        raise ServiceError("That reply is still streaming: copy it once it has finished.", code="streaming")
+    for turn in path:
+        problem = stored_names_problem(provider=turn["provider"], model=turn["model"])
+        if problem is not None:
+            raise ServiceError(f"Turn {turn['id']} cannot be copied: {problem}", code="invalid")
+    with transaction.atomic():
         fork = Conversation.objects.create(
-            owner=owner,
-            workspace=workspace,
-            title=_title_from(f"Fork of {conversation}"),
-            forked_from_id=turn_id,
+            owner=owner, workspace=personal_workspace(owner), title=_title_from(title), forked_from_id=forked_from_id
         )
-        parent = None
-        copies = []
-        copied = ("role", "content", "status", "provider", "model", "settings", "token_counts",
-                  "input_tokens", "output_tokens", "usage_estimated", "cost", "response_id", "error",
-                  "author_id", "first_token_at", "finished_at")
+        parent: Turn | None = None
         new_ids: dict[int, int] = {}
+        copies = []
         for turn in path:
-            context = dict(turn.context)
+            fields = {name: value for name, value in turn.items() if name != "id"}
+            fields.setdefault("token_counts", count_all(fields["content"]))
+            context = dict(fields.pop("context", None) or {})
             if context.get("omitted"):
                 context["omitted"] = [new_ids[i] for i in context["omitted"] if i in new_ids]
-            parent = Turn.objects.create(
-                conversation=fork,
-                parent=parent,
-                context=context,
-                **{name: getattr(turn, name) for name in copied},
+            created_at = fields.pop("created_at", None)
+            parent = Turn.objects.append(
+                conversation=fork, parent=parent, first_child=True, context=context, **fields
             )
-            new_ids[turn.id] = parent.id
-            # Keep the original timing (created_at is set on insert): restored in one query below.
-            parent.created_at = turn.created_at
-            copies.append(parent)
+            new_ids[turn["id"]] = parent.id
+            if created_at is not None:  # set on insert: the original timing is restored below
+                parent.created_at = created_at
+                copies.append(parent)
         Turn.objects.bulk_update(copies, ["created_at"], batch_size=500)
         fork.current_turn = parent
         fork.save(update_fields=["current_turn"])
     return fork
-
-
-def reply_checkpoint(*, turn_id: int, content: str, first_token_at: datetime | None) -> None:
-    """Save the text streamed so far; a no-op once the reply has its final state."""
-    Turn.objects.filter(pk=turn_id, status=Turn.Status.STREAMING).update(
-        content=content, first_token_at=first_token_at
-    )
-
-
-def reply_finish(
-    *,
-    turn_id: int,
-    content: str,
-    status: str,
-    first_token_at: datetime | None,
-    input_tokens: int | None,
-    output_tokens: int | None,
-    response_id: str,
-    error: str,
-) -> FinishedReply:
-    """The final state of a reply: its text and counts, its usage (counted here when the provider
-    reported none) and its cost at the catalogue's prices."""
-    finished_at = timezone.now()
-    turn = Turn.objects.only("provider", "model", "context").filter(pk=turn_id).first()
-    usage = _usage_of(turn, content, input_tokens, output_tokens) if turn else {}
-    token_counts = count_all(content)
-    updated = Turn.objects.filter(pk=turn_id, status=Turn.Status.STREAMING).update(
-        content=content,
-        status=status,
-        first_token_at=first_token_at,
-        finished_at=finished_at,
-        token_counts=token_counts,
-        response_id=response_id,
-        error=error,
-        **usage,
-    )
-    return FinishedReply(
-        updated=bool(updated),
-        finished_at=finished_at,
-        token_counts=token_counts,
-        input_tokens=usage.get("input_tokens"),
-        output_tokens=usage.get("output_tokens"),
-        usage_estimated=usage.get("usage_estimated", False),
-        cost=usage.get("cost"),
-    )
-
-
-@dataclass(frozen=True)
-class FinishedReply:
-    updated: bool
-    finished_at: datetime
-    token_counts: dict
-    input_tokens: int | None
-    output_tokens: int | None
-    usage_estimated: bool
-    cost: Decimal | None
-
-
-def _usage_of(turn: Turn, content: str, input_tokens: int | None, output_tokens: int | None) -> dict:
-    info = registry().model_info(f"{turn.provider}:{turn.model}")
-    estimated = input_tokens is None or output_tokens is None
-    if input_tokens is None:
-        # What the request was planned at; a reply that never reached the model used nothing.
-        input_tokens = turn.context.get("input_tokens") if content else 0
-    if output_tokens is None:
-        output_tokens = count(content, info.encoding.name)
-    return {
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "usage_estimated": estimated,
-        "cost": info.cost(input_tokens, output_tokens),
-    }
 
 
 def conversation_delete(*, conversation: Conversation) -> None:
@@ -382,7 +312,7 @@ def conversation_delete(*, conversation: Conversation) -> None:
 
 
 def conversation_rename(*, conversation: Conversation, title: str) -> None:
-    """Raises InvalidInput for a title that is too long or not valid Unicode: refused, never cut."""
+    """Raises ServiceError for a title that is too long or not valid Unicode: refused, never cut."""
     limit = Conversation._meta.get_field("title").max_length
     conversation.title = clean_line(title, field="The title", limit=limit)
     conversation.save(update_fields=["title", "updated_at"])

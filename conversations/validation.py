@@ -1,8 +1,8 @@
 """Checks for what a client sends, before anything acts on it: the one JSON parser for untrusted
 text (websocket frames, HTTP bodies), the one Unicode check, and the one check of one-line names.
 
-Each refusal is an `InvalidInput` with a message that says what to fix and a short code, raised
-before anything is written. This module imports nothing of the project, so every layer may use it.
+Each refusal is a `ServiceError` with a message that says what to fix and a short code, raised
+before anything is written. It imports only the errors module, so every layer may use it.
 
 Form fields need no Unicode check: Django decodes form data (urlencoded and multipart) with
 replacement, so an unpaired surrogate arrives as U+FFFD. JSON text is what can carry one.
@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from conversations.errors import ServiceError
+
 # Far deeper than any frame or body the workbench reads (a frame is four levels at most), far
 # shallower than the interpreter's recursion limit, so no later walk over a value can overflow.
 MAX_JSON_DEPTH = 32
@@ -24,17 +26,8 @@ MAX_JSON_DEPTH = 32
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-class InvalidInput(Exception):
-    """Input refused, with a message for the person who sent it and a short code for programs."""
-
-    def __init__(self, message: str, *, code: str = "invalid") -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-
-def _too_deep(name: str) -> InvalidInput:
-    return InvalidInput(
+def _too_deep(name: str) -> ServiceError:
+    return ServiceError(
         f"{name} is nested too deeply: at most {MAX_JSON_DEPTH} levels of arrays and objects.",
         code="bad_json",
     )
@@ -67,7 +60,7 @@ def loads_untrusted(data: str | bytes, *, name: str = "The JSON") -> Any:
         # The standard decoder recurses per level: a few thousand "[" would exhaust the stack.
         raise _too_deep(name) from None
     except ValueError as exc:  # JSONDecodeError, and UnicodeDecodeError for bytes
-        raise InvalidInput(f"{name} is not valid JSON ({exc}).", code="bad_json") from None
+        raise ServiceError(f"{name} is not valid JSON ({exc}).", code="bad_json") from None
     # An array or object held by MAX_JSON_DEPTH others is one level too many.
     if any(depth >= MAX_JSON_DEPTH for _, node, depth in _nodes(value) if isinstance(node, (dict, list))):
         raise _too_deep(name)
@@ -84,7 +77,7 @@ def check_text(text: str, *, field: str) -> None:
     """Refuse a string holding an unpaired UTF-16 surrogate, naming `field` and where it is."""
     at = unpaired_surrogate(text)
     if at is not None:
-        raise InvalidInput(
+        raise ServiceError(
             f"{field} holds an unpaired surrogate (\\u{ord(text[at]):04x}) at character {at}; "
             "send valid Unicode.",
             code="bad_text",
@@ -109,5 +102,5 @@ def clean_line(value: str, *, field: str, limit: int) -> str:
     check_text(value, field=field)
     line = " ".join(value.replace("\x00", "").split())
     if len(line) > limit:
-        raise InvalidInput(f"{field} is {len(line):,} characters; the limit is {limit:,}.", code="too_large")
+        raise ServiceError(f"{field} is {len(line):,} characters; the limit is {limit:,}.", code="too_large")
     return line

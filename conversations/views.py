@@ -4,23 +4,22 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import UserCreationForm
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from conversations import replay, selectors, services, throttling
+from conversations import replay, selectors, services
+from conversations.errors import ServiceError
 from conversations.models import Turn
-from conversations.payloads import turn_payload
-from conversations import workspaces
 from conversations.permissions import Need, allows, conversation_for, workspace_for
-from conversations.providers import registry
+from conversations.registry import registry
+from conversations.streaming.frames import turn_payload
 from conversations.tokens import count
-from conversations.validation import InvalidInput, check_strings, loads_untrusted
+from conversations.validation import check_strings, loads_untrusted
+from conversations.workspaces import services as workspaces
 
 MIN_COMPARE, MAX_COMPARE = 2, 4
 ID_PATTERN = re.compile(r"[0-9]{1,18}")  # ASCII digits, within the database's id range
@@ -84,28 +83,6 @@ def _branch_data(view: selectors.BranchView, user) -> dict:
         },
         **_turns_data(view.turns, view.siblings, view.earlier, user),
     }
-
-
-@require_http_methods(["GET", "POST"])
-def signup(request):
-    if request.user.is_authenticated:
-        return redirect("home")
-    if not settings.SIGNUP_OPEN:
-        raise Http404("Sign-up is closed on this workbench; ask its administrator for an account.")
-    form = UserCreationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        # The password is hashed here, before the sign-up's transaction begins.
-        user = form.save(commit=False)
-        try:
-            throttling.account_create(user=user, client=throttling.client_address(request))
-        except throttling.SignupLimitReached as refusal:
-            return render(
-                request, "registration/signup.html", {"form": form, "refusal": str(refusal)}, status=429
-            )
-        # Named because axes adds a backend of its own, which checks but never signs anyone in.
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("home")
-    return render(request, "registration/signup.html", {"form": form})
 
 
 def _workspace_id(raw: str | None, user) -> int:
@@ -215,7 +192,7 @@ def conversation_rename(request, conversation_id: int):
     conversation = conversation_or_404(request, conversation_id, Need.WRITE)
     try:
         services.conversation_rename(conversation=conversation, title=request.POST.get("title", ""))
-    except InvalidInput as exc:
+    except ServiceError as exc:
         return HttpResponseBadRequest(exc.message, content_type="text/plain; charset=utf-8")
     return redirect("conversation", conversation_id=conversation.id)
 
@@ -242,7 +219,7 @@ def tree_json(request, conversation_id: int):
 @require_POST
 def conversation_fork(request, conversation_id: int, turn_id: int):
     conversation = conversation_or_404(request, conversation_id, Need.READ)
-    if not selectors.turn_path(conversation_id=conversation.id, turn_id=turn_id):
+    if not Turn.objects.path(conversation_id=conversation.id, turn_id=turn_id):
         raise Http404("No such turn in this conversation.")
     try:
         fork = services.conversation_fork(conversation=conversation, turn_id=turn_id, owner=request.user)
@@ -349,7 +326,7 @@ def tokens_count(request):
     try:
         data = loads_untrusted(body, name="The body")
         check_strings(data, name="The body")
-    except InvalidInput as exc:
+    except ServiceError as exc:
         shape = 'The body must be JSON: {"model": ..., "texts": [...]}. ' if exc.code == "bad_json" else ""
         return JsonResponse({"error": shape + exc.message}, status=400)
     model_id = data.get("model") if isinstance(data, dict) else None

@@ -9,8 +9,8 @@ from channels.layers import channel_layers
 from django.contrib.auth.models import User
 from django.db import connections
 
-from conversations import generation
-from conversations.providers import registry
+from conversations.registry import registry
+from conversations.streaming import generation
 from tests.fake_upstream import FakeUpstream
 
 PASSWORD = "correct-horse-battery-staple"

@@ -17,7 +17,7 @@ from tests.wsclient import assemble, connect, finished, frames_until, next_frame
 def complete_chain(conversation, contents: list[str], parent=None) -> list[Turn]:
     turns = []
     for index, content in enumerate(contents):
-        parent = Turn.objects.create(
+        parent = Turn.objects.append(
             conversation=conversation,
             parent=parent,
             role="user" if index % 2 == 0 else "assistant",
@@ -140,7 +140,7 @@ def test_delete_removes_the_subtree_and_keeps_the_path_above(conversation, four,
 
 @pytest.mark.django_db
 def test_delete_refuses_while_a_reply_below_streams(conversation, four):
-    Turn.objects.create(conversation=conversation, parent=four[3], role="assistant", status="streaming")
+    Turn.objects.append(conversation=conversation, parent=four[3], role="assistant", status="streaming")
     with pytest.raises(services.ServiceError, match="still streaming: stop it first"):
         services.turn_delete(conversation=conversation, turn_id=four[2].id)
     assert Turn.objects.count() == 5
@@ -148,7 +148,7 @@ def test_delete_refuses_while_a_reply_below_streams(conversation, four):
 
 @pytest.mark.django_db
 def test_fork_refuses_a_streaming_reply(conversation, four, alice):
-    streaming = Turn.objects.create(conversation=conversation, parent=four[3], role="assistant", status="streaming")
+    streaming = Turn.objects.append(conversation=conversation, parent=four[3], role="assistant", status="streaming")
     with pytest.raises(services.ServiceError, match="still streaming"):
         services.conversation_fork(conversation=conversation, turn_id=streaming.id, owner=alice)
     assert Conversation.objects.count() == 1
@@ -171,7 +171,7 @@ def test_comparison_aligns_branches_where_they_split(conversation, four, django_
     fork_a = complete_chain(conversation, ["A1 again"], parent=four[0])  # splits at the first reply
     edit = complete_chain(conversation, ["Q2 edited", "A2 edited"], parent=four[1])  # splits at Q2
     with django_assert_num_queries(1):
-        paths = selectors.paths_to(conversation_id=conversation.id, turn_ids=[four[3].id, edit[1].id])
+        paths = Turn.objects.paths(conversation_id=conversation.id, turn_ids=[four[3].id, edit[1].id])
     assert [t.content for t in paths[edit[1].id]] == ["Q1", "A1", "Q2 edited", "A2 edited"]
     found = selectors.comparison(conversation=conversation, tip_ids=[four[3].id, edit[1].id, fork_a[0].id])
     assert [t.content for t in found.shared] == ["Q1"]

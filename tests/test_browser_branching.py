@@ -160,16 +160,16 @@ from django.db import transaction
 from conversations.models import Conversation, Turn
 transaction.set_autocommit(False)
 user = User.objects.create_user("{username}", password="{password}")
-from conversations.workspaces import personal_workspace
+from conversations.workspaces.services import personal_workspace
 conversation = Conversation.objects.create(owner=user, workspace=personal_workspace(user), title="Two thousand turns")
 parent = None
 trunk = []
 for i in range(2000):
-    parent = Turn.objects.create(conversation=conversation, parent=parent, role="user" if i % 2 == 0 else "assistant",
+    parent = Turn.objects.append(conversation=conversation, parent=parent, role="user" if i % 2 == 0 else "assistant",
                                  content=f"turn {{i}}", provider="" if i % 2 == 0 else "openai",
                                  model="" if i % 2 == 0 else "fake-model")
     trunk.append(parent)
-side = Turn.objects.create(conversation=conversation, parent=trunk[999], role="user", content="a side branch")
+side = Turn.objects.append(conversation=conversation, parent=trunk[999], role="user", content="a side branch")
 conversation.current_turn = trunk[-1]
 conversation.save()
 transaction.commit()

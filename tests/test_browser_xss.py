@@ -18,17 +18,17 @@ from django.contrib.auth.models import User
 from conversations.models import Conversation, Turn
 payloads = json.loads({payloads!r})
 user = User.objects.create_user("mallory-target", password="{password}")
-from conversations.workspaces import personal_workspace
-from conversations import sharing
+from conversations.workspaces.services import personal_workspace
+from conversations.sharing import services as sharing
 conversation = Conversation.objects.create(owner=user, workspace=personal_workspace(user), title=payloads[0])
 parent = None
 for payload in payloads:
-    parent = Turn.objects.create(conversation=conversation, parent=parent, role="user", content=payload)
-    parent = Turn.objects.create(conversation=conversation, parent=parent, role="assistant", content=payload,
+    parent = Turn.objects.append(conversation=conversation, parent=parent, role="user", content=payload)
+    parent = Turn.objects.append(conversation=conversation, parent=parent, role="assistant", content=payload,
                                  provider="openai", model=payload[:100], error=payload)
 tip_a = parent
-prompt = Turn.objects.create(conversation=conversation, parent=tip_a.parent.parent, role="user", content=payloads[-1])
-tip_b = Turn.objects.create(conversation=conversation, parent=prompt, role="assistant", content="\\n\\n".join(payloads),
+prompt = Turn.objects.append(conversation=conversation, parent=tip_a.parent.parent, role="user", content=payloads[-1])
+tip_b = Turn.objects.append(conversation=conversation, parent=prompt, role="assistant", content="\\n\\n".join(payloads),
                             provider="openai", model="fake-model")
 conversation.current_turn = tip_a
 conversation.save()

@@ -16,10 +16,11 @@ from channels.db import database_sync_to_async
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
-from conversations import replay, services, sharing
+from conversations import replay, services
 from conversations.models import Conversation, ShareLink, Turn
-from conversations.providers import registry
+from conversations.registry import registry
 from conversations.replay import SentRequest
+from conversations.sharing import services as sharing
 from conversations.tokens import count_all
 from tests.conftest import FAKE_MODELS
 from tests.test_branching import signed_in
@@ -166,8 +167,8 @@ def stored_reply(owner, *, provider: str, model: str, text: str) -> Turn:
     """A prompt and a reply written straight to the database, as data stored before imports were
     checked would be."""
     conversation = services.conversation_create(owner=owner, title="Stored")
-    prompt = Turn.objects.create(conversation=conversation, role="user", content=text, token_counts=count_all(text))
-    return Turn.objects.create(
+    prompt = Turn.objects.append(conversation=conversation, role="user", content=text, token_counts=count_all(text))
+    return Turn.objects.append(
         conversation=conversation, parent=prompt, role="assistant", content="Earlier answer.", provider=provider,
         model=model, settings={"system_prompt": text, "temperature": 0.5, "max_tokens": 64},
     )
@@ -347,7 +348,7 @@ def refused(response) -> str:
 @pytest.fixture
 def existing(alice):
     conversation = services.conversation_create(owner=alice, title="Already here")
-    Turn.objects.create(conversation=conversation, role="user", content="keep me")
+    Turn.objects.append(conversation=conversation, role="user", content="keep me")
     return conversation
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 
-import pytest
-from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
+from autobahn.websocket.compress import (
+    PerMessageDeflateOffer,
+    PerMessageDeflateOfferAccept,
+)
 
 from tests.fake_upstream import reply_text
 from tests.live import LiveServer, fake_upstream_env

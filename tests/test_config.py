@@ -7,7 +7,7 @@ import sys
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from conversations.providers import build_registry
+from conversations.registry import build_registry
 from workbench.env import env_bool, env_float, env_int, env_json, env_list
 
 

@@ -16,9 +16,10 @@ from django.urls import reverse
 from conversations import replay, services
 from conversations.context import ContextOverflow, branch_meter, plan_context
 from conversations.models import Turn
-from conversations.providers import registry
 from conversations.providers.base import GenerationSettings
+from conversations.registry import registry
 from conversations.services import Variant
+from conversations.streaming import replies
 from conversations.tokens import TOKENS_PER_MESSAGE, TOKENS_PER_REPLY, count, count_all
 from tests.fake_upstream import reply_text
 from tests.test_branching import signed_in
@@ -32,7 +33,7 @@ def chain(conversation, contents: list[str], *, model: str = "fake-model", provi
     turns, parent = [], None
     for index, content in enumerate(contents):
         reply = index % 2 == 1
-        parent = Turn.objects.create(
+        parent = Turn.objects.append(
             conversation=conversation,
             parent=parent,
             role="assistant" if reply else "user",
@@ -106,9 +107,9 @@ def test_the_provider_count_wins_for_its_own_model(conversation, providers):
 
 @pytest.mark.django_db
 def test_a_system_turn_and_a_failed_reply(conversation, providers):
-    system = Turn.objects.create(conversation=conversation, role="system", content="Be brief.", token_counts=count_all("Be brief."))
-    prompt = Turn.objects.create(conversation=conversation, parent=system, role="user", content="Hi", token_counts=count_all("Hi"))
-    failed = Turn.objects.create(conversation=conversation, parent=prompt, role="assistant", status="error", content="")
+    system = Turn.objects.append(conversation=conversation, role="system", content="Be brief.", token_counts=count_all("Be brief."))
+    prompt = Turn.objects.append(conversation=conversation, parent=system, role="user", content="Hi", token_counts=count_all("Hi"))
+    failed = Turn.objects.append(conversation=conversation, parent=prompt, role="assistant", status="error", content="")
     info = registry().model_info("openai:gpt-4o")
     used = branch_meter([system, prompt, failed], info).used
     # The empty failed reply is not sent; the system turn is one message.
@@ -128,7 +129,7 @@ def long_branch(conversation, pairs: int) -> list[Turn]:
 @pytest.mark.django_db
 def test_the_oldest_turns_go_first_and_the_first_prompt_stays(conversation, small_window):
     turns = long_branch(conversation, 12)
-    prompt = Turn.objects.create(
+    prompt = Turn.objects.append(
         conversation=conversation, parent=turns[-1], role="user", content="And now?", token_counts=count_all("And now?")
     )
     path = [*turns, prompt]
@@ -327,7 +328,7 @@ def test_get_code_runs_and_sends_the_same_request(conversation, alice, providers
 @pytest.mark.django_db
 def test_get_code_for_an_imported_reply_says_what_it_is(conversation, alice, providers, upstream, tmp_path):
     turns = chain(conversation, ["Imported question", "Imported answer", "Next"], provider="chatgpt", model="gpt-4o")
-    reply = Turn.objects.create(
+    reply = Turn.objects.append(
         conversation=conversation, parent=turns[2], role="assistant", content="x", provider="chatgpt", model="fake-model"
     )
     data = signed_in(alice).get(reverse("reply_request", args=[conversation.id, reply.id])).json()
@@ -400,7 +401,7 @@ def test_a_fork_keeps_counts_usage_cost_and_what_was_left_out(conversation, alic
         variants=[Variant("openai:fake-model")],
     )
     reply = sent.replies[0].reply
-    services.reply_finish(
+    replies.reply_finish(
         turn_id=reply.id, content="Done.", status="complete", first_token_at=None,
         input_tokens=250, output_tokens=3, response_id="", error="",
     )

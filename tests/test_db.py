@@ -23,7 +23,7 @@ def test_timestamps_read_back_exactly_and_in_utc(alice):
     loader = connection.connection.adapters.get_loader(TIMESTAMPTZ, Format.TEXT)
     assert loader.iso_fast_path and loader.timezone is datetime.timezone.utc
     conversation = services.conversation_create(owner=alice)
-    turn = Turn.objects.create(conversation=conversation, role="user", content="x")
+    turn = Turn.objects.append(conversation=conversation, role="user", content="x")
     for moment in (
         datetime.datetime(2026, 11, 22, 17, 16, 7, 449600, tzinfo=datetime.timezone.utc),
         datetime.datetime(2026, 11, 22, 17, 16, 7, tzinfo=datetime.timezone.utc),

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from conversations import selectors, services
+from conversations import services
 from conversations.models import Conversation, Turn
 from conversations.tokens import count_all
 
@@ -32,7 +33,7 @@ def signed_in(user, **options) -> Client:
 
 
 def add(conversation, parent, role, content, *, at: int, **fields) -> Turn:
-    turn = Turn.objects.create(
+    turn = Turn.objects.append(
         conversation=conversation, parent=parent, role=role, content=content,
         token_counts=count_all(content), author=conversation.owner, **fields,
     )
@@ -205,7 +206,7 @@ def test_ten_thousand_turns_import(alice):
                 "conversation": {"title": "Deep", "current_turn": 10_000, "main_turn": None}, "turns": turns}
     copy = imported(upload(signed_in(alice), json.dumps(document).encode()))
     assert Turn.objects.filter(conversation=copy).count() == 10_000
-    path = selectors.turn_path(conversation_id=copy.id, turn_id=copy.current_turn_id)
+    path = Turn.objects.path(conversation_id=copy.id, turn_id=copy.current_turn_id)
     assert len(path) == 10_000 and path[-1].content == "turn 10000 ✓"
     assert path[-1].created_at == T0 + timedelta(seconds=10_000)
 

@@ -12,7 +12,14 @@ from openai._streaming import SSEDecoder as SDKDecoder
 
 from conversations.providers.anthropic_messages import AnthropicProvider
 from conversations.providers.base import (
-    Finish, GenerationRequest, GenerationSettings, Message, ProviderError, ResponseId, TextDelta, Usage,
+    Finish,
+    GenerationRequest,
+    GenerationSettings,
+    Message,
+    ProviderError,
+    ResponseId,
+    TextDelta,
+    Usage,
 )
 from conversations.providers.openai_chat import OpenAIChatProvider
 from conversations.providers.openai_responses import OpenAIResponsesProvider
@@ -299,6 +306,7 @@ async def test_reads_are_spaced_once_text_flows_and_not_before(providers, upstre
     """After the first token, the reader waits between reads, so one read takes several tokens;
     the text is the same, and nothing waits before the first token."""
     from conversations.providers import sse
+    from conversations.registry import registry
 
     upstream.tokens, upstream.interval = 100, 0.005
     reads, slept = [], []
@@ -313,7 +321,7 @@ async def test_reads_are_spaced_once_text_flows_and_not_before(providers, upstre
     for interval in (0.0, 0.02):
         settings.STREAM_READ_INTERVAL_SECONDS = interval
         reads.clear()
-        events, error = await run(providers.providers["openai"].stream(make_request()))
+        events, error = await run(registry().providers["openai"].stream(make_request()))
         assert error is None
         runs[interval] = ("".join(e.text for e in events if isinstance(e, TextDelta)), len(reads))
     assert runs[0.0][0] == runs[0.02][0] == reply_text("Hello tree", 100)
@@ -323,7 +331,7 @@ async def test_reads_are_spaced_once_text_flows_and_not_before(providers, upstre
     # Only reads after the first token wait.
     first_text = []
     monkeypatch.setattr(sse.ReadPacer, "pause", pause)
-    async for event in providers.providers["openai"].stream(make_request()):
+    async for event in registry().providers["openai"].stream(make_request()):
         if isinstance(event, TextDelta) and not first_text:
             first_text.append(time.perf_counter())
     assert all(flowing == (at > first_text[0]) for at, flowing in slept)

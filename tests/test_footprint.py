@@ -14,7 +14,7 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "workbench.settings"
 import django
 django.setup()
 import workbench.asgi
-from conversations.providers import registry
+from conversations.registry import registry
 providers = registry().providers
 loaded = {"start": sorted(m for m in ("openai", "anthropic") if m in sys.modules)}
 async def client(name):  # a client belongs to an event loop

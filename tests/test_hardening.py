@@ -9,9 +9,10 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from conversations import generation, services
+from conversations import services
 from conversations.models import Turn
 from conversations.providers.sdk import provider_error
+from conversations.streaming import generation
 from tests.fake_upstream import reply_text
 from tests.wsclient import assemble, connect, created_reply, finished, frames_until
 
@@ -75,8 +76,8 @@ async def test_a_stop_before_the_first_event_is_saved_as_stopped(alice, conversa
 
 @pytest.mark.django_db
 def test_recover_replies_marks_orphans_interrupted(conversation, capsys):
-    prompt = Turn.objects.create(conversation=conversation, role="user", content="q")
-    orphan = Turn.objects.create(conversation=conversation, parent=prompt, role="assistant", status="streaming", content="half a")
+    prompt = Turn.objects.append(conversation=conversation, role="user", content="q")
+    orphan = Turn.objects.append(conversation=conversation, parent=prompt, role="assistant", status="streaming", content="half a")
     call_command("recover_replies")
     orphan.refresh_from_db()
     assert orphan.status == "interrupted" and orphan.content == "half a"
@@ -169,8 +170,8 @@ async def test_continuing_from_a_streaming_reply_is_refused(alice, conversation,
 
 @pytest.mark.django_db
 def test_deleting_a_conversation_with_a_streaming_reply_is_refused(alice, conversation):
-    prompt = Turn.objects.create(conversation=conversation, role="user", content="q")
-    Turn.objects.create(conversation=conversation, parent=prompt, role="assistant", status="streaming")
+    prompt = Turn.objects.append(conversation=conversation, role="user", content="q")
+    Turn.objects.append(conversation=conversation, parent=prompt, role="assistant", status="streaming")
     client = Client()
     client.force_login(alice)
     response = client.post(reverse("conversation_delete", args=[conversation.id]))

@@ -10,8 +10,9 @@ from channels.db import database_sync_to_async
 from django.contrib.auth.models import AnonymousUser
 from django.urls import reverse
 
-from conversations import services, sharing
+from conversations import services
 from conversations.models import Conversation, Turn, Workspace
+from conversations.sharing import services as sharing
 from conversations.validation import MAX_JSON_DEPTH
 from tests.test_views import signed_in
 from tests.wsclient import connect, finished, frames_until
@@ -218,7 +219,7 @@ def test_a_title_over_the_limit_is_refused_not_cut(alice, conversation):
 
 @pytest.mark.django_db
 def test_a_workspace_name_over_the_limit_is_refused_not_cut(alice):
-    from conversations import workspaces
+    from conversations.workspaces import services as workspaces
 
     client = signed_in(alice)
     team = workspaces.workspace_create(owner=alice, name="Team")
@@ -252,7 +253,7 @@ async def test_an_auto_title_from_a_long_first_prompt_is_still_shortened(alice, 
 def test_the_transport_takes_in_every_frame_the_protocol_could_accept():
     from daphne import server
 
-    from conversations.protocol import frame_ceiling, frame_limit
+    from conversations.streaming.protocol import frame_ceiling, frame_limit
     from workbench import compression
 
     compression.enable()
@@ -293,7 +294,7 @@ def resume_frame(pad: str = "") -> str:
 def test_frames_over_a_megabyte_are_answered_too_large_and_the_socket_stays(workbench_server):
     from aiohttp import WSMsgType
 
-    from conversations.protocol import frame_limit
+    from conversations.streaming.protocol import frame_limit
     from tests.test_liveness import run_async
 
     two_megabytes = SEND.replace('"hello"', json.dumps("x" * 2_000_000)) + "}"
@@ -313,7 +314,7 @@ def test_frames_over_a_megabyte_are_answered_too_large_and_the_socket_stays(work
 def test_a_frame_over_the_ceiling_closes_the_socket_with_1009_and_a_reason(workbench_server):
     from aiohttp import WSMsgType
 
-    from conversations.protocol import frame_ceiling
+    from conversations.streaming.protocol import frame_ceiling
     from tests.test_liveness import run_async
 
     ten_megabytes = SEND.replace('"hello"', json.dumps("x" * 10_000_000)) + "}"
@@ -376,7 +377,7 @@ def test_a_socket_closed_for_a_huge_frame_still_leaves_cleanly(workbench_server)
 def test_the_page_says_when_the_server_refused_a_frame_as_too_big(page, live_server_url):
     from playwright.sync_api import expect
 
-    from conversations.protocol import frame_ceiling
+    from conversations.streaming.protocol import frame_ceiling
     from tests.test_browser import send, sign_up, start_conversation
 
     sign_up(page, live_server_url)

@@ -11,8 +11,8 @@ from django.db.migrations.executor import MigrationExecutor
 from conversations import services
 from conversations.lineage import lineage
 from conversations.models import Conversation, Turn
-from conversations.selectors import _up_cte, paths_to, turn_path
 from conversations.services import Variant
+from conversations.tree import _up_cte
 from tests.test_tree import chain
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +57,7 @@ def test_a_child_made_after_the_first_was_deleted_takes_its_place(conversation):
     services.turn_delete(conversation=conversation, turn_id=first.id)
     again = chain(conversation, 2, parent=root)
     assert placement(*again) == [(1, root.id), (2, root.id)]
-    assert [t.id for t in turn_path(conversation_id=conversation.id, turn_id=again[1].id)] == [root.id, *[t.id for t in again]]
+    assert [t.id for t in Turn.objects.path(conversation_id=conversation.id, turn_id=again[1].id)] == [root.id, *[t.id for t in again]]
 
 
 def test_a_chain_holds_one_turn_per_depth(conversation):
@@ -71,7 +71,7 @@ def test_paths_agree_with_walking_the_parents_in_random_trees(conversation, alic
     turns: list[Turn] = []
     for step in range(400):
         parent = rng.choice(turns) if turns and rng.random() < 0.95 else None
-        turns.append(Turn.objects.create(conversation=conversation, parent=parent, role="user", content=str(step)))
+        turns.append(Turn.objects.append(conversation=conversation, parent=parent, role="user", content=str(step)))
         if step % 97 == 96:  # now and then a subtree goes
             doomed = rng.choice(turns[1:])
             services.turn_delete(conversation=conversation, turn_id=doomed.id)
@@ -80,9 +80,9 @@ def test_paths_agree_with_walking_the_parents_in_random_trees(conversation, alic
     tips = rng.sample(turns, 40)
     for tip in tips:
         expected = walk(Turn.objects.get(pk=tip.id))
-        assert [t.id for t in turn_path(conversation_id=conversation.id, turn_id=tip.id)] == expected
+        assert [t.id for t in Turn.objects.path(conversation_id=conversation.id, turn_id=tip.id)] == expected
     assert {tip: [t.id for t in path] for tip, path in
-            paths_to(conversation_id=conversation.id, turn_ids=[t.id for t in tips]).items()} == {
+            Turn.objects.paths(conversation_id=conversation.id, turn_ids=[t.id for t in tips]).items()} == {
         t.id: walk(Turn.objects.get(pk=t.id)) for t in tips}
 
 
@@ -91,7 +91,7 @@ def test_stored_placement_is_what_the_rule_gives_for_the_whole_tree(conversation
     turns: list[Turn] = []
     for step in range(300):
         parent = rng.choice(turns) if turns else None
-        turns.append(Turn.objects.create(conversation=conversation, parent=parent, role="user", content=str(step)))
+        turns.append(Turn.objects.append(conversation=conversation, parent=parent, role="user", content=str(step)))
     rows = Turn.objects.filter(conversation=conversation).values_list("id", "parent_id", "depth", "chain")
     assert lineage((i, p) for i, p, _, _ in rows) == {i: (d, c) for i, _, d, c in rows}
 
@@ -100,12 +100,13 @@ def test_a_path_takes_one_step_per_fork_not_per_turn(conversation):
     trunk = chain(conversation, 500)
     side = chain(conversation, 300, parent=trunk[199])  # a fork
     deeper = chain(conversation, 100, parent=side[149])  # and another
-    sql = f"WITH RECURSIVE {_up_cte('id = %s')} SELECT COUNT(*) FROM chains"
+    table = connection.ops.quote_name(Turn._meta.db_table)
+    sql = f"WITH RECURSIVE {_up_cte(table, 'id = %s')} SELECT COUNT(*) FROM chains"
     with connection.cursor() as cursor:
         for tip, forks in ((trunk[-1], 0), (side[-1], 1), (deeper[-1], 2)):
             cursor.execute(sql, [tip.id, conversation.id])
             assert cursor.fetchone()[0] == forks + 1
-    path = turn_path(conversation_id=conversation.id, turn_id=deeper[-1].id)
+    path = Turn.objects.path(conversation_id=conversation.id, turn_id=deeper[-1].id)
     assert [t.id for t in path] == [t.id for t in trunk[:200] + side[:150] + deeper]
 
 
@@ -131,4 +132,4 @@ def test_the_migration_fills_in_existing_turns(alice):
     rows = Turn.objects.filter(conversation_id=conversation.id).values_list("id", "parent_id", "depth", "chain")
     assert lineage((i, p) for i, p, _, _ in rows) == {i: (d, c) for i, _, d, c in rows}
     tip = made[-1]
-    assert [t.id for t in turn_path(conversation_id=conversation.id, turn_id=tip.id)] == walk(Turn.objects.get(pk=tip.id))
+    assert [t.id for t in Turn.objects.path(conversation_id=conversation.id, turn_id=tip.id)] == walk(Turn.objects.get(pk=tip.id))

@@ -17,16 +17,17 @@ from django.core.management import call_command
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from conversations import liveness, services
+from conversations import services
 from conversations.models import ServerProcess, Turn
+from conversations.streaming import liveness
 from tests.conftest import PASSWORD
 from tests.live import ROOT, LiveServer, fake_upstream_env
 from tests.test_scale_out import SEED, frames_until
 
 
 def streaming_reply(conversation, owner: str) -> Turn:
-    prompt = Turn.objects.create(conversation=conversation, role="user", content="q")
-    return Turn.objects.create(
+    prompt = Turn.objects.append(conversation=conversation, role="user", content="q")
+    return Turn.objects.append(
         conversation=conversation, parent=prompt, role="assistant", status="streaming",
         content="half a", owner_process=owner,
     )

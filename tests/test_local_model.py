@@ -5,8 +5,20 @@ import importlib.util
 
 import pytest
 
-from conversations.providers.base import GenerationRequest, GenerationSettings, Message, TextDelta, Usage
-from conversations.providers.local import INSTALL_HINT, MODEL_NAME, LocalProvider, bundled_model_path, local_model_status
+from conversations.providers.base import (
+    GenerationRequest,
+    GenerationSettings,
+    Message,
+    TextDelta,
+    Usage,
+)
+from conversations.providers.local import (
+    INSTALL_HINT,
+    MODEL_NAME,
+    LocalProvider,
+    bundled_model_path,
+    local_model_status,
+)
 from tests.wsclient import assemble, connect, created_reply, finished, frames_until
 
 installed = importlib.util.find_spec("llama_cpp") is not None and bundled_model_path() is not None

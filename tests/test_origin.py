@@ -9,8 +9,9 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from conversations import services, sharing
+from conversations import services
 from conversations.models import Turn
+from conversations.sharing import services as sharing
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

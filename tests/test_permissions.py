@@ -25,13 +25,23 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
-from conversations import services, sharing, workspaces
+from conversations import services
 from conversations.exchange.workbench_json import conversation_export
 from conversations.models import Conversation, Membership, ShareLink, Turn, Workspace
+from conversations.sharing import services as sharing
 from conversations.tokens import count_all
+from conversations.workspaces import services as workspaces
 from tests.conftest import PASSWORD
 from tests.fake_upstream import reply_text
-from tests.wsclient import assemble, connect, created_reply, finished, frames_until, next_frame, router
+from tests.wsclient import (
+    assemble,
+    connect,
+    created_reply,
+    finished,
+    frames_until,
+    next_frame,
+    router,
+)
 
 # --- personas and the world they share -------------------------------------------------------
 
@@ -97,7 +107,7 @@ def chain(conversation: Conversation, contents: list[str], parent: Turn | None =
     turns = []
     for index, content in enumerate(contents):
         reply = index % 2 == 1
-        parent = Turn.objects.create(
+        parent = Turn.objects.append(
             conversation=conversation,
             parent=parent,
             role="assistant" if reply else "user",
@@ -139,7 +149,7 @@ def world(db, providers) -> World:
     reply_fields = {"settings": {"system_prompt": SYSTEM_PROMPT, "temperature": 0.3}, "cost": COST,
                     "input_tokens": 48611, "output_tokens": 39127}
     q1, a1, q2, a2 = chain(conv, TEXTS, **reply_fields)
-    a2b = Turn.objects.create(conversation=conv, parent=q2, role="assistant", content=SIBLING_TEXT,
+    a2b = Turn.objects.append(conversation=conv, parent=q2, role="assistant", content=SIBLING_TEXT,
                               token_counts=count_all(SIBLING_TEXT), provider="openai", model="fake-model")
     conv.current_turn = a2
     conv.save(update_fields=["current_turn"])

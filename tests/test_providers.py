@@ -5,7 +5,6 @@ import socket
 
 import pytest
 
-from conversations.providers import build_registry
 from conversations.providers.base import (
     Finish,
     GenerationRequest,
@@ -16,6 +15,7 @@ from conversations.providers.base import (
     TextDelta,
     Usage,
 )
+from conversations.registry import build_registry
 from tests.fake_upstream import reply_text
 
 CLOUD = ["openai", "openai-responses", "anthropic", "ollama"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from conversations.providers import build_registry
+from conversations.registry import build_registry
 from tests.fake_upstream import reply_text
 from tests.proxy_server import ForwardProxy, Relayed, TLSFront
 from tests.test_providers import CLOUD, PATH, collect, text_of

@@ -23,7 +23,7 @@ from django.contrib.auth.models import User
 from django.contrib.sessions.backends.db import SessionStore
 from conversations.models import Conversation
 user = User.objects.create_user("scaler")
-from conversations.workspaces import personal_workspace
+from conversations.workspaces.services import personal_workspace
 conversation = Conversation.objects.create(owner=user, workspace=personal_workspace(user))
 session = SessionStore()
 session[SESSION_KEY] = str(user.pk)

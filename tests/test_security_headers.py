@@ -16,8 +16,9 @@ from django.test import Client
 from django.urls import path
 from playwright.sync_api import expect
 
-from conversations import services, workspaces
+from conversations import services
 from conversations.models import Turn
+from conversations.workspaces import services as workspaces
 from tests.conftest import PASSWORD
 from tests.live import ROOT
 from tests.test_permissions import chain, make_link
@@ -96,7 +97,7 @@ def pages(db, alice, charlie, providers, settings) -> list[tuple[str, Client, st
     workspaces.member_invite(workspace=team, who="charlie", role="editor")
     conversation = services.conversation_create(owner=alice, workspace=team, title="Headers")
     question, answer = chain(conversation, ["A question", "An **answer** with `code`"])
-    other = Turn.objects.create(conversation=conversation, parent=question, role="assistant",
+    other = Turn.objects.append(conversation=conversation, parent=question, role="assistant",
                                 content="An answer, again", provider="openai", model="fake-model")
     private = services.conversation_create(owner=alice)  # in alice's personal workspace
     snapshot = make_link(conversation, alice, mode="snapshot")
@@ -229,17 +230,17 @@ def test_a_bad_proxy_header_setting_stops_the_start_with_a_clear_message(tmp_pat
 SEED = """
 from django.contrib.auth.models import User
 from conversations.models import Conversation, Turn
-from conversations.workspaces import personal_workspace, workspace_create
-from conversations import sharing
+from conversations.workspaces.services import personal_workspace, workspace_create
+from conversations.sharing import services as sharing
 user = User.objects.create_user("csp-reader", password="{password}")
 workspace_create(owner=user, name="Second workspace")
 conversation = Conversation.objects.create(owner=user, workspace=personal_workspace(user), title="Policy")
-question = Turn.objects.create(conversation=conversation, role="user", content="Show me code")
+question = Turn.objects.append(conversation=conversation, role="user", content="Show me code")
 markdown = "# Code\\n\\nSome **bold**, a [link](https://example.com) and a list:\\n\\n- one\\n- two\\n\\n"
 code = "```python\\ndef greet(name):\\n    return f'hello {{name}}'\\n```\\n"
-first = Turn.objects.create(conversation=conversation, parent=question, role="assistant", content=markdown + code,
+first = Turn.objects.append(conversation=conversation, parent=question, role="assistant", content=markdown + code,
                             provider="openai", model="fake-model")
-second = Turn.objects.create(conversation=conversation, parent=question, role="assistant",
+second = Turn.objects.append(conversation=conversation, parent=question, role="assistant",
                              content=markdown.replace("bold", "brave") + code, provider="openai", model="fake-model")
 conversation.current_turn = first
 conversation.save()

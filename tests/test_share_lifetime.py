@@ -20,8 +20,9 @@ from channels.db import database_sync_to_async
 from django.contrib.auth.models import AnonymousUser, User
 from django.test import Client
 
-from conversations import services, workspaces
+from conversations import services
 from conversations.models import ShareLink, Turn
+from conversations.workspaces import services as workspaces
 from tests.test_permissions import (  # noqa: F401 (`world` and `fast_passwords` are fixtures)
     EDITOR,
     OPEN,

@@ -19,8 +19,8 @@ from django.db.models import F
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
+from conversations.accounts.throttling import client_address
 from conversations.models import SignupWindow
-from conversations.throttling import client_address
 from tests.conftest import PASSWORD
 from tests.live import ROOT, LiveServer
 

@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from conversations import tokens
 from conversations.catalogue import Catalogue, load_entries
-from conversations.providers import registry
+from conversations.registry import registry
 
 # Published reference encodings (OpenAI's cookbook "How to count tokens with tiktoken").
 KNOWN = [

@@ -193,11 +193,12 @@ async def test_an_unreachable_server_and_a_bad_scheme():
 
 
 def self_signed(tmp_path) -> tuple[ssl.SSLContext, str]:
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import ipaddress
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])

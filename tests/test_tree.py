@@ -7,8 +7,9 @@ from django.db import IntegrityError, transaction
 from conversations import services
 from conversations.models import Conversation, Turn
 from conversations.providers.base import GenerationSettings
+from conversations.selectors import branch_view, siblings_along
 from conversations.services import Variant
-from conversations.selectors import branch_through, branch_view, siblings_along, turn_path
+from conversations.streaming import replies
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db
 def chain(conversation: Conversation, length: int, parent: Turn | None = None) -> list[Turn]:
     turns = []
     for index in range(length):
-        parent = Turn.objects.create(
+        parent = Turn.objects.append(
             conversation=conversation,
             parent=parent,
             role="user" if index % 2 == 0 else "assistant",
@@ -34,7 +35,7 @@ def conversation(alice) -> Conversation:
 def test_path_is_root_to_turn_in_one_query(conversation, django_assert_num_queries):
     turns = chain(conversation, 30)
     with django_assert_num_queries(1):
-        path = turn_path(conversation_id=conversation.id, turn_id=turns[19].id)
+        path = Turn.objects.path(conversation_id=conversation.id, turn_id=turns[19].id)
     assert [t.id for t in path] == [t.id for t in turns[:20]]
     assert path[0].parent_id is None
 
@@ -42,7 +43,7 @@ def test_path_is_root_to_turn_in_one_query(conversation, django_assert_num_queri
 def test_path_of_a_long_branch_is_still_one_query(conversation, django_assert_num_queries):
     turns = chain(conversation, 2000)
     with django_assert_num_queries(1):
-        path = turn_path(conversation_id=conversation.id, turn_id=turns[-1].id)
+        path = Turn.objects.path(conversation_id=conversation.id, turn_id=turns[-1].id)
     assert len(path) == 2000
     assert path[-1].content == "turn 1999"
 
@@ -50,24 +51,24 @@ def test_path_of_a_long_branch_is_still_one_query(conversation, django_assert_nu
 def test_path_of_a_turn_in_another_conversation_is_empty(conversation, alice):
     other = services.conversation_create(owner=alice)
     turns = chain(other, 3)
-    assert turn_path(conversation_id=conversation.id, turn_id=turns[2].id) == []
-    assert turn_path(conversation_id=conversation.id, turn_id=999_999) == []
+    assert Turn.objects.path(conversation_id=conversation.id, turn_id=turns[2].id) == []
+    assert Turn.objects.path(conversation_id=conversation.id, turn_id=999_999) == []
 
 
 def test_branch_follows_the_newest_child_down_to_a_leaf(conversation, django_assert_num_queries):
     trunk = chain(conversation, 6)
     fork = chain(conversation, 3, parent=trunk[2])  # newer than trunk[3]
     with django_assert_num_queries(1):
-        branch = branch_through(conversation_id=conversation.id, turn_id=trunk[1].id)
+        branch = Turn.objects.branch_through(conversation_id=conversation.id, turn_id=trunk[1].id)
     assert [t.id for t in branch] == [t.id for t in trunk[:3]] + [t.id for t in fork]
-    older = branch_through(conversation_id=conversation.id, turn_id=trunk[3].id)
+    older = Turn.objects.branch_through(conversation_id=conversation.id, turn_id=trunk[3].id)
     assert [t.id for t in older] == [t.id for t in trunk]
 
 
 def test_siblings_along_a_branch_in_one_query(conversation, django_assert_num_queries):
     trunk = chain(conversation, 4)
-    second = Turn.objects.create(conversation=conversation, parent=trunk[0], role="assistant", content="b")
-    other_root = Turn.objects.create(conversation=conversation, role="user", content="again")
+    second = Turn.objects.append(conversation=conversation, parent=trunk[0], role="assistant", content="b")
+    other_root = Turn.objects.append(conversation=conversation, role="user", content="again")
     with django_assert_num_queries(1):
         siblings = siblings_along(conversation_id=conversation.id, turns=trunk)
     assert siblings[trunk[0].id] == [trunk[0].id, other_root.id]
@@ -113,7 +114,7 @@ def test_regenerate_adds_a_sibling_and_changes_nothing(conversation, alice, prov
         conversation=conversation, parent_id=None, content="Q", author=alice,
         variants=[Variant("openai:fake-model")],
     )
-    services.reply_finish(
+    replies.reply_finish(
         turn_id=first.replies[0].reply.id, content="A1", status="complete", first_token_at=None,
         input_tokens=1, output_tokens=1, response_id="", error="",
     )
@@ -134,12 +135,12 @@ def test_finish_never_rewrites_a_finished_reply(conversation, alice, providers):
         conversation=conversation, parent_id=None, content="Q", author=alice,
         variants=[Variant("openai:fake-model")],
     ).replies[0]
-    services.reply_finish(
+    replies.reply_finish(
         turn_id=prepared.reply.id, content="final", status="complete", first_token_at=None,
         input_tokens=None, output_tokens=None, response_id="", error="",
     )
-    services.reply_checkpoint(turn_id=prepared.reply.id, content="late checkpoint", first_token_at=None)
-    services.reply_finish(
+    replies.reply_checkpoint(turn_id=prepared.reply.id, content="late checkpoint", first_token_at=None)
+    replies.reply_finish(
         turn_id=prepared.reply.id, content="again", status="error", first_token_at=None,
         input_tokens=None, output_tokens=None, response_id="", error="x",
     )
@@ -180,8 +181,8 @@ def test_database_rejects_invalid_roles_statuses_and_self_parents(conversation):
         {"role": "assistant", "status": "done"},
     ):
         with pytest.raises(IntegrityError), transaction.atomic():
-            Turn.objects.create(conversation=conversation, content="x", **fields)
-    turn = Turn.objects.create(conversation=conversation, role="user", content="x")
+            Turn.objects.append(conversation=conversation, content="x", **fields)
+    turn = Turn.objects.append(conversation=conversation, role="user", content="x")
     with pytest.raises(IntegrityError), transaction.atomic():
         Turn.objects.filter(pk=turn.pk).update(parent_id=turn.pk)
 

@@ -17,9 +17,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def conversation(alice):
     conversation = services.conversation_create(owner=alice, title="Tree talk")
-    root = Turn.objects.create(conversation=conversation, role="user", content="Question <b>one</b>")
-    first = Turn.objects.create(conversation=conversation, parent=root, role="assistant", content="Answer A")
-    second = Turn.objects.create(conversation=conversation, parent=root, role="assistant", content="Answer B")
+    root = Turn.objects.append(conversation=conversation, role="user", content="Question <b>one</b>")
+    first = Turn.objects.append(conversation=conversation, parent=root, role="assistant", content="Answer A")
+    second = Turn.objects.append(conversation=conversation, parent=root, role="assistant", content="Answer B")
     conversation.current_turn = second
     conversation.save()
     conversation.turn_ids = (root.id, first.id, second.id)

@@ -12,8 +12,8 @@ from playwright.sync_api import expect
 from conversations import services
 from conversations.context import branch_meter
 from conversations.models import Turn
-from conversations.providers import registry
-from conversations.selectors import WINDOW, turn_path
+from conversations.registry import registry
+from conversations.selectors import WINDOW
 from conversations.tokens import TOKENS_PER_MESSAGE, TOKENS_PER_REPLY, count_all
 from tests.conftest import PASSWORD
 from tests.test_branching import signed_in
@@ -28,7 +28,7 @@ def long_branch(conversation, size: int = LONG) -> list[Turn]:
         role = "system" if index == 0 else ("user" if index % 2 else "assistant")
         content = f"turn {index}: " + "words " * (index % 7) + ("" if index == 10 else "end")
         reported = role == "assistant" and index % 3 == 0
-        parent = Turn.objects.create(
+        parent = Turn.objects.append(
             conversation=conversation, parent=parent, role=role, content=content, token_counts=count_all(content),
             provider="openai" if role == "assistant" else "", model="fake-model" if role == "assistant" else "",
             output_tokens=index if reported else None, cost=Decimal("0.001") if reported else None,
@@ -78,7 +78,7 @@ def test_a_long_branch_opens_on_its_end_and_counts_the_rest(alice, conversation,
     assert [t["id"] for t in data["turns"]] == [t.id for t in turns[-WINDOW:]]
     earlier = data["earlier"]
     assert (earlier["count"], earlier["before"]) == (LONG - WINDOW, turns[-WINDOW].id)
-    full = turn_path(conversation_id=conversation.id, turn_id=turns[-1].id)
+    full = Turn.objects.path(conversation_id=conversation.id, turn_id=turns[-1].id)
     for model_id in ("openai:fake-model", "anthropic:fake-model", "openai:gpt-4"):
         info = registry().model_info(model_id)
         assert meter_from_page(data["turns"], earlier, info) == branch_meter(full, info).used, model_id
@@ -128,16 +128,15 @@ parent = None
 for index in range({size}):
     role = "user" if index % 2 == 0 else "assistant"
     content = f"turn {{index}} " + "words " * (index % 5)
-    parent = Turn.objects.create(conversation=conversation, parent=parent, role=role, content=content,
+    parent = Turn.objects.append(conversation=conversation, parent=parent, role=role, content=content,
                                  token_counts=count_all(content), provider="openai" if role == "assistant" else "",
                                  model="fake-model" if role == "assistant" else "")
 conversation.current_turn = parent
 conversation.save()
 from conversations.context import branch_meter
-from conversations.providers import registry
-from conversations.selectors import turn_path
+from conversations.registry import registry
 info = registry().model_info("openai:fake-model")
-print(conversation.id, branch_meter(turn_path(conversation_id=conversation.id, turn_id=parent.id), info).used)
+print(conversation.id, branch_meter(Turn.objects.path(conversation_id=conversation.id, turn_id=parent.id), info).used)
 """
 
 

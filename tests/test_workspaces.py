@@ -11,8 +11,9 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from conversations import workspaces
 from conversations.models import Membership
+from conversations.streaming.groups import user_group
+from conversations.workspaces import services as workspaces
 from tests.conftest import _user
 
 pytestmark = pytest.mark.django_db
@@ -230,7 +231,7 @@ def test_removal_tells_the_removed_persons_sockets(team, alice, bob, settings, d
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "workbench.layers.InMemoryChannelLayer"}}
     channel_layers.backends.clear()
     layer = get_channel_layer()
-    async_to_sync(layer.group_add)(workspaces.user_group(bob.id), "test-channel")
+    async_to_sync(layer.group_add)(user_group(bob.id), "test-channel")
     with django_capture_on_commit_callbacks(execute=True):
         response = signed_in(alice).post(
             reverse("workspace_member_remove", args=[team.id, membership(team, bob).id])

@@ -5,8 +5,7 @@ import asyncio
 
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
-
-from conversations.routing import websocket_urlpatterns
+from workbench.routing import websocket_urlpatterns
 
 # The consumer without the session middleware: tests put the user in the scope themselves.
 router = URLRouter(websocket_urlpatterns)

@@ -11,10 +11,10 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from conversations.liveness import ensure_heartbeat  # noqa: E402
-from conversations.routing import websocket_urlpatterns  # noqa: E402
+from conversations.streaming.liveness import ensure_heartbeat  # noqa: E402
 from workbench import compression  # noqa: E402
 from workbench.origins import SameOriginValidator  # noqa: E402
+from workbench.routing import websocket_urlpatterns  # noqa: E402
 
 # Imported before daphne starts its websocket factory (by `daphne` and by `runserver` alike).
 compression.enable()
@@ -30,6 +30,6 @@ router = ProtocolTypeRouter(
 
 async def application(scope, receive, send):
     # A serving process says it is alive (and ends the replies of processes that are gone) from
-    # its first request on; see conversations/liveness.py.
+    # its first request on; see conversations/streaming/liveness.py.
     ensure_heartbeat()
     return await router(scope, receive, send)

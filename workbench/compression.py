@@ -20,7 +20,10 @@ Big) and a reason, which the page shows.
 """
 from __future__ import annotations
 
-from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
+from autobahn.websocket.compress import (
+    PerMessageDeflateOffer,
+    PerMessageDeflateOfferAccept,
+)
 from django.conf import settings
 
 SERVER_WINDOW_BITS = 12  # what the server compresses with
@@ -52,7 +55,7 @@ def enable() -> None:
 
     # Imported here, at server start: the protocol module needs Django's apps ready, and the
     # compression constants above are read without Django (the benchmark's byte model).
-    from conversations.protocol import frame_ceiling
+    from conversations.streaming.protocol import frame_ceiling
 
     if getattr(server.WebSocketFactory, "workbench_factory", False):
         return

@@ -186,7 +186,7 @@ def _proxy_ssl_header() -> tuple[str, str] | None:
 SECURE_PROXY_SSL_HEADER = _proxy_ssl_header()
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # Same-origin pages get the full Referer (Django's CSRF check over https needs it); other sites
-# get none. Shared pages send no Referer at all (conversations/sharing_views.py).
+# get none. Shared pages send no Referer at all (conversations/sharing/views.py).
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -217,7 +217,7 @@ CONTENT_SECURITY_POLICY = {
 
 # Behind a reverse proxy: the header the proxy sets to the client's address (e.g. X-Real-IP). Unset,
 # the connection's own address (REMOTE_ADDR) is the client's: a header any client can send is never
-# trusted unless named here. See conversations/throttling.py:client_address.
+# trusted unless named here. See conversations/accounts/throttling.py:client_address.
 CLIENT_IP_HEADER = env_str("WORKBENCH_CLIENT_IP_HEADER")
 if CLIENT_IP_HEADER and not re.fullmatch(r"[A-Za-z0-9-]+", CLIENT_IP_HEADER):
     raise ImproperlyConfigured(
@@ -243,9 +243,9 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
 # Nothing reads a log of successful sign-ins here, and it would keep every address forever.
 AXES_DISABLE_ACCESS_LOG = True
-AXES_CLIENT_IP_CALLABLE = "conversations.throttling.client_address"
+AXES_CLIENT_IP_CALLABLE = "conversations.accounts.throttling.client_address"
 # The sign-in page itself, with the reason, answered 429.
-AXES_LOCKOUT_CALLABLE = "conversations.throttling.login_lockout_response"
+AXES_LOCKOUT_CALLABLE = "conversations.accounts.throttling.login_lockout_response"
 
 # Sign-ups: at most SIGNUP_LIMIT accounts created from one client address in SIGNUP_WINDOW_MINUTES
 # (counted in the database, so across processes). 0 turns the limit off.

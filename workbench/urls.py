@@ -1,12 +1,12 @@
-from django.contrib.auth import views as auth_views
+from __future__ import annotations
+
 from django.urls import include, path
 
-from conversations import views
-
+# One include per feature; each feature's urls.py lists its own pages.
 urlpatterns = [
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("accounts/signup/", views.signup, name="signup"),
+    path("", include("conversations.accounts.urls")),
     path("", include("conversations.urls")),
-    path("", include("conversations.workspace_urls")),
+    path("", include("conversations.sharing.urls")),
+    path("", include("conversations.exchange.urls")),
+    path("", include("conversations.workspaces.urls")),
 ]

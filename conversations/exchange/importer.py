@@ -27,7 +27,7 @@ from conversations.fields import field_path, shown
 from conversations.lineage import lineage
 from conversations.models import Conversation, Turn
 from conversations.tokens import count_all
-from conversations.workspaces import personal_workspace
+from conversations.workspaces.services import personal_workspace
 
 BATCH_SIZE = 500
 ZIP_MAGIC = b"PK\x03\x04"

@@ -14,12 +14,20 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods
 
 from conversations import selectors
-from conversations.exchange import MAX_IMPORT_TURNS, ImportProblem, check_size, human_size, importer, turn_char_limit
+from conversations.exchange import (
+    MAX_IMPORT_TURNS,
+    ImportProblem,
+    check_size,
+    human_size,
+    importer,
+    turn_char_limit,
+)
 from conversations.exchange.markdown import branch_markdown
 from conversations.exchange.workbench_json import conversation_export
+from conversations.models import Turn
 from conversations.permissions import Need
 from conversations.views import conversation_or_404, sidebar
-from conversations.workspaces import personal_workspace
+from conversations.workspaces.services import personal_workspace
 
 SESSION_KEY = "exchange.imported"
 # Conversations linked from an import summary; the sidebar lists the rest.
@@ -50,7 +58,7 @@ def conversation_export_json(request, conversation_id: int):
 @require_GET
 def branch_export_markdown(request, conversation_id: int, turn_id: int):
     conversation = conversation_or_404(request, conversation_id, Need.READ)
-    turns = selectors.turn_path(conversation_id=conversation.id, turn_id=turn_id)
+    turns = Turn.objects.path(conversation_id=conversation.id, turn_id=turn_id)
     if not turns:
         raise Http404("No such turn in this conversation.")
     return _attachment(
@@ -71,7 +79,7 @@ def _summary(request) -> dict | None:
 def _page(request, *, problem: str = "", status: int = 200) -> HttpResponse:
     return render(
         request,
-        "conversations/import.html",
+        "exchange/import.html",
         {
             **sidebar(request.user, personal_workspace(request.user).id),
             "problem": problem,

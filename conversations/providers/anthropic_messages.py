@@ -39,6 +39,7 @@ def alternating_messages(request: GenerationRequest) -> list[dict]:
 
 class AnthropicProvider(SDKProvider):
     sdk, sdk_client, sdk_error = "anthropic", "AsyncAnthropic", "AnthropicError"
+    api = "messages"
 
     def request_body(self, request: GenerationRequest) -> dict:
         settings = request.settings
@@ -73,7 +74,7 @@ class AnthropicProvider(SDKProvider):
                 create(**self.request_body(request)) as response,
                 aclosing(response.http_response.aiter_bytes()) as chunks,
             ):
-                decoder, pacer = SSEDecoder(), ReadPacer()
+                decoder, pacer = SSEDecoder(), ReadPacer(self.read_interval)
                 input_tokens: int | None = None
                 output_tokens: int | None = None
                 finish_reason = "stop"

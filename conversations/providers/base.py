@@ -83,8 +83,18 @@ class ProviderError(Exception):
 class Provider(Protocol):
     name: str
     label: str
+    api: str  # the API it speaks: "chat.completions", "responses", "messages" or "llama.cpp"
+
+    @property
+    def public_base_url(self) -> str:
+        """Where it sends requests, with no credentials in it ("" for an in-process model)."""
+        ...
 
     def models(self) -> list[str]: ...
+
+    def sent_body(self, request: GenerationRequest) -> dict:
+        """The body of the request `stream` sends for `request`, as the API documents it."""
+        ...
 
     def stream(self, request: GenerationRequest) -> AsyncIterator[Event]: ...
 

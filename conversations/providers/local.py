@@ -92,6 +92,12 @@ class LocalProvider:
             )
         return self._llama
 
+    api = "llama.cpp"
+    public_base_url = ""  # runs in this process
+
+    def sent_body(self, request: GenerationRequest) -> dict:
+        return {"model": request.model, **self.request_body(request)}
+
     def request_body(self, request: GenerationRequest) -> dict:
         """The arguments of llama.cpp's create_chat_completion for this request."""
         messages = []

@@ -21,6 +21,7 @@ from conversations.providers.sse import ReadPacer, SSEDecoder, drain, loads
 
 class OpenAIChatProvider(SDKProvider):
     sdk, sdk_client, sdk_error = "openai", "AsyncOpenAI", "OpenAIError"
+    api = "chat.completions"
 
     def __init__(self, *, max_tokens_param: str = "max_completion_tokens", **config) -> None:
         super().__init__(**config)
@@ -59,7 +60,7 @@ class OpenAIChatProvider(SDKProvider):
                 create(**self.request_body(request)) as response,
                 aclosing(openai_body(response.http_response)) as body,
             ):
-                decoder, pacer = SSEDecoder(), ReadPacer()
+                decoder, pacer = SSEDecoder(), ReadPacer(self.read_interval)
                 finish_reason = "stop"
                 response_id_sent = False
                 done = False

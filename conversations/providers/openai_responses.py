@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, aclosing
+from typing import TYPE_CHECKING
 
 from conversations.providers.base import (
     Event,
@@ -25,6 +26,9 @@ from conversations.providers.base import (
 from conversations.providers.sdk import SDKProvider, openai_body, openai_stream_error
 from conversations.providers.sse import ReadPacer, SSEDecoder, drain, loads
 
+if TYPE_CHECKING:  # the SDK is imported with the first client (see sdk.py)
+    import openai
+
 
 def _rejected_previous_response(exc: openai.APIStatusError) -> bool:
     body = exc.body if isinstance(exc.body, dict) else {}
@@ -38,6 +42,7 @@ def _rejected_previous_response(exc: openai.APIStatusError) -> bool:
 
 class OpenAIResponsesProvider(SDKProvider):
     sdk, sdk_client, sdk_error = "openai", "AsyncOpenAI", "OpenAIError"
+    api = "responses"
 
     def chained_input(self, request: GenerationRequest) -> tuple[str, list[Message]]:
         """The previous response id to chain from and the messages that follow it."""
@@ -92,7 +97,7 @@ class OpenAIResponsesProvider(SDKProvider):
                     fallback = self.request_body(request, chain=False)
                     response = await stack.enter_async_context(create(**fallback))
                 chunks = await stack.enter_async_context(aclosing(openai_body(response.http_response)))
-                decoder, pacer = SSEDecoder(), ReadPacer()
+                decoder, pacer = SSEDecoder(), ReadPacer(self.read_interval)
                 async for raw in chunks:
                     for _name, data in decoder.feed(raw):
                         if data[:6] == b"[DONE]":

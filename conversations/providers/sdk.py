@@ -17,13 +17,13 @@ import urllib.request
 import weakref
 from collections.abc import AsyncIterator, Callable
 from functools import cached_property
-from urllib.parse import urlsplit, urlunsplit
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import httpx2
 
-from conversations.providers.base import ProviderError
+from conversations.providers.base import GenerationRequest, ProviderError
 from conversations.providers.sse import loads
 from conversations.providers.transport import StreamingTransport
 
@@ -269,6 +269,7 @@ class SDKProvider:
     sdk = ""  # the SDK's module, imported with the first client
     sdk_client = ""  # its async client class
     sdk_error = ""  # the base class of its exceptions
+    api = ""  # the API it speaks (see base.Provider)
 
     def __init__(
         self,
@@ -281,8 +282,10 @@ class SDKProvider:
         key_setting: str,
         timeouts: tuple[float, float],
         max_retries: int,
+        read_interval: float = 0.0,
     ) -> None:
         self.name = name
+        self.read_interval = read_interval  # see sse.ReadPacer
         self.label = label
         self.base_url = base_url
         self.key_setting = key_setting
@@ -297,6 +300,16 @@ class SDKProvider:
                 http_client=http_client(),
             )
         )
+
+    @property
+    def public_base_url(self) -> str:
+        return public_url(self.base_url)
+
+    def request_body(self, request: GenerationRequest) -> dict:
+        raise NotImplementedError
+
+    def sent_body(self, request: GenerationRequest) -> dict:
+        return self.request_body(request)
 
     def make_client(self, **options: Any) -> Any:
         return getattr(importlib.import_module(self.sdk), self.sdk_client)(**options)

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from django.conf import settings
 
 # What a finished stream may still send after its last event, read within this time so that the
 # connection goes back to the pool (an unread HTTP/1.1 response has to be closed instead).
@@ -103,7 +102,7 @@ class ReadPacer:
     A model sends each token as soon as it has it, so reading as fast as bytes arrive costs a
     wake-up of the event loop and a pass through the HTTP client's network read per token. After
     the first token (read at once: it is what a person waits for), whenever a chunk had to be
-    waited for, the reader waits WORKBENCH_READ_INTERVAL_SECONDS before the next read; the chunks
+    waited for, the reader waits `interval` (WORKBENCH_READ_INTERVAL_SECONDS) before the next read; the chunks
     that arrived meanwhile are then taken from the buffers without waiting. The page gets at most
     one frame per coalescing window anyway, so text reaches it at most one interval later.
     """
@@ -113,8 +112,8 @@ class ReadPacer:
     # A chunk that took longer than this to come was waited for (a buffered one comes at once).
     WAITED = 0.0005
 
-    def __init__(self) -> None:
-        self.interval = settings.STREAM_READ_INTERVAL_SECONDS
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
         self.flowing = False  # set by the provider once it has yielded text
         self._asked = 0.0
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from conversations.liveness import orphans_interrupt
+from conversations.streaming.liveness import orphans_interrupt
 
 
 class Command(BaseCommand):

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 
 from django.conf import settings as django_settings
 
+from conversations.errors import ServiceError
 from conversations.providers.base import GenerationSettings
 from conversations.services import MAX_VARIANTS, Variant
-from conversations.validation import InvalidInput, check_strings
+from conversations.validation import check_strings
 
 MAX_ID = 2**63 - 1  # the database's largest id
 ACTIONS = ("send", "edit", "regenerate", "stop", "resume", "delete", "main")
@@ -43,11 +44,6 @@ def frame_ceiling() -> int:
     return 4 * frame_limit()
 
 
-# A refused frame is refused input like any other: one error type, whether the JSON, a string's
-# Unicode or a field's value is at fault.
-ProtocolError = InvalidInput
-
-
 @dataclass(frozen=True)
 class Action:
     name: str
@@ -61,21 +57,21 @@ class Action:
 
 def _turn_id(frame: dict, key: str, *, nullable: bool = False) -> int | None:
     if key not in frame:
-        raise ProtocolError(f'"{key}" is missing.', code="missing_field")
+        raise ServiceError(f'"{key}" is missing.', code="missing_field")
     value = frame[key]
     if value is None and nullable:
         return None
     if type(value) is not int or not 1 <= value <= MAX_ID:
         kind = "a turn id (a positive integer)" + (" or null" if nullable else "")
-        raise ProtocolError(f'"{key}" must be {kind}.', code="wrong_type")
+        raise ServiceError(f'"{key}" must be {kind}.', code="wrong_type")
     return value
 
 
 def _check_text(text: str, what: str, limit: int) -> None:
     if "\x00" in text:
-        raise ProtocolError(f"{what} contains a NUL character.", code="invalid")
+        raise ServiceError(f"{what} contains a NUL character.", code="invalid")
     if len(text) > limit:
-        raise ProtocolError(f"{what} is {len(text):,} characters; the limit is {limit:,}.", code="too_large")
+        raise ServiceError(f"{what} is {len(text):,} characters; the limit is {limit:,}.", code="too_large")
 
 
 def _number(values: dict, key: str, low: float, high: float) -> float | None:
@@ -83,7 +79,7 @@ def _number(values: dict, key: str, low: float, high: float) -> float | None:
     if value is None:
         return None
     if type(value) not in (int, float) or not math.isfinite(value) or not low <= value <= high:
-        raise ProtocolError(
+        raise ServiceError(
             f'settings.{key} must be a number from {low:g} to {high:g}.', code="wrong_type"
         )
     return float(value)
@@ -93,22 +89,22 @@ def parse_settings(values) -> GenerationSettings:
     if values is None:
         return GenerationSettings()
     if not isinstance(values, dict):
-        raise ProtocolError('"settings" must be an object.', code="wrong_type")
+        raise ServiceError('"settings" must be an object.', code="wrong_type")
     unknown = sorted(set(values) - set(SETTING_KEYS))
     if unknown:
-        raise ProtocolError(
+        raise ServiceError(
             f"Unknown setting {unknown[0]!r}; known settings: {', '.join(SETTING_KEYS)}.",
             code="unknown_setting",
         )
     system_prompt = values.get("system_prompt") or ""
     if not isinstance(system_prompt, str):
-        raise ProtocolError("settings.system_prompt must be a string.", code="wrong_type")
+        raise ServiceError("settings.system_prompt must be a string.", code="wrong_type")
     _check_text(system_prompt, "The system prompt", django_settings.MAX_SYSTEM_PROMPT_CHARS)
     max_tokens = values.get("max_tokens")
     if max_tokens is not None and (
         type(max_tokens) is not int or not 1 <= max_tokens <= django_settings.MAX_OUTPUT_TOKENS
     ):
-        raise ProtocolError(
+        raise ServiceError(
             f"settings.max_tokens must be a whole number from 1 to "
             f"{django_settings.MAX_OUTPUT_TOKENS}.",
             code="wrong_type",
@@ -124,7 +120,7 @@ def parse_settings(values) -> GenerationSettings:
 def _model(frame: dict) -> str:
     model = frame.get("model")
     if not isinstance(model, str) or ":" not in model:
-        raise ProtocolError('"model" must be a model id like "local:smollm2-135m-instruct".', code="wrong_type")
+        raise ServiceError('"model" must be a model id like "local:smollm2-135m-instruct".', code="wrong_type")
     return model
 
 
@@ -138,35 +134,35 @@ def _variants(frame: dict) -> tuple[Variant, ...]:
         return (_variant(frame),)
     variants = frame["variants"]
     if not isinstance(variants, list) or not 2 <= len(variants) <= MAX_VARIANTS:
-        raise ProtocolError(
+        raise ServiceError(
             f'"variants" must be a list of 2 to {MAX_VARIANTS} {{"model", "settings"}} objects.',
             code="wrong_type",
         )
     if not all(isinstance(v, dict) for v in variants):
-        raise ProtocolError('Each of "variants" must be an object with "model" and "settings".', code="wrong_type")
+        raise ServiceError('Each of "variants" must be an object with "model" and "settings".', code="wrong_type")
     return tuple(_variant(v) for v in variants)
 
 
 def _content(frame: dict) -> str:
     content = frame.get("content")
     if not isinstance(content, str):
-        raise ProtocolError('"content" must be a string.', code="wrong_type")
+        raise ServiceError('"content" must be a string.', code="wrong_type")
     if not content.strip():
-        raise ProtocolError("The message is empty.", code="empty")
+        raise ServiceError("The message is empty.", code="empty")
     _check_text(content, "The message", django_settings.MAX_MESSAGE_CHARS)
     return content
 
 
 def parse_action(frame) -> Action:
     if not isinstance(frame, dict):
-        raise ProtocolError("A frame must be a JSON object.", code="wrong_type")
+        raise ServiceError("A frame must be a JSON object.", code="wrong_type")
     check_strings(frame, name="The frame")
     request_id = frame.get("request_id", "")
     if not isinstance(request_id, str) or len(request_id) > 100:
-        raise ProtocolError('"request_id" must be a string of at most 100 characters.', code="wrong_type")
+        raise ServiceError('"request_id" must be a string of at most 100 characters.', code="wrong_type")
     name = frame.get("action")
     if name not in ACTIONS:
-        raise ProtocolError(
+        raise ServiceError(
             f"Unknown action {name!r}; expected one of: {', '.join(ACTIONS)}.", code="unknown_action"
         )
     common = {"name": name, "request_id": request_id}
@@ -189,5 +185,5 @@ def parse_action(frame) -> Action:
         return Action(**common, turn=_turn_id(frame, "turn"))
     offset = frame.get("offset", 0)
     if type(offset) is not int or offset < 0:
-        raise ProtocolError('"offset" must be a whole number of characters, 0 or more.', code="wrong_type")
+        raise ServiceError('"offset" must be a whole number of characters, 0 or more.', code="wrong_type")
     return Action(**common, turn=_turn_id(frame, "turn"), offset=offset)

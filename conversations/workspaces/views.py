@@ -1,5 +1,5 @@
 """Workspace and member pages. Thin: each checks access with the one permission check
-(`workspace_for`) and calls a service in `conversations.workspaces`.
+(`workspace_for`) and calls a service in `conversations.workspaces.services`.
 
 Outsiders get 404, never 403; managing members needs MANAGE (owners). A service's refusal
 (`ServiceError`) re-renders the page with its message and status 400, like a form error.
@@ -11,11 +11,11 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import workspaces as workspace_services
+from conversations.errors import ServiceError
 from conversations.models import Membership, Workspace
 from conversations.permissions import Need, allows, workspace_for
-from conversations.services import ServiceError
-from conversations.validation import InvalidInput
+from conversations.workspaces import services as workspace_services
+
 
 def _workspace_or_404(request, workspace_id: int, need: Need) -> Workspace:
     workspace = workspace_for(request.user, workspace_id, need=need)
@@ -26,7 +26,7 @@ def _workspace_or_404(request, workspace_id: int, need: Need) -> Workspace:
 
 def _list_page(request, *, error: str = "", name: str = "", status: int = 200) -> HttpResponse:
     context = {"workspaces": workspace_services.workspaces_for(request.user), "error": error, "name": name}
-    return render(request, "conversations/workspaces.html", context, status=status)
+    return render(request, "workspaces/workspaces.html", context, status=status)
 
 
 def _workspace_page(
@@ -42,7 +42,7 @@ def _workspace_page(
         # What the person typed into the form that failed, so they need not type it again.
         "form": form or {},
     }
-    return render(request, "conversations/workspace.html", context, status=status)
+    return render(request, "workspaces/workspace.html", context, status=status)
 
 
 @login_required
@@ -57,7 +57,7 @@ def workspace_create(request):
     name = request.POST.get("name", "")
     try:
         workspace = workspace_services.workspace_create(owner=request.user, name=name)
-    except (InvalidInput, ServiceError) as exc:
+    except ServiceError as exc:
         return _list_page(request, error=exc.message, name=name, status=400)
     return redirect("workspace", workspace_id=workspace.id)
 
@@ -75,7 +75,7 @@ def workspace_rename(request, workspace_id: int):
     name = request.POST.get("name", "")
     try:
         workspace_services.workspace_rename(workspace=workspace, name=name)
-    except (InvalidInput, ServiceError) as exc:
+    except ServiceError as exc:
         workspace.refresh_from_db(fields=["name"])
         return _workspace_page(request, workspace, error=exc.message, form={"name": name}, status=400)
     return redirect("workspace", workspace_id=workspace.id)

@@ -16,19 +16,30 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
 
-from conversations import control, generation, sharing
-from conversations.consumers import CLOSE_NOT_FOUND, FrameBudget, Presence, SendsUntilClosed, resume
+from conversations.errors import ServiceError
 from conversations.models import ShareLink
 from conversations.permissions import share_for
-from conversations.protocol import ProtocolError, parse_action
-from conversations.services import ServiceError
-from conversations.validation import InvalidInput, loads_untrusted
-from conversations.workspaces import user_group
+from conversations.sharing import services as sharing
+from conversations.streaming import control
+from conversations.streaming.frames import READER_FIELDS, READER_FINISHED_FIELDS, only
+from conversations.streaming.groups import (
+    conversation_group,
+    maker_group,
+    share_group,
+    user_group,
+)
+from conversations.streaming.protocol import parse_action
+from conversations.streaming.sockets import (
+    CLOSE_NOT_FOUND,
+    FrameBudget,
+    Presence,
+    SendsUntilClosed,
+    resume,
+)
+from conversations.validation import loads_untrusted
 
 logger = logging.getLogger(__name__)
 
-READER_FINISHED = ("id", "status", "error", "length", "first_token_at", "finished_at")
-READER_TURN = (*sharing.READER_FIELDS, "length")
 MAX_FRAME = 1_000
 FRAMES_PER_SECOND = 5
 NOT_SHARED = "That turn is not shared here."
@@ -50,10 +61,6 @@ def _live_scope(user, token: str) -> tuple[set[int] | None, set[int]] | None:
     return sharing.scope_ids(link)
 
 
-def _only(data: dict, keys: tuple[str, ...]) -> dict:
-    return {key: data[key] for key in keys if key in data}
-
-
 class ShareConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.token = self.scope["url_route"]["kwargs"]["token"]
@@ -72,8 +79,8 @@ class ShareConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
             return
         self.link_id = link.id
         self.conversation_id = link.conversation_id
-        self.group = generation.conversation_group(link.conversation_id)
-        groups = [self.group, sharing.share_group(link.id), sharing.maker_group(link.created_by_id)]
+        self.group = conversation_group(link.conversation_id)
+        groups = [self.group, share_group(link.id), maker_group(link.created_by_id)]
         if self.user is not None and self.user.is_authenticated:
             groups.append(user_group(self.user.pk))
         for group in groups:
@@ -153,7 +160,7 @@ class ShareConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
             return
         try:
             frame = loads_untrusted(text_data, name="The frame")
-        except InvalidInput as exc:
+        except ServiceError as exc:
             await self._error(exc.message, code=exc.code)
             return
         await self.receive_json(frame)
@@ -170,8 +177,8 @@ class ShareConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
             if not self._shows(action.turn):
                 raise ServiceError(NOT_SHARED, code="not_found")
             await resume(self, self.conversation_id, action.turn, action.offset,
-                         finished=lambda payload: _only(payload, READER_FINISHED))
-        except ProtocolError as exc:
+                         finished=lambda payload: only(payload, READER_FINISHED_FIELDS))
+        except ServiceError as exc:
             await self._error(exc.message, code=exc.code)
         except ServiceError as exc:
             # A turn that does not exist, or no longer, or is in another conversation: the reader
@@ -186,7 +193,7 @@ class ShareConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
     async def turn_created(self, message) -> None:
         turn = message["turn"]
         if self._shows(turn["id"], turn["parent"]):
-            await self.send_json({"type": "turn.created", "turn": _only(turn, READER_TURN)})
+            await self.send_json({"type": "turn.created", "turn": only(turn, READER_FIELDS)})
 
     async def stream_delta(self, message) -> None:
         if self._shows(message["turn"]):
@@ -196,7 +203,7 @@ class ShareConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
 
     async def turn_finished(self, message) -> None:
         if self._shows(message["turn"]["id"]):
-            await self.send_json({"type": "turn.finished", "turn": _only(message["turn"], READER_FINISHED)})
+            await self.send_json({"type": "turn.finished", "turn": only(message["turn"], READER_FINISHED_FIELDS)})
 
     async def conversation_event(self, message) -> None:
         event = message["event"]

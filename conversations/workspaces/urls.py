@@ -1,9 +1,10 @@
-"""Workspace and member pages. Included from the project urls after `conversations.urls`, whose
-import registers the `id` converter used here (imported below too, so this module stands alone)."""
+"""Workspace and member pages."""
+from __future__ import annotations
+
 from django.urls import path
 
-import conversations.urls  # noqa: F401  (registers the "id" path converter)
-from conversations import workspace_views as views
+import conversations.converters  # noqa: F401  (the "id" path converter)
+from conversations.workspaces import views
 
 urlpatterns = [
     path("workspaces/", views.workspaces, name="workspaces"),

@@ -14,12 +14,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import sharing
+from conversations.errors import ServiceError
 from conversations.models import ShareLink
-from conversations.permissions import Need, allows, role_in, share_for
-from conversations.services import ServiceError
+from conversations.permissions import Need, revocable_link, share_for
+from conversations.sharing import services as sharing
 from conversations.views import ID_PATTERN, conversation_or_404, sidebar
-from conversations.workspaces import personal_workspace
+from conversations.workspaces.services import personal_workspace
 
 EXPIRIES = {
     "never": None,
@@ -89,20 +89,11 @@ def conversation_links(request, conversation_id: int):
     return JsonResponse({"links": [_link_json(request, link) for link in links]})
 
 
-def _revocable(user, link_id: int) -> ShareLink | None:
-    link = ShareLink.objects.select_related("conversation").filter(pk=link_id).first()
-    if link is None:
-        return None
-    if link.created_by_id == user.pk or allows(role_in(user, link.conversation.workspace_id), Need.MANAGE):
-        return link
-    return None
-
-
 @login_required
 @require_POST
 def share_revoke(request, link_id: int):
     """Revoke a link: its maker or an owner of the workspace may."""
-    link = _revocable(request.user, link_id)
+    link = revocable_link(request.user, link_id)
     if link is None:
         raise Http404("No such link.")
     sharing.share_revoke(link=link)
@@ -119,7 +110,7 @@ def share_links(request):
     links = [(link, sharing.link_state(link, now)) for link in sharing.links_of(request.user)[:500]]
     return render(
         request,
-        "conversations/shared_links.html",
+        "sharing/shared_links.html",
         {**sidebar(request.user, personal_workspace(request.user).id), "links": links},
     )
 
@@ -153,7 +144,7 @@ def shared(request, token: str):
             "login": f"{reverse('login')}?next={reverse('shared', args=[token])}",
         },
     }
-    response = render(request, "conversations/shared.html", {"link": link, "page": page})
+    response = render(request, "sharing/shared.html", {"link": link, "page": page})
     # A shared page is not for search engines, and its token must not leak through a Referer.
     response["X-Robots-Tag"] = "noindex, nofollow"
     response["Referrer-Policy"] = "no-referrer"

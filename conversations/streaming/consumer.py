@@ -1,161 +1,38 @@
 """The conversation socket: authenticate, validate, call a service, relay the group's stream."""
 from __future__ import annotations
 
-import hashlib
 import logging
-import time
 
-from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from conversations import control, generation, services
+from conversations import services
+from conversations.errors import ServiceError
 from conversations.models import Turn
-from conversations.payloads import created_frame, turn_payload, utf16_length, utf16_tail
-from conversations.permissions import Need, conversation_for
-from conversations.protocol import Action, ProtocolError, frame_limit, parse_action
-from conversations.validation import InvalidInput, loads_untrusted, unpaired_surrogate
-from conversations.workspaces import user_group
+from conversations.permissions import SOCKET_ACTION_NEEDS, Need, conversation_for
+from conversations.streaming import control, generation
+from conversations.streaming.frames import (
+    created_frame,
+)
+from conversations.streaming.groups import conversation_group, user_group
+from conversations.streaming.protocol import Action, frame_limit, parse_action
+from conversations.streaming.sockets import (
+    CLOSE_NOT_FOUND,
+    CLOSE_UNAUTHENTICATED,
+    FrameBudget,
+    Presence,
+    SendsUntilClosed,
+    resume,
+    turn_in,
+)
+from conversations.validation import loads_untrusted, unpaired_surrogate
 
 logger = logging.getLogger(__name__)
-
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_NOT_FOUND = 4404
-
-# What each action needs (see permissions.py): reading may resume, writing may send and stop,
-# only owners delete.
-ACTION_NEEDS = {
-    "resume": Need.READ,
-    "send": Need.WRITE,
-    "edit": Need.WRITE,
-    "regenerate": Need.WRITE,
-    "stop": Need.WRITE,
-    "main": Need.WRITE,
-    "delete": Need.MANAGE,
-}
-
 
 @database_sync_to_async
 def _conversation(user, conversation_id: int, need: Need):
     return conversation_for(user, conversation_id, need=need)
-
-
-@database_sync_to_async
-def _turn_in(conversation_id: int, turn_id: int) -> Turn:
-    turn = Turn.objects.filter(pk=turn_id, conversation_id=conversation_id).first()
-    if turn is None:
-        raise services.ServiceError(f"Turn {turn_id} does not exist in this conversation.", code="not_found")
-    return turn
-
-
-class FrameBudget:
-    """A token bucket: `rate` frames a second on average, bursts up to twice that."""
-
-    def __init__(self, rate: float) -> None:
-        self.rate = rate
-        self.tokens = self.capacity = 2 * rate
-        self.last = time.monotonic()
-        self.last_refusal = 0.0
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
-        self.last = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
-
-    def refusal(self) -> str | None:
-        """What to answer a dropped frame with: said at most once a second, so a flood cannot
-        make the server flood back (None: say nothing)."""
-        now = time.monotonic()
-        if now - self.last_refusal < 1:
-            return None
-        self.last_refusal = now
-        return f"Too many frames: at most {self.rate:g} a second. Frames over the limit were ignored."
-
-
-async def resume(consumer, conversation_id: int, turn_id: int, offset: int, *, finished=None) -> None:
-    """Send a socket what it is missing of a reply from `offset` on: from memory while this
-    process streams it, else from the database (and from the process streaming it, if another)."""
-    running = generation.running(turn_id)
-    if running is not None and running.conversation_id == conversation_id:
-        if offset < running.sent_units:
-            text = utf16_tail(running.text[: running.sent], offset)
-            await consumer.send_json({"type": "delta", "turn": turn_id, "offset": offset, "text": text})
-        return
-    turn = await _turn_in(conversation_id, turn_id)
-    if offset < utf16_length(turn.content):
-        text = utf16_tail(turn.content, offset)
-        await consumer.send_json({"type": "delta", "turn": turn.id, "offset": offset, "text": text})
-    if turn.status == Turn.Status.STREAMING and control.spans_processes():
-        # The checkpoint may be behind: the process writing the reply sends the rest.
-        await control.request_resume(turn.id, offset, consumer.channel_name)
-    if turn.status != Turn.Status.STREAMING:
-        payload = turn_payload(turn, content=False)
-        await consumer.send_json({"type": "turn.finished", "turn": finished(payload) if finished else payload})
-
-
-def presence_id(channel_name: str) -> str:
-    """A viewer's id on the page: stable for the socket, and not its channel name."""
-    return hashlib.sha256(channel_name.encode()).hexdigest()[:12]
-
-
-class SendsUntilClosed:
-    """Frames sent to a connection the server is already closing are dropped, not raised.
-
-    daphne fails a connection itself (a frame over its ceiling: close 1009) and waits for the
-    client's close before it tells the consumer; a group message in between would make the send
-    raise autobahn's `Disconnected` and end the consumer, which then never handles its disconnect:
-    it stays in its groups and in everyone's "Also here". The disconnect is on its way, so the
-    frame is simply not sent. (Both methods: channels' send_json calls its own parent's send.)"""
-
-    async def send(self, *args, **kwargs) -> None:
-        try:
-            await super().send(*args, **kwargs)  # type: ignore[misc]
-        except Disconnected:
-            logger.debug("A frame for a connection that is closing was dropped.")
-
-    async def send_json(self, *args, **kwargs) -> None:
-        try:
-            await super().send_json(*args, **kwargs)  # type: ignore[misc]
-        except Disconnected:
-            logger.debug("A frame for a connection that is closing was dropped.")
-
-
-class Presence:
-    """Who has a conversation open, without a database: a socket announces itself to the group
-    when it opens and leaves when it closes; everyone already there answers the newcomer."""
-
-    async def presence_announce(self, who: dict) -> None:
-        self.presence_who = who
-        await self.channel_layer.group_send(
-            self.group, {"type": "presence.join", "channel": self.channel_name, "who": who}
-        )
-
-    async def presence_leave_group(self) -> None:
-        if getattr(self, "presence_who", None) is not None:
-            await self.channel_layer.group_send(self.group, {"type": "presence.leave", "channel": self.channel_name})
-
-    async def presence_join(self, message) -> None:
-        if message["channel"] == self.channel_name or getattr(self, "presence_who", None) is None:
-            return
-        await self.presence_show({"type": "presence.join", "id": presence_id(message["channel"]), **message["who"]})
-        await self.channel_layer.send(
-            message["channel"], {"type": "presence.here", "channel": self.channel_name, "who": self.presence_who}
-        )
-
-    async def presence_here(self, message) -> None:
-        await self.presence_show({"type": "presence.join", "id": presence_id(message["channel"]), **message["who"]})
-
-    async def presence_leave(self, message) -> None:
-        if message["channel"] != self.channel_name:
-            await self.presence_show({"type": "presence.leave", "id": presence_id(message["channel"])})
-
-    async def presence_show(self, frame: dict) -> None:
-        await self.send_json(frame)
 
 
 class ConversationConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
@@ -163,7 +40,7 @@ class ConversationConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsume
         self.budget = FrameBudget(settings.WS_FRAMES_PER_SECOND)
         self.user = self.scope.get("user")
         self.conversation_id = int(self.scope["url_route"]["kwargs"]["conversation_id"])
-        self.group = generation.conversation_group(self.conversation_id)
+        self.group = conversation_group(self.conversation_id)
         allowed = self.user is not None and self.user.is_authenticated
         if allowed and await _conversation(self.user, self.conversation_id, Need.READ) is not None:
             # Join before accepting, so nothing sent after the page sees the socket open is missed.
@@ -205,7 +82,7 @@ class ConversationConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsume
             return
         try:
             frame = loads_untrusted(text_data, name="The frame")
-        except InvalidInput as exc:
+        except ServiceError as exc:
             await self._error(exc.message, code=exc.code)
             return
         await self.receive_json(frame)
@@ -217,7 +94,7 @@ class ConversationConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsume
             request_id = ""
         try:
             action = parse_action(content)
-            need = ACTION_NEEDS[action.name]
+            need = SOCKET_ACTION_NEEDS[action.name]
             # Checked on every action, not cached from connect.
             conversation = await _conversation(self.user, self.conversation_id, need)
             if conversation is None:
@@ -232,7 +109,7 @@ class ConversationConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsume
                 return
             handler = getattr(self, f"_act_{action.name}")
             await handler(conversation, action)
-        except (ProtocolError, services.ServiceError) as exc:
+        except (ServiceError, services.ServiceError) as exc:
             await self._error(exc.message, code=exc.code, request_id=request_id)
         except Exception:
             # Whatever went wrong, the socket stays open and says so.
@@ -315,7 +192,7 @@ class ConversationConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsume
         if running is not None and running.conversation_id == conversation.id:
             running.stop()
             return
-        turn = await _turn_in(conversation.id, action.turn)
+        turn = await turn_in(conversation.id, action.turn)
         if turn.status == Turn.Status.STREAMING and control.spans_processes():
             # Another process is writing it: the one that is stops it.
             await control.request_stop(turn.id)

@@ -24,6 +24,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from conversations.models import ServerProcess, Turn
+from conversations.streaming.frames import turn_payload
+from conversations.streaming.groups import conversation_group
+from conversations.streaming.replies import reply_finish
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +81,6 @@ def dead_processes() -> set[str]:
 
 def orphans_interrupt() -> list[Turn]:
     """Interrupt every streaming reply whose process is gone or unknown; the replies interrupted."""
-    from conversations.services import reply_finish
 
     dead = dead_processes()
     alive = set(ServerProcess.objects.exclude(pk__in=dead).values_list("pk", flat=True)) | {PROCESS_ID}
@@ -106,9 +108,6 @@ def orphans_interrupt() -> list[Turn]:
 
 
 async def _announce(turns: list[Turn]) -> None:
-    from conversations.generation import conversation_group
-    from conversations.payloads import turn_payload
-
     layer = get_channel_layer()
     for turn in turns:
         await layer.group_send(

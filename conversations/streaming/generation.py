@@ -16,9 +16,8 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from conversations import liveness, services
+from conversations import services
 from conversations.models import Turn
-from conversations.payloads import compact, iso, utf16_length
 from conversations.providers.base import (
     Finish,
     GenerationRequest,
@@ -28,14 +27,13 @@ from conversations.providers.base import (
     TextDelta,
     Usage,
 )
+from conversations.streaming import liveness, replies
+from conversations.streaming.frames import finished_payload, utf16_length
+from conversations.streaming.groups import conversation_group
 
 logger = logging.getLogger(__name__)
 
 _running: dict[int, Generation] = {}
-
-
-def conversation_group(conversation_id: int) -> str:
-    return f"conversation.{conversation_id}"
 
 
 def running(turn_id: int) -> Generation | None:
@@ -116,7 +114,7 @@ class Generation:
             await self._flush()
 
     async def _checkpoint(self) -> None:
-        await database_sync_to_async(services.reply_checkpoint)(
+        await database_sync_to_async(replies.reply_checkpoint)(
             turn_id=self.turn_id, content=self.text, first_token_at=self.first_token_at
         )
 
@@ -177,7 +175,7 @@ class Generation:
     async def _finish(self, status: str, error: str) -> None:
         text = self.text
         # The database first: the saved reply matters more than telling the sockets about it.
-        finished = await database_sync_to_async(services.reply_finish)(
+        finished = await database_sync_to_async(replies.reply_finish)(
             turn_id=self.turn_id,
             content=text,
             status=status,
@@ -193,20 +191,20 @@ class Generation:
                 self.group,
                 {
                     "type": "turn.finished",
-                    "turn": compact({
-                        "id": self.turn_id,
-                        "status": status,
-                        "error": error,
-                        "length": utf16_length(text),
-                        "token_counts": finished.token_counts,
-                        "input_tokens": finished.input_tokens,
-                        "output_tokens": finished.output_tokens,
-                        "usage_estimated": finished.usage_estimated,
-                        "cost": None if finished.cost is None else float(finished.cost),
-                        "finish_reason": self.finish_reason,
-                        "first_token_at": iso(self.first_token_at),
-                        "finished_at": iso(finished.finished_at),
-                    }),
+                    "turn": finished_payload(
+                        id=self.turn_id,
+                        status=status,
+                        error=error,
+                        length=utf16_length(text),
+                        token_counts=finished.token_counts,
+                        input_tokens=finished.input_tokens,
+                        output_tokens=finished.output_tokens,
+                        usage_estimated=finished.usage_estimated,
+                        cost=finished.cost,
+                        finish_reason=self.finish_reason,
+                        first_token_at=self.first_token_at,
+                        finished_at=finished.finished_at,
+                    ),
                 },
             )
         except Exception:

@@ -1,7 +1,7 @@
 from django.urls import path
 
-from conversations.consumers import ConversationConsumer
-from conversations.share_consumer import ShareConsumer
+from conversations.sharing.consumer import ShareConsumer
+from conversations.streaming.consumer import ConversationConsumer
 
 websocket_urlpatterns = [
     path("ws/conversations/<int:conversation_id>/", ConversationConsumer.as_asgi()),

@@ -14,17 +14,13 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery
 
+from conversations.errors import ServiceError
 from conversations.models import Membership, Workspace
-from conversations.services import ServiceError
-from conversations.sharing import share_links_recheck
+from conversations.streaming.groups import user_group
 from conversations.validation import clean_line
+from conversations.workspaces import signals
 
 ROLES = [choice.value for choice in Membership.Role]
-
-
-def user_group(user_id: int) -> str:
-    """The channel-layer group of one person's open sockets."""
-    return f"user.{user_id}"
 
 
 def access_changed(user_id: int) -> None:
@@ -35,7 +31,7 @@ def access_changed(user_id: int) -> None:
         async_to_sync(get_channel_layer().group_send)(user_group(user_id), {"type": "access.changed"})
 
     transaction.on_commit(send)
-    share_links_recheck(made_by=user_id)
+    signals.access_changed.send(sender=Membership, user_id=user_id)
 
 
 def personal_workspace(user) -> Workspace:
@@ -73,7 +69,7 @@ def members_of(workspace: Workspace):
 
 
 def _name(value: str) -> str:
-    """Raises InvalidInput for a name that is too long or not valid Unicode: refused, never cut."""
+    """Raises ServiceError for a name that is too long or not valid Unicode: refused, never cut."""
     name = clean_line(value, field="The workspace name", limit=Workspace._meta.get_field("name").max_length)
     if not name:
         raise ServiceError("Give the workspace a name.", code="invalid")

@@ -14,8 +14,8 @@ import weakref
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from conversations import generation
-from conversations.payloads import utf16_tail
+from conversations.streaming import generation
+from conversations.streaming.frames import utf16_tail
 
 logger = logging.getLogger(__name__)
 

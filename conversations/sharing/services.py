@@ -17,27 +17,16 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from conversations.fields import stored_names_problem
+from conversations.errors import ServiceError
 from conversations.models import Conversation, ShareLink, Turn
-from conversations.payloads import iso, utf16_length
-from conversations.selectors import subtree_ids, turn_path
-from conversations.services import ServiceError
+from conversations.services import path_copy
+from conversations.streaming.frames import READER_FIELDS, reader_payload
+from conversations.streaming.groups import maker_group, share_group
 
 TOKEN_BYTES = 32  # 256 bits from `secrets`
 MAX_EXPIRY = timedelta(days=366)
-SHARED_FIELDS = ("id", "parent_id", "role", "content", "status", "provider", "model", "error",
-                 "created_at", "first_token_at", "finished_at")
-
-
-def share_group(link_id: int) -> str:
-    """The channel-layer group of the sockets watching one link."""
-    return f"share.{link_id}"
-
-
-def maker_group(user_id: int) -> str:
-    """The channel-layer group of the sockets watching any link one person made: a link works only
-    while its maker may write where it points, so their access changing means checking again."""
-    return f"share.by.{user_id}"
+# The columns a reader's fields are read from.
+SHARED_FIELDS = tuple("parent_id" if name == "parent" else name for name in READER_FIELDS if name != "length")
 
 
 def _after_commit_send(group: str, message: dict) -> None:
@@ -50,29 +39,21 @@ def share_links_recheck(*, made_by: int) -> None:
     _after_commit_send(maker_group(made_by), {"type": "share.check"})
 
 
+def maker_access_changed(sender, *, user_id: int, **kwargs) -> None:
+    """`workspaces.signals.access_changed`: the links this person made are checked again."""
+    share_links_recheck(made_by=user_id)
+
+
 def share_deleted(sender, instance: ShareLink, **kwargs) -> None:
     """`post_delete` of a link, itself or through its conversation, turn, workspace or maker:
     the sockets watching it check it again, find it gone, and close."""
     _after_commit_send(share_group(instance.pk), {"type": "share.check"})
 
 
-# What a reader is told about a turn (with `length`, its text's length in UTF-16 units).
-READER_FIELDS = ("id", "parent", "role", "content", "status", "provider", "model", "error",
-                 "created_at", "first_token_at", "finished_at")
-
-
 def _reader_turn(turn: Turn) -> dict:
-    data = {name: getattr(turn, name) for name in READER_FIELDS if name != "parent"}
-    data["parent"] = turn.parent_id
-    for name in ("created_at", "first_token_at", "finished_at"):
-        data[name] = iso(data[name])
-    return data
-
-
-def reader_payload(turn: Turn | dict) -> dict:
-    """What a share link says about one turn (a Turn, or a snapshot's stored turn)."""
-    data = _reader_turn(turn) if isinstance(turn, Turn) else dict(turn)
-    data["length"] = utf16_length(data["content"])
+    """A turn as a snapshot stores it: the reader's fields but `length`."""
+    data = reader_payload(turn)
+    del data["length"]
     return data
 
 
@@ -81,8 +62,8 @@ def _scope(conversation_id: int, turn_id: int | None, with_subtree: bool) -> tup
     shared subtree, under which new turns join it."""
     if turn_id is None:
         return None, set()
-    ids = {t.id for t in turn_path(conversation_id=conversation_id, turn_id=turn_id)}
-    below = set(subtree_ids(conversation_id=conversation_id, turn_id=turn_id)) if with_subtree else set()
+    ids = {t.id for t in Turn.objects.path(conversation_id=conversation_id, turn_id=turn_id)}
+    below = set(Turn.objects.subtree_ids(conversation_id=conversation_id, turn_id=turn_id)) if with_subtree else set()
     return ids | below, below
 
 
@@ -220,41 +201,17 @@ def opening_turn(link: ShareLink, tree: SharedTree) -> int | None:
 
 def shared_fork(*, link: ShareLink, tree: SharedTree, turn_id: int, owner) -> Conversation:
     """A new conversation in the visitor's personal workspace holding the shared path root →
-    `turn_id`: what the link shows, nothing more."""
-    from conversations.services import _title_from
-    from conversations.tokens import count_all
-    from conversations.workspaces import personal_workspace
-
+    `turn_id`: what the link shows, nothing more (no settings, usage or timing)."""
     if turn_id not in tree.turns:
         raise ServiceError("That turn is not part of what this link shares.", code="not_found")
     branch = tree.branch(turn_id)
-    path = branch[: [t["id"] for t in branch].index(turn_id) + 1]
-    if any(t["status"] == Turn.Status.STREAMING for t in path):
-        raise ServiceError("That reply is still streaming: continue once it has finished.", code="streaming")
-    for turn in path:  # what the link shows may have been stored before names were checked
-        problem = stored_names_problem(provider=turn["provider"], model=turn["model"])
-        if problem is not None:
-            raise ServiceError(f"Turn {turn['id']} cannot be copied: {problem}", code="invalid")
-    with transaction.atomic():
-        fork = Conversation.objects.create(
-            owner=owner,
-            workspace=personal_workspace(owner),
-            title=_title_from(f"Continued from {link.conversation}"),
-        )
-        parent = None
-        for turn in path:
-            parent = Turn.objects.create(
-                conversation=fork,
-                parent=parent,
-                role=turn["role"],
-                content=turn["content"],
-                token_counts=count_all(turn["content"]),
-                status=turn["status"],
-                provider=turn["provider"],
-                model=turn["model"],
-                error=turn["error"],
-                author=owner if turn["role"] == Turn.Role.USER else None,
-            )
-        fork.current_turn = parent
-        fork.save(update_fields=["current_turn"])
-    return fork
+    shown = branch[: [t["id"] for t in branch].index(turn_id) + 1]
+    path = [
+        {
+            "id": turn["id"],
+            **{name: turn[name] for name in ("role", "content", "status", "provider", "model", "error")},
+            "author_id": owner.pk if turn["role"] == Turn.Role.USER else None,
+        }
+        for turn in shown
+    ]
+    return path_copy(path=path, owner=owner, title=f"Continued from {link.conversation}")

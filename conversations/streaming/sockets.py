@@ -1,0 +1,136 @@
+"""What every live socket shares, the conversation's and a share link's: close codes, the frame
+budget, resuming a reply from an offset, presence, and sends that tolerate a closing connection."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+
+from autobahn.exception import Disconnected
+from channels.db import database_sync_to_async
+
+from conversations.errors import ServiceError
+from conversations.models import Turn
+from conversations.streaming import control, generation
+from conversations.streaming.frames import turn_payload, utf16_length, utf16_tail
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
+
+@database_sync_to_async
+def turn_in(conversation_id: int, turn_id: int) -> Turn:
+    turn = Turn.objects.filter(pk=turn_id, conversation_id=conversation_id).first()
+    if turn is None:
+        raise ServiceError(f"Turn {turn_id} does not exist in this conversation.", code="not_found")
+    return turn
+
+
+class FrameBudget:
+    """A token bucket: `rate` frames a second on average, bursts up to twice that."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.tokens = self.capacity = 2 * rate
+        self.last = time.monotonic()
+        self.last_refusal = 0.0
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+    def refusal(self) -> str | None:
+        """What to answer a dropped frame with: said at most once a second, so a flood cannot
+        make the server flood back (None: say nothing)."""
+        now = time.monotonic()
+        if now - self.last_refusal < 1:
+            return None
+        self.last_refusal = now
+        return f"Too many frames: at most {self.rate:g} a second. Frames over the limit were ignored."
+
+
+async def resume(consumer, conversation_id: int, turn_id: int, offset: int, *, finished=None) -> None:
+    """Send a socket what it is missing of a reply from `offset` on: from memory while this
+    process streams it, else from the database (and from the process streaming it, if another)."""
+    running = generation.running(turn_id)
+    if running is not None and running.conversation_id == conversation_id:
+        if offset < running.sent_units:
+            text = utf16_tail(running.text[: running.sent], offset)
+            await consumer.send_json({"type": "delta", "turn": turn_id, "offset": offset, "text": text})
+        return
+    turn = await turn_in(conversation_id, turn_id)
+    if offset < utf16_length(turn.content):
+        text = utf16_tail(turn.content, offset)
+        await consumer.send_json({"type": "delta", "turn": turn.id, "offset": offset, "text": text})
+    if turn.status == Turn.Status.STREAMING and control.spans_processes():
+        # The checkpoint may be behind: the process writing the reply sends the rest.
+        await control.request_resume(turn.id, offset, consumer.channel_name)
+    if turn.status != Turn.Status.STREAMING:
+        payload = turn_payload(turn, content=False)
+        await consumer.send_json({"type": "turn.finished", "turn": finished(payload) if finished else payload})
+
+
+def presence_id(channel_name: str) -> str:
+    """A viewer's id on the page: stable for the socket, and not its channel name."""
+    return hashlib.sha256(channel_name.encode()).hexdigest()[:12]
+
+
+class SendsUntilClosed:
+    """Frames sent to a connection the server is already closing are dropped, not raised.
+
+    daphne fails a connection itself (a frame over its ceiling: close 1009) and waits for the
+    client's close before it tells the consumer; a group message in between would make the send
+    raise autobahn's `Disconnected` and end the consumer, which then never handles its disconnect:
+    it stays in its groups and in everyone's "Also here". The disconnect is on its way, so the
+    frame is simply not sent. (Both methods: channels' send_json calls its own parent's send.)"""
+
+    async def send(self, *args, **kwargs) -> None:
+        try:
+            await super().send(*args, **kwargs)  # type: ignore[misc]
+        except Disconnected:
+            logger.debug("A frame for a connection that is closing was dropped.")
+
+    async def send_json(self, *args, **kwargs) -> None:
+        try:
+            await super().send_json(*args, **kwargs)  # type: ignore[misc]
+        except Disconnected:
+            logger.debug("A frame for a connection that is closing was dropped.")
+
+
+class Presence:
+    """Who has a conversation open, without a database: a socket announces itself to the group
+    when it opens and leaves when it closes; everyone already there answers the newcomer."""
+
+    async def presence_announce(self, who: dict) -> None:
+        self.presence_who = who
+        await self.channel_layer.group_send(
+            self.group, {"type": "presence.join", "channel": self.channel_name, "who": who}
+        )
+
+    async def presence_leave_group(self) -> None:
+        if getattr(self, "presence_who", None) is not None:
+            await self.channel_layer.group_send(self.group, {"type": "presence.leave", "channel": self.channel_name})
+
+    async def presence_join(self, message) -> None:
+        if message["channel"] == self.channel_name or getattr(self, "presence_who", None) is None:
+            return
+        await self.presence_show({"type": "presence.join", "id": presence_id(message["channel"]), **message["who"]})
+        await self.channel_layer.send(
+            message["channel"], {"type": "presence.here", "channel": self.channel_name, "who": self.presence_who}
+        )
+
+    async def presence_here(self, message) -> None:
+        await self.presence_show({"type": "presence.join", "id": presence_id(message["channel"]), **message["who"]})
+
+    async def presence_leave(self, message) -> None:
+        if message["channel"] != self.channel_name:
+            await self.presence_show({"type": "presence.leave", "id": presence_id(message["channel"])})
+
+    async def presence_show(self, frame: dict) -> None:
+        await self.send_json(frame)
