@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import signal
@@ -53,7 +54,8 @@ import threading
 import time
 import uuid
 from collections import Counter
-from typing import Any, Callable, Iterable, NamedTuple
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
 
 from aiohttp import web
 
@@ -653,7 +655,7 @@ class FakeUpstream:
         host = f"[{self._bind}]" if ":" in self._bind else self._bind
         return f"http://{host}:{self._bound_port}"
 
-    def start(self) -> "FakeUpstream":
+    def start(self) -> FakeUpstream:
         """Serve in a background thread with its own event loop; returns self."""
         if self._thread is not None:
             return self
@@ -699,17 +701,15 @@ class FakeUpstream:
         if thread is None:
             return
         if loop is not None and event is not None and not loop.is_closed():
-            try:
+            with contextlib.suppress(RuntimeError):  # loop already closed
                 loop.call_soon_threadsafe(event.set)
-            except RuntimeError:  # loop already closed
-                pass
         thread.join(30)
         self._thread = None
         self._loop = None
         self._stop_event = None
         self._bound_port = None
 
-    def __enter__(self) -> "FakeUpstream":
+    def __enter__(self) -> FakeUpstream:
         return self.start()
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -739,10 +739,8 @@ class FakeUpstream:
         self._stop_event = asyncio.Event()
         if threading.current_thread() is threading.main_thread():
             # Serving from the command line: SIGTERM stops as cleanly as Ctrl-C does.
-            try:
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # pragma: no cover - platform dependent
                 asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._stop_event.set)
-            except (NotImplementedError, RuntimeError):  # pragma: no cover - platform dependent
-                pass
         kwargs: dict[str, Any] = {"shutdown_timeout": 1.0}
         if not self.access_log:
             kwargs["access_log"] = None

@@ -52,7 +52,7 @@ class LiveServer:
             # A second process of the same deployment: same database, same channel layer.
             for name in ("DATABASE_URL", "WORKBENCH_CHANNEL_PREFIX", "SECRET_KEY"):
                 self.env[name] = shared_with.env[name]
-        self.log = open(data_dir / "server.log", "w")
+        self.log = open(data_dir / "server.log", "w")  # noqa: SIM115 (open while the server runs)
         self.process: subprocess.Popen | None = None
         self.database = ""
 

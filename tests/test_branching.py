@@ -68,7 +68,8 @@ def test_edit_adds_a_sibling_prompt_and_its_reply(conversation, alice, four, pro
     assert sent.replies[0].reply.parent_id == sent.prompt.id
     assert [m.content for m in sent.replies[0].request.messages] == ["Q1", "A1", "Q2, better"]
     assert all(snapshot(conversation)[k] == v for k, v in before.items())
-    assert selectors.siblings_along(conversation_id=conversation.id, turns=[four[2]])[four[2].id] == [four[2].id, sent.prompt.id]
+    siblings = selectors.siblings_along(conversation_id=conversation.id, turns=[four[2]])
+    assert siblings[four[2].id] == [four[2].id, sent.prompt.id]
 
 
 @pytest.mark.django_db
@@ -251,7 +252,9 @@ ws_db = pytest.mark.django_db(transaction=True)
 
 
 @ws_db
-async def test_fan_out_streams_three_replies_concurrently(alice, conversation, providers, upstream, no_leftover_generations):
+async def test_fan_out_streams_three_replies_concurrently(
+    alice, conversation, providers, upstream, no_leftover_generations
+):
     upstream.interval = 0.01
     ws = await connect(alice, conversation.id)
     await ws.send_json_to({
@@ -291,7 +294,9 @@ async def test_edit_over_the_socket(alice, conversation, providers, no_leftover_
     await ws.send_json_to({"action": "send", "parent": None, "content": "first try", "model": "openai:fake-model"})
     frames = await frames_until(ws, finished())
     prompt = next(f["turn"] for f in frames if f["type"] == "turn.created" and f["turn"]["role"] == "user")
-    await ws.send_json_to({"action": "edit", "turn": prompt["id"], "content": "second try", "model": "openai:fake-model"})
+    await ws.send_json_to(
+        {"action": "edit", "turn": prompt["id"], "content": "second try", "model": "openai:fake-model"}
+    )
     frames = await frames_until(ws, finished())
     created = [f["turn"] for f in frames if f["type"] == "turn.created"]
     assert created[0]["parent"] is None and created[0]["content"] == "second try"
@@ -341,11 +346,15 @@ async def test_deleting_a_streaming_reply_is_refused(alice, conversation, provid
 BAD_BRANCH_FRAMES = [
     ('{"action": "edit", "turn": 1, "model": "openai:fake-model"}', "wrong_type", '"content" must be a string'),
     ('{"action": "edit", "content": "x", "model": "openai:fake-model"}', "missing_field", '"turn" is missing'),
-    ('{"action": "send", "parent": null, "content": "x", "variants": [{"model": "openai:fake-model"}]}', "wrong_type", "2 to 6"),
+    ('{"action": "send", "parent": null, "content": "x", "variants": [{"model": "openai:fake-model"}]}',
+     "wrong_type", "2 to 6"),
     ('{"action": "send", "parent": null, "content": "x", "variants": "many"}', "wrong_type", "2 to 6"),
     ('{"action": "send", "parent": null, "content": "x", "variants": [1, 2]}', "wrong_type", "must be an object"),
-    ('{"action": "send", "parent": null, "content": "x", "variants": [{"model": "openai:fake-model"}, {"model": "x"}]}', "wrong_type", '"model" must be a model id'),
-    ('{"action": "send", "parent": null, "content": "x", "variants": [{"model": "openai:fake-model"}, {"model": "openai:nope"}]}', "unknown_model", "has no model 'nope'"),
+    ('{"action": "send", "parent": null, "content": "x", "variants": [{"model": "openai:fake-model"}, {"model": "x"}]}',
+     "wrong_type", '"model" must be a model id'),
+    ('{"action": "send", "parent": null, "content": "x", '
+     '"variants": [{"model": "openai:fake-model"}, {"model": "openai:nope"}]}',
+     "unknown_model", "has no model 'nope'"),
     ('{"action": "delete"}', "missing_field", '"turn" is missing'),
     ('{"action": "delete", "turn": 999999}', "not_found", "does not exist"),
     ('{"action": "main", "turn": "1"}', "wrong_type", '"turn" must be a turn id'),

@@ -140,7 +140,10 @@ def test_model_output_is_rendered_as_markdown_and_never_runs(page, live_server_u
     sign_up(page, live_server_url)
     start_conversation(page)
     # The fake upstream echoes the prompt, so these come back as model output.
-    payload = '**bold** <img src=x onerror="window.pwned=1"> [link](javascript:window.pwned=2) <script>window.pwned=3</script>'
+    payload = (
+        '**bold** <img src=x onerror="window.pwned=1"> '
+        "[link](javascript:window.pwned=2) <script>window.pwned=3</script>"
+    )
     send(page, payload)
     reply = replies(page).nth(0)
     expect(reply).to_have_attribute("data-status", "complete")

@@ -47,7 +47,9 @@ def test_the_meter_fills_and_left_out_turns_are_marked(page, live_server_url):
     chip = last.locator(".context-chip")
     expect(chip).to_have_text(re.compile(r"\d+ turns? left out"))
     reply_id = last.get_attribute("data-turn")
-    request = page.evaluate(f"fetch(location.pathname.replace(/t\\/\\d+\\/$/, '') + 't/{reply_id}/request.json').then(r => r.json())")
+    request = page.evaluate(
+        f"fetch(location.pathname.replace(/t\\/\\d+\\/$/, '') + 't/{reply_id}/request.json').then(r => r.json())"
+    )
     omitted = request["context"]["omitted"]
     assert omitted
     # Exactly the turns the request left out are marked, and the first prompt is not among them.
@@ -92,13 +94,13 @@ def test_exports_download_the_tree_and_the_branch(page, live_server_url):
     page.get_by_text("Export", exact=True).click()
     with page.expect_download() as download:
         page.get_by_role("menuitem", name="Whole conversation (JSON)").click()
-    data = json.loads(open(download.value.path(), encoding="utf-8").read())
+    data = json.loads(download.value.path().read_text(encoding="utf-8"))
     assert data["format"] == "workbench.conversation"
     assert [t["content"] for t in data["turns"]][0] == "export me"
     page.get_by_text("Export", exact=True).click()
     with page.expect_download() as download:
         page.get_by_role("menuitem", name="This branch (Markdown)").click()
-    markdown = open(download.value.path(), encoding="utf-8").read()
+    markdown = download.value.path().read_text(encoding="utf-8")
     assert "export me" in markdown and "Echo: export me" in markdown
     assert page.errors == []
 

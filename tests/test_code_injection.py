@@ -366,13 +366,13 @@ def test_the_names_the_workbench_and_chatgpt_use_import(alice):
               "ft:gpt-4o-mini:org::abc123", "@cf/meta/llama-3-8b-instruct", "gpt-4.1-mini", "smollm2-135m-instruct"]
     providers = ["openai", "openai-responses", "anthropic", "local", "chatgpt", "ollama", "lm_studio", "v-llm.2"]
     turns = [turn(1)]
-    for index, (provider, model) in enumerate(zip(providers, models), start=2):
+    for index, (provider, model) in enumerate(zip(providers, models, strict=True), start=2):
         turns.append(turn(index, parent=1, role="assistant", provider=provider, model=model,
                           response_id="chatcmpl-9x_Y.z:1/2+3=4@5"))
     response = upload(signed_in(alice), as_bytes(workbench(*turns, current_turn=2)))
     assert response.status_code == 302
     stored = set(Turn.objects.filter(role="assistant").values_list("provider", "model"))
-    assert stored == set(zip(providers, models))
+    assert stored == set(zip(providers, models, strict=True))
 
 
 # --- Import: surrogates and nesting ---------------------------------------------------------------

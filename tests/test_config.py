@@ -47,7 +47,10 @@ def test_bad_values_name_the_variable(monkeypatch, reader, value, message):
         ([{"name": "a", "base_url": "ftp://x", "models": ["m"]}], "base_url must be an http"),
         ([{"name": "a", "base_url": "http://x", "models": []}], "models must be a non-empty list"),
         (
-            [{"name": "a", "base_url": "http://x", "models": ["m"]}, {"name": "a", "base_url": "http://y", "models": ["m"]}],
+            [
+                {"name": "a", "base_url": "http://x", "models": ["m"]},
+                {"name": "a", "base_url": "http://y", "models": ["m"]},
+            ],
             "is used twice",
         ),
     ],

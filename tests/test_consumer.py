@@ -46,7 +46,9 @@ async def wait_for_status(turn_id: int, *, not_status="streaming", timeout=10.0)
             await asyncio.sleep(0.02)
 
 
-@pytest.mark.parametrize("model", ["openai:fake-model", "openai-responses:fake-model", "anthropic:fake-model", "ollama:fake-model"])
+@pytest.mark.parametrize(
+    "model", ["openai:fake-model", "openai-responses:fake-model", "anthropic:fake-model", "ollama:fake-model"]
+)
 async def test_send_streams_the_reply_and_saves_it(alice, conversation, providers, model):
     ws = await connect(alice, conversation.id)
     await ws.send_json_to(send_frame(model=model, request_id="r1", settings={"temperature": 0.2}))
@@ -93,7 +95,7 @@ async def test_deltas_are_coalesced_and_carry_offsets(alice, conversation, provi
     assert 1 < len(deltas) < 80
     offsets = [d["offset"] for d in deltas]
     assert offsets[0] == 0
-    assert all(b == a + len(d["text"]) for a, b, d in zip(offsets, offsets[1:], deltas))
+    assert all(b == a + len(d["text"]) for a, b, d in zip(offsets, offsets[1:], deltas, strict=False))
     assert assemble(frames, created_reply(frames)["id"]).startswith("Echo: Hello socket")
     await ws.disconnect()
 
@@ -216,20 +218,32 @@ BAD_FRAMES = [
     ('{"action": "dance"}', "unknown_action", "Unknown action 'dance'"),
     ('{"content": "x"}', "unknown_action", "Unknown action None"),
     ('{"action": "send", "parent": null, "model": "openai:fake-model"}', "wrong_type", '"content" must be a string'),
-    ('{"action": "send", "parent": null, "content": 5, "model": "openai:fake-model"}', "wrong_type", '"content" must be a string'),
+    ('{"action": "send", "parent": null, "content": 5, "model": "openai:fake-model"}',
+     "wrong_type", '"content" must be a string'),
     ('{"action": "send", "parent": null, "content": "   ", "model": "openai:fake-model"}', "empty", "empty"),
     ('{"action": "send", "content": "x", "model": "openai:fake-model"}', "missing_field", '"parent" is missing'),
-    ('{"action": "send", "parent": "7", "content": "x", "model": "openai:fake-model"}', "wrong_type", '"parent" must be a turn id'),
+    ('{"action": "send", "parent": "7", "content": "x", "model": "openai:fake-model"}',
+     "wrong_type", '"parent" must be a turn id'),
     ('{"action": "send", "parent": null, "content": "x", "model": 3}', "wrong_type", '"model" must be a model id'),
-    ('{"action": "send", "parent": null, "content": "x", "model": "nope:model"}', "unknown_model", "Unknown model 'nope:model'"),
-    ('{"action": "send", "parent": null, "content": "x", "model": "openai:gpt-0"}', "unknown_model", "has no model 'gpt-0'"),
-    ('{"action": "send", "parent": 999999, "content": "x", "model": "openai:fake-model"}', "not_found", "does not exist in this conversation"),
-    ('{"action": "send", "parent": null, "content": "x", "model": "openai:fake-model", "settings": {"temperature": 9}}', "wrong_type", "temperature must be a number from 0 to 2"),
-    ('{"action": "send", "parent": null, "content": "x", "model": "openai:fake-model", "settings": {"temperature": "hot"}}', "wrong_type", "temperature"),
-    ('{"action": "send", "parent": null, "content": "x", "model": "openai:fake-model", "settings": {"max_tokens": 0}}', "wrong_type", "max_tokens must be a whole number"),
-    ('{"action": "send", "parent": null, "content": "x", "model": "openai:fake-model", "settings": {"seed": 1}}', "unknown_setting", "Unknown setting 'seed'"),
-    ('{"action": "send", "parent": null, "content": "x", "model": "openai:fake-model", "settings": []}', "wrong_type", '"settings" must be an object'),
-    ('{"action": "send", "parent": null, "content": "x", "model": "openai:fake-model", "request_id": 5}', "wrong_type", '"request_id" must be a string'),
+    ('{"action": "send", "parent": null, "content": "x", "model": "nope:model"}',
+     "unknown_model", "Unknown model 'nope:model'"),
+    ('{"action": "send", "parent": null, "content": "x", "model": "openai:gpt-0"}',
+     "unknown_model", "has no model 'gpt-0'"),
+    ('{"action": "send", "parent": 999999, "content": "x", "model": "openai:fake-model"}',
+     "not_found", "does not exist in this conversation"),
+    ('{"action": "send", "parent": null, "content": "x", "model": "openai:fake-model", "settings": {"temperature": 9}}',
+     "wrong_type", "temperature must be a number from 0 to 2"),
+    ('{"action": "send", "parent": null, "content": "x", "model": "openai:fake-model", '
+     '"settings": {"temperature": "hot"}}',
+     "wrong_type", "temperature"),
+    ('{"action": "send", "parent": null, "content": "x", "model": "openai:fake-model", "settings": {"max_tokens": 0}}',
+     "wrong_type", "max_tokens must be a whole number"),
+    ('{"action": "send", "parent": null, "content": "x", "model": "openai:fake-model", "settings": {"seed": 1}}',
+     "unknown_setting", "Unknown setting 'seed'"),
+    ('{"action": "send", "parent": null, "content": "x", "model": "openai:fake-model", "settings": []}',
+     "wrong_type", '"settings" must be an object'),
+    ('{"action": "send", "parent": null, "content": "x", "model": "openai:fake-model", "request_id": 5}',
+     "wrong_type", '"request_id" must be a string'),
     ('{"action": "stop"}', "missing_field", '"turn" is missing'),
     ('{"action": "stop", "turn": 999999}', "not_found", "does not exist"),
     ('{"action": "regenerate", "turn": 999999, "model": "openai:fake-model"}', "not_found", "does not exist"),

@@ -107,13 +107,19 @@ def test_the_provider_count_wins_for_its_own_model(conversation, providers):
 
 @pytest.mark.django_db
 def test_a_system_turn_and_a_failed_reply(conversation, providers):
-    system = Turn.objects.append(conversation=conversation, role="system", content="Be brief.", token_counts=count_all("Be brief."))
-    prompt = Turn.objects.append(conversation=conversation, parent=system, role="user", content="Hi", token_counts=count_all("Hi"))
+    system = Turn.objects.append(
+        conversation=conversation, role="system", content="Be brief.", token_counts=count_all("Be brief.")
+    )
+    prompt = Turn.objects.append(
+        conversation=conversation, parent=system, role="user", content="Hi", token_counts=count_all("Hi")
+    )
     failed = Turn.objects.append(conversation=conversation, parent=prompt, role="assistant", status="error", content="")
     info = registry().model_info("openai:gpt-4o")
     used = branch_meter([system, prompt, failed], info).used
     # The empty failed reply is not sent; the system turn is one message.
-    assert used == count("Be brief.", "o200k_base") + count("Hi", "o200k_base") + 2 * TOKENS_PER_MESSAGE + TOKENS_PER_REPLY
+    assert (
+        used == count("Be brief.", "o200k_base") + count("Hi", "o200k_base") + 2 * TOKENS_PER_MESSAGE + TOKENS_PER_REPLY
+    )
 
 
 # --- trimming to the window -----------------------------------------------------------------------
@@ -140,11 +146,14 @@ def test_the_oldest_turns_go_first_and_the_first_prompt_stays(conversation, smal
     assert plan.turns[-1].id == prompt.id  # the prompt being answered
     assert plan.omitted == [t.id for t in path[1 : 1 + len(plan.omitted)]]  # a contiguous run of the oldest
     assert plan.turns[1].role == "assistant"  # the history still alternates after the first prompt
-    assert all(a.role != b.role for a, b in zip(plan.turns, plan.turns[1:]))
+    assert all(a.role != b.role for a, b in zip(plan.turns, plan.turns[1:], strict=False))
     expected = tokens_of(plan.turns) + count("Be helpful.", "o200k_base") + TOKENS_PER_MESSAGE
     assert plan.input_tokens == expected <= plan.history_budget == 300
     # One more turn kept would not have fitted.
-    assert expected + path[len(plan.omitted)].token_counts["o200k_base"] + TOKENS_PER_MESSAGE > 300 or len(plan.omitted) == 1
+    assert (
+        expected + path[len(plan.omitted)].token_counts["o200k_base"] + TOKENS_PER_MESSAGE > 300
+        or len(plan.omitted) == 1
+    )
 
 
 @pytest.mark.django_db
@@ -157,20 +166,30 @@ def test_a_branch_that_fits_is_sent_whole(conversation, small_window):
 @pytest.mark.django_db
 def test_when_even_the_kept_turns_do_not_fit_the_error_says_so(conversation, small_window):
     turns = chain(conversation, ["Hi", "Hello", WORDS * 60])
-    with pytest.raises(ContextOverflow, match=r"needs [\d,]+ tokens even with every older turn left out .* window of 400 tokens leaves 300 after reserving 100"):
+    with pytest.raises(
+        ContextOverflow,
+        match=r"needs [\d,]+ tokens even with every older turn left out .* "
+        r"window of 400 tokens leaves 300 after reserving 100",
+    ):
         plan_context(path=turns, info=small_window.model_info("openai:fake-model"))
 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("no_leftover_generations")
-@pytest.mark.parametrize("model", ["openai:fake-model", "openai-responses:fake-model", "anthropic:fake-model", "ollama:fake-model"])
-async def test_a_long_branch_is_trimmed_and_the_reply_says_what_was_left_out(alice, conversation, small_window, upstream, model):
+@pytest.mark.parametrize(
+    "model", ["openai:fake-model", "openai-responses:fake-model", "anthropic:fake-model", "ollama:fake-model"]
+)
+async def test_a_long_branch_is_trimmed_and_the_reply_says_what_was_left_out(
+    alice, conversation, small_window, upstream, model
+):
     turns = await database_sync_to_async(long_branch)(conversation, 12)
     if model.startswith("openai-responses"):
         # Replies from this provider chain by response id; a trimmed request must not chain.
         await Turn.objects.filter(pk=turns[-1].pk).aupdate(provider="openai-responses", response_id="resp_missing")
     ws = await connect(alice, conversation.id)
-    await ws.send_json_to({"action": "send", "request_id": "r", "parent": turns[-1].id, "content": "And now?", "model": model})
+    await ws.send_json_to(
+        {"action": "send", "request_id": "r", "parent": turns[-1].id, "content": "And now?", "model": model}
+    )
     frames = await frames_until(ws, finished())
     await ws.disconnect()
     reply = await Turn.objects.aget(pk=created_reply(frames)["id"])
@@ -198,9 +217,13 @@ async def test_a_long_branch_is_trimmed_and_the_reply_says_what_was_left_out(ali
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("no_leftover_generations")
-async def test_a_prompt_too_long_for_the_window_is_refused_and_nothing_is_written(alice, conversation, small_window, upstream):
+async def test_a_prompt_too_long_for_the_window_is_refused_and_nothing_is_written(
+    alice, conversation, small_window, upstream
+):
     ws = await connect(alice, conversation.id)
-    await ws.send_json_to({"action": "send", "request_id": "r", "parent": None, "content": WORDS * 60, "model": "openai:fake-model"})
+    await ws.send_json_to(
+        {"action": "send", "request_id": "r", "parent": None, "content": WORDS * 60, "model": "openai:fake-model"}
+    )
     frame = await ws.receive_json_from(timeout=5)
     await ws.disconnect()
     assert frame["type"] == "error" and frame["code"] == "context_overflow"
@@ -216,7 +239,9 @@ async def test_a_prompt_too_long_for_the_window_is_refused_and_nothing_is_writte
 @pytest.mark.usefixtures("no_leftover_generations")
 async def test_usage_and_cost_are_stored_per_reply_and_summed(alice, conversation, small_window, upstream):
     ws = await connect(alice, conversation.id)
-    await ws.send_json_to({"action": "send", "request_id": "r", "parent": None, "content": "Price me", "model": "openai:fake-model"})
+    await ws.send_json_to(
+        {"action": "send", "request_id": "r", "parent": None, "content": "Price me", "model": "openai:fake-model"}
+    )
     frames = await frames_until(ws, finished())
     done = frames[-1]["turn"]
     reply = await Turn.objects.aget(pk=done["id"])
@@ -232,7 +257,9 @@ async def test_usage_and_cost_are_stored_per_reply_and_summed(alice, conversatio
     client = Client()
     await database_sync_to_async(client.force_login)(alice)
     data = await database_sync_to_async(client.get)(reverse("branch_json", args=[conversation.id, reply.id]))
-    costs = [c async for c in Turn.objects.filter(conversation=conversation, role="assistant").values_list("cost", flat=True)]
+    costs = [
+        c async for c in Turn.objects.filter(conversation=conversation, role="assistant").values_list("cost", flat=True)
+    ]
     assert data.json()["conversation"]["cost"] == pytest.approx(float(sum(costs)))
     assert data.json()["turns"][-1]["cost"] == pytest.approx(float(expected))
 
@@ -243,7 +270,9 @@ async def test_a_stopped_reply_gets_estimated_usage(alice, conversation, small_w
     upstream.tokens = 400
     upstream.interval = 0.01
     ws = await connect(alice, conversation.id)
-    await ws.send_json_to({"action": "send", "request_id": "r", "parent": None, "content": "Go on", "model": "openai:fake-model"})
+    await ws.send_json_to(
+        {"action": "send", "request_id": "r", "parent": None, "content": "Go on", "model": "openai:fake-model"}
+    )
     frames = await frames_until(ws, lambda f: f["type"] == "delta")
     reply_id = created_reply(frames)["id"]
     await ws.send_json_to({"action": "stop", "turn": reply_id})
@@ -279,7 +308,9 @@ def test_what_the_model_saw_includes_settings_and_system_prompt(conversation, al
     turns = chain(conversation, ["Q1", "A1", "Q2"])
     prepared = services.reply_regenerate(
         conversation=conversation, turn_id=turns[2].id, author=alice,
-        variant=Variant("openai:fake-model", GenerationSettings(system_prompt="Be terse.", temperature=0.5, max_tokens=77)),
+        variant=Variant(
+            "openai:fake-model", GenerationSettings(system_prompt="Be terse.", temperature=0.5, max_tokens=77)
+        ),
     )
     data = signed_in(alice).get(reverse("reply_request", args=[conversation.id, prepared.reply.id])).json()
     assert data["known"] and data["api"] == "chat.completions" and data["label"] == "OpenAI"
@@ -304,7 +335,9 @@ def run_snippet(code: str, upstream, tmp_path, **env) -> subprocess.CompletedPro
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("model", ["openai:fake-model", "openai-responses:fake-model", "anthropic:fake-model", "ollama:fake-model"])
+@pytest.mark.parametrize(
+    "model", ["openai:fake-model", "openai-responses:fake-model", "anthropic:fake-model", "ollama:fake-model"]
+)
 def test_get_code_runs_and_sends_the_same_request(conversation, alice, providers, upstream, tmp_path, model):
     turns = chain(conversation, ["First question", "First answer", "Second question"])
     prepared = services.reply_regenerate(
@@ -329,7 +362,8 @@ def test_get_code_runs_and_sends_the_same_request(conversation, alice, providers
 def test_get_code_for_an_imported_reply_says_what_it_is(conversation, alice, providers, upstream, tmp_path):
     turns = chain(conversation, ["Imported question", "Imported answer", "Next"], provider="chatgpt", model="gpt-4o")
     reply = Turn.objects.append(
-        conversation=conversation, parent=turns[2], role="assistant", content="x", provider="chatgpt", model="fake-model"
+        conversation=conversation, parent=turns[2], role="assistant", content="x", provider="chatgpt",
+        model="fake-model",
     )
     data = signed_in(alice).get(reverse("reply_request", args=[conversation.id, reply.id])).json()
     assert data["known"] is False and data["api"] == ""
@@ -337,7 +371,8 @@ def test_get_code_for_an_imported_reply_says_what_it_is(conversation, alice, pro
     assert "chatgpt is not configured here" in code
     result = run_snippet(code, upstream, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert [m["content"] for m in upstream.requests[-1]["json"]["messages"]] == ["Imported question", "Imported answer", "Next"]
+    sent = [m["content"] for m in upstream.requests[-1]["json"]["messages"]]
+    assert sent == ["Imported question", "Imported answer", "Next"]
 
 
 # --- counting what is not sent yet ----------------------------------------------------------------
@@ -347,7 +382,9 @@ def test_get_code_for_an_imported_reply_says_what_it_is(conversation, alice, pro
 def test_the_count_endpoint_counts_drafts_for_a_model(alice, providers):
     client = signed_in(alice)
     response = client.post(
-        reverse("tokens_count"), json.dumps({"model": "openai:gpt-4", "texts": ["hello world", ""]}), content_type="application/json"
+        reverse("tokens_count"),
+        json.dumps({"model": "openai:gpt-4", "texts": ["hello world", ""]}),
+        content_type="application/json",
     )
     assert response.json() == {"model": "openai:gpt-4", "encoding": "cl100k_base", "estimate": False, "counts": [2, 0]}
 
@@ -389,7 +426,8 @@ def test_the_page_carries_the_catalogue_and_the_counts(conversation, alice, smal
     page = signed_in(alice).get(reverse("conversation", args=[conversation.id]))
     data = page.context["page"]
     model = next(m for m in data["models"] if m["id"] == "openai:fake-model")
-    assert (model["context_window"], model["reply_budget"], model["encoding"], model["estimate"]) == (400, 100, "o200k_base", True)
+    described = (model["context_window"], model["reply_budget"], model["encoding"], model["estimate"])
+    assert described == (400, 100, "o200k_base", True)
     assert data["turns"][0]["token_counts"] == turns[0].token_counts
 
 
@@ -416,4 +454,6 @@ def test_a_fork_keeps_counts_usage_cost_and_what_was_left_out(conversation, alic
         reply.token_counts, 250, 3, reply.cost, False)
     # The left-out ids point at the fork's own copies of the same turns.
     assert copied.context["omitted"] == [copies[position[i]].id for i in reply.context["omitted"]]
-    assert {k: v for k, v in copied.context.items() if k != "omitted"} == {k: v for k, v in reply.context.items() if k != "omitted"}
+    assert {k: v for k, v in copied.context.items() if k != "omitted"} == {
+        k: v for k, v in reply.context.items() if k != "omitted"
+    }

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from conversations.tokens import count_all
 pytestmark = pytest.mark.django_db
 
 DATA = Path(__file__).parent / "data"
-T0 = datetime(2024, 5, 1, 9, 30, 15, 123456, tzinfo=dt_timezone.utc)
+T0 = datetime(2024, 5, 1, 9, 30, 15, 123456, tzinfo=UTC)
 COMPARED_TURN_FIELDS = [
     f.name for f in Turn._meta.concrete_fields if f.name not in ("id", "conversation", "parent", "chain", "author")
 ]
@@ -283,7 +282,7 @@ def test_import_page_explains_both_formats(alice):
 
 # --- ChatGPT -----------------------------------------------------------------------------------
 
-BASE = datetime(2024, 5, 1, 10, 0, tzinfo=dt_timezone.utc)
+BASE = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 PLAN = "Plan three days in Kyoto for me — temples, food, no rush. 🍵"
 FIRST_REPLY = "**Day 1**: Fushimi Inari at dawn, then Tōfuku-ji.\n\n**Day 2**: Arashiyama.\n\n**Day 3**: Higashiyama."
 REGENERATED = "Day 1: Kiyomizu-dera. Day 2: Nara day trip. Day 3: Nishiki market."

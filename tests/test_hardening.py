@@ -63,7 +63,9 @@ async def test_a_stop_at_any_moment_never_leaves_a_reply_streaming(
 
 
 @ws_db
-async def test_a_stop_before_the_first_event_is_saved_as_stopped(alice, conversation, providers, no_leftover_generations):
+async def test_a_stop_before_the_first_event_is_saved_as_stopped(
+    alice, conversation, providers, no_leftover_generations
+):
     sent = await database_sync_to_async(services.turn_send)(
         conversation=conversation, parent_id=None, content="x", author=alice,
         variants=[services.Variant("openai:fake-slow")],
@@ -77,7 +79,9 @@ async def test_a_stop_before_the_first_event_is_saved_as_stopped(alice, conversa
 @pytest.mark.django_db
 def test_recover_replies_marks_orphans_interrupted(conversation, capsys):
     prompt = Turn.objects.append(conversation=conversation, role="user", content="q")
-    orphan = Turn.objects.append(conversation=conversation, parent=prompt, role="assistant", status="streaming", content="half a")
+    orphan = Turn.objects.append(
+        conversation=conversation, parent=prompt, role="assistant", status="streaming", content="half a"
+    )
     call_command("recover_replies")
     orphan.refresh_from_db()
     assert orphan.status == "interrupted" and orphan.content == "half a"
@@ -110,7 +114,9 @@ async def test_offsets_count_utf16_units_like_the_browser(alice, conversation, p
 
 
 @ws_db
-async def test_an_unexpected_failure_answers_and_keeps_the_socket(alice, conversation, providers, monkeypatch, no_leftover_generations):
+async def test_an_unexpected_failure_answers_and_keeps_the_socket(
+    alice, conversation, providers, monkeypatch, no_leftover_generations
+):
     def explode(**kwargs):
         raise RuntimeError("disk on fire")
 
@@ -135,7 +141,9 @@ async def test_an_unexpected_failure_answers_and_keeps_the_socket(alice, convers
         (send_frame(settings={"system_prompt": "a\x00"}), "invalid", "NUL character"),
     ],
 )
-async def test_hostile_values_get_clear_errors(alice, conversation, providers, frame, code, message, no_leftover_generations):
+async def test_hostile_values_get_clear_errors(
+    alice, conversation, providers, frame, code, message, no_leftover_generations
+):
     ws = await connect(alice, conversation.id)
     await ws.send_json_to(frame)
     answer = await ws.receive_json_from(timeout=5)
@@ -145,7 +153,9 @@ async def test_hostile_values_get_clear_errors(alice, conversation, providers, f
 
 
 @ws_db
-async def test_concurrent_replies_per_person_are_limited(alice, conversation, providers, settings, no_leftover_generations):
+async def test_concurrent_replies_per_person_are_limited(
+    alice, conversation, providers, settings, no_leftover_generations
+):
     settings.MAX_CONCURRENT_REPLIES = 2
     ws = await connect(alice, conversation.id)
     await ws.send_json_to(send_frame(variants=[{"model": "openai:fake-slow"}] * 3))
@@ -210,7 +220,9 @@ def test_provider_errors_never_show_credentials_in_urls():
 
 
 @ws_db
-async def test_a_frame_flood_is_cut_and_answered_once_a_second(alice, conversation, providers, settings, no_leftover_generations):
+async def test_a_frame_flood_is_cut_and_answered_once_a_second(
+    alice, conversation, providers, settings, no_leftover_generations
+):
     settings.WS_FRAMES_PER_SECOND = 5  # bursts of 10
     ws = await connect(alice, conversation.id)
     for _ in range(40):
@@ -233,7 +245,9 @@ def _fuzz_value(rng, depth=0):
     if kind == "int":
         return rng.choice([0, -1, 1, 2**31, 2**63, -(2**64), rng.randint(-10, 10**6)])
     if kind == "str":
-        return rng.choice(["", "x", "send", "openai:fake-model", "\x00", "😀" * 3, "<script>", "a" * rng.randint(0, 500)])
+        return rng.choice(
+            ["", "x", "send", "openai:fake-model", "\x00", "😀" * 3, "<script>", "a" * rng.randint(0, 500)]
+        )
     if kind == "float":
         return rng.choice([0.5, -1.5, 1e308, float("inf"), float("nan")])
     if kind == "big":
@@ -248,7 +262,9 @@ def _fuzz_value(rng, depth=0):
 
 
 @ws_db
-async def test_fuzzed_frames_write_nothing_and_others_are_served(alice, conversation, providers, settings, no_leftover_generations):
+async def test_fuzzed_frames_write_nothing_and_others_are_served(
+    alice, conversation, providers, settings, no_leftover_generations
+):
     import json
     import random
 
@@ -268,7 +284,9 @@ async def test_fuzzed_frames_write_nothing_and_others_are_served(alice, conversa
     answers = []
     while not await fuzzer.receive_nothing(timeout=0.5):
         answers.append(await fuzzer.receive_json_from())
-    assert answers and all(a["type"] in ("error", "turn.created", "delta", "turn.finished", "conversation.updated") for a in answers)
+    assert answers and all(
+        a["type"] in ("error", "turn.created", "delta", "turn.finished", "conversation.updated") for a in answers
+    )
     assert not [a for a in answers if a.get("code") == "server_error"]
     # Whatever was written is valid: every turn well formed, every reply saved or finished.
     turns = await database_sync_to_async(lambda: list(Turn.objects.all()))()

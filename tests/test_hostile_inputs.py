@@ -110,7 +110,9 @@ def test_a_count_body_over_the_upload_limit_gets_a_json_400(alice, providers, se
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("body", [NESTED["arrays"], NESTED["objects"], '{"model": "openai:gpt-4", "texts": [' + NESTED["arrays"] + "]}"])
+@pytest.mark.parametrize(
+    "body", [NESTED["arrays"], NESTED["objects"], '{"model": "openai:gpt-4", "texts": [' + NESTED["arrays"] + "]}"]
+)
 def test_deeply_nested_bodies_get_a_400_naming_the_problem(alice, providers, body):
     response = signed_in(alice).post(reverse("tokens_count"), body, content_type="application/json")
     assert response.status_code == 400
@@ -131,7 +133,10 @@ def surrogate_message(field: str, char: str = "\\ud800", at: int = 1) -> str:
 # Raw JSON text, as a client would send it: the escapes stay unpaired.
 SURROGATE_FRAMES = {
     "send content": (SEND.replace('"hello"', '"a\\ud800b"') + "}", '"content"'),
-    "edit content": ('{"action": "edit", "turn": TURN, "model": "openai:fake-model", "content": "a\\ud800b"}', '"content"'),
+    "edit content": (
+        '{"action": "edit", "turn": TURN, "model": "openai:fake-model", "content": "a\\ud800b"}',
+        '"content"',
+    ),
     "a low surrogate alone": (SEND.replace('"hello"', '"a\\udc00"') + "}", surrogate_message('"content"', "\\udc00")),
     "system prompt": (SEND + ', "settings": {"system_prompt": "a\\ud800b"}}', '"settings.system_prompt"'),
     "request_id": (SEND + ', "request_id": "a\\ud800"}', '"request_id"'),
@@ -144,7 +149,10 @@ SURROGATE_FRAMES = {
     "a setting's name": (SEND + ', "settings": {"a\\ud800": 1}}', surrogate_message('A key in "settings"')),
     "an unknown field": (SEND + ', "note": "a\\ud800"}', '"note"'),
     "a field's name": (SEND + ', "a\\ud800": 1}', surrogate_message("A key in the frame")),
-    "resume": ('{"action": "resume", "turn": 1, "offset": 0, "request_id": "\\udfff"}', surrogate_message('"request_id"', "\\udfff", 0)),
+    "resume": (
+        '{"action": "resume", "turn": 1, "offset": 0, "request_id": "\\udfff"}',
+        surrogate_message('"request_id"', "\\udfff", 0),
+    ),
 }
 
 
@@ -239,7 +247,9 @@ def test_a_workspace_name_over_the_limit_is_refused_not_cut(alice):
 
 
 @ws_db
-async def test_an_auto_title_from_a_long_first_prompt_is_still_shortened(alice, conversation, providers, no_leftover_generations):
+async def test_an_auto_title_from_a_long_first_prompt_is_still_shortened(
+    alice, conversation, providers, no_leftover_generations
+):
     ws = await connect(alice, conversation.id)
     await ws.send_json_to({"action": "send", "parent": None, "content": "word " * 1_000, "model": "openai:fake-model"})
     frames = await frames_until(ws, finished())

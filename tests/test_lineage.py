@@ -57,7 +57,8 @@ def test_a_child_made_after_the_first_was_deleted_takes_its_place(conversation):
     services.turn_delete(conversation=conversation, turn_id=first.id)
     again = chain(conversation, 2, parent=root)
     assert placement(*again) == [(1, root.id), (2, root.id)]
-    assert [t.id for t in Turn.objects.path(conversation_id=conversation.id, turn_id=again[1].id)] == [root.id, *[t.id for t in again]]
+    path = Turn.objects.path(conversation_id=conversation.id, turn_id=again[1].id)
+    assert [t.id for t in path] == [root.id, *[t.id for t in again]]
 
 
 def test_a_chain_holds_one_turn_per_depth(conversation):
@@ -132,4 +133,5 @@ def test_the_migration_fills_in_existing_turns(alice):
     rows = Turn.objects.filter(conversation_id=conversation.id).values_list("id", "parent_id", "depth", "chain")
     assert lineage((i, p) for i, p, _, _ in rows) == {i: (d, c) for i, _, d, c in rows}
     tip = made[-1]
-    assert [t.id for t in Turn.objects.path(conversation_id=conversation.id, turn_id=tip.id)] == walk(Turn.objects.get(pk=tip.id))
+    path = Turn.objects.path(conversation_id=conversation.id, turn_id=tip.id)
+    assert [t.id for t in path] == walk(Turn.objects.get(pk=tip.id))

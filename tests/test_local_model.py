@@ -59,7 +59,10 @@ async def test_stopping_the_local_model_frees_it(local):
     assert isinstance(first, TextDelta)
     await stream.aclose()
     # The worker saw the cancellation and released the model for the next reply.
-    again = [e async for e in local.stream(GenerationRequest(model=MODEL_NAME, messages=[Message("user", "Hi")], settings=GenerationSettings(max_tokens=5)))]
+    request = GenerationRequest(
+        model=MODEL_NAME, messages=[Message("user", "Hi")], settings=GenerationSettings(max_tokens=5)
+    )
+    again = [e async for e in local.stream(request)]
     assert [e for e in again if isinstance(e, Usage)][-1].output_tokens <= 5
 
 
@@ -75,7 +78,8 @@ async def test_the_local_model_over_the_socket(alice, settings, no_leftover_gene
     conversation = await database_sync_to_async(services.conversation_create)(owner=alice)
     ws = await connect(alice, conversation.id)
     await ws.send_json_to(
-        {"action": "send", "parent": None, "content": "Say hello.", "model": f"local:{MODEL_NAME}", "settings": {"max_tokens": 16}}
+        {"action": "send", "parent": None, "content": "Say hello.", "model": f"local:{MODEL_NAME}",
+         "settings": {"max_tokens": 16}}
     )
     frames = await frames_until(ws, finished(), timeout=60)
     reply_id = created_reply(frames)["id"]
@@ -87,7 +91,9 @@ async def test_the_local_model_over_the_socket(alice, settings, no_leftover_gene
 
 def test_without_the_model_the_status_says_how_to_install_it(monkeypatch):
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llama_cpp" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "llama_cpp" else real_find_spec(name, *a)
+    )
     path, problem = local_model_status()
     assert path is None and problem == INSTALL_HINT
     assert "pip install -r requirements-local-model.txt" in problem

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
@@ -594,7 +595,7 @@ async def _done(ws, w: World, action: str, before: dict) -> None:
 @ws_test
 @pytest.mark.parametrize(
     "action,persona,expected",
-    [pytest.param(a, p, e, id=f"{a}-{p}") for a, row in WS_ACTIONS.items() for p, e in zip(MEMBERS, row)],
+    [pytest.param(a, p, e, id=f"{a}-{p}") for a, row in WS_ACTIONS.items() for p, e in zip(MEMBERS, row, strict=True)],
 )
 async def test_ws_action(world, providers, upstream, action, persona, expected):
     ws = await connect(world.user(persona), world.conv.id)

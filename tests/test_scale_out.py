@@ -76,7 +76,8 @@ async def test_watch_resume_and_stop_through_the_other_process(two_processes):
             # "Echo: across processes" and more (B may first send its last checkpoint, shorter).
             await b.send_json({"action": "resume", "turn": reply, "offset": 0})
             caught_up = await frames_until(
-                b, lambda f: f["type"] == "delta" and f["offset"] == 0 and f["text"].startswith("Echo: across processes")
+                b,
+                lambda f: f["type"] == "delta" and f["offset"] == 0 and f["text"].startswith("Echo: across processes"),
             )
             assert caught_up[-1]["turn"] == reply
             # Stop through B stops the reply A runs; both sockets hear it ended.

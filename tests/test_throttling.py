@@ -110,7 +110,9 @@ def test_failures_for_an_account_that_does_not_exist_lock_out_too(client, db):
 
 def test_a_forged_forwarding_header_does_not_escape_the_lockout(client, alice):
     statuses = [
-        sign_in(client, "alice", "wrong", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}", HTTP_X_REAL_IP=f"203.0.113.{n}").status_code
+        sign_in(
+            client, "alice", "wrong", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}", HTTP_X_REAL_IP=f"203.0.113.{n}"
+        ).status_code
         for n in range(5)
     ]
     assert statuses == [200] * 4 + [429]
@@ -317,7 +319,9 @@ def post_form(base: str, path: str, fields: dict[str, str]) -> tuple[int, str]:
 
 def test_failures_on_every_process_count_toward_one_lockout(two_processes):
     first, second = two_processes
-    first.run_python(f'from django.contrib.auth.models import User; User.objects.create_user("dana", password="{PASSWORD}")')
+    first.run_python(
+        f'from django.contrib.auth.models import User; User.objects.create_user("dana", password="{PASSWORD}")'
+    )
     path = "/accounts/login/"
     assert post_form(first.url, path, {"username": "dana", "password": "wrong"})[0] == 200
     assert post_form(second.url, path, {"username": "dana", "password": "wrong"})[0] == 200
@@ -341,5 +345,8 @@ def test_sign_ups_on_every_process_count_toward_one_limit(two_processes):
     assert status == 429 and SIGNUP_REFUSED in page
     status, page = post_form(second.url, path, fields("cai"))
     assert status == 429
-    count = "from django.contrib.auth.models import User; print(User.objects.filter(username__in=['ana', 'ben', 'cai']).count())"
+    count = (
+        "from django.contrib.auth.models import User; "
+        "print(User.objects.filter(username__in=['ana', 'ben', 'cai']).count())"
+    )
     assert first.run_python(count).split()[-1] == "2"

@@ -72,7 +72,9 @@ def _copy_files(tmp_path, *, tamper: str = "", plain: bool = False):
 def test_a_tampered_file_is_rejected_by_its_hash(tmp_path, fresh_encodings, no_download):
     _copy_files(tmp_path, tamper="o200k_base")
     fresh_encodings.TOKENIZER_DIR = str(tmp_path)
-    with pytest.raises(tokens.TokenizerFilesError, match=r"o200k_base\.tiktoken\.gz has SHA-256 .* but tiktoken expects 446a9538"):
+    with pytest.raises(
+        tokens.TokenizerFilesError, match=r"o200k_base\.tiktoken\.gz has SHA-256 .* but tiktoken expects 446a9538"
+    ):
         tokens.encoding("o200k_base")
     # The untouched file beside it still loads.
     assert tokens.encoding("cl100k_base").encode("hello world") == [15339, 1917]
@@ -142,7 +144,8 @@ def test_environment_and_file_override_the_shipped_catalogue(settings, tmp_path)
     catalogue = Catalogue(load_entries())
     mini = catalogue.info("openai:gpt-4.1-mini")
     # Entry by entry, field by field: the window stays from the shipped file.
-    assert (mini.context_window, mini.input_per_million, mini.output_per_million) == (1047576, Decimal("0.5"), Decimal("2"))
+    window_and_prices = (mini.context_window, mini.input_per_million, mini.output_per_million)
+    assert window_and_prices == (1047576, Decimal("0.5"), Decimal("2"))
     llama = catalogue.info("ollama:llama3.2")
     assert (llama.vendor, llama.context_window, llama.listed) == ("meta", 131072, True)
     assert catalogue.info("other:llama3.2").listed is False  # a provider-qualified key applies to that provider only

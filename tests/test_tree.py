@@ -95,7 +95,9 @@ def test_send_appends_a_prompt_and_a_streaming_reply(conversation, alice, provid
         parent_id=None,
         content="Hello there, tree",
         author=alice,
-        variants=[Variant("openai:fake-model", GenerationSettings(system_prompt="Be brief", temperature=0.5, max_tokens=50))],
+        variants=[
+            Variant("openai:fake-model", GenerationSettings(system_prompt="Be brief", temperature=0.5, max_tokens=50))
+        ],
     )
     prompt, prepared = sent.prompt, sent.replies[0]
     reply = prepared.reply

@@ -148,7 +148,8 @@ def test_small_branched_tree_renders_every_node_and_edge(harness):
     assert harness.locator('#a [data-turn-id="9"].tm-status-error').count() == 1
     # A tidy layout: no two nodes of a row overlap.
     boxes = harness.eval_on_selector_all(
-        "#a .tm-shape", "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.x, r.y, r.right, r.bottom]; })"
+        "#a .tm-shape",
+        "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.x, r.y, r.right, r.bottom]; })",
     )
     for i, a in enumerate(boxes):
         for b in boxes[i + 1:]:
@@ -286,7 +287,8 @@ def test_ten_thousand_turns_lay_out_fast(harness):
           let seed = 1;
           const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
           for (let id = 1; id <= 10000; id++) {
-            const parent = id === 1 ? null : random() < 0.15 ? Math.max(1, id - 1 - Math.floor(random() * 300)) : id - 1;
+            const parent = id === 1 ? null
+              : random() < 0.15 ? Math.max(1, id - 1 - Math.floor(random() * 300)) : id - 1;
             nodes.push({id, parent, role: id % 2 ? 'user' : 'assistant', status: 'complete',
                         model: id % 2 ? '' : 'openai:gpt-4o', preview: 'turn ' + id});
           }

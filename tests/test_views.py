@@ -34,7 +34,8 @@ def signed_in(user) -> Client:
 
 def page_data(response) -> dict:
     html = response.content.decode()
-    start = html.index('<script id="page-data" type="application/json">') + len('<script id="page-data" type="application/json">')
+    opening = '<script id="page-data" type="application/json">'
+    start = html.index(opening) + len(opening)
     return json.loads(html[start : html.index("</script>", start)])
 
 

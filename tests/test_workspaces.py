@@ -71,7 +71,7 @@ def test_list_shows_only_own_workspaces_with_roles(team, carol, charlie):
     html = response.content.decode()
     assert reverse("workspace", args=[team.id]) in html
     assert "Charlie&#x27;s secret" not in html and "Charlie's secret" not in html
-    assert 'action="%s"' % reverse("workspace_create") in html
+    assert f'action="{reverse("workspace_create")}"' in html
 
 
 def test_creating_a_workspace_makes_you_its_owner(bob):
@@ -169,7 +169,9 @@ def test_bad_invites_are_form_errors(team, alice, bob, charlie, form, message):
 
 def test_nobody_can_be_invited_into_a_personal_workspace(alice, charlie):
     personal = workspaces.personal_workspace(alice)
-    response = signed_in(alice).post(reverse("workspace_invite", args=[personal.id]), {"who": "charlie", "role": "viewer"})
+    response = signed_in(alice).post(
+        reverse("workspace_invite", args=[personal.id]), {"who": "charlie", "role": "viewer"}
+    )
     assert response.status_code == 400
     assert b"A personal workspace is yours alone" in response.content
     assert not Membership.objects.filter(workspace=personal, user=charlie).exists()
