@@ -1,4 +1,5 @@
 """Hostile text for rendering tests: each payload, if it ever ran, would call window.__xss()."""
+from __future__ import annotations
 
 PAYLOADS = [
     "<script>window.__xss('script')</script>",

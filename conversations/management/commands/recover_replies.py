@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from django.core.management.base import BaseCommand
 
 from conversations.streaming.liveness import orphans_interrupt
