@@ -6,9 +6,9 @@
 
 Parts (all run unless skipped): sqlite, postgresql, scaleout (two processes on PostgreSQL + Redis),
 idle (2,000 open websockets), profile (cProfile of the server), readpath (bench.read_path: reading
-the upstream alone), tree (bench.tree), context (bench.context_meter). PostgreSQL is BENCH_DATABASE_URL or --postgres (default the local server);
-Redis is REDIS_URL or --redis. Each gets scratch databases / a channel prefix of its own, removed after.
-Not part of the test suite.
+the upstream alone), tree (bench.tree), context (bench.context_meter). PostgreSQL is
+BENCH_DATABASE_URL or --postgres (default the local server); Redis is REDIS_URL or --redis. Each
+gets scratch databases / a channel prefix of its own, removed after. Not part of the test suite.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import shutil
 import sys
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import extras, machine, report
@@ -40,7 +40,8 @@ PARTS = ("sqlite", "postgresql", "scaleout", "idle", "profile", "readpath", "tre
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 10 streams, one run, 500 idle sockets, small trees")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run: 10 streams, one run, 500 idle sockets, small trees")
     parser.add_argument("--levels", help="concurrent streams per level (default 1,10,50,100)")
     parser.add_argument("--runs", type=int, help="runs per level; medians are reported (default 3)")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: " + ",".join(PARTS))
@@ -146,8 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         print("error: two cores are needed (server on core 0, load generator on core 1)", file=sys.stderr)
         return 2
     if args.render:
-        results = json.loads(Path(args.render).read_text())
-        Path(args.output).write_text(report.render(results, results.get("extra_sections", [])))
+        saved = json.loads(Path(args.render).read_text())
+        Path(args.output).write_text(report.render(saved, saved.get("extra_sections", [])))
         log(f"wrote {args.output} from {args.render}")
         return 0
     os.sched_setaffinity(0, {LOADGEN_CPU})
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     if "context" not in args.skip:
         extra.append(extras.context_section(options, postgres, args.quick, log=log))
     results["load_end"] = machine.load_average()
-    results["finished"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    results["finished"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     results["minutes"] = (time.time() - started) / 60
     if not results["configs"]:
         print("error: nothing was measured; see the errors above", file=sys.stderr)

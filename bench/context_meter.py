@@ -74,6 +74,7 @@ def main() -> None:
             content=f"{index}: {text}", token_counts=counts, provider="openai" if reply else "",
             model="gpt-4.1-mini" if reply else "",
         )
+    assert parent is not None, "--turns must be at least 1"
     tip = parent.id
     catalogue = Catalogue(load_entries())
     info = catalogue.info("openai:gpt-4.1-mini")
@@ -81,7 +82,9 @@ def main() -> None:
     path = Turn.objects.path(conversation_id=conversation.id, turn_id=tip)
     meter = branch_meter(path, info)
 
-    read_and_meter = timed(lambda: branch_meter(Turn.objects.path(conversation_id=conversation.id, turn_id=tip), info), args.runs)
+    read_and_meter = timed(
+        lambda: branch_meter(Turn.objects.path(conversation_id=conversation.id, turn_id=tip), info), args.runs
+    )
     meter_only = timed(lambda: branch_meter(path, info), args.runs)
     plan = plan_context(path=path, info=small)
     fit = timed(lambda: plan_context(path=path, info=small), args.runs)

@@ -80,7 +80,7 @@ def context_section(options: dict, postgres: str, quick: bool, log=print) -> str
 
 def _per_database(title: str, module: str, flags: list[str], postgres: str, name: str, note: str) -> str:
     parts = [f"## {title}", "", note, ""]
-    runs = [("SQLite", None)]
+    runs: list[tuple[str, str | None]] = [("SQLite", None)]
     if postgres:
         runs.append(("PostgreSQL", postgres))
     for label, url in runs:
@@ -89,7 +89,8 @@ def _per_database(title: str, module: str, flags: list[str], postgres: str, name
             if database is None:
                 env["BENCH_DATABASE_URL"] = ""
             code, out = _run([sys.executable, "-m", module, *flags], env=env)
-        command = f"{'BENCH_DATABASE_URL=postgres://… ' if database else ''}.venv/bin/python -m {module} {' '.join(flags)}".strip()
+        prefix = "BENCH_DATABASE_URL=postgres://… " if database else ""
+        command = f"{prefix}.venv/bin/python -m {module} {' '.join(flags)}".strip()
         parts.append(f"### {label}: `{command}`\n")
         if code != 0:
             tail = "\n".join(out.strip().splitlines()[-6:])

@@ -77,7 +77,7 @@ def describe(postgres: str = "", redis: str = "") -> dict:
         info["postgresql"] = _command(["psql", postgres, "-Atc", "SHOW server_version"]) or "unknown"
     if redis:
         out = _command(["redis-cli", "-u", redis, "INFO", "server"])
-        info["redis"] = next((l.split(":", 1)[1].strip() for l in out.splitlines() if l.startswith("redis_version")),
+        info["redis"] = next((x.split(":", 1)[1].strip() for x in out.splitlines() if x.startswith("redis_version")),
                              "unknown")
     return info
 
@@ -120,7 +120,7 @@ def memory_stages(env: dict[str, str]) -> list[tuple[str, float]]:
     try:
         out = subprocess.run([sys.executable, "-c", MEMORY_STAGES], cwd=ROOT, env=env, capture_output=True,
                              text=True, timeout=120).stdout
-        line = next(l for l in out.splitlines() if l.startswith("STAGES "))
+        line = next(x for x in out.splitlines() if x.startswith("STAGES "))
     except (OSError, subprocess.SubprocessError, StopIteration):
         return []
     return [(name, mb) for name, mb in json.loads(line[7:])]

@@ -76,7 +76,8 @@ def machine_section(r: dict) -> str:
     changed = m.get("uncommitted") or []
     lines.append(f"- **Code** measured: commit {m.get('commit', 'unknown')}"
                  + (f" plus uncommitted changes outside bench/ in {', '.join(f'`{c}`' for c in changed[:8])}"
-                    + (" …" if len(changed) > 8 else "") + "." if changed else ", no uncommitted changes outside bench/."))
+                    + (" …" if len(changed) > 8 else "") + "."
+                    if changed else ", no uncommitted changes outside bench/."))
     if "postgresql" in m or "redis" in m:
         lines.append(f"- **PostgreSQL** {m.get('postgresql', '–')}, **Redis** {m.get('redis', '–')} on 127.0.0.1 "
                      "(system services, not pinned; their CPU is reported beside daphne's, not in it).")
@@ -148,9 +149,11 @@ def summary_section(r: dict) -> str:
         base = level_of(configs[0], level)["baseline"]["added_p50"]
         row(f"added time to first token, p50, {streams(level)}", f"≤ {f(target, 0)} ms" if target else "–",
             cells, f(base, 2, " ms"), oks)
-    for key, name, target, digits, unit in (("cpu_us_per_token", "CPU per relayed token, worst level", CPU_TARGET_US, 0, " µs"),
-                                            ("bytes_ratio", "websocket bytes ÷ reply text, worst level", BYTES_TARGET, 2, "×"),
-                                            ("frames_per_s_max", "frames per stream per second, max", FRAMES_TARGET, 1, "")):
+    for key, name, target, digits, unit in (
+        ("cpu_us_per_token", "CPU per relayed token, worst level", CPU_TARGET_US, 0, " µs"),
+        ("bytes_ratio", "websocket bytes ÷ reply text, worst level", BYTES_TARGET, 2, "×"),
+        ("frames_per_s_max", "frames per stream per second, max", FRAMES_TARGET, 1, ""),
+    ):
         cells, oks = [], []
         for c in configs:
             values = sorted((x["median"][key], x["level"]) for x in r["configs"][c] if not math.isnan(x["median"][key]))
@@ -237,7 +240,8 @@ def config_section(r: dict, config: str) -> str:
         lines.append(f"| {x['level']} | {f(m['cpu_us_per_token'], 0)} µs | {daphne} | "
                      f"{pct(cores.get('cpu0'))} / {pct(cores.get('cpu1'))} | {pct(m['postgres_util'])} / "
                      f"{pct(m['redis_util'])} / {pct(m['rest_util'])} | {f(m['bytes_ratio'], 2)}× "
-                     f"({f(m.get('payload_ratio', math.nan), 2)}× uncompressed; prose {f(m.get('prose_ratio', math.nan), 2)}×) | "
+                     f"({f(m.get('payload_ratio', math.nan), 2)}× uncompressed; "
+                     f"prose {f(m.get('prose_ratio', math.nan), 2)}×) | "
                      f"{f(m['frames_per_s_p50'])} / {f(m['frames_per_s_max'])} | {writes} | "
                      f"{f(x['rss_start_mb'], 0)} / {f(x['rss_idle_mb'], 0)} / {f(m['peak_rss_mb'], 0)} MB | "
                      f"{mark(all(o for o in oks if o is not None))} |")

@@ -106,12 +106,12 @@ class CpuWatch:
     def figures(self) -> dict:
         cpu0, cores0, own0, services0, t0, loop0 = self.start
         wall = time.perf_counter() - t0
-        cpu = [s.cpu_seconds() - c for s, c in zip(self.servers, cpu0)]
-        loop = [s.loop_cpu_seconds() - c for s, c in zip(self.servers, loop0)]
+        cpu = [s.cpu_seconds() - c for s, c in zip(self.servers, cpu0, strict=True)]
+        loop = [s.loop_cpu_seconds() - c for s, c in zip(self.servers, loop0, strict=True)]
         services = {k: (v - services0[k]) / wall for k, v in service_cpu_seconds().items()}
         busy = core_busy(cores0, core_times())
         loadgen = (own_cpu() - own0) / wall
-        on_core = {f"cpu{s.cpu}": c / wall for s, c in zip(self.servers, cpu)}
+        on_core = {f"cpu{s.cpu}": c / wall for s, c in zip(self.servers, cpu, strict=True)}
         ours = sum(cpu) / wall + loadgen + services["postgres"] + services["redis"]
         return {
             "wall_s": wall, "server_cpu_s": sum(cpu),
@@ -199,7 +199,7 @@ async def measure_levels(deployment: Deployment, upstream: TimedUpstream, plan: 
                         "rss_start_mb": rss_start, "rss_idle_mb": rss_idle})
     saved = await asyncio.to_thread(deployment.saved_replies,
                                     sorted(s.reply_id for group in streams_of for s in group if s.reply_id))
-    for result, streams in zip(results, streams_of):
+    for result, streams in zip(results, streams_of, strict=True):
         result["verify"] = _verify(saved, streams)
     return results
 
@@ -257,7 +257,9 @@ async def measure_idle(deployment: Deployment, count: int, hold: float, *, log=p
             result["idle_cpu_pct"] = (server.cpu_seconds() - cpu_hold) / hold * 100
             result["min_open"] = min(open_counts) if open_counts else 0
             result["rss_after_mb"] = server.rss_kb() / 1024
-            result["kb_per_socket"] = (result["rss_after_mb"] - result["rss_before_mb"]) * 1024 / max(1, result["connected"])
+            result["kb_per_socket"] = (
+                (result["rss_after_mb"] - result["rss_before_mb"]) * 1024 / max(1, result["connected"])
+            )
             result["answered"] = await _answer_all([ws for ws in sockets if ws is not None])
             log(f"  idle: {result['connected']} connected, {result['min_open']} open throughout, "
                 f"{result['answered']} answered, {result['kb_per_socket']:.1f} kB each")
@@ -335,11 +337,13 @@ def profile_breakdown(path: Path) -> dict:
     """CPU shares by package or project module. The time of a standard-library or C function called
     from a package or project module (a socket send, json.dumps, deepcopy) goes to that caller, so
     the shares say whose work it was; what the event loop itself does stays with the library."""
-    stats = pstats.Stats(str(path))
-    total = sum(entry[2] for entry in stats.stats.values()) or 1.0
+    # {(file, line, function): (calls, primitive calls, tottime, cumtime, callers)}; typeshed's
+    # Stats does not declare it.
+    entries: dict = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
+    total = sum(entry[2] for entry in entries.values()) or 1.0
     groups: dict[str, float] = {}
     functions = []
-    for (filename, line, name), (_, calls, tottime, _, callers) in stats.stats.items():
+    for (filename, line, name), (_, calls, tottime, _, callers) in entries.items():
         kind, group = _group(filename)
         if kind in ("builtin", "stdlib"):
             owners = {c: v[2] for c, v in callers.items() if _group(c[0])[0] in ("package", "project")}
@@ -351,7 +355,7 @@ def profile_breakdown(path: Path) -> dict:
         groups[group] = groups.get(group, 0.0) + tottime
         where = {"builtin": filename, "project": f"{group[9:]}:{line}",
                  "package": f"{group}/{Path(filename).name}:{line}"}.get(kind, f"{Path(filename).name}:{line}")
-        functions.append((stats.stats[(filename, line, name)][2], calls, f"{where} {name}"))
+        functions.append((entries[(filename, line, name)][2], calls, f"{where} {name}"))
     functions.sort(reverse=True)
     return {"total_s": total,
             "groups": sorted(((t / total, g) for g, t in groups.items()), reverse=True)[:16],

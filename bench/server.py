@@ -104,7 +104,7 @@ def service_cpu_seconds() -> dict[str, float]:
     return out
 
 
-def core_times() -> dict[str, tuple[float, float]]:
+def core_times() -> dict[str, tuple[int, int]]:
     """(busy, total) jiffies of each core from /proc/stat."""
     out = {}
     with open("/proc/stat") as handle:
@@ -144,10 +144,9 @@ class Daphne:
         module = ["-m", "daphne"] if self.profile is None else ["-m", "bench.profiled_daphne", str(self.profile)]
         command = ["taskset", "-c", str(self.cpu), "prlimit", f"--nofile={NOFILE}:{NOFILE}", sys.executable,
                    *module, "-b", "127.0.0.1", "-p", str(self.port), "workbench.asgi:application"]
-        log = open(self.log_path, "w")
         # taskset and prlimit exec what they run: the pid is daphne's own.
-        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        with open(self.log_path, "w") as log:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
             try:
@@ -281,7 +280,7 @@ class Deployment:
         """`users` users, each signed in once and owning `each` conversations: (id, session key)s."""
         self._seeded += 1
         out = self.shell(SEED.format(users=users, each=each, prefix=f"bench{self._seeded}"))
-        line = next(l for l in out.splitlines() if l.startswith("SEEDED "))
+        line = next(x for x in out.splitlines() if x.startswith("SEEDED "))
         return [(int(c), s) for c, s in json.loads(line[7:])]
 
     def saved_replies(self, turn_ids: list[int]) -> dict[int, tuple[str, str]]:
@@ -289,7 +288,7 @@ class Deployment:
         path = self.folder / "check.json"
         path.write_text(json.dumps(turn_ids))
         out = self.shell(CHECK.format(path=str(path)))
-        line = next(l for l in out.splitlines() if l.startswith("CHECKED "))
+        line = next(x for x in out.splitlines() if x.startswith("CHECKED "))
         return {int(k): (v[0], v[1]) for k, v in json.loads(line[8:]).items()}
 
     def turn_writes(self) -> dict[str, int] | None:

@@ -321,6 +321,8 @@ def summarize(streams: list[Stream], upstream: TimedUpstream) -> dict:
         if s.delta_frames > 1 and s.t_last and s.t_first and s.t_last > s.t_first:
             rates.append((s.delta_frames - 1) / (s.t_last - s.t_first))
     complete = [s for s in streams if s.complete]
+    # A complete reply had deltas, so both times are set.
+    spans = [s.t_last - s.t_first for s in complete if s.t_first is not None and s.t_last is not None]
     text_bytes = sum(len(s.expected.encode()) for s in complete)
     recorded = [s.payloads for s in streams if s.payloads]  # the first two replies of one socket
     return {
@@ -332,7 +334,9 @@ def summarize(streams: list[Stream], upstream: TimedUpstream) -> dict:
         "gaps": sum(s.gaps for s in streams),
         "repeats": sum(s.repeats for s in streams),
         "reorders": sum(s.reorders for s in streams),
-        "length_mismatch": sum(1 for s in streams if s.reported_length not in (None, len(s.expected.encode("utf-16-le")) // 2)),
+        "length_mismatch": sum(
+            1 for s in streams if s.reported_length not in (None, len(s.expected.encode("utf-16-le")) // 2)
+        ),
         "missing_upstream_stamp": missing_stamp,
         "tokens": TOKENS * len(complete),
         "added_p50": percentile(added, 0.5), "added_p95": percentile(added, 0.95),
@@ -341,7 +345,7 @@ def summarize(streams: list[Stream], upstream: TimedUpstream) -> dict:
         "frames_per_s_p50": percentile(rates, 0.5), "frames_per_s_max": max(rates) if rates else math.nan,
         "frames_per_reply": statistics.mean(s.frames for s in complete) if complete else math.nan,
         "delta_frames_per_reply": statistics.mean(s.delta_frames for s in complete) if complete else math.nan,
-        "stream_s": statistics.median(s.t_last - s.t_first for s in complete) if complete else math.nan,
+        "stream_s": statistics.median(spans) if spans else math.nan,
         "bytes_ratio": statistics.median(ratios) if ratios else math.nan,
         "payload_ratio": statistics.median(payload_ratios) if payload_ratios else math.nan,
         "prose_ratio": prose_ratio(recorded),

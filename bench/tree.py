@@ -6,8 +6,9 @@ and opening the page of a 10,000-turn conversation.
 Builds the database once (SQLite in a temporary folder, or the PostgreSQL database named by
 BENCH_DATABASE_URL): many conversations of bushy trees up to the total,
 one of which holds a 2,000-turn branch, plus a 10,000-turn conversation (one long branch with side
-branches every 50 turns). Then times, over `--runs` runs, the path query (`selectors.path_sql`: one query, chain by chain) and
-the conversation page through Django's test client (server time, HTML size).
+branches every 50 turns). Then times, over `--runs` runs, the path query (`selectors.path_sql`: one
+query, chain by chain) and the conversation page through Django's test client (server time, HTML
+size).
 """
 from __future__ import annotations
 
@@ -107,14 +108,14 @@ def measure(total: int, runs: int) -> dict:
     from django.test import Client
 
     from conversations.models import Turn
-    
+
     started = time.perf_counter()
     world = _build(total)
     built = time.perf_counter() - started
     assert len(Turn.objects.path(conversation_id=world["deep"].id, turn_id=world["deep_tip"])) == 2000
 
     # The query alone (rows fetched through the cursor), and the selector that builds Turn objects.
-    
+
     query = Turn.objects.path_sql()
     query_ms, path_ms = [], []
     for _ in range(runs):
@@ -156,15 +157,18 @@ def _mark(value: float, target: float) -> str:
 
 def section(results: list[dict]) -> str:
     lines = [
-        "| database | turns in it | path root→leaf of a 2,000-turn branch: the query, p50 / p95 | target p95 | with Turn objects built, p50 / p95 | 10,000-turn page, server p50 / p95 | target | page HTML | target |",
+        "| database | turns in it | path root→leaf of a 2,000-turn branch: the query, p50 / p95 | target p95 "
+        "| with Turn objects built, p50 / p95 | 10,000-turn page, server p50 / p95 | target | page HTML | target |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
-            f"| {r['database']} | {r['turns']:,} | {r['query'][0]:.1f} / {r['query'][1]:.1f} ms | ≤ {TARGET_PATH_P95_MS:.0f} ms "
+            f"| {r['database']} | {r['turns']:,} | {r['query'][0]:.1f} / {r['query'][1]:.1f} ms "
+            f"| ≤ {TARGET_PATH_P95_MS:.0f} ms "
             f"({_mark(r['query'][1], TARGET_PATH_P95_MS)}) | {r['path'][0]:.1f} / {r['path'][1]:.1f} ms "
             f"| {r['page'][0]:.0f} / {r['page'][1]:.0f} ms | ≤ {TARGET_PAGE_MS:.0f} ms "
-            f"({_mark(r['page'][0], TARGET_PAGE_MS)}) | {r['page_kb']:.0f} KB | ≤ {TARGET_PAGE_KB:.0f} KB ({_mark(r['page_kb'], TARGET_PAGE_KB)}) |"
+            f"({_mark(r['page'][0], TARGET_PAGE_MS)}) | {r['page_kb']:.0f} KB "
+            f"| ≤ {TARGET_PAGE_KB:.0f} KB ({_mark(r['page_kb'], TARGET_PAGE_KB)}) |"
         )
     return "\n".join(lines) + "\n"
 
