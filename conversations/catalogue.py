@@ -51,7 +51,7 @@ class ModelInfo:
         return self.input_per_million is not None and self.output_per_million is not None
 
     def cost(self, input_tokens: int | None, output_tokens: int | None) -> Decimal | None:
-        if not self.priced:
+        if self.input_per_million is None or self.output_per_million is None:
             return None
         return (
             Decimal(input_tokens or 0) * self.input_per_million

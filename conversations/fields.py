@@ -12,7 +12,8 @@ end of a sentence that begins with the field's name: `"model" must be a model na
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Callable
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from pydantic import PlainValidator
 from pydantic_core import ErrorDetails, PydanticCustomError

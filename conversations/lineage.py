@@ -18,7 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 
-def placed_under(parent_depth: int, parent_chain: int | None, parent_id: int, *, first_child: bool) -> tuple[int, int | None]:
+def placed_under(
+    parent_depth: int, parent_chain: int | None, parent_id: int, *, first_child: bool
+) -> tuple[int, int | None]:
     """(depth, chain) of a new child of the parent described."""
     return parent_depth + 1, (parent_chain or parent_id) if first_child else None
 
@@ -30,7 +32,7 @@ def lineage(rows: Iterable[tuple[int, int | None]]) -> dict[int, tuple[int, int 
     for turn_id, parent_id in rows:
         children.setdefault(parent_id, []).append(turn_id)
     placed: dict[int, tuple[int, int | None]] = {}
-    stack = [(root, 0, None) for root in children.get(None, ())]
+    stack: list[tuple[int, int, int | None]] = [(root, 0, None) for root in children.get(None, ())]
     while stack:
         turn_id, depth, chain = stack.pop()
         placed[turn_id] = (depth, chain)

@@ -15,11 +15,15 @@ A share link grants READ on what it shares and nothing else (see `share_for`).
 from __future__ import annotations
 
 from enum import Enum
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import F
 from django.utils import timezone
 
 from conversations.models import Conversation, Membership, ShareLink, Workspace
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 
 class Need(Enum):
@@ -28,7 +32,7 @@ class Need(Enum):
     MANAGE = "manage"
 
 
-GRANTS = {
+GRANTS: dict[str, set[Need]] = {
     Membership.Role.OWNER: {Need.READ, Need.WRITE, Need.MANAGE},
     Membership.Role.EDITOR: {Need.READ, Need.WRITE},
     Membership.Role.VIEWER: {Need.READ},
@@ -56,6 +60,12 @@ def role_in(user, workspace_id: int) -> str | None:
     return _role(user.pk, workspace_id) if _signed_in(user) else None
 
 
+class Role(TypedDict):
+    """What `conversation_for` and `workspace_for` add to the row they return."""
+
+    role: str
+
+
 def _with_role(rows, pk, user, need: Need, memberships: str):
     """Row `pk` annotated with the user's `role` through `memberships`, if that role allows `need`."""
     if not _signed_in(user):
@@ -73,7 +83,7 @@ def _with_role(rows, pk, user, need: Need, memberships: str):
     return row
 
 
-def conversation_for(user, conversation_id: int, *, need: Need) -> Conversation | None:
+def conversation_for(user, conversation_id: int, *, need: Need) -> WithAnnotations[Conversation, Role] | None:
     """The conversation if `user` may do what `need` says with it, else None. One query.
 
     Callers answer None with 404 (HTTP) or a not-found close/error (websocket), never 403: an id
@@ -83,7 +93,7 @@ def conversation_for(user, conversation_id: int, *, need: Need) -> Conversation 
     return _with_role(Conversation.objects, conversation_id, user, need, "workspace__memberships")
 
 
-def workspace_for(user, workspace_id: int, *, need: Need) -> Workspace | None:
+def workspace_for(user, workspace_id: int, *, need: Need) -> WithAnnotations[Workspace, Role] | None:
     """The workspace if `user` may do what `need` says in it (MANAGE: members), else None."""
     return _with_role(Workspace.objects, workspace_id, user, need, "memberships")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -130,7 +131,7 @@ def build_registry() -> Registry:
         if path is not None:
             providers["local"] = LocalProvider(model_path=path, threads=settings.LOCAL_MODEL_THREADS)
     if settings.OPENAI_API_KEY:
-        common = dict(
+        common: dict[str, Any] = dict(
             api_key=settings.OPENAI_API_KEY,
             base_url=settings.OPENAI_BASE_URL,
             key_setting="OPENAI_API_KEY",

@@ -192,7 +192,7 @@ def comparison(*, conversation: Conversation, tip_ids: list[int]) -> Comparison 
     return Comparison(
         conversation=conversation,
         shared=ordered[0][:shared],
-        columns=[(tip, path[shared:]) for tip, path in zip(tip_ids, ordered)],
+        columns=[(tip, path[shared:]) for tip, path in zip(tip_ids, ordered, strict=True)],
     )
 
 

@@ -92,7 +92,7 @@ def encoding(name: str) -> tiktoken.Encoding:
     built = tiktoken.Encoding(**constructor_args)
     # The Rust core keeps its own copy of the ranks; the Python dict (~20 MB for o200k_base) is
     # only read again to pickle the encoding, which nothing here does.
-    built._mergeable_ranks = None
+    built._mergeable_ranks = None  # type: ignore[assignment]  # tiktoken types it as always set
     return built
 
 

@@ -96,11 +96,12 @@ def check_strings(value: Any, *, name: str) -> None:
             check_text(node, field=f'"{where}"' if where else name)
 
 
-def clean_line(value: str, *, field: str, limit: int) -> str:
+def clean_line(value: str, *, field: str, limit: int | None) -> str:
     """A one-line name or title as typed: runs of whitespace become one space and NULs go; refused
-    when it holds invalid Unicode or is longer than `limit` once cleaned (never cut short)."""
+    when it holds invalid Unicode or is longer than `limit` once cleaned (never cut short). A limit
+    of None is a column without one (Django's max_length=None)."""
     check_text(value, field=field)
     line = " ".join(value.replace("\x00", "").split())
-    if len(line) > limit:
+    if limit is not None and len(line) > limit:
         raise ServiceError(f"{field} is {len(line):,} characters; the limit is {limit:,}.", code="too_large")
     return line

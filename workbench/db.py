@@ -16,7 +16,7 @@ from django.db.backends.signals import connection_created
 
 def use_fast_timestamps(sender, connection, **kwargs) -> None:
     """Install the loader on a new PostgreSQL connection whose time zone is UTC."""
-    if connection.vendor != "postgresql" or connection.timezone != datetime.timezone.utc:
+    if connection.vendor != "postgresql" or connection.timezone != datetime.UTC:
         return
     import psycopg
     from psycopg.adapt import Loader
@@ -31,7 +31,7 @@ def use_fast_timestamps(sender, connection, **kwargs) -> None:
     class IsoTimestamptzLoader(Loader):
         iso_fast_path = True
         # Django compares this with the connection's own before every cursor (create_cursor).
-        timezone = datetime.timezone.utc
+        timezone = datetime.UTC
 
         def __init__(self, oid, context=None) -> None:
             super().__init__(oid, context)
@@ -42,7 +42,7 @@ def use_fast_timestamps(sender, connection, **kwargs) -> None:
                 value = _parse(bytes(data).decode())
             except ValueError:
                 return self._fallback.load(data)
-            if value.tzinfo is not datetime.timezone.utc:  # not what a UTC session sends
+            if value.tzinfo is not datetime.UTC:  # not what a UTC session sends
                 return self._fallback.load(data)
             return value
 

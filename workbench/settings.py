@@ -108,7 +108,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "db.sqlite3",
+            "NAME": str(DATA_DIR / "db.sqlite3"),
             "OPTIONS": SQLITE_OPTIONS,
             # Kept open between requests and socket actions: opening one (with its PRAGMAs) for
             # every database call cost a tenth of a streaming server's CPU.
@@ -191,7 +191,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # Browser features the workbench never uses, off for its pages (workbench/headers.py).
-PERMISSIONS_POLICY = {
+PERMISSIONS_POLICY: dict[str, list[str]] = {
     feature: []
     for feature in (
         "accelerometer", "camera", "geolocation", "gyroscope", "magnetometer", "microphone", "payment", "usb"

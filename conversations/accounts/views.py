@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.models import User
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -17,7 +18,7 @@ def signup(request):
         return redirect("home")
     if not settings.SIGNUP_OPEN:
         raise Http404("Sign-up is closed on this workbench; ask its administrator for an account.")
-    form = UserCreationForm(request.POST or None)
+    form: UserCreationForm[User] = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         # The password is hashed here, before the sign-up's transaction begins.
         user = form.save(commit=False)

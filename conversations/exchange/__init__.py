@@ -7,9 +7,10 @@ transaction: a bad file leaves nothing behind.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Hashable, Iterable
+from typing import Any, TypeVar
 
 from django.conf import settings
 
@@ -94,26 +95,29 @@ def describe_id(key: Hashable) -> str:
     return repr(key) if isinstance(key, str) else str(key)
 
 
+Key = TypeVar("Key", bound=Hashable)
+
+
 def parents_first(
-    keys: Iterable[Hashable],
-    parent_of: Callable[[Hashable], Hashable | None],
-    place_of: Callable[[Hashable], str],
+    keys: Iterable[Key],
+    parent_of: Callable[[Key], Key | None],
+    place_of: Callable[[Key], str],
     noun: str = "turn",
-) -> list[Hashable]:
+) -> list[Key]:
     """`keys` reordered so that every parent comes before its children, keeping the given order
     wherever it already does. Raises ImportProblem for a parent that is not among the keys and
     for a loop of parent links (naming every id in the loop); iterative, so a 250,000-turn chain
     does not exhaust the stack."""
     known = list(keys)
     present = set(known)
-    done: set[Hashable] = set()
-    ordered: list[Hashable] = []
+    done: set[Key] = set()
+    ordered: list[Key] = []
     for start in known:
         if start in done:
             continue
-        chain: list[Hashable] = []
-        on_chain: set[Hashable] = set()
-        key: Hashable | None = start
+        chain: list[Key] = []
+        on_chain: set[Key] = set()
+        key: Key | None = start
         while key is not None and key not in done:
             if key in on_chain:
                 loop = chain[chain.index(key):]

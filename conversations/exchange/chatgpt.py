@@ -8,8 +8,9 @@ content) are left out, and their children hang from the nearest ancestor that is
 """
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import datetime
-from typing import Any, Hashable
+from typing import Any
 
 from conversations.exchange import (
     ConversationPlan,
@@ -66,7 +67,7 @@ def _text(content: ChatGPTContent, place: str) -> str | None:
         elif isinstance(part, dict) and part.get("content_type") == "audio_transcription":
             pieces.append(part.get("text") or "")
         elif isinstance(part, dict):
-            pieces.append(PART_PLACEHOLDERS.get(part.get("content_type"), "[attachment]"))
+            pieces.append(PART_PLACEHOLDERS.get(part.get("content_type") or "", "[attachment]"))
     return "\n\n".join(piece for piece in pieces if piece)
 
 
@@ -127,7 +128,7 @@ def _conversation(conversation: ChatGPTConversation, raw: dict, index: int) -> C
                 f'{node_place(key)} says its "id" is {shown(node.id, 60)}: a node\'s id must be its key.'
             )
     order = parents_first(mapping, lambda key: mapping[key].parent, node_place, noun="node")
-    position = {key: index for index, key in enumerate(order)}
+    position: dict[Hashable, int] = {key: index for index, key in enumerate(order)}
     kept_ancestor: dict[str, str | None] = {}
     kept: list[TurnPlan] = []
     for key in order:
@@ -152,7 +153,7 @@ def _conversation(conversation: ChatGPTConversation, raw: dict, index: int) -> C
     )
 
 
-def _siblings_by_time(turns: list[TurnPlan], position: dict[str, int]) -> list[TurnPlan]:
+def _siblings_by_time(turns: list[TurnPlan], position: dict[Hashable, int]) -> list[TurnPlan]:
     """Parents first, siblings in the order they were written (create_time; file order when
     it is missing), so ids keep ChatGPT's version order."""
     children: dict[Hashable | None, list[TurnPlan]] = {}
@@ -181,7 +182,7 @@ def conversation_plans(data: Any) -> list[ConversationPlan]:
     conversations = chatgpt_file(raws)
     plans = []
     total = 0
-    for index, (raw, conversation) in enumerate(zip(raws, conversations)):
+    for index, (raw, conversation) in enumerate(zip(raws, conversations, strict=True)):
         plan = _conversation(conversation, raw, index)
         total += len(plan.turns)
         check_turn_count(total)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -153,9 +153,9 @@ def _moment(value: Any) -> datetime | None:
             parsed = None
     if parsed is not None:
         if timezone.is_naive(parsed):
-            parsed = parsed.replace(tzinfo=dt_timezone.utc)
+            parsed = parsed.replace(tzinfo=UTC)
         try:
-            return parsed.astimezone(dt_timezone.utc)  # as it is stored; years 1 to 9999 only
+            return parsed.astimezone(UTC)  # as it is stored; years 1 to 9999 only
         except OverflowError:
             pass
     raise problem(f'must be a date and time like "2024-05-01T12:30:00.123456+00:00" or null, not {shown(value, 60)}.')
@@ -167,7 +167,7 @@ def _unix_time(value: Any) -> datetime | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise problem(f"must be a Unix time in seconds or null, not {shown(value)}.")
     try:
-        return datetime.fromtimestamp(value, tz=dt_timezone.utc)
+        return datetime.fromtimestamp(value, tz=UTC)
     except (OverflowError, OSError, ValueError):
         raise problem(f"is {shown(value)}, which is not a usable date.") from None
 

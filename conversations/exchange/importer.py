@@ -69,7 +69,10 @@ def parse_json(data: bytes) -> tuple[Any, str | None]:
         if len(obj) == len(pairs):
             return obj
         seen: set[str] = set()
-        key = next(key for key, _ in pairs if key in seen or seen.add(key))
+        for key, _ in pairs:  # the first key that comes twice
+            if key in seen:
+                break
+            seen.add(key)
         repeated.append(key)
         return RepeatedKeys(obj, repeated=key)
 
@@ -191,7 +194,7 @@ def _update_rows(model, names: list[str], rows: list[tuple]) -> None:
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
     sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(model._meta.pk.column)} = %s"
     params = [
-        [field.get_db_prep_save(value, connection) for field, value in zip(fields, row[:-1])] + [row[-1]]
+        [field.get_db_prep_save(value, connection) for field, value in zip(fields, row[:-1], strict=True)] + [row[-1]]
         for row in rows
     ]
     with connection.cursor() as cursor:
@@ -213,7 +216,7 @@ def _write(*, owner, plans: list[ConversationPlan]) -> list[Conversation]:
         batch_size=BATCH_SIZE,
     )
     rows: list[tuple[Turn, int, TurnPlan]] = []
-    for number, (conversation, plan) in enumerate(zip(conversations, plans)):
+    for number, (conversation, plan) in enumerate(zip(conversations, plans, strict=True)):
         for turn_plan in plan.turns:
             fields = {name: value for name, value in turn_plan.fields.items() if name != "created_at"}
             turn = Turn(conversation=conversation, author=owner, **fields)
@@ -236,7 +239,7 @@ def _write(*, owner, plans: list[ConversationPlan]) -> list[Conversation]:
     _update_rows(Turn, ["parent", "created_at", "depth", "chain"], placed)
     _update_rows(Turn, ["context"], contexts)
     ends = []
-    for number, (conversation, plan) in enumerate(zip(conversations, plans)):
+    for number, (conversation, plan) in enumerate(zip(conversations, plans, strict=True)):
         first = min((t.fields.get("created_at") or now for t in plan.turns), default=now)
         conversation.created_at = plan.created_at or first
         conversation.updated_at = plan.updated_at or conversation.created_at

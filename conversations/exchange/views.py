@@ -38,7 +38,10 @@ COUNT = re.compile(r"[0-9]{1,9}")
 def _attachment(body: str, *, content_type: str, title: str, fallback: str, extension: str) -> HttpResponse:
     name = (slugify(title, allow_unicode=True)[:80] or fallback) + extension
     response = HttpResponse(body, content_type=content_type)
-    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=name)
+    # Typed `str | None` for every call; with as_attachment=True it is always a str.
+    response["Content-Disposition"] = content_disposition_header(  # type: ignore[assignment]
+        as_attachment=True, filename=name
+    )
     response["X-Content-Type-Options"] = "nosniff"
     return response
 

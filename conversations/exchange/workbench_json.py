@@ -6,8 +6,8 @@ turns), and the author: see `conversation_plan`.
 """
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import datetime
-from typing import Hashable
 
 from django.utils import timezone
 
@@ -123,7 +123,7 @@ def conversation_plan(data: dict) -> ConversationPlan:
     document = workbench_file(data)
     keys: set[Hashable] = set()
     plans = []
-    for index, (raw, turn) in enumerate(zip(raw_turns, document.turns)):
+    for index, (raw, turn) in enumerate(zip(data["turns"], document.turns, strict=True)):
         place = f"turns[{index}] (id {describe_id(turn.id)})"
         if isinstance(raw, RepeatedKeys):
             raise ImportProblem(f'{place} has the key "{raw.repeated[:80]}" twice.')

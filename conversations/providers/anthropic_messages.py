@@ -1,7 +1,7 @@
 """Anthropic Messages: the system prompt is a top-level parameter and roles must alternate."""
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
 from conversations.providers.base import (
@@ -63,7 +63,7 @@ class AnthropicProvider(SDKProvider):
             body["extra_body"] = sampling
         return body
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[Event]:
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[Event, None]:
         client = self.client()
         create = client.messages.with_streaming_response.create
         try:

@@ -6,7 +6,7 @@ person can act on.
 """
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -96,7 +96,7 @@ class Provider(Protocol):
         """The body of the request `stream` sends for `request`, as the API documents it."""
         ...
 
-    def stream(self, request: GenerationRequest) -> AsyncIterator[Event]: ...
+    def stream(self, request: GenerationRequest) -> AsyncGenerator[Event, None]: ...
 
 
 def system_prompt_of(request: GenerationRequest) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from conversations.providers.base import (
     Event,
@@ -22,6 +23,9 @@ from conversations.providers.base import (
     conversation_messages,
     system_prompt_of,
 )
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama  # an optional install, imported when the model is first used
 
 MODEL_NAME = "smollm2-135m-instruct"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -58,10 +62,10 @@ def local_model_status(configured_path: str = "") -> tuple[Path | None, str]:
         if not path.is_file():
             return None, f"WORKBENCH_LOCAL_MODEL_PATH={configured_path} is not a file."
         return path, ""
-    path = bundled_model_path()
-    if path is None:
+    bundled = bundled_model_path()
+    if bundled is None:
         return None, INSTALL_HINT
-    return path, ""
+    return bundled, ""
 
 
 _DONE = object()
@@ -74,7 +78,7 @@ class LocalProvider:
     def __init__(self, *, model_path: Path, threads: int = 2) -> None:
         self.model_path = model_path
         self.threads = threads
-        self._llama = None
+        self._llama: Llama | None = None
         self._lock = threading.Lock()
 
     def models(self) -> list[str]:
@@ -140,7 +144,7 @@ class LocalProvider:
             emit(Usage(llama.n_tokens - produced, produced))
             emit(Finish(finish_reason))
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[Event]:
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[Event, None]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
         cancelled = threading.Event()

@@ -1,7 +1,7 @@
 """OpenAI Chat Completions, and any server that speaks it (Ollama, vLLM, llama.cpp, LM Studio)."""
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
 from conversations.providers.base import (
@@ -50,7 +50,7 @@ class OpenAIChatProvider(SDKProvider):
             body[self._max_tokens_param] = settings.max_tokens
         return body
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[Event]:
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[Event, None]:
         client = self.client()
         create = client.chat.completions.with_streaming_response.create
         try:

@@ -7,7 +7,7 @@ sending the whole history.
 """
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import AsyncExitStack, aclosing
 from typing import TYPE_CHECKING
 
@@ -79,7 +79,7 @@ class OpenAIResponsesProvider(SDKProvider):
             body["max_output_tokens"] = settings.max_tokens
         return body
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[Event]:
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[Event, None]:
         import openai
 
         client = self.client()

@@ -15,9 +15,9 @@ import ssl
 import sys
 import urllib.request
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import anyio
@@ -27,6 +27,11 @@ from conversations.providers.base import GenerationRequest, ProviderError
 from conversations.providers.sse import loads
 from conversations.providers.transport import StreamingTransport
 
+if TYPE_CHECKING:
+    import anthropic
+    import openai
+    from typing_extensions import TypeIs
+
 _SDKS = ("openai", "anthropic")
 PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
 
@@ -34,6 +39,10 @@ PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
 def _sdk_classes(name: str, *extra: type) -> tuple[type, ...]:
     """The class `name` of each SDK already imported (an exception of an SDK means it is)."""
     return tuple(getattr(sys.modules[sdk], name) for sdk in _SDKS if sdk in sys.modules) + extra
+
+
+def _is_status_error(exc: Exception) -> TypeIs[openai.APIStatusError | anthropic.APIStatusError]:
+    return isinstance(exc, _sdk_classes("APIStatusError"))
 
 
 def error_detail(body: Any, fallback: str) -> str:
@@ -71,7 +80,7 @@ def anthropic_stream_error(data: bytes) -> str:
     return error_detail(body, f"{body}")
 
 
-async def openai_body(response: httpx2.Response) -> AsyncIterator[bytes]:
+async def openai_body(response: httpx2.Response) -> AsyncGenerator[bytes, None]:
     """The body of a streamed OpenAI response, its transport errors raised as the SDK's own stream
     raises them (Anthropic's raises them unwrapped, as httpx2 does)."""
     import openai
@@ -113,11 +122,10 @@ def provider_error(exc: Exception, *, label: str, key_setting: str, base_url: st
             else "Check that the server is running and the base URL is right."
         )
         return ProviderError(f"Could not reach {label}{where}: {cause}. {check}")
-    status_errors = _sdk_classes("APIStatusError")
-    if isinstance(exc, status_errors) and exc.status_code < 400:
+    if _is_status_error(exc) and exc.status_code < 400:
         # An error event inside a stream that had started fine (the SDK reports the HTTP 200).
         return midstream_error(label, _upstream_message(exc))
-    if isinstance(exc, status_errors):
+    if _is_status_error(exc):
         status = exc.status_code
         detail = _upstream_message(exc)
         if status == 401:
@@ -315,7 +323,7 @@ class SDKProvider:
         return getattr(importlib.import_module(self.sdk), self.sdk_client)(**options)
 
     @cached_property
-    def errors(self) -> tuple[type[BaseException], ...]:
+    def errors(self) -> tuple[type[Exception], ...]:
         """What the provider catches around its SDK calls and hands to `failure`."""
         base = getattr(importlib.import_module(self.sdk), self.sdk_error)
         return (base, httpx2.HTTPError, json.JSONDecodeError)

@@ -21,6 +21,7 @@ import asyncio
 import ssl
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx2
 
@@ -103,7 +104,7 @@ class StreamingTransport(httpx2.AsyncBaseTransport):
 
     async def _connect(self, request: httpx2.Request, key: tuple[str, str, int], timeout: float | None) -> _Connection:
         scheme, host, port = key
-        tls = None
+        tls: dict[str, Any] | None = None
         if scheme == "https":
             tls = {"ssl": self._ssl_context(), "server_hostname": request.extensions.get("sni_hostname") or host}
         try:

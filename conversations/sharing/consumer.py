@@ -174,6 +174,7 @@ class ShareConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
             if action.name != "resume":
                 await self._error("A shared page is read-only.", code="read_only")
                 return
+            assert action.turn is not None  # parse_action requires a turn id for resume
             if not self._shows(action.turn):
                 raise ServiceError(NOT_SHARED, code="not_found")
             await resume(self, self.conversation_id, action.turn, action.offset,

@@ -170,7 +170,7 @@ class SharedTree:
 
     def branch(self, turn_id: int) -> list[dict]:
         """Root → turn, then down through the newest child to a leaf."""
-        path = []
+        path: list[int] = []
         current: int | None = turn_id
         while current is not None and current in self.turns and len(path) <= len(self.turns):
             path.append(current)

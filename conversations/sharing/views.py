@@ -65,6 +65,7 @@ def share_create(request, conversation_id: int):
     expiry = form.get("expires", "never")
     if expiry not in EXPIRIES:
         return JsonResponse({"error": f"Expiry is one of {', '.join(EXPIRIES)}."}, status=400)
+    lifetime = EXPIRIES[expiry]
     try:
         link = sharing.share_create(
             conversation=conversation,
@@ -73,7 +74,7 @@ def share_create(request, conversation_id: int):
             with_subtree=form.get("with_subtree") in ("1", "true", "on"),
             mode=form.get("mode", ""),
             audience=form.get("audience", ""),
-            expires_at=timezone.now() + EXPIRIES[expiry] if EXPIRIES[expiry] else None,
+            expires_at=timezone.now() + lifetime if lifetime else None,
         )
     except ServiceError as exc:
         return JsonResponse({"error": exc.message}, status=404 if exc.code == "not_found" else 400)

@@ -188,6 +188,7 @@ class ConversationConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsume
         await self._broadcast({"type": "conversation.updated", "main_turn": action.turn})
 
     async def _act_stop(self, conversation, action: Action) -> None:
+        assert action.turn is not None  # parse_action requires a turn id for stop
         running = generation.running(action.turn)
         if running is not None and running.conversation_id == conversation.id:
             running.stop()
@@ -200,6 +201,7 @@ class ConversationConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsume
         raise services.ServiceError("That reply is not streaming.", code="not_streaming")
 
     async def _act_resume(self, conversation, action: Action) -> None:
+        assert action.turn is not None  # parse_action requires a turn id for resume
         await resume(self, conversation.id, action.turn, action.offset)
 
     # Group messages, relayed to this socket.
@@ -209,7 +211,9 @@ class ConversationConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsume
         await self.send_json({key: value for key, value in message.items() if key != "origin"})
 
     async def stream_delta(self, message) -> None:
-        await self.send_json({"type": "delta", "turn": message["turn"], "offset": message["offset"], "text": message["text"]})
+        await self.send_json(
+            {"type": "delta", "turn": message["turn"], "offset": message["offset"], "text": message["text"]}
+        )
 
     async def conversation_event(self, message) -> None:
         await self.send_json(message["event"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import aclosing
+from datetime import datetime
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -52,7 +53,7 @@ class Generation:
         self.length = 0
         self.sent = 0  # characters already sent to the group
         self.sent_units = 0  # the same, in UTF-16 code units: the offsets the page counts in
-        self.first_token_at = None
+        self.first_token_at: datetime | None = None
         self.input_tokens: int | None = None
         self.output_tokens: int | None = None
         self.response_id = ""
@@ -223,5 +224,5 @@ async def generations_stop_all() -> None:
     running_now = list(_running.values())
     for running_generation in running_now:
         running_generation.stop(interrupted=True)
-    await asyncio.gather(*(g.task for g in running_now), return_exceptions=True)
+    await asyncio.gather(*(g.task for g in running_now if g.task is not None), return_exceptions=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from typing import TYPE_CHECKING, Any
 
 from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
@@ -106,6 +107,13 @@ class SendsUntilClosed:
 class Presence:
     """Who has a conversation open, without a database: a socket announces itself to the group
     when it opens and leaves when it closes; everyone already there answers the newcomer."""
+
+    if TYPE_CHECKING:  # provided by the consumer it is mixed into
+        channel_layer: Any
+        channel_name: str
+        group: str
+
+        async def send_json(self, content: dict, close: bool = False) -> None: ...
 
     async def presence_announce(self, who: dict) -> None:
         self.presence_who = who

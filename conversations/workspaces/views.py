@@ -6,6 +6,8 @@ Outsiders get 404, never 403; managing members needs MANAGE (owners). A service'
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -13,11 +15,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from conversations.errors import ServiceError
 from conversations.models import Membership, Workspace
-from conversations.permissions import Need, allows, workspace_for
+from conversations.permissions import Need, Role, allows, workspace_for
 from conversations.workspaces import services as workspace_services
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
-def _workspace_or_404(request, workspace_id: int, need: Need) -> Workspace:
+
+def _workspace_or_404(request, workspace_id: int, need: Need) -> WithAnnotations[Workspace, Role]:
     workspace = workspace_for(request.user, workspace_id, need=need)
     if workspace is None:
         raise Http404("No such workspace.")
@@ -30,7 +35,8 @@ def _list_page(request, *, error: str = "", name: str = "", status: int = 200) -
 
 
 def _workspace_page(
-    request, workspace: Workspace, *, error: str = "", form: dict | None = None, status: int = 200
+    request, workspace: WithAnnotations[Workspace, Role], *, error: str = "", form: dict | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     context = {
         "workspace": workspace,
