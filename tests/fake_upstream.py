@@ -299,7 +299,7 @@ class RequestLog(list):
         super().__init__()
         self._lock = threading.Lock()
 
-    def append(self, item: dict) -> None:  # type: ignore[override]
+    def append(self, item: dict) -> None:
         with self._lock:
             super().append(item)
 
@@ -543,7 +543,7 @@ class _AnthropicEncoder:
                 "service_tier": "standard"}
 
     def start(self) -> bytes:
-        message = {
+        message: dict[str, Any] = {
             "id": self.msg_id, "type": "message", "role": "assistant", "model": self.model,
             "content": [], "stop_reason": None, "stop_sequence": None, "usage": self._usage(1),
         }

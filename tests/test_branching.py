@@ -117,7 +117,9 @@ def test_fan_out_creates_one_reply_per_variant(conversation, alice, four, provid
 @pytest.mark.django_db
 def test_fork_copies_the_path_and_links_back(conversation, alice, four):
     fork = services.conversation_fork(conversation=conversation, turn_id=four[2].id, owner=alice)
-    copied = selectors.branch_view(conversation=fork).turns
+    view = selectors.branch_view(conversation=fork)
+    assert view is not None
+    copied = view.turns
     assert [t.content for t in copied] == ["Q1", "A1", "Q2"]
     assert all(t.conversation_id == fork.id for t in copied)
     assert [t.created_at for t in copied] == [t.created_at for t in four[:3]]
@@ -160,9 +162,11 @@ def test_the_main_line_is_where_the_conversation_opens(conversation, four):
     other = complete_chain(conversation, ["other Q", "other A"], parent=four[1])
     conversation.current_turn = other[1]
     conversation.save()
-    assert selectors.branch_view(conversation=conversation).turns[-1].id == other[1].id
+    view = selectors.branch_view(conversation=conversation)
+    assert view is not None and view.turns[-1].id == other[1].id
     services.conversation_set_main(conversation=conversation, turn_id=four[3].id)
-    assert selectors.branch_view(conversation=conversation).turns[-1].id == four[3].id
+    view = selectors.branch_view(conversation=conversation)
+    assert view is not None and view.turns[-1].id == four[3].id
     with pytest.raises(services.ServiceError, match="does not exist"):
         services.conversation_set_main(conversation=conversation, turn_id=10**9)
 
@@ -175,12 +179,12 @@ def test_comparison_aligns_branches_where_they_split(conversation, four, django_
         paths = Turn.objects.paths(conversation_id=conversation.id, turn_ids=[four[3].id, edit[1].id])
     assert [t.content for t in paths[edit[1].id]] == ["Q1", "A1", "Q2 edited", "A2 edited"]
     found = selectors.comparison(conversation=conversation, tip_ids=[four[3].id, edit[1].id, fork_a[0].id])
-    assert [t.content for t in found.shared] == ["Q1"]
+    assert found is not None and [t.content for t in found.shared] == ["Q1"]
     assert [[t.content for t in turns] for _, turns in found.columns] == [
         ["A1", "Q2", "A2"], ["A1", "Q2 edited", "A2 edited"], ["A1 again"],
     ]
     two = selectors.comparison(conversation=conversation, tip_ids=[four[3].id, edit[1].id])
-    assert [t.content for t in two.shared] == ["Q1", "A1"]
+    assert two is not None and [t.content for t in two.shared] == ["Q1", "A1"]
 
 
 @pytest.mark.django_db
@@ -201,7 +205,7 @@ def test_tree_nodes_are_brief(conversation, four, django_assert_num_queries):
 def test_fork_view_redirects_to_the_new_conversation(alice, conversation, four):
     response = signed_in(alice).post(reverse("conversation_fork", args=[conversation.id, four[1].id]))
     fork = Conversation.objects.exclude(pk=conversation.pk).get()
-    assert response.status_code == 302 and response.url == reverse("conversation", args=[fork.id])
+    assert response.status_code == 302 and response["Location"] == reverse("conversation", args=[fork.id])
     page = signed_in(alice).get(reverse("conversation", args=[conversation.id]))
     assert f'"forks": [{{"id": {fork.id}'.encode() in page.content
 
@@ -233,7 +237,7 @@ def test_compare_siblings_redirects_to_their_tips(alice, conversation, four):
     regenerated = complete_chain(conversation, ["A2 again"], parent=four[2])[0]
     url = reverse("compare", args=[conversation.id])
     response = signed_in(alice).get(f"{url}?siblings={four[3].id}")
-    assert response.status_code == 302 and response.url == f"{url}?tips={four[3].id},{regenerated.id}"
+    assert response.status_code == 302 and response["Location"] == f"{url}?tips={four[3].id},{regenerated.id}"
     assert signed_in(alice).get(f"{url}?siblings={four[0].id}").status_code == 400  # no other version
     assert signed_in(alice).get(f"{url}?siblings=999999").status_code == 404
 
@@ -267,7 +271,7 @@ async def test_fan_out_streams_three_replies_concurrently(
     })
     frames = []
     replies = []
-    done = set()
+    done: set[int] = set()
     while len(done) < 3:
         frame = await ws.receive_json_from(timeout=10)
         frames.append(frame)

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.browser
 
 def meter_used(page) -> int:
     text = page.locator(".meter-label").inner_text()
-    return int(re.search(r"([\d,]+) / ", text).group(1).replace(",", ""))
+    found = re.search(r"([\d,]+) / ", text)
+    assert found, text
+    return int(found.group(1).replace(",", ""))
 
 
 def test_the_meter_fills_and_left_out_turns_are_marked(page, live_server_url):

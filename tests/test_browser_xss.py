@@ -52,7 +52,12 @@ def test_hostile_text_never_runs(page, workbench_server):
     output = workbench_server.run_python(SEED.format(payloads=json.dumps(PAYLOADS), password=PASSWORD))
     conversation_id, tip_a, tip_b, snapshot, live = output.strip().splitlines()[-1].split()
     dialogs = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def dismissed(dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismissed)
     page.context.add_init_script(TRAP)
     page.goto(workbench_server.url + "/accounts/login/")
     page.fill("#id_username", "mallory-target")

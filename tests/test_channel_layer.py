@@ -19,8 +19,12 @@ async def test_expired_messages_are_swept_at_most_once_a_second(clock, monkeypat
     layer = layers.InMemoryChannelLayer(expiry=60)
     sweeps = []
     original = layers.ChannelsInMemoryChannelLayer._clean_expired
-    monkeypatch.setattr(layers.ChannelsInMemoryChannelLayer, "_clean_expired",
-                        lambda self: sweeps.append(clock[0]) or original(self))
+
+    def counted_sweep(self):
+        sweeps.append(clock[0])
+        return original(self)
+
+    monkeypatch.setattr(layers.ChannelsInMemoryChannelLayer, "_clean_expired", counted_sweep)
     await layer.send("a", {"type": "x"})
     for _ in range(5):
         await layer.send("b", {"type": "y"})

@@ -10,6 +10,7 @@ import json
 import re
 import tokenize
 from pathlib import Path
+from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
@@ -104,6 +105,7 @@ def only_data(code: str, sent: SentRequest) -> dict:
             else:
                 assert target.id in ("client", "stream")
                 if target.id == "stream":
+                    assert isinstance(statement.value, ast.Call)
                     arguments = {k.arg: ast.literal_eval(k.value) for k in statement.value.keywords}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -240,7 +242,7 @@ def test_stored_settings_that_break_the_rules_are_refused_clearly(alice, provide
 
 REPLY = dict(role="assistant", provider="openai", model="gpt-4.1-mini")
 INJECTION = "x\nimport os; os.system('touch /tmp/pwned')\n#"
-HOSTILE_FILES = {
+HOSTILE_FILES: dict[str, tuple[Any, str]] = {
     "provider": (
         workbench(turn(1), turn(2, parent=1, **{**REPLY, "provider": INJECTION})),
         'turns[1] (id 2): "provider" must be a provider name: lower-case letters, digits, ".", "_" or "-", '

@@ -31,10 +31,11 @@ def test_a_browser_offer_is_accepted_with_small_windows():
 
 def test_a_client_that_caps_the_server_window_is_obeyed():
     accepted = compression.accept_deflate([offer(server_max_window_bits=["10"])])
-    assert accepted.window_bits == 10
+    assert accepted is not None and accepted.window_bits == 10
     # Without client_max_window_bits in the offer the client's window cannot be asked for.
     assert accepted.get_extension_string() == "permessage-deflate; server_max_window_bits=10"
-    assert compression.accept_deflate([offer(server_max_window_bits=["15"])]).window_bits == 12
+    capped = compression.accept_deflate([offer(server_max_window_bits=["15"])])
+    assert capped is not None and capped.window_bits == 12
 
 
 def test_only_deflate_offers_are_accepted():
@@ -42,7 +43,7 @@ def test_only_deflate_offers_are_accepted():
     assert compression.accept_deflate([object()]) is None
     chosen = offer(server_no_context_takeover=[True])
     accepted = compression.accept_deflate([object(), chosen])
-    assert accepted.offer is chosen
+    assert accepted is not None and accepted.offer is chosen
     assert "server_no_context_takeover" in accepted.get_extension_string()
 
 
@@ -87,6 +88,7 @@ async def stream_one_reply(server: LiveServer, session_key: str, conversation_id
             headers={"Cookie": f"sessionid={session_key}"}, origin=server.url, compress=compress,
         ) as ws:
             wire = [0]
+            assert ws._conn is not None and ws._conn.protocol is not None
             protocol = ws._conn.protocol
             received = protocol.data_received
 
@@ -94,7 +96,7 @@ async def stream_one_reply(server: LiveServer, session_key: str, conversation_id
                 wire[0] += len(data)
                 received(data)
 
-            protocol.data_received = counted
+            protocol.data_received = counted  # type: ignore[method-assign]  # counts what came over the wire
             await ws.send_json({"action": "send", "parent": None, "content": prompt, "model": "openai:fake-model"})
             frames, payload, reply = [], 0, None
             async with asyncio.timeout(15):

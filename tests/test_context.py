@@ -17,6 +17,7 @@ from conversations import replay, services
 from conversations.context import ContextOverflow, branch_meter, plan_context
 from conversations.models import Turn
 from conversations.providers.base import GenerationSettings
+from conversations.providers.openai_chat import OpenAIChatProvider
 from conversations.registry import registry
 from conversations.services import Variant
 from conversations.streaming import replies
@@ -314,7 +315,9 @@ def test_what_the_model_saw_includes_settings_and_system_prompt(conversation, al
     )
     data = signed_in(alice).get(reverse("reply_request", args=[conversation.id, prepared.reply.id])).json()
     assert data["known"] and data["api"] == "chat.completions" and data["label"] == "OpenAI"
-    assert data["body"] == registry().providers["openai"].request_body(prepared.request)
+    provider = registry().providers["openai"]
+    assert isinstance(provider, OpenAIChatProvider)
+    assert data["body"] == provider.request_body(prepared.request)
     assert data["body"]["messages"][0] == {"role": "system", "content": "Be terse."}
     assert (data["body"]["temperature"], data["body"]["max_completion_tokens"]) == (0.5, 77)
     assert data["context"]["omitted"] == []

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -76,7 +77,7 @@ def tree(alice):
         created_at=T0 - timedelta(days=1, microseconds=3), updated_at=T0 + timedelta(hours=2, microseconds=11),
     )
     conversation.refresh_from_db()
-    conversation.t = t
+    conversation.t = t  # type: ignore[attr-defined]  # the fixture hands its turns along on the instance
     return conversation
 
 
@@ -165,6 +166,7 @@ def test_export_then_import_gives_the_same_tree(tree, alice):
     assert set(Turn.objects.filter(conversation=copy).values_list("author", flat=True)) == {alice.id}
     assert without_ids(export(client, copy)) == without_ids(first)
     # Ids are new; the omitted turns are the copy's own.
+    assert copy.main_turn_id is not None
     a3 = Turn.objects.get(pk=copy.main_turn_id)
     assert a3.context["omitted"] == list(
         Turn.objects.filter(conversation=copy, content__in=[tree.t["q1"].content, tree.t["a1"].content])
@@ -184,6 +186,7 @@ def test_a_reply_exported_while_streaming_is_imported_interrupted(tree, alice):
     streaming = next(turn for turn in document["turns"] if turn["id"] == tree.t["a3"].id)
     streaming.update(status="streaming", token_counts={}, content="Leaves fa")
     copy = imported(upload(signed_in(alice), json.dumps(document).encode()))
+    assert copy.main_turn_id is not None
     turn = Turn.objects.get(pk=copy.main_turn_id)
     assert turn.status == "interrupted" and turn.content == "Leaves fa"
     assert turn.token_counts == count_all("Leaves fa")
@@ -205,6 +208,7 @@ def test_ten_thousand_turns_import(alice):
                 "conversation": {"title": "Deep", "current_turn": 10_000, "main_turn": None}, "turns": turns}
     copy = imported(upload(signed_in(alice), json.dumps(document).encode()))
     assert Turn.objects.filter(conversation=copy).count() == 10_000
+    assert copy.current_turn_id is not None
     path = Turn.objects.path(conversation_id=copy.id, turn_id=copy.current_turn_id)
     assert len(path) == 10_000 and path[-1].content == "turn 10000 ✓"
     assert path[-1].created_at == T0 + timedelta(seconds=10_000)
@@ -306,7 +310,7 @@ def test_chatgpt_export_imports_every_branch(alice):
     assert kyoto.title == "Three days in Kyoto 🗾" and kyoto.forked_from is None
     assert kyoto.created_at == BASE and kyoto.updated_at == BASE + timedelta(seconds=125.5)
     turns = by_content(kyoto)
-    parent = {text: (turns[text].parent.content if turns[text].parent else None) for text in turns}
+    parent = {text: (turn.parent.content if turn.parent else None) for text, turn in turns.items()}
     # The empty root, the hidden system message, the custom instructions and the tool result are
     # gone; the answer after the tool result hangs from the search call that led to it.
     assert parent == {
@@ -367,7 +371,7 @@ def turn(id, parent=None, role="user", content="text", **fields) -> dict:
 
 
 def chatgpt_conversation(title="Chat", **nodes) -> dict:
-    mapping = {"root": {"id": "root", "message": None, "parent": None, "children": []}}
+    mapping: dict[str, dict[str, Any]] = {"root": {"id": "root", "message": None, "parent": None, "children": []}}
     for node_id, (parent, role, text) in nodes.items():
         mapping[node_id] = {
             "id": node_id, "parent": parent, "children": [],

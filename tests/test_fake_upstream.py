@@ -21,7 +21,7 @@ import openai
 import pytest
 from anthropic.types import RawMessageStreamEvent
 from openai.types.chat import ChatCompletionChunk
-from openai.types.responses import ResponseStreamEvent
+from openai.types.responses import ResponseCompletedEvent, ResponseStreamEvent
 from pydantic import TypeAdapter
 
 from tests.fake_upstream import (
@@ -75,6 +75,7 @@ def raw_request(url: str, method: str, path: str, body: Any = None,
                 headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     """A plain HTTP request (no SDK): status, lower-cased headers, body."""
     parts = urlsplit(url)
+    assert parts.hostname
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     try:
         payload = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
@@ -196,7 +197,8 @@ def test_chat_stream_raw_wire_format(fake):
     assert len(chunks) == 1 + 12 + 1 + 1
     assert chunks[0].choices[0].delta.content == ""
     assert [c.choices[0].delta.content for c in chunks[1:13]] == reply_tokens("hi you", 12)
-    assert chunks[-1].usage.prompt_tokens == count_input_tokens(["be brief", "hi you"])
+    usage = chunks[-1].usage
+    assert usage is not None and usage.prompt_tokens == count_input_tokens(["be brief", "hi you"])
 
 
 def test_chat_without_include_usage_has_no_usage_chunk(oai):
@@ -281,7 +283,9 @@ def test_responses_raw_events_validate_strictly(fake):
         parsed = adapter.validate_python(json.loads(payload))
         assert parsed.type == event
     final = adapter.validate_python(json.loads(events[-1][1]))
+    assert isinstance(final, ResponseCompletedEvent)
     assert final.response.instructions == "be nice"
+    assert final.response.usage is not None
     assert final.response.usage.input_tokens == count_input_tokens(["hey", "be nice"])
 
 
@@ -433,6 +437,7 @@ def test_bad_key_openai(fake):
         client.chat.completions.create(model="fake-model", messages=[{"role": "user", "content": "x"}])
     assert info.value.code == "invalid_api_key"
     assert info.value.type == "invalid_request_error"
+    assert isinstance(info.value.body, dict)
     assert info.value.body["message"].startswith("Incorrect API key provided")
     status, _, data = raw_request(fake.url, "GET", "/v1/models")
     assert status == 401 and "error" in json.loads(data)
@@ -516,7 +521,7 @@ def test_midstream_error_openai_chat(fake, oai):
             if chunk.choices and chunk.choices[0].delta.content:
                 seen += chunk.choices[0].delta.content
     assert seen == reply_text(USER_TEXT, 3)
-    assert info.value.body["type"] == "server_error"
+    assert isinstance(info.value.body, dict) and info.value.body["type"] == "server_error"
     assert fake.requests[-1]["output_tokens"] == 3
 
 
@@ -707,6 +712,7 @@ def test_cli_serves_and_stops_on_ctrl_c():
         [sys.executable, "-m", "tests.fake_upstream", "--host", "127.0.0.1", "--port", "0",
          "--tokens", "5", "--interval-ms", "0", "--first-token-ms", "0"],
         cwd=ROOT, env=_cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
     try:
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")

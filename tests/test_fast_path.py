@@ -311,7 +311,12 @@ async def test_reads_are_spaced_once_text_flows_and_not_before(providers, upstre
     upstream.tokens, upstream.interval = 100, 0.005
     reads, slept = [], []
     feed, sleep = sse.SSEDecoder.feed, sse.asyncio.sleep
-    monkeypatch.setattr(sse.SSEDecoder, "feed", lambda self, chunk: reads.append(chunk) or feed(self, chunk))
+
+    def counted_feed(self, chunk):
+        reads.append(chunk)
+        return feed(self, chunk)
+
+    monkeypatch.setattr(sse.SSEDecoder, "feed", counted_feed)
 
     async def pause(self):
         slept.append((time.perf_counter(), self.flowing))
@@ -329,7 +334,7 @@ async def test_reads_are_spaced_once_text_flows_and_not_before(providers, upstre
     assert paced < unpaced / 2 and paced < 50, (paced, unpaced)
 
     # Only reads after the first token wait.
-    first_text = []
+    first_text: list[float] = []
     monkeypatch.setattr(sse.ReadPacer, "pause", pause)
     async for event in registry().providers["openai"].stream(make_request()):
         if isinstance(event, TextDelta) and not first_text:

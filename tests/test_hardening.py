@@ -49,6 +49,7 @@ async def test_a_stop_at_any_moment_never_leaves_a_reply_streaming(
             variants=[services.Variant("openai:fake-model")],
         )
         running = generation.generation_start(sent.replies[0])
+        assert running.task is not None
         if ticks is None:
             await asyncio.wait_for(asyncio.shield(running.task), timeout=10)
         for _ in range(ticks or 0):
@@ -71,6 +72,7 @@ async def test_a_stop_before_the_first_event_is_saved_as_stopped(
         variants=[services.Variant("openai:fake-slow")],
     )
     running = generation.generation_start(sent.replies[0])
+    assert running.task is not None
     running.stop()
     await running.task
     assert (await turn(running.turn_id)).status == "stopped"
@@ -209,10 +211,11 @@ def test_sign_up_can_be_closed(client, settings):
 
 
 def test_provider_errors_never_show_credentials_in_urls():
+    import httpx2
     import openai
 
     error = provider_error(
-        openai.APIConnectionError(request=None),
+        openai.APIConnectionError(request=httpx2.Request("GET", "https://example.test:8443/v1")),
         label="OpenAI", key_setting="OPENAI_API_KEY", base_url="https://user:secret@example.test:8443/v1?key=abc",
     )
     assert "secret" not in error.message and "key=abc" not in error.message

@@ -366,7 +366,7 @@ async def _watch_a_socket_fail_while_another_joins(server) -> tuple[str, list[di
                 assert answer.data == 1009
                 async with http.ws_connect(url, **options):
                     await presence(w, "presence.join")
-                    seen = []
+                    seen: list[dict] = []
                     while not any(f["type"] == "presence.leave" and f["id"] == x_id for f in seen):
                         seen.append(await presence(w, "presence.leave"))
     return x_id, seen

@@ -28,7 +28,7 @@ def placement(*turns: Turn) -> list[tuple[int, int | None]]:
     return [(found[t.id].depth, found[t.id].chain) for t in turns]
 
 
-def walk(turn: Turn) -> list[int]:
+def walk(turn: Turn | None) -> list[int]:
     """The path by following parents one query at a time: what the chains must agree with."""
     ids = []
     while turn is not None:

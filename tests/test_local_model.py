@@ -29,7 +29,9 @@ needs_model = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def local():
-    return LocalProvider(model_path=bundled_model_path(), threads=2)
+    path = bundled_model_path()
+    assert path is not None
+    return LocalProvider(model_path=path, threads=2)
 
 
 @needs_model
@@ -45,7 +47,7 @@ async def test_the_local_model_streams_a_reply_with_usage(local):
     text = "".join(d.text for d in deltas)
     assert len(deltas) > 1 and text.strip()
     assert usage.output_tokens == len(deltas) <= 24
-    assert usage.input_tokens > 10  # the templated system prompt and question
+    assert usage.input_tokens is not None and usage.input_tokens > 10  # the templated system prompt and question
 
 
 @needs_model
@@ -63,7 +65,8 @@ async def test_stopping_the_local_model_frees_it(local):
         model=MODEL_NAME, messages=[Message("user", "Hi")], settings=GenerationSettings(max_tokens=5)
     )
     again = [e async for e in local.stream(request)]
-    assert [e for e in again if isinstance(e, Usage)][-1].output_tokens <= 5
+    usage = [e for e in again if isinstance(e, Usage)][-1]
+    assert usage.output_tokens is not None and usage.output_tokens <= 5
 
 
 @needs_model

@@ -147,7 +147,7 @@ def world(db, providers) -> World:
     workspaces.member_invite(workspace=team, who="carol", role="viewer")
 
     conv = services.conversation_create(owner=alice, workspace=team, title=TITLE)
-    reply_fields = {"settings": {"system_prompt": SYSTEM_PROMPT, "temperature": 0.3}, "cost": COST,
+    reply_fields: dict[str, Any] = {"settings": {"system_prompt": SYSTEM_PROMPT, "temperature": 0.3}, "cost": COST,
                     "input_tokens": 48611, "output_tokens": 39127}
     q1, a1, q2, a2 = chain(conv, TEXTS, **reply_fields)
     a2b = Turn.objects.append(conversation=conv, parent=q2, role="assistant", content=SIBLING_TEXT,
@@ -488,7 +488,7 @@ def communicator(path: str, user) -> WebsocketCommunicator:
 
 async def closed_with(ws: WebsocketCommunicator, timeout: float = 5.0) -> tuple[int, list[dict]]:
     """The close code the server sends, and the frames before it."""
-    frames = []
+    frames: list[dict] = []
     async with asyncio.timeout(timeout):
         while True:
             message = await ws.receive_output(timeout)

@@ -65,7 +65,9 @@ async def test_https_requests_are_tunnelled_through_the_proxy_in_https_proxy(
 
 
 def upstream_port(upstream) -> int:
-    return httpx2.URL(upstream.url).port
+    port = httpx2.URL(upstream.url).port
+    assert port is not None
+    return port
 
 
 # (proxy variables, the host the provider is given, whether its request goes through the proxy).

@@ -358,14 +358,19 @@ def test_the_handlers_moved_out_of_the_markup_still_work(page, workbench_server,
                          "document.activeElement.selectionStart, document.activeElement.selectionEnd)") \
         == link.input_value()
     asked: list[str] = []
-    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+
+    def dismissed(dialog) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", dismissed)
     page.locator("tr.link-active").first.get_by_role("button", name="Revoke").click()
     expect(page.locator("tr.link-active")).to_have_count(2)
     assert asked == ["Revoke this link? Anyone using it loses it at once."]
 
     # Deleting the conversation asks first; declining keeps it.
     page.goto(f"{base}/c/{conversation_id}/")
-    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.once("dialog", dismissed)
     page.get_by_role("button", name="Delete conversation").click()
     expect(page).to_have_url(f"{base}/c/{conversation_id}/")
     assert asked[-1] == "Delete this conversation and every branch in it?"

@@ -308,7 +308,9 @@ def post_form(base: str, path: str, fields: dict[str, str]) -> tuple[int, str]:
     would: (status, page)."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
     form = opener.open(base + path, timeout=10).read().decode()
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
+    assert found, form
+    token = found.group(1)
     data = urllib.parse.urlencode({"csrfmiddlewaretoken": token, **fields}).encode()
     try:
         with opener.open(base + path, data=data, timeout=10) as response:

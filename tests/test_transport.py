@@ -19,6 +19,8 @@ class Script:
     byte strings written with a short pause between them (None: close the connection; ...: go
     silent)."""
 
+    tls: ssl.SSLContext | None = None
+
     def __init__(self, *answers: list) -> None:
         self.answers = list(answers)
         self.connections = 0
@@ -30,10 +32,12 @@ class Script:
         return self
 
     async def __aexit__(self, *exc) -> None:
+        assert self.server is not None
         self.server.close()
 
     @property
     def url(self) -> str:
+        assert self.server is not None
         port = self.server.sockets[0].getsockname()[1]
         return f"{'https' if getattr(self, 'tls', None) else 'http'}://127.0.0.1:{port}"
 

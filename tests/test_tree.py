@@ -1,6 +1,8 @@
 """The tree: turns are appended, never overwritten; paths and branches are one query each."""
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import IntegrityError, transaction
 
@@ -83,10 +85,11 @@ def test_branch_view_opens_on_the_current_turn(conversation, django_assert_num_q
     # The branch without its text, the text of the turns shown, their siblings.
     with django_assert_num_queries(3):
         view = branch_view(conversation=conversation)
-    assert [t.id for t in view.turns] == [t.id for t in turns]
+    assert view is not None and [t.id for t in view.turns] == [t.id for t in turns]
     assert branch_view(conversation=conversation, turn_id=10**9) is None
     empty = services.conversation_create(owner=conversation.owner)
-    assert branch_view(conversation=empty).turns == []
+    empty_view = branch_view(conversation=empty)
+    assert empty_view is not None and empty_view.turns == []
 
 
 def test_send_appends_a_prompt_and_a_streaming_reply(conversation, alice, providers):
@@ -177,11 +180,12 @@ def test_send_with_an_unknown_model_writes_nothing(conversation, alice, provider
 
 
 def test_database_rejects_invalid_roles_statuses_and_self_parents(conversation):
-    for fields in (
+    invalid: tuple[dict[str, Any], ...] = (
         {"role": "robot"},
         {"role": "user", "status": "streaming"},
         {"role": "assistant", "status": "done"},
-    ):
+    )
+    for fields in invalid:
         with pytest.raises(IntegrityError), transaction.atomic():
             Turn.objects.append(conversation=conversation, content="x", **fields)
     turn = Turn.objects.append(conversation=conversation, role="user", content="x")

@@ -119,7 +119,12 @@ def harness(browser, base_url):
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+
+    def console_error(message) -> None:
+        if message.type == "error":
+            errors.append(message.text)
+
+    page.on("console", console_error)
     page.goto(base_url + "/harness.html")
     page.wait_for_function("window.ready === true")
     yield page
