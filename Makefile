@@ -43,6 +43,12 @@ run: setup
 test: setup-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# ruff and mypy with the settings in pyproject.toml; `make test` runs both too (tests/test_lint.py).
+.PHONY: lint
+lint: setup-dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
 # Re-lock after editing a *.in file; `make lock UPGRADE=1` moves every unpinned (transitive)
 # package to its newest release. Review the diff of the *.txt files before committing it.
 lock: setup-dev
