@@ -17,6 +17,7 @@ from __future__ import annotations
 from enum import Enum
 
 from django.db.models import F
+from django.http import Http404
 from django.utils import timezone
 
 from conversations.models import Conversation, Membership, ShareLink, Workspace
@@ -130,3 +131,11 @@ def revocable_link(user, link_id: int) -> ShareLink | None:
     if link.created_by_id == user.pk or allows(role_in(user, link.conversation.workspace_id), Need.MANAGE):
         return link
     return None
+
+
+def conversation_or_404(request, conversation_id: int, need: Need):
+    """The conversation if the user may do what `need` says with it; 404 otherwise."""
+    conversation = conversation_for(request.user, conversation_id, need=need)
+    if conversation is None:
+        raise Http404("No such conversation.")
+    return conversation

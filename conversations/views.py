@@ -1,8 +1,6 @@
 """Pages. Thin: each checks access with the one permission check and calls a selector or service."""
 from __future__ import annotations
 
-import re
-
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
@@ -13,8 +11,15 @@ from django.views.decorators.http import require_GET, require_POST
 
 from conversations import replay, selectors, services
 from conversations.errors import ServiceError
+from conversations.fields import ID_PATTERN
 from conversations.models import Turn
-from conversations.permissions import Need, allows, conversation_for, workspace_for
+from conversations.permissions import (
+    Need,
+    allows,
+    conversation_for,
+    conversation_or_404,
+    workspace_for,
+)
 from conversations.registry import registry
 from conversations.streaming.frames import turn_payload
 from conversations.tokens import count
@@ -22,27 +27,6 @@ from conversations.validation import check_strings, loads_untrusted
 from conversations.workspaces import services as workspaces
 
 MIN_COMPARE, MAX_COMPARE = 2, 4
-ID_PATTERN = re.compile(r"[0-9]{1,18}")  # ASCII digits, within the database's id range
-
-
-def conversation_or_404(request, conversation_id: int, need: Need):
-    """The conversation if the user may do what `need` says with it; 404 otherwise."""
-    conversation = conversation_for(request.user, conversation_id, need=need)
-    if conversation is None:
-        raise Http404("No such conversation.")
-    return conversation
-
-
-def sidebar(user, workspace_id: int) -> dict:
-    """What the sidebar shows: the workspaces to switch between and one workspace's conversations."""
-    mine = list(workspaces.workspaces_for(user))
-    current = next((w for w in mine if w.id == workspace_id), None)
-    return {
-        "workspaces": mine,
-        "workspace": current,
-        "can_write_here": current is not None and allows(current.role, Need.WRITE),
-        "conversations": selectors.conversations_for(user=user, workspace_id=workspace_id)[:200],
-    }
 
 
 def _conversation_data(conversation, user) -> dict:
@@ -102,7 +86,7 @@ def home(request):
         request,
         "conversations/home.html",
         {
-            **sidebar(request.user, workspace_id),
+            **selectors.sidebar(request.user, workspace_id),
             "models": registry().choices(),
             "local_model_problem": registry().local_model_problem,
         },
@@ -160,7 +144,7 @@ def conversation_detail(request, conversation_id: int, turn_id: int | None = Non
     return render(
         request,
         "conversations/conversation.html",
-        {**sidebar(request.user, conversation.workspace_id), "conversation": conversation, "page": page},
+        {**selectors.sidebar(request.user, conversation.workspace_id), "conversation": conversation, "page": page},
     )
 
 

@@ -5,6 +5,7 @@ import asyncio
 
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
+
 from workbench.routing import websocket_urlpatterns
 
 # The consumer without the session middleware: tests put the user in the scope themselves.

@@ -15,10 +15,16 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from conversations.errors import ServiceError
+from conversations.fields import ID_PATTERN
 from conversations.models import ShareLink
-from conversations.permissions import Need, revocable_link, share_for
+from conversations.permissions import (
+    Need,
+    conversation_or_404,
+    revocable_link,
+    share_for,
+)
+from conversations.selectors import sidebar
 from conversations.sharing import services as sharing
-from conversations.views import ID_PATTERN, conversation_or_404, sidebar
 from conversations.workspaces.services import personal_workspace
 
 EXPIRIES = {
