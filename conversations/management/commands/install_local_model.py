@@ -46,6 +46,8 @@ class Command(BaseCommand):
         if background:
             self._start_background(folder, log, command, stamp)
             return
+        if not detached and install_running(folder):
+            self.stdout.write(f"Another install of the local model is running (log: {log}); waiting for it to end…")
         with install_lock(folder, wait=not detached) as held:
             if not held:
                 self.stdout.write("Another install of the local model is running; not starting one.")
