@@ -139,16 +139,18 @@ class LocalModelWatch:
         if path is not None:
             return LocalModelStatus(READY, "", LocalProvider(model_path=path, threads=self.threads))
         if install is not None and problem == INSTALL_HINT and install.phase in (FAILED, INTERRUPTED):
+            log = _shown(install.log)
             what = (
-                f"failed to install ({install.detail})"
+                f"failed to install ({install.detail}): {log} says why. Fix that, then run"
                 if install.phase == FAILED
-                else "stopped installing before it finished"
+                # Killed, or the machine stopped: nothing in the log says so.
+                else f"stopped installing before it finished ({log} shows how far it got). Run"
             )
             return LocalModelStatus(
                 FAILED,
-                f"The bundled local model {what}: {_shown(install.log)} says why. Fix that, then "
-                "run `make setup-local-model` or `make run` again. Meanwhile OPENAI_API_KEY, "
-                "ANTHROPIC_API_KEY or OPENAI_COMPATIBLE_ENDPOINTS bring other models.",
+                f"The bundled local model {what} `make setup-local-model` or `make run` again. "
+                "Meanwhile OPENAI_API_KEY, ANTHROPIC_API_KEY or OPENAI_COMPATIBLE_ENDPOINTS bring "
+                "other models.",
             )
         return LocalModelStatus(MISSING, problem)
 
