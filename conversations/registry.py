@@ -20,7 +20,7 @@ from conversations.catalogue import Catalogue, ModelInfo, load_entries
 from conversations.fields import MODEL_RULE, model_name_problem
 from conversations.providers.anthropic_messages import AnthropicProvider
 from conversations.providers.base import Provider
-from conversations.providers.local import LocalProvider, local_model_status
+from conversations.providers.local import MISSING, LocalModelStatus, LocalModelWatch
 from conversations.providers.openai_chat import OpenAIChatProvider
 from conversations.providers.openai_responses import OpenAIResponsesProvider
 
@@ -36,11 +36,30 @@ class ModelChoice:
     label: str
 
 
+LOCAL_MODEL_OFF = LocalModelStatus(
+    MISSING, "The bundled local model is turned off (WORKBENCH_LOCAL_MODEL=false)."
+)
+
+
 @dataclass(frozen=True)
 class Registry:
-    providers: dict[str, Provider]
-    local_model_problem: str
+    configured: dict[str, Provider]  # every provider but the local model
+    local: LocalModelWatch | None  # None when the local model is turned off
     catalogue: Catalogue
+
+    @property
+    def local_model(self) -> LocalModelStatus:
+        """Whether the local model runs here, or why not (it may still be installing)."""
+        return self.local.status() if self.local is not None else LOCAL_MODEL_OFF
+
+    @property
+    def local_model_problem(self) -> str:
+        return self.local_model.problem
+
+    @property
+    def providers(self) -> dict[str, Provider]:
+        local = self.local_model.provider
+        return {"local": local, **self.configured} if local is not None else self.configured
 
     def model_info(self, model_id: str) -> ModelInfo:
         return self.catalogue.info(model_id)
@@ -124,11 +143,14 @@ def build_registry() -> Registry:
     timeouts = (settings.PROVIDER_CONNECT_TIMEOUT, settings.PROVIDER_STALL_TIMEOUT)
     retries = settings.PROVIDER_MAX_RETRIES
     providers: dict[str, Provider] = {}
-    local_problem = "The bundled local model is turned off (WORKBENCH_LOCAL_MODEL=false)."
+    local = None
     if settings.LOCAL_MODEL_ENABLED:
-        path, local_problem = local_model_status(settings.LOCAL_MODEL_PATH)
-        if path is not None:
-            providers["local"] = LocalProvider(model_path=path, threads=settings.LOCAL_MODEL_THREADS)
+        local = LocalModelWatch(
+            configured_path=settings.LOCAL_MODEL_PATH,
+            threads=settings.LOCAL_MODEL_THREADS,
+            install_folder=settings.LOCAL_MODEL_INSTALL_DIR,
+            recheck_seconds=settings.LOCAL_MODEL_RECHECK_SECONDS,
+        )
     if settings.OPENAI_API_KEY:
         common = dict(
             api_key=settings.OPENAI_API_KEY,
@@ -160,9 +182,7 @@ def build_registry() -> Registry:
             read_interval=settings.STREAM_READ_INTERVAL_SECONDS,
         )
     providers.update(_endpoint_providers(timeouts))
-    return Registry(
-        providers=providers, local_model_problem=local_problem, catalogue=Catalogue(load_entries())
-    )
+    return Registry(configured=providers, local=local, catalogue=Catalogue(load_entries()))
 
 
 @cache

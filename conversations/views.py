@@ -82,14 +82,11 @@ def _workspace_id(raw: str | None, user) -> int:
 @require_GET
 def home(request):
     workspace_id = _workspace_id(request.GET.get("w"), request.user)
+    reg = registry()
     return render(
         request,
         "conversations/home.html",
-        {
-            **selectors.sidebar(request.user, workspace_id),
-            "models": registry().choices(),
-            "local_model_problem": registry().local_model_problem,
-        },
+        {**selectors.sidebar(request.user, workspace_id), "models": reg.choices(), "local_model": reg.local_model},
     )
 
 
