@@ -18,7 +18,7 @@ from conversations import sharing
 from conversations.models import ShareLink
 from conversations.permissions import Need, allows, role_in, share_for
 from conversations.services import ServiceError
-from conversations.views import ID_PATTERN, conversation_or_404, sidebar
+from conversations.views import ID_PATTERN, conversation_or_404, sidebar, url_template
 from conversations.workspaces import personal_workspace
 
 EXPIRIES = {
@@ -148,7 +148,7 @@ def shared(request, token: str):
         "signed_in": request.user.is_authenticated,
         "urls": {
             "socket": f"/ws/share/{token}/" if link.mode == ShareLink.Mode.LIVE else "",
-            "branch": reverse("shared_branch", args=[token, 0]),
+            "branch": url_template("shared_branch", "turn_id", token=token),
             "fork": reverse("shared_fork", args=[token]),
             "login": f"{reverse('login')}?next={reverse('shared', args=[token])}",
         },

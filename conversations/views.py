@@ -26,6 +26,25 @@ MIN_COMPARE, MAX_COMPARE = 2, 4
 ID_PATTERN = re.compile(r"[0-9]{1,18}")  # ASCII digits, within the database's id range
 
 
+def url_template(name: str, *slots: str, **known: object) -> str:
+    """The URL `name` for the page's JavaScript, with the ids it cannot know yet as named slots.
+
+    `url_template("branch_json", "turn_id", conversation_id=12)` is "/c/12/t/{turn_id}/branch.json";
+    static/js/urls.js (`fillUrl`) fills the slots. Each slot is reversed with a sentinel that the id
+    converter accepts but that no id is written as (18 digits with leading zeros: `str(int)` never
+    has them), and that whole path segment becomes "{slot}". A reversed URL percent-encodes any
+    brace of its own, so the page can read every "{...}" as a slot.
+    """
+    sentinels = {slot: f"{index:018d}" for index, slot in enumerate(slots)}
+    url = reverse(name, kwargs={**known, **sentinels})
+    for slot, sentinel in sentinels.items():
+        segment = re.compile(rf"(?<=/){sentinel}(?=/|$)")
+        url, found = segment.subn("{" + slot + "}", url)
+        if found != 1:
+            raise ValueError(f"{name}: the slot {slot} is not one path segment of {url}")
+    return url
+
+
 def conversation_or_404(request, conversation_id: int, need: Need):
     """The conversation if the user may do what `need` says with it; 404 otherwise."""
     conversation = conversation_for(request.user, conversation_id, need=need)
@@ -165,17 +184,21 @@ def conversation_detail(request, conversation_id: int, turn_id: int | None = Non
         },
         "urls": {
             "socket": f"/ws/conversations/{conversation.id}/",
-            "turn": reverse("conversation_turn", args=[conversation.id, 0]),
-            "branch": reverse("branch_json", args=[conversation.id, 0]),
-            "earlier": reverse("earlier_json", args=[conversation.id, 0]),
+            "conversation": reverse("conversation", args=[conversation.id]),
+            "turn": url_template("conversation_turn", "turn_id", conversation_id=conversation.id),
+            "branch": url_template("branch_json", "turn_id", conversation_id=conversation.id),
+            "earlier": url_template("earlier_json", "turn_id", conversation_id=conversation.id),
             "tree": reverse("tree_json", args=[conversation.id]),
             "compare": reverse("compare", args=[conversation.id]),
-            "fork": reverse("conversation_fork", args=[conversation.id, 0]),
-            "request": reverse("reply_request", args=[conversation.id, 0]),
-            "code": reverse("reply_code", args=[conversation.id, 0]),
+            "fork": url_template("conversation_fork", "turn_id", conversation_id=conversation.id),
+            "request": url_template("reply_request", "turn_id", conversation_id=conversation.id),
+            "code": url_template("reply_code", "turn_id", conversation_id=conversation.id),
             "tokens": reverse("tokens_count"),
             "export_json": reverse("conversation_export_json", args=[conversation.id]),
-            "export_markdown": reverse("branch_export_markdown", args=[conversation.id, 0]),
+            "export_markdown": url_template("branch_export_markdown", "turn_id", conversation_id=conversation.id),
+            # Forks link to other conversations: where a turn was forked from, and into.
+            "any_conversation": url_template("conversation", "conversation_id"),
+            "any_turn": url_template("conversation_turn", "conversation_id", "turn_id"),
             "share": reverse("share_create", args=[conversation.id]),
             "shares": reverse("conversation_links", args=[conversation.id]),
         },
@@ -293,7 +316,7 @@ def compare(request, conversation_id: int):
         ],
         "urls": {
             "socket": f"/ws/conversations/{conversation.id}/",
-            "turn": reverse("conversation_turn", args=[conversation.id, 0]),
+            "turn": url_template("conversation_turn", "turn_id", conversation_id=conversation.id),
         },
     }
     return render(
