@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_treemap_js import base_url, browser, harness, node  # noqa: F401  (fixtures)
+from tests import test_treemap_js
+from tests.test_treemap_js import node
+
+# The harness page and its fixtures (a static server, Chromium) are test_treemap_js.py's.
+base_url = test_treemap_js.base_url
+browser = test_treemap_js.browser
+harness = test_treemap_js.harness
 
 pytestmark = pytest.mark.browser
 
