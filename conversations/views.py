@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from conversations import replay, selectors, services
+from conversations.converters import url_template
 from conversations.errors import ServiceError
 from conversations.fields import ID_PATTERN
 from conversations.models import Turn
@@ -123,17 +124,21 @@ def conversation_detail(request, conversation_id: int, turn_id: int | None = Non
         },
         "urls": {
             "socket": f"/ws/conversations/{conversation.id}/",
-            "turn": reverse("conversation_turn", args=[conversation.id, 0]),
-            "branch": reverse("branch_json", args=[conversation.id, 0]),
-            "earlier": reverse("earlier_json", args=[conversation.id, 0]),
+            "conversation": reverse("conversation", args=[conversation.id]),
+            "turn": url_template("conversation_turn", "turn_id", conversation_id=conversation.id),
+            "branch": url_template("branch_json", "turn_id", conversation_id=conversation.id),
+            "earlier": url_template("earlier_json", "turn_id", conversation_id=conversation.id),
             "tree": reverse("tree_json", args=[conversation.id]),
             "compare": reverse("compare", args=[conversation.id]),
-            "fork": reverse("conversation_fork", args=[conversation.id, 0]),
-            "request": reverse("reply_request", args=[conversation.id, 0]),
-            "code": reverse("reply_code", args=[conversation.id, 0]),
+            "fork": url_template("conversation_fork", "turn_id", conversation_id=conversation.id),
+            "request": url_template("reply_request", "turn_id", conversation_id=conversation.id),
+            "code": url_template("reply_code", "turn_id", conversation_id=conversation.id),
             "tokens": reverse("tokens_count"),
             "export_json": reverse("conversation_export_json", args=[conversation.id]),
-            "export_markdown": reverse("branch_export_markdown", args=[conversation.id, 0]),
+            "export_markdown": url_template("branch_export_markdown", "turn_id", conversation_id=conversation.id),
+            # Forks link to other conversations: where a turn was forked from, and into.
+            "any_conversation": url_template("conversation", "conversation_id"),
+            "any_turn": url_template("conversation_turn", "conversation_id", "turn_id"),
             "share": reverse("share_create", args=[conversation.id]),
             "shares": reverse("conversation_links", args=[conversation.id]),
         },
@@ -251,7 +256,7 @@ def compare(request, conversation_id: int):
         ],
         "urls": {
             "socket": f"/ws/conversations/{conversation.id}/",
-            "turn": reverse("conversation_turn", args=[conversation.id, 0]),
+            "turn": url_template("conversation_turn", "turn_id", conversation_id=conversation.id),
         },
     }
     return render(

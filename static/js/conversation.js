@@ -1,10 +1,13 @@
 // The conversation page: one branch of the tree, live over the conversation's websocket.
 import { Composer } from './composer.js';
-import { ContextMeter, defaultContextReply, markOmitted, showCode, showRequest } from './context.js';
+import { ContextMeter, markOmitted, showCode, showRequest } from './context.js';
 import { openShareDialog, Presence } from './share.js';
 import { Socket } from './socket.js';
+import { applyDelta, applyFinished, withTurnDefaults } from './stream.js';
+import { defaultContextReply } from './tokens.js';
 import { TreePanel } from './treepanel.js';
-import { applyDelta, applyFinished, el, renderBody, turnElement, turnUrl, withTurnDefaults } from './turns.js';
+import { el, renderBody, turnElement } from './turns.js';
+import { fillUrl } from './urls.js';
 
 const page = JSON.parse(document.getElementById('page-data').textContent);
 const $ = (id) => document.getElementById(id);
@@ -27,16 +30,19 @@ const modelLabels = new Map(page.models.map((m) => [m.id, m.label]));
 const can = { write: page.conversation.can_write, manage: page.conversation.can_manage };
 const csrfToken = document.querySelector('input[name=csrfmiddlewaretoken]').value;
 
+// Every URL comes from the server (page.urls), with named slots for ids: see urls.js.
 const url = {
-  turn: (id) => turnUrl(page.urls.turn, id),
-  branch: (id) => page.urls.branch.replace(/\/0\/branch\.json$/, `/${id}/branch.json`),
-  earlier: (id) => page.urls.earlier.replace(/\/0\/earlier\.json$/, `/${id}/earlier.json`),
-  fork: (id) => page.urls.fork.replace(/\/0\/fork\/$/, `/${id}/fork/`),
+  turn: (id) => fillUrl(page.urls.turn, { turn_id: id }),
+  branch: (id) => fillUrl(page.urls.branch, { turn_id: id }),
+  earlier: (id) => fillUrl(page.urls.earlier, { turn_id: id }),
+  fork: (id) => fillUrl(page.urls.fork, { turn_id: id }),
   compare: (tips) => `${page.urls.compare}?tips=${tips.join(',')}`,
   compareSiblings: (id) => `${page.urls.compare}?siblings=${id}`,
-  request: (id) => page.urls.request.replace(/\/0\/request\.json$/, `/${id}/request.json`),
-  code: (id) => page.urls.code.replace(/\/0\/code\.py$/, `/${id}/code.py`),
-  markdown: (id) => page.urls.export_markdown.replace(/\/0\/export\.md$/, `/${id}/export.md`),
+  request: (id) => fillUrl(page.urls.request, { turn_id: id }),
+  code: (id) => fillUrl(page.urls.code, { turn_id: id }),
+  markdown: (id) => fillUrl(page.urls.export_markdown, { turn_id: id }),
+  otherConversation: (id) => fillUrl(page.urls.any_conversation, { conversation_id: id }),
+  otherTurn: (conversationId, turnId) => fillUrl(page.urls.any_turn, { conversation_id: conversationId, turn_id: turnId }),
 };
 
 // ---------------------------------------------------------------------------- rendering
@@ -88,7 +94,7 @@ function turnActions(turn) {
 function forkLinks(turn) {
   if (!turn.forks) return null;
   return el('div', { class: 'forks muted small' }, 'Forked into ',
-    ...turn.forks.flatMap((f, i) => [i ? ', ' : null, el('a', { href: `/c/${f.id}/`, text: f.title || 'a new conversation' })]).filter(Boolean));
+    ...turn.forks.flatMap((f, i) => [i ? ', ' : null, el('a', { href: url.otherConversation(f.id), text: f.title || 'a new conversation' })]).filter(Boolean));
 }
 
 function contextChip(turn) {
@@ -463,7 +469,7 @@ function onDeleted({ turn: id, parent, main_turn: mainTurn }) {
   const index = turnIndex(id);
   if (index >= 0) {
     if (parent != null) showBranch(parent, { push: false, replace: true });
-    else location.assign(page.urls.turn.replace(/t\/0\/$/, ''));
+    else location.assign(page.urls.conversation);
     return;
   }
   // A sibling of a displayed turn may have gone.
@@ -551,7 +557,7 @@ const treePanel = new TreePanel({
 if (page.conversation.forked_from) {
   const source = page.conversation.forked_from;
   transcript.before(el('div', { class: 'fork-origin muted small' }, 'Forked from ',
-    el('a', { href: `/c/${source.conversation}/t/${source.turn}/`, text: source.title })));
+    el('a', { href: url.otherTurn(source.conversation, source.turn), text: source.title })));
 }
 
 renderTranscript();
