@@ -11,7 +11,7 @@ from conversations.models import Conversation, Turn
 from conversations.providers.base import GenerationSettings
 from conversations.services import Variant
 from tests.fake_upstream import reply_text
-from tests.wsclient import assemble, connect, finished, frames_until, next_frame
+from tests.wsclient import WAIT, assemble, connect, finished, frames_until, next_frame
 
 
 def complete_chain(conversation, contents: list[str], parent=None) -> list[Turn]:
@@ -298,7 +298,7 @@ async def test_edit_over_the_socket(alice, conversation, providers, no_leftover_
     assert assemble(frames, created[1]["id"]) == reply_text("second try", 12)
     reply = next(f["turn"] for f in frames if f["type"] == "turn.created" and f["turn"]["role"] == "assistant")
     await ws.send_json_to({"action": "edit", "turn": reply["id"], "content": "x", "model": "openai:fake-model"})
-    error = await ws.receive_json_from(timeout=5)
+    error = await ws.receive_json_from(timeout=WAIT)
     assert error["type"] == "error" and "Only your own prompts" in error["error"]
     await ws.disconnect()
 
@@ -318,7 +318,7 @@ async def test_delete_and_main_are_broadcast(alice, conversation, providers, no_
         }
     assert await database_sync_to_async(Turn.objects.count)() == 2
     await ws.send_json_to({"action": "delete", "turn": four[2].id})
-    error = await ws.receive_json_from(timeout=5)
+    error = await ws.receive_json_from(timeout=WAIT)
     assert error["code"] == "not_found"
     await ws.disconnect()
     await other.disconnect()
@@ -358,7 +358,7 @@ BAD_BRANCH_FRAMES = [
 async def test_bad_branch_frames(alice, conversation, providers, raw, code, message, no_leftover_generations):
     ws = await connect(alice, conversation.id)
     await ws.send_to(text_data=raw)
-    frame = await ws.receive_json_from(timeout=5)
+    frame = await ws.receive_json_from(timeout=WAIT)
     assert frame["type"] == "error" and frame["code"] == code, frame
     assert message in frame["error"]
     assert await database_sync_to_async(Turn.objects.count)() == 0

@@ -23,7 +23,7 @@ from conversations.streaming import replies
 from conversations.tokens import TOKENS_PER_MESSAGE, TOKENS_PER_REPLY, count, count_all
 from tests.fake_upstream import reply_text
 from tests.test_branching import signed_in
-from tests.wsclient import connect, created_reply, finished, frames_until
+from tests.wsclient import WAIT, connect, created_reply, finished, frames_until
 
 WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa "
 
@@ -201,7 +201,7 @@ async def test_a_long_branch_is_trimmed_and_the_reply_says_what_was_left_out(ali
 async def test_a_prompt_too_long_for_the_window_is_refused_and_nothing_is_written(alice, conversation, small_window, upstream):
     ws = await connect(alice, conversation.id)
     await ws.send_json_to({"action": "send", "request_id": "r", "parent": None, "content": WORDS * 60, "model": "openai:fake-model"})
-    frame = await ws.receive_json_from(timeout=5)
+    frame = await ws.receive_json_from(timeout=WAIT)
     await ws.disconnect()
     assert frame["type"] == "error" and frame["code"] == "context_overflow"
     assert "window of 400 tokens" in frame["error"] and "larger window" in frame["error"]

@@ -14,7 +14,7 @@ from conversations.models import Turn
 from conversations.providers.sdk import provider_error
 from conversations.streaming import generation
 from tests.fake_upstream import reply_text
-from tests.wsclient import assemble, connect, created_reply, finished, frames_until
+from tests.wsclient import WAIT, assemble, connect, created_reply, finished, frames_until
 
 ws_db = pytest.mark.django_db(transaction=True)
 
@@ -103,7 +103,7 @@ async def test_offsets_count_utf16_units_like_the_browser(alice, conversation, p
     # Resume from the middle, in UTF-16 units, after the end: from the database.
     cut = len("Echo: Hi 😀".encode("utf-16-le")) // 2
     await late.send_json_to({"action": "resume", "turn": reply_id, "offset": cut})
-    tail = await late.receive_json_from(timeout=5)
+    tail = await late.receive_json_from(timeout=WAIT)
     assert tail["text"] == expected[len("Echo: Hi 😀"):]
     await ws.disconnect()
     await late.disconnect()
@@ -117,11 +117,11 @@ async def test_an_unexpected_failure_answers_and_keeps_the_socket(alice, convers
     monkeypatch.setattr(services, "turn_send", explode)
     ws = await connect(alice, conversation.id)
     await ws.send_json_to(send_frame(request_id="r9"))
-    frame = await ws.receive_json_from(timeout=5)
+    frame = await ws.receive_json_from(timeout=WAIT)
     assert frame == {"type": "error", "code": "server_error", "request_id": "r9",
                      "error": "The server could not carry that out. Try again."}
     await ws.send_json_to({"action": "resume", "turn": 999, "offset": 0})
-    assert (await ws.receive_json_from(timeout=5))["code"] == "not_found"
+    assert (await ws.receive_json_from(timeout=WAIT))["code"] == "not_found"
     await ws.disconnect()
 
 
@@ -138,7 +138,7 @@ async def test_an_unexpected_failure_answers_and_keeps_the_socket(alice, convers
 async def test_hostile_values_get_clear_errors(alice, conversation, providers, frame, code, message, no_leftover_generations):
     ws = await connect(alice, conversation.id)
     await ws.send_json_to(frame)
-    answer = await ws.receive_json_from(timeout=5)
+    answer = await ws.receive_json_from(timeout=WAIT)
     assert answer["code"] == code and message in answer["error"]
     assert await database_sync_to_async(Turn.objects.count)() == 0
     await ws.disconnect()
@@ -149,7 +149,7 @@ async def test_concurrent_replies_per_person_are_limited(alice, conversation, pr
     settings.MAX_CONCURRENT_REPLIES = 2
     ws = await connect(alice, conversation.id)
     await ws.send_json_to(send_frame(variants=[{"model": "openai:fake-slow"}] * 3))
-    answer = await ws.receive_json_from(timeout=5)
+    answer = await ws.receive_json_from(timeout=WAIT)
     assert answer["code"] == "limit" and "the limit is 2 at once" in answer["error"]
     assert await database_sync_to_async(Turn.objects.count)() == 0
     await ws.disconnect()
@@ -223,7 +223,7 @@ async def test_a_frame_flood_is_cut_and_answered_once_a_second(alice, conversati
     assert "at most 5 a second" in next(a for a in answers if a["code"] == "rate_limited")["error"]
     await asyncio.sleep(1.0)
     await ws.send_json_to({"action": "resume", "turn": 999_999, "offset": 0})
-    assert (await ws.receive_json_from(timeout=5))["code"] == "not_found"
+    assert (await ws.receive_json_from(timeout=WAIT))["code"] == "not_found"
     await ws.disconnect()
 
 

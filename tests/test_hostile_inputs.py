@@ -15,7 +15,7 @@ from conversations.models import Conversation, Turn, Workspace
 from conversations.sharing import services as sharing
 from conversations.validation import MAX_JSON_DEPTH
 from tests.test_views import signed_in
-from tests.wsclient import connect, finished, frames_until
+from tests.wsclient import WAIT, connect, finished, frames_until
 
 ws_db = pytest.mark.django_db(transaction=True)
 
@@ -35,7 +35,7 @@ def rows() -> tuple[int, int, int]:
 async def still_serves(ws) -> None:
     """The socket answers the next frame as usual."""
     await ws.send_json_to({"action": "resume", "turn": 999_999, "offset": 0})
-    answer = await ws.receive_json_from(timeout=5)
+    answer = await ws.receive_json_from(timeout=WAIT)
     assert answer["code"] == "not_found", answer
 
 
@@ -59,7 +59,7 @@ async def test_deeply_nested_frames_are_refused_and_the_socket_stays(
     before = await database_sync_to_async(rows)()
     ws = await connect(alice, conversation.id)
     await ws.send_to(text_data=raw)
-    answer = await ws.receive_json_from(timeout=5)
+    answer = await ws.receive_json_from(timeout=WAIT)
     assert answer == {"type": "error", "code": "bad_json", "request_id": "", "error": "The frame is " + TOO_DEEP}
     await still_serves(ws)
     assert await database_sync_to_async(rows)() == before
@@ -70,7 +70,7 @@ async def test_deeply_nested_frames_are_refused_and_the_socket_stays(
 async def test_nesting_up_to_the_limit_is_read(alice, conversation, providers, no_leftover_generations):
     ws = await connect(alice, conversation.id)
     await ws.send_to(text_data="[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH)
-    answer = await ws.receive_json_from(timeout=5)
+    answer = await ws.receive_json_from(timeout=WAIT)
     assert (answer["code"], answer["error"]) == ("wrong_type", "A frame must be a JSON object.")
     await ws.disconnect()
 
@@ -88,10 +88,10 @@ async def test_deeply_nested_frames_on_a_live_share_socket_are_refused(alice, co
     )
     ws = WebsocketCommunicator(router, f"/ws/share/{link.token}/")
     ws.scope["user"] = AnonymousUser()
-    assert (await ws.connect())[0]
+    assert (await ws.connect(timeout=WAIT))[0]
     # The share socket reads frames of up to 1,000 characters: that is deep enough to overflow.
     await ws.send_to(text_data="[" * 999)
-    answer = await ws.receive_json_from(timeout=5)
+    answer = await ws.receive_json_from(timeout=WAIT)
     assert answer == {"type": "error", "code": "bad_json", "error": "The frame is " + TOO_DEEP}
     await ws.send_json_to({"action": "resume", "turn": prompt.id, "offset": 0})
     frames = await frames_until(ws, finished(prompt.id))
@@ -157,7 +157,7 @@ async def test_unpaired_surrogates_are_refused_naming_the_field(
     before = await database_sync_to_async(rows)()
     ws = await connect(alice, conversation.id)
     await ws.send_to(text_data=raw.replace("TURN", str(prompt.id)))
-    answer = await ws.receive_json_from(timeout=5)
+    answer = await ws.receive_json_from(timeout=WAIT)
     message = expected if expected.endswith("Unicode.") else surrogate_message(expected)
     assert answer["code"] == "bad_text" and answer["error"] == message, answer
     assert answer["request_id"] == ""  # an invalid request_id is not echoed; a valid one is below

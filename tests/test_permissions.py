@@ -34,6 +34,7 @@ from conversations.workspaces import services as workspaces
 from tests.conftest import PASSWORD
 from tests.fake_upstream import reply_text
 from tests.wsclient import (
+    WAIT,
     assemble,
     connect,
     created_reply,
@@ -485,7 +486,7 @@ def communicator(path: str, user) -> WebsocketCommunicator:
     return ws
 
 
-async def closed_with(ws: WebsocketCommunicator, timeout: float = 5.0) -> tuple[int, list[dict]]:
+async def closed_with(ws: WebsocketCommunicator, timeout: float = WAIT) -> tuple[int, list[dict]]:
     """The close code the server sends, and the frames before it."""
     frames = []
     async with asyncio.timeout(timeout):
@@ -497,7 +498,7 @@ async def closed_with(ws: WebsocketCommunicator, timeout: float = 5.0) -> tuple[
 
 
 async def open_or_close_code(ws: WebsocketCommunicator) -> str | int:
-    connected, _ = await ws.connect()
+    connected, _ = await ws.connect(timeout=WAIT)
     assert connected
     if await ws.receive_nothing(timeout=0.3):
         return OPEN
@@ -677,7 +678,7 @@ async def test_ws_share_is_read_only(world, providers, action, persona):
     before = await state(world)
     frame = {"action": "stop", "turn": world.turns["a2"].id} if action == "stop" else action_frame(action, world)
     await ws.send_json_to(frame)
-    assert await ws.receive_json_from(timeout=3) == {
+    assert await ws.receive_json_from(timeout=WAIT) == {
         "type": "error", "code": "read_only", "error": "A shared page is read-only.",
     }
     assert await ws.receive_nothing(timeout=0.2)
@@ -757,9 +758,9 @@ async def test_a_link_that_expires_closes_its_sockets(world):
 async def test_teammates_see_each_other_and_each_others_replies(world, providers):
     alice = await connect(world.users[OWNER], world.conv.id)
     bob = await connect(world.users[EDITOR], world.conv.id)
-    joined = await alice.receive_json_from(timeout=3)
+    joined = await alice.receive_json_from(timeout=WAIT)
     assert joined["type"] == "presence.join" and (joined["name"], joined["kind"]) == ("bob", "member")
-    seen_by_bob = await bob.receive_json_from(timeout=3)
+    seen_by_bob = await bob.receive_json_from(timeout=WAIT)
     assert (seen_by_bob["type"], seen_by_bob["name"], seen_by_bob["kind"]) == ("presence.join", "alice", "member")
 
     await bob.send_json_to(send_frame("From bob", parent=world.turns["a2"].id, request_id="bob-1"))
@@ -773,7 +774,7 @@ async def test_teammates_see_each_other_and_each_others_replies(world, providers
     await frames_until(bob, finished(reply))
 
     await bob.disconnect()
-    assert await alice.receive_json_from(timeout=3) == {"type": "presence.leave", "id": joined["id"]}
+    assert await alice.receive_json_from(timeout=WAIT) == {"type": "presence.leave", "id": joined["id"]}
     await alice.disconnect()
 
 
@@ -781,8 +782,8 @@ async def test_teammates_see_each_other_and_each_others_replies(world, providers
 async def test_a_link_reader_appears_as_a_link_and_sees_no_one(world, providers):
     alice = await connect(world.users[OWNER], world.conv.id)
     anon = communicator(f"/ws/share/{world.token('live')}/", AnonymousUser())
-    assert (await anon.connect())[0]
-    joined = await alice.receive_json_from(timeout=3)
+    assert (await anon.connect(timeout=WAIT))[0]
+    joined = await alice.receive_json_from(timeout=WAIT)
     assert (joined["type"], joined["name"], joined["kind"]) == ("presence.join", "Someone with a link", "link")
     bob = await connect(world.users[EDITOR], world.conv.id)
     await bob.send_json_to(send_frame("Watched", parent=world.turns["a2"].id))

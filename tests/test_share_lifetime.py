@@ -42,7 +42,7 @@ from tests.test_permissions import (  # noqa: F401 (`world` and `fast_passwords`
     world,
     ws_test,
 )
-from tests.wsclient import assemble, connect, finished, frames_until
+from tests.wsclient import WAIT, assemble, connect, finished, frames_until
 
 GONE = {"type": "share.gone", "error": "This link is no longer available."}
 
@@ -187,7 +187,7 @@ async def test_resuming_a_turn_the_link_does_not_share_is_an_error(world, kind, 
     ws = await watch(world.links[kind])
     before = await state(world)
     await ws.send_json_to({"action": "resume", "turn": turn_id, "offset": 0})
-    assert await ws.receive_json_from(timeout=3) == {
+    assert await ws.receive_json_from(timeout=WAIT) == {
         "type": "error", "code": "not_found", "error": "That turn is not shared here.",
     }
     await assert_answers(ws, world.turns["a1"], TEXTS[1])
@@ -201,7 +201,7 @@ async def test_resuming_a_turn_deleted_since_the_socket_opened_is_an_error(world
     a2b = world.turns["a2b"].id
     await database_sync_to_async(services.turn_delete)(conversation=world.conv, turn_id=a2b)
     await ws.send_json_to({"action": "resume", "turn": a2b, "offset": 0})
-    assert (await ws.receive_json_from(timeout=3))["code"] == "not_found"
+    assert (await ws.receive_json_from(timeout=WAIT))["code"] == "not_found"
     await assert_answers(ws, world.turns["a2"], TEXTS[3])
     await ws.disconnect()
 
@@ -235,7 +235,7 @@ async def test_every_bad_frame_is_answered_and_the_socket_stays_open(world, name
     ws = await watch(world.links["live"])
     before = await state(world)
     await ws.send_to(text_data=text.replace(A1, str(world.turns["a1"].id)))
-    frame = await ws.receive_json_from(timeout=3)
+    frame = await ws.receive_json_from(timeout=WAIT)
     assert (frame["type"], frame["code"]) == ("error", code) and frame["error"]
     await assert_answers(ws, world.turns["a1"], TEXTS[1])
     assert await state(world) == before
@@ -246,7 +246,7 @@ async def test_every_bad_frame_is_answered_and_the_socket_stays_open(world, name
 async def test_a_binary_frame_is_answered_and_the_socket_stays_open(world):
     ws = await watch(world.links["live"])
     await ws.send_to(bytes_data=b'{"action": "resume"}')
-    assert await ws.receive_json_from(timeout=3) == {
+    assert await ws.receive_json_from(timeout=WAIT) == {
         "type": "error", "code": "wrong_type", "error": "Frames must be JSON text, not binary.",
     }
     await assert_answers(ws, world.turns["a1"], TEXTS[1])
@@ -258,7 +258,7 @@ async def test_an_offset_past_the_end_sends_no_text_only_the_finished_turn(world
     ws = await watch(world.links["live"])
     a1 = world.turns["a1"].id
     await ws.send_json_to({"action": "resume", "turn": a1, "offset": 2**200})
-    frame = await ws.receive_json_from(timeout=3)
+    frame = await ws.receive_json_from(timeout=WAIT)
     assert (frame["type"], frame["turn"]["id"], frame["turn"]["status"]) == ("turn.finished", a1, "complete")
     await assert_answers(ws, world.turns["a1"], TEXTS[1])
     await ws.disconnect()
