@@ -29,6 +29,7 @@ def require(condition: bool, why: str) -> None:
 # The browser tests create an account for nearly every test, all from 127.0.0.1 on one server: the
 # sign-up limit is raised for them, not turned off. tests/test_throttling.py tests the limits.
 LIVE_LIMITS = {"WORKBENCH_SIGNUP_LIMIT": "1000"}
+TEST_SETTINGS = "tests.settings"
 
 
 def free_port() -> int:
@@ -45,7 +46,9 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **LIVE_LIMITS, "WORKBENCH_DATA_DIR": str(data_dir), **env}
-        self.env.pop("DJANGO_SETTINGS_MODULE", None)
+        # The tests' settings (tests/settings.py), as in the tests themselves: the fast hasher for
+        # the accounts that browser tests sign up and sign in with.
+        self.env["DJANGO_SETTINGS_MODULE"] = TEST_SETTINGS
         self.env["WORKBENCH_CHANNEL_PREFIX"] = f"workbench-live-{self.port}"
         self.shared_with = shared_with
         if shared_with is not None:

@@ -76,3 +76,15 @@ def test_a_bad_setting_stops_the_start_with_its_name(tmp_path):
     )
     assert result.returncode != 0
     assert "WORKBENCH_STALL_TIMEOUT='soon' is not a number" in result.stderr
+
+
+def test_only_the_tests_hash_passwords_the_fast_way(settings):
+    """tests/settings.py swaps in MD5 for speed; the workbench itself keeps Django's PBKDF2."""
+    from django.conf import global_settings
+
+    import workbench.settings as production
+
+    assert settings.PASSWORD_HASHERS == ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    assert getattr(production, "PASSWORD_HASHERS", global_settings.PASSWORD_HASHERS)[0] == (
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher"
+    )

@@ -31,8 +31,7 @@ SIGNUP_REFUSED = "Too many accounts have been created from your network. Try aga
 
 @pytest.fixture(autouse=True)
 def limits(settings):
-    """The shipped defaults, whatever the environment running the tests says; a fast hasher."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    """The shipped defaults, whatever the environment running the tests says."""
     settings.AXES_ENABLED = True
     settings.AXES_FAILURE_LIMIT = 5
     settings.AXES_COOLOFF_TIME = timedelta(minutes=15)
