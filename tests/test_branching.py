@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import pytest
 from channels.db import database_sync_to_async
-from django.test import Client
 from django.urls import reverse
 
 from conversations import selectors, services
 from conversations.models import Conversation, Turn
 from conversations.providers.base import GenerationSettings
 from conversations.services import Variant
+from tests.conftest import signed_in
 from tests.fake_upstream import reply_text
 from tests.wsclient import WAIT, assemble, connect, finished, frames_until, next_frame
 
@@ -47,11 +47,6 @@ def four(conversation):
     """A four-turn conversation: question, answer, follow-up, answer."""
     return complete_chain(conversation, ["Q1", "A1", "Q2", "A2"])
 
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 # --- services: the tree's shape after each operation ---------------------------------------

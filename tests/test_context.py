@@ -21,8 +21,8 @@ from conversations.registry import registry
 from conversations.services import Variant
 from conversations.streaming import replies
 from conversations.tokens import TOKENS_PER_MESSAGE, TOKENS_PER_REPLY, count, count_all
+from tests.conftest import signed_in
 from tests.fake_upstream import reply_text
-from tests.test_branching import signed_in
 from tests.wsclient import WAIT, connect, created_reply, finished, frames_until
 
 WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa "

@@ -14,7 +14,7 @@ from conversations import services
 from conversations.models import Conversation, Turn, Workspace
 from conversations.sharing import services as sharing
 from conversations.validation import MAX_JSON_DEPTH
-from tests.test_views import signed_in
+from tests.conftest import signed_in
 from tests.wsclient import WAIT, connect, finished, frames_until
 
 ws_db = pytest.mark.django_db(transaction=True)

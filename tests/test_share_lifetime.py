@@ -7,8 +7,8 @@ maker's account, closes every socket watching it at once, the way revoking does 
 reader sends is answered: a turn that is unknown, outside the link or in another conversation is
 an error frame, and the socket stays open.
 
-The world is tests/test_permissions.py's: alice owns Team, bob edits it, carol views it, charlie
-is outside; the links there are alice's but for `bobs`.
+The world is tests/conftest.py's: alice owns Team, bob edits it, vera views it, charlie is outside;
+the links there are alice's but for `bobs`.
 """
 from __future__ import annotations
 
@@ -23,23 +23,15 @@ from django.test import Client
 from conversations import services
 from conversations.models import ShareLink, Turn
 from conversations.workspaces import services as workspaces
-from tests.test_permissions import (  # noqa: F401 (`world` and `fast_passwords` are fixtures)
-    EDITOR,
+from tests.conftest import EDITOR, OUTSIDER, OWNER, TEXTS, VIEWER, World, make_link
+from tests.test_permissions import (
     OPEN,
-    OUTSIDER,
-    OWNER,
-    TEXTS,
-    VIEWER,
-    World,
     closed_with,
     communicator,
-    fast_passwords,
-    make_link,
     membership_id,
     open_or_close_code,
     send_frame,
     state,
-    world,
     ws_test,
 )
 from tests.wsclient import WAIT, assemble, connect, finished, frames_until
@@ -102,20 +94,20 @@ async def test_the_makers_access_ending_closes_their_links_sockets(world, provid
     bobs, alices = world.links["bobs"], world.links["live"]
     charlies = await charlies_link(world)
     anon_on_bobs = await watch(bobs)
-    carol_on_bobs = await watch(bobs, world.users[VIEWER])
+    vera_on_bobs = await watch(bobs, world.users[VIEWER])
     others = [await watch(alices), await watch(charlies)]
 
     await change(world)
 
     # Closed like a revoked link, and told why.
-    for ws in (anon_on_bobs, carol_on_bobs):
+    for ws in (anon_on_bobs, vera_on_bobs):
         assert await closed_with(ws) == (4404, [GONE])
     # A turn made afterwards reaches the links of people who may still write, and not bob's.
     reply = await alice_sends(world)
     for ws in others:
         frames = await frames_until(ws, finished(reply))
         assert [f["turn"]["role"] for f in frames if f["type"] == "turn.created"] == ["user", "assistant"]
-    for ws in (anon_on_bobs, carol_on_bobs):
+    for ws in (anon_on_bobs, vera_on_bobs):
         assert await ws.receive_nothing(timeout=0.2)
     # The page and a new socket agree.
     assert await database_sync_to_async(page_status)(bobs) == 404
