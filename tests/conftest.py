@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -27,6 +28,7 @@ from conversations.models import Conversation, Membership, ShareLink, Turn, Work
 from conversations.registry import registry
 from conversations.sharing import services as sharing
 from conversations.streaming import generation
+from conversations.streaming.sockets import FrameBudget
 from conversations.tokens import count_all
 from conversations.workspaces import services as workspaces
 from tests.fake_upstream import FakeUpstream
@@ -317,6 +319,25 @@ def providers(settings, upstream):
     registry.cache_clear()
     yield registry()
     registry.cache_clear()
+
+
+class StoppedClock:
+    """Stands in for the `time` module of the sockets' frame budget: the time stands still until
+    a test moves it on, so how many frames a flood gets through does not depend on how fast
+    the machine handles them."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def frame_clock(monkeypatch) -> StoppedClock:
+    clock = StoppedClock()
+    monkeypatch.setattr(sys.modules[FrameBudget.__module__], "time", clock)
+    return clock
 
 
 @pytest.fixture(autouse=True)

@@ -50,7 +50,7 @@ async def test_a_stop_at_any_moment_never_leaves_a_reply_streaming(
         )
         running = generation.generation_start(sent.replies[0])
         if ticks is None:
-            await asyncio.wait_for(asyncio.shield(running.task), timeout=10)
+            await asyncio.wait_for(asyncio.shield(running.task), timeout=WAIT)
         for _ in range(ticks or 0):
             await asyncio.sleep(0)
         running.stop()
@@ -210,18 +210,20 @@ def test_provider_errors_never_show_credentials_in_urls():
 
 
 @ws_db
-async def test_a_frame_flood_is_cut_and_answered_once_a_second(alice, conversation, providers, settings, no_leftover_generations):
+async def test_a_frame_flood_is_cut_and_answered_once_a_second(
+    alice, conversation, providers, settings, frame_clock, no_leftover_generations
+):
     settings.WS_FRAMES_PER_SECOND = 5  # bursts of 10
     ws = await connect(alice, conversation.id)
     for _ in range(40):
         await ws.send_json_to({"action": "resume", "turn": 999_999, "offset": 0})
-    answers = []
-    while not await ws.receive_nothing(timeout=0.3):
-        answers.append(await ws.receive_json_from())
-    codes = [a["code"] for a in answers]
-    assert codes.count("not_found") == 10 and codes.count("rate_limited") == 1
-    assert "at most 5 a second" in next(a for a in answers if a["code"] == "rate_limited")["error"]
-    await asyncio.sleep(1.0)
+    # The clock stands still: the burst's 10 are answered, the first frame over it is refused
+    # with a word, and the other 29 in silence.
+    answers = [await ws.receive_json_from(timeout=WAIT) for _ in range(11)]
+    assert [a["code"] for a in answers] == ["not_found"] * 10 + ["rate_limited"]
+    assert "at most 5 a second" in answers[-1]["error"]
+    assert await ws.receive_nothing(timeout=0.3)
+    frame_clock.now += 1.0  # a second later the budget has refilled
     await ws.send_json_to({"action": "resume", "turn": 999_999, "offset": 0})
     assert (await ws.receive_json_from(timeout=WAIT))["code"] == "not_found"
     await ws.disconnect()
