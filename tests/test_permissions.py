@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from dataclasses import dataclass
+from types import SimpleNamespace
 from datetime import timedelta
 from typing import Any, Callable
 
@@ -28,6 +30,7 @@ from django.utils import timezone
 from conversations.exchange.workbench_json import conversation_export
 from conversations.models import Conversation, Membership, ShareLink, Turn, Workspace
 from conversations.sharing import services as sharing
+from conversations.sharing.consumer import ShareConsumer
 from conversations.workspaces import services as workspaces
 from tests.conftest import (
     ANON,
@@ -637,14 +640,18 @@ async def test_revoking_a_link_closes_its_sockets(world):
 
 
 @ws_test
-async def test_a_link_that_expires_closes_its_sockets(world):
+async def test_a_link_that_expires_closes_its_sockets(world, monkeypatch):
     link = await database_sync_to_async(make_link)(
-        world.conv, world.users[OWNER], expires_at=timezone.now() + timedelta(seconds=1.5)
+        world.conv, world.users[OWNER], expires_at=timezone.now() + timedelta(minutes=10)
     )
+    # The socket times the link's end by its clock: a clock that reads a second before the end
+    # makes it due a second after the socket opened, however long opening it took.
+    moment_before = SimpleNamespace(now=lambda: link.expires_at - timedelta(seconds=1))
+    monkeypatch.setattr(sys.modules[ShareConsumer.__module__], "timezone", moment_before)
     anon = communicator(f"/ws/share/{link.token}/", AnonymousUser())
     assert await open_or_close_code(anon) == OPEN
-    code, frames = await closed_with(anon, timeout=5)
-    assert code == 4404 and [f["type"] for f in frames] == ["share.gone"]
+    code, frames = await closed_with(anon)
+    assert (code, frames) == (4404, [{"type": "share.gone", "error": "This link has expired."}])
 
 
 # --- live co-viewing ------------------------------------------------------------------------------
