@@ -304,11 +304,11 @@ def post_form(base: str, path: str, fields: dict[str, str]) -> tuple[int, str]:
     """Fetch a form for its CSRF token and post it with a cookie jar of its own, as a browser
     would: (status, page)."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-    form = opener.open(base + path, timeout=10).read().decode()
+    form = opener.open(base + path, timeout=60).read().decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
     data = urllib.parse.urlencode({"csrfmiddlewaretoken": token, **fields}).encode()
     try:
-        with opener.open(base + path, data=data, timeout=10) as response:
+        with opener.open(base + path, data=data, timeout=60) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
