@@ -30,6 +30,7 @@ def require(condition: bool, why: str) -> None:
 # sign-up limit is raised for them, not turned off. tests/test_throttling.py tests the limits.
 LIVE_LIMITS = {"WORKBENCH_SIGNUP_LIMIT": "1000"}
 TEST_SETTINGS = "tests.settings"
+EXPECT_TIMEOUT_MS = 30_000
 
 
 def free_port() -> int:
@@ -141,6 +142,11 @@ def fake_upstream_env(url: str, models: list[str]) -> dict[str, str]:
 
 
 def launch_chromium(playwright):
+    from playwright.sync_api import expect
+
+    # An expectation waits for what it expects until it holds, or fails after this long (5 s by
+    # default, which a busy machine can take to stream a short reply).
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     require(
         Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is not None,
         f"Chromium is not installed at {CHROMIUM}: apt-get install -y chromium",

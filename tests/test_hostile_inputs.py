@@ -390,9 +390,9 @@ def test_the_page_says_when_the_server_refused_a_frame_as_too_big(page, live_ser
     send(page, "hello")
     error = page.locator("#composer-error")
     # Chromium compresses the frame: the server measures it as it inflates, and stops at the ceiling.
-    expect(error).to_contain_text("The server refused a message that large and closed the connection", timeout=20_000)
+    expect(error).to_contain_text("The server refused a message that large and closed the connection")
     expect(error).to_contain_text(f"exceeds payload limit of {frame_ceiling()} octets")
     expect(error).to_contain_text("It was not sent: shorten it, then send it again.")
-    expect(page.locator("body")).to_have_attribute("data-socket", "open", timeout=20_000)  # reconnected
+    expect(page.locator("body")).to_have_attribute("data-socket", "open")  # reconnected
     expect(page.locator("#prompt")).to_have_value("hello")
     assert page.errors == []
