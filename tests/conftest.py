@@ -289,6 +289,8 @@ FAKE_MODELS = [
     "fake-model",
     "fake-slow",
     "fake-long",
+    # 400 tokens over 20 s: a reply that is surely still streaming when a test acts on it.
+    "fake-slow-long",
     "fake-error-401",
     "fake-error-429",
     "fake-error-500",

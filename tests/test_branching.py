@@ -322,14 +322,16 @@ async def test_delete_and_main_are_broadcast(alice, conversation, providers, no_
 @ws_db
 async def test_deleting_a_streaming_reply_is_refused(alice, conversation, providers, no_leftover_generations):
     ws = await connect(alice, conversation.id)
-    await ws.send_json_to({"action": "send", "parent": None, "content": "long one", "model": "openai:fake-slow"})
+    # 20 s of streaming: still streaming when the deletes come, however slow the machine.
+    await ws.send_json_to({"action": "send", "parent": None, "content": "long one", "model": "openai:fake-slow-long"})
     frames = await frames_until(ws, lambda f: f["type"] == "delta")
     reply = next(f["turn"] for f in frames if f["type"] == "turn.created" and f["turn"]["role"] == "assistant")
     for turn in (reply["id"], reply["parent"]):
         await ws.send_json_to({"action": "delete", "turn": turn})
         error = await frames_until(ws, lambda f: f["type"] == "error")
         assert error[-1]["code"] == "streaming" and "stop it first" in error[-1]["error"]
-    await frames_until(ws, finished())
+    await ws.send_json_to({"action": "stop", "turn": reply["id"]})
+    await frames_until(ws, finished(reply["id"]))
     await ws.disconnect()
 
 

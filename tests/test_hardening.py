@@ -158,12 +158,14 @@ async def test_concurrent_replies_per_person_are_limited(alice, conversation, pr
 @ws_db
 async def test_continuing_from_a_streaming_reply_is_refused(alice, conversation, providers, no_leftover_generations):
     ws = await connect(alice, conversation.id)
-    await ws.send_json_to(send_frame(model="openai:fake-slow"))
+    # 20 s of streaming: still streaming when the follow-up comes, however slow the machine.
+    await ws.send_json_to(send_frame(model="openai:fake-slow-long"))
     frames = await frames_until(ws, lambda f: f["type"] == "delta")
     reply_id = created_reply(frames)["id"]
     await ws.send_json_to(send_frame("too soon", parent=reply_id))
     answer = await frames_until(ws, lambda f: f["type"] == "error")
     assert answer[-1]["code"] == "streaming" and "still streaming" in answer[-1]["error"]
+    await ws.send_json_to({"action": "stop", "turn": reply_id})
     await frames_until(ws, finished(reply_id))
     await ws.disconnect()
 

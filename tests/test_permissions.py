@@ -519,7 +519,10 @@ async def test_ws_action(world, providers, upstream, action, persona, expected):
 async def _stop_cell(w: World, ws, expected: str) -> None:
     """alice starts a slow reply on her own socket; the persona's socket asks to stop it."""
     driver = await connect(w.users[OWNER], w.conv.id)
-    await driver.send_json_to(send_frame(parent=w.turns["a2"].id, model="openai:fake-slow"))
+    # A stop that is obeyed must come before the reply's end, however slow the machine: 20 s of
+    # streaming. A refused one leaves the reply to finish, better soon: 0.6 s.
+    model = "openai:fake-slow-long" if expected == OK else "openai:fake-slow"
+    await driver.send_json_to(send_frame(parent=w.turns["a2"].id, model=model))
     started = await frames_until(driver, lambda f: f["type"] == "delta")
     reply = created_reply(started)["id"]
     await ws.send_json_to({"action": "stop", "turn": reply, "request_id": "req-stop"})
