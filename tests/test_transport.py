@@ -12,6 +12,7 @@ import pytest
 
 from conversations.providers import transport as transport_module
 from conversations.providers.transport import StreamingTransport
+from tests.wsclient import WAIT
 
 
 class Script:
@@ -61,7 +62,9 @@ class Script:
 
 
 def client(**options) -> httpx2.AsyncClient:
-    return httpx2.AsyncClient(transport=StreamingTransport(**options), timeout=httpx2.Timeout(2.0))
+    # A generous timeout: these tests expect answers (or errors other than a timeout), and a busy
+    # machine can be slow to give them. The timeout tests below use clients of their own.
+    return httpx2.AsyncClient(transport=StreamingTransport(**options), timeout=httpx2.Timeout(WAIT))
 
 
 async def read_pieces(http: httpx2.AsyncClient, url: str, method: str = "GET") -> tuple[httpx2.Response, list[bytes]]:
