@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.test import Client
 from django.urls import reverse
 
 from conversations import services
@@ -34,6 +33,7 @@ from conversations.providers.local_install import (
     read_state,
 )
 from conversations.registry import registry
+from tests.conftest import signed_in
 from tests.live import ROOT
 
 pytestmark = pytest.mark.django_db
@@ -50,12 +50,6 @@ while not release.exists() and time.monotonic() < deadline:
     time.sleep(0.05)
 sys.exit(0 if release.exists() else 3)
 """
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def home(user) -> str:
