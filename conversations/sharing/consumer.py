@@ -185,10 +185,9 @@ class ShareConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
             await resume(self, self.conversation_id, action.turn, action.offset,
                          finished=lambda payload: only(payload, READER_FINISHED_FIELDS))
         except ServiceError as exc:
-            await self._error(exc.message, code=exc.code)
-        except ServiceError as exc:
-            # A turn that does not exist, or no longer, or is in another conversation: the reader
-            # is told no more than that it is not shared here.
+            # A bad frame is answered with its problem. A turn that does not exist, or no longer,
+            # or is in another conversation: the reader is told no more than that it is not
+            # shared here.
             await self._error(NOT_SHARED if exc.code == "not_found" else exc.message, code=exc.code)
         except Exception:
             # Whatever went wrong, the socket stays open and says so.
