@@ -32,18 +32,19 @@ def refused(
     *,
     code: str = "wrong_type",
     unknown: Callable[[list[str]], PydanticCustomError] | None = None,
+    whole: bool = False,
 ) -> WrapValidator:
     """Validate with the annotated type; refuse with `message` (a text, or one made from the value)
-    when the value itself is wrong. For an object that forbids unknown keys, `unknown` makes the
-    refusal from their names, sorted; it comes before any problem of the object's fields, as a
-    misspelt key usually explains the rest."""
+    when the value itself is wrong, or with `whole`, when anything inside it is. For an object that
+    forbids unknown keys, `unknown` makes the refusal from their names, sorted; it comes before any
+    problem of the object's fields, as a misspelt key usually explains the rest."""
 
     def validate(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         try:
             return handler(value)
         except ValidationError as exc:
             errors = exc.errors(include_url=False)
-            if any(not error["loc"] for error in errors):
+            if whole or any(not error["loc"] for error in errors):
                 raise refusal(message(value) if callable(message) else message, code=code) from None
             keys = sorted(
                 str(error["loc"][0])
