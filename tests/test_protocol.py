@@ -34,17 +34,15 @@ TURN_RULE = '"turn" must be a turn id (a positive integer).'
 MODEL_RULE = '"model" must be a model id like "local:smollm2-135m-instruct".'
 VARIANTS_RULE = '"variants" must be a list of 2 to 6 {"model", "settings"} objects.'
 MAX_TOKENS_RULE = "settings.max_tokens must be a whole number from 1 to 100."
+ACTIONS = "expected one of: send, edit, regenerate, stop, resume, delete, main."
 UNKNOWN_SETTING = "Unknown setting {!r}; known settings: system_prompt, temperature, max_tokens, top_p."
 
 BAD = {
     # The frame
     "a list": ([1], "wrong_type", "A frame must be a JSON object."),
-    "no action": ({"content": "x"}, "unknown_action",
-                  "Unknown action None; expected one of: send, edit, regenerate, stop, resume, delete, main."),
-    "an unknown action": ({"action": "dance"}, "unknown_action", "Unknown action 'dance'; expected one of: "
-                          "send, edit, regenerate, stop, resume, delete, main."),
-    "an action that is not a string": ({"action": ["send"]}, "unknown_action", "Unknown action ['send']; "
-                                       "expected one of: send, edit, regenerate, stop, resume, delete, main."),
+    "no action": ({"content": "x"}, "unknown_action", f"Unknown action None; {ACTIONS}"),
+    "an unknown action": ({"action": "dance"}, "unknown_action", f"Unknown action 'dance'; {ACTIONS}"),
+    "an action that is not a string": ({"action": ["send"]}, "unknown_action", f"Unknown action ['send']; {ACTIONS}"),
     "a number as request_id": ({**SEND, "request_id": 5}, "wrong_type",
                                '"request_id" must be a string of at most 100 characters.'),
     "null as request_id": ({**SEND, "request_id": None}, "wrong_type",

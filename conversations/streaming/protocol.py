@@ -34,7 +34,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
 )
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from conversations.errors import ServiceError
 from conversations.providers.base import GenerationSettings
@@ -104,7 +104,7 @@ def _at_most_output_tokens(value: int) -> int:
     return value
 
 
-def _unknown_setting(keys: list[str]) -> Exception:
+def _unknown_setting(keys: list[str]) -> PydanticCustomError:
     return refusal(
         f"Unknown setting {keys[0]!r}; known settings: {', '.join(SETTING_KEYS)}.", code="unknown_setting"
     )
