@@ -124,7 +124,8 @@ Parent = Annotated[
 ]
 RequestId = Annotated[str, Field(max_length=100), refused('"request_id" must be a string of at most 100 characters.')]
 Content = Annotated[str, refused('"content" must be a string.'), AfterValidator(_message)]
-# "<provider>:<model>"; whether it names a configured model is the registry's to say.
+# "<provider>:<model>" (the pattern is searched for, not matched whole); whether it names a
+# configured model is the registry's to say.
 ModelId = Annotated[
     str, Field(pattern=":"), refused('"model" must be a model id like "local:smollm2-135m-instruct".')
 ]
