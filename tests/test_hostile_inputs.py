@@ -99,6 +99,45 @@ async def test_deeply_nested_frames_on_a_live_share_socket_are_refused(alice, co
     await ws.disconnect()
 
 
+SHARE_FRAMES = [
+    ({"action": "resume", "turn": "TURN", "offset": -1}, "wrong_type",
+     '"offset" must be a whole number of characters, 0 or more.'),
+    ({"action": "resume", "offset": 0}, "missing_field", '"turn" is missing.'),
+    ({"action": "resume", "turn": 2**63}, "wrong_type", '"turn" must be a turn id (a positive integer).'),
+    ({"action": "stop"}, "missing_field", '"turn" is missing.'),
+    ({"action": "dance"}, "unknown_action",
+     "Unknown action 'dance'; expected one of: send, edit, regenerate, stop, resume, delete, main."),
+    ({"action": "send", "parent": None, "content": "hi", "model": "openai:fake-model"}, "read_only",
+     "A shared page is read-only."),
+]
+
+
+@ws_db
+async def test_a_live_share_socket_reads_frames_by_the_same_rules(alice, conversation, no_leftover_generations):
+    from channels.testing import WebsocketCommunicator
+
+    from tests.wsclient import router
+
+    prompt = await database_sync_to_async(Turn.objects.create)(conversation=conversation, role="user", content="q")
+    link = await database_sync_to_async(sharing.share_create)(
+        conversation=conversation, by=alice, turn_id=None, with_subtree=False, mode="live",
+        audience="anyone", expires_at=None,
+    )
+    ws = WebsocketCommunicator(router, f"/ws/share/{link.token}/")
+    ws.scope["user"] = AnonymousUser()
+    assert (await ws.connect())[0]
+    for frame, code, message in SHARE_FRAMES:
+        frame = {key: prompt.id if value == "TURN" else value for key, value in frame.items()}
+        await ws.send_json_to(frame)
+        answer = await ws.receive_json_from(timeout=5)
+        assert answer == {"type": "error", "code": code, "error": message}
+    await ws.send_json_to({"action": "resume", "turn": prompt.id, "offset": 0, "unread": True})
+    frames = await frames_until(ws, finished(prompt.id))
+    assert frames[0] == {"type": "delta", "turn": prompt.id, "offset": 0, "text": "q"}
+    assert await database_sync_to_async(Turn.objects.count)() == 1
+    await ws.disconnect()
+
+
 @pytest.mark.django_db
 def test_a_count_body_over_the_upload_limit_gets_a_json_400(alice, providers, settings):
     body = json.dumps({"model": "openai:fake-model", "texts": ["x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)]})
