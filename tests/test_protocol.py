@@ -197,3 +197,13 @@ def test_json_numbers_python_reads_as_nan_are_refused():
     frame = json.loads('{"action": "send", "parent": null, "content": "hi", "model": "a:b", '
                        '"settings": {"temperature": NaN, "top_p": Infinity}}')
     assert refusal(frame) == ("wrong_type", "settings.temperature must be a number from 0 to 2.")
+
+
+@pytest.mark.parametrize("frame", [
+    {"action": "x" * 100_000},
+    {"action": "send", "content": "hi", "model": "openai:m", "settings": {"k" * 100_000: 1}},
+])
+def test_a_huge_unknown_name_is_not_echoed_back_whole(frame):
+    with pytest.raises(ServiceError) as refused:
+        parse_action(frame)
+    assert len(refused.value.message) < 200

@@ -106,12 +106,12 @@ def _at_most_output_tokens(value: int) -> int:
 
 def _unknown_setting(keys: list[str]) -> PydanticCustomError:
     return refusal(
-        f"Unknown setting {keys[0]!r}; known settings: {', '.join(SETTING_KEYS)}.", code="unknown_setting"
+        f"Unknown setting {keys[0]!r:.40}; known settings: {', '.join(SETTING_KEYS)}.", code="unknown_setting"
     )
 
 
 def _unknown_action(value: Any) -> Any:
-    raise refusal(f"Unknown action {value!r}; expected one of: {', '.join(ACTIONS)}.", code="unknown_action")
+    raise refusal(f"Unknown action {value!r:.40}; expected one of: {', '.join(ACTIONS)}.", code="unknown_action")
 
 
 _TURN_ID = Field(ge=1, le=MAX_ID)
