@@ -44,22 +44,17 @@ def _httpx2_tuned(sdk: Any) -> Any:
     return httpx2.AsyncClient(transport=transport, follow_redirects=True)
 
 
-def _aiohttp(sdk: Any) -> Any:
-    return sdk.DefaultAioHttpClient()
-
-
 def _workbench(sdk: Any) -> Any:
     from conversations.providers.sdk import http_client
 
-    return http_client()
+    return http_client(sdk.__name__)
 
 
-# (label, the HTTP client under the SDK, read interval)
+# (label, what makes the HTTP client the SDK is given; None: the SDK makes its own)
 CLIENTS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ("httpx2 AsyncHTTPTransport, the SDK's default client", _sdk_default),
     ("httpx2 AsyncHTTPTransport, tuned (http1 only, no pool caps)", _httpx2_tuned),
-    ("aiohttp, the SDK's DefaultAioHttpClient", _aiohttp),
-    ("workbench's hand-written transport (providers/transport.py)", _workbench),
+    ("aiohttp, the SDK's DefaultAioHttpClient (the workbench's client)", _workbench),
 )
 WAYS = tuple(
     (f"{label}, {'reads spaced 20 ms once text flows' if interval else 'every chunk read as it comes'}",
