@@ -117,9 +117,11 @@ async def test_a_connection_is_kept_alive_from_one_reply_to_the_next(providers, 
 @pytest.mark.parametrize("name", ONE_PER_SDK)
 @pytest.mark.parametrize("closing", [CLOSE_IDLE, CLOSE_ON_REQUEST])
 async def test_a_connection_the_server_closed_is_replaced(providers, settings, upstream, name, closing):
-    # CLOSE_IDLE: the server closed the kept-alive connection while it was idle. CLOSE_ON_REQUEST:
-    # it closed it as the next request went out, so the client learns it only then; the SDK sends
-    # the request again on a new connection, as it does for any connection error before a reply.
+    # CLOSE_IDLE: the server closes the kept-alive connection right after its answer, as one whose
+    # keep-alive time ran out; the next request follows at once, before the client has seen the
+    # close. CLOSE_ON_REQUEST: it closes it as the next request arrives. Either way that request
+    # fails on the old connection (aiohttp resends only idempotent methods, and these are POSTs),
+    # and the SDK sends it again on a new one, as for any connection error before a reply.
     settings.PROVIDER_MAX_RETRIES = 1
     reply = recorded_reply(upstream, name)
     async with Script([reply, closing], [reply]) as server:

@@ -245,10 +245,10 @@ def _unusable_proxy(url: str, variable: str, reason: str) -> ProviderError:
 def http_client(sdk: str) -> httpx2.AsyncClient:
     """The HTTP client under the SDK `sdk`: its own `DefaultAioHttpClient`, httpx2's client
     carrying each request on aiohttp (C-parsed HTTP/1.1, connections kept alive for 5 s per host),
-    which reads a streamed reply for about half the CPU of httpx2's own transport (BENCHMARKS.md,
-    *Reading the upstream*). As any httpx2 client, it reads HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and
-    NO_PROXY (and SSL_CERT_FILE) when it is made, so a variable changed later is seen by the next
-    process, not this one."""
+    which reads a streamed reply for half to two thirds of the CPU of httpx2's own transport
+    (BENCHMARKS.md, *Reading the upstream*). As any httpx2 client, it reads HTTP_PROXY,
+    HTTPS_PROXY, ALL_PROXY and NO_PROXY (and SSL_CERT_FILE) when it is made, so a variable changed
+    later is seen by the next process, not this one."""
     _check_proxy_variables()
     return importlib.import_module(sdk).DefaultAioHttpClient()
 
