@@ -206,3 +206,16 @@ async def test_https_is_verified(providers, settings, upstream, monkeypatch, tmp
         events, error = await collect(build_registry().providers[name])
         assert error is None and text_of(events) == REPLY
     assert upstream.requests[-1]["path"] == PATH[name]
+
+
+def test_a_client_is_closed_when_its_event_loop_shuts_down(providers):
+    # Otherwise its aiohttp session would outlive the loop, and be reported as unclosed.
+    provider = providers.providers["openai"]
+
+    async def reply_then_client():
+        events, error = await collect(provider)
+        assert error is None and text_of(events) == REPLY
+        return provider.client()
+
+    client = asyncio.run(reply_then_client())
+    assert client.is_closed()
