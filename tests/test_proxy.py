@@ -52,7 +52,7 @@ async def test_https_requests_are_tunnelled_through_the_proxy_in_https_proxy(
     providers, settings, upstream, environment, proxy, tmp_path, name
 ):
     server_context, cert_file = self_signed(tmp_path)
-    environment.setenv("SSL_CERT_FILE", cert_file)  # trusted by httpx2 and the direct transport alike
+    environment.setenv("SSL_CERT_FILE", cert_file)  # trusted by the SDKs' client, as by any httpx2 client
     environment.setenv("HTTPS_PROXY", proxy.url)
     async with TLSFront(server_context, upstream_port(upstream)) as front:
         point_providers_at(settings, front.url)
