@@ -203,7 +203,9 @@ def provider_error(exc: Exception, *, label: str, key_setting: str, base_url: st
 def _proxy_in_use(base_url: str) -> tuple[str, str]:
     """The proxy that the environment names for requests to `base_url`, and its variable, as
     httpx2 picks it: the scheme's own variable (HTTPS_PROXY, HTTP_PROXY) before ALL_PROXY. Upper
-    or lower case, read through the standard library's `getproxies`, as httpx2 reads them."""
+    or lower case, read through the standard library's `getproxies`, as httpx2 reads them; read
+    when a request failed, so it names another proxy only if a variable changed since the client
+    was made."""
     found = urllib.request.getproxies()
     scheme = urlsplit(base_url).scheme or "https"  # the SDKs' default base URLs are https
     for name in (scheme, "all"):
