@@ -13,7 +13,14 @@ from django.test import Client
 from conversations import services
 from conversations.models import Turn
 from tests.fake_upstream import reply_text
-from tests.wsclient import WAIT, assemble, connect, created_reply, finished, frames_until
+from tests.wsclient import (
+    WAIT,
+    assemble,
+    connect,
+    created_reply,
+    finished,
+    frames_until,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_leftover_generations")]
 

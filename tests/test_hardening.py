@@ -14,7 +14,14 @@ from conversations.models import Turn
 from conversations.providers.sdk import provider_error
 from conversations.streaming import generation
 from tests.fake_upstream import reply_text
-from tests.wsclient import WAIT, assemble, connect, created_reply, finished, frames_until
+from tests.wsclient import (
+    WAIT,
+    assemble,
+    connect,
+    created_reply,
+    finished,
+    frames_until,
+)
 
 ws_db = pytest.mark.django_db(transaction=True)
 

@@ -15,8 +15,8 @@ import asyncio
 import json
 import sys
 from dataclasses import dataclass
-from types import SimpleNamespace
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import pytest
