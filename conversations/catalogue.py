@@ -10,10 +10,22 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Annotated, Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError
 
+from conversations.refusals import REFUSED, refusal, refused
 from conversations.tokens import ENCODINGS, EncodingChoice, encoding_for_model
 
 MILLION = Decimal(1_000_000)
@@ -22,7 +34,6 @@ MILLION = Decimal(1_000_000)
 DEFAULT_REPLY_BUDGET = 4096
 # Providers whose models tokenise exactly as tiktoken counts.
 EXACT_COUNT_PROVIDERS = {"openai", "openai-responses"}
-_FIELDS = {"provider", "context_window", "max_output", "input_per_million", "output_per_million", "encoding"}
 
 
 @dataclass(frozen=True)
@@ -86,36 +97,84 @@ def _read_file(path: Path, where: str) -> dict:
     return data
 
 
-def _validate(key: str, entry: object, where: str) -> dict:
-    place = f"{where}[{key!r}]"
-    if not isinstance(entry, dict):
-        raise ImproperlyConfigured(f"{place} must be an object.")
-    unknown = set(entry) - _FIELDS
-    if unknown:
-        raise ImproperlyConfigured(
-            f"{place} has unknown field(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_FIELDS))}."
-        )
-    for name in ("context_window", "max_output"):
-        value = entry.get(name)
-        if value is not None and (type(value) is not int or value < 1):
-            raise ImproperlyConfigured(f"{place}.{name} must be a whole number of tokens above 0.")
-    for name in ("input_per_million", "output_per_million"):
-        value = entry.get(name)
-        if value is not None and (type(value) not in (int, float) or value < 0):
-            raise ImproperlyConfigured(f"{place}.{name} must be a price in US dollars, 0 or more.")
-    encoding = entry.get("encoding")
-    if encoding is not None and encoding not in ENCODINGS:
-        raise ImproperlyConfigured(f"{place}.encoding must be one of {', '.join(ENCODINGS)}.")
-    return entry
+# --- a catalogue's entries, declared ------------------------------------------------------------
+# Each message goes after the place it is about, e.g. `WORKBENCH_MODEL_CATALOGUE['m'].max_output`.
+
+
+def _known_encoding(name: str) -> str:
+    if name not in ENCODINGS:
+        raise ValueError("unknown encoding")  # refused below with the field's one message
+    return name
+
+
+Vendor = Annotated[str, refused(' must be the name of the model\'s vendor, a string like "openai".')]
+Tokens = Annotated[Annotated[int, Field(ge=1)] | None, refused(" must be a whole number of tokens above 0.")]
+Price = Annotated[
+    Annotated[float, Field(ge=0, allow_inf_nan=False)] | None, refused(" must be a price in US dollars, 0 or more.")
+]
+Encoding = Annotated[
+    Annotated[str, AfterValidator(_known_encoding)] | None, refused(f" must be one of {', '.join(ENCODINGS)}.")
+]
+
+
+class CatalogueEntry(BaseModel):
+    """What the catalogue knows of one model; every field may be left out (another file, or the
+    defaults, may give it)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    provider: Vendor = ""
+    context_window: Tokens = None
+    max_output: Tokens = None
+    input_per_million: Price = None
+    output_per_million: Price = None
+    encoding: Encoding = None
+
+    def given(self) -> dict[str, Any]:
+        """The fields the entry gave, with their checked values: they override those given before."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+_FIELDS = sorted(CatalogueEntry.model_fields)
+
+
+def _unknown_fields(names: list[str]) -> PydanticCustomError:
+    return refusal(f" has unknown field(s) {', '.join(names)}; known: {', '.join(_FIELDS)}.")
+
+
+def _without_comments(source: Any) -> Any:
+    """Keys beginning with "_" are comments, like the shipped file's "_comment"."""
+    if not isinstance(source, dict):
+        return source  # refused as a whole below
+    return {key: entry for key, entry in source.items() if not (isinstance(key, str) and key.startswith("_"))}
+
+
+Entries = Annotated[
+    dict[str, Annotated[CatalogueEntry, refused(" must be an object.", unknown=_unknown_fields)]],
+    BeforeValidator(_without_comments),
+    refused(" must be a JSON object of model entries."),
+]
+_ENTRIES: TypeAdapter[Entries] = TypeAdapter(Entries)
+
+
+def _checked_entries(source: Any, where: str) -> dict[str, CatalogueEntry]:
+    """The entries of `source`, checked; ImproperlyConfigured naming the place of the first problem
+    (`where` says which file or setting it is)."""
+    try:
+        return _ENTRIES.validate_python(source)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        place, loc = where, error["loc"]
+        if loc:  # the entry's key, then its field
+            place += f"[{loc[0]!r}]" + "".join(f".{name}" for name in loc[1:])
+        if error["type"] == REFUSED:
+            raise ImproperlyConfigured(place + error["msg"]) from None
+        raise ImproperlyConfigured(f"{place}: {error['msg']}.") from None  # a field without its own message
 
 
 def _merge(into: dict, source: object, where: str) -> None:
-    if not isinstance(source, dict):
-        raise ImproperlyConfigured(f"{where} must be a JSON object of model entries.")
-    for key, entry in source.items():
-        if key.startswith("_"):
-            continue
-        into[key] = {**into.get(key, {}), **_validate(key, entry, where)}
+    for key, entry in _checked_entries(source, where).items():
+        into[key] = {**into.get(key, {}), **entry.given()}
 
 
 def load_entries() -> dict[str, dict]:

@@ -39,6 +39,9 @@ MODEL_RULE = (
     'or "@", at most 200 characters (like "gpt-4.1-mini", "llama3.2:latest" or "org/model")'
 )
 
+# A database id as a form sends it: ASCII digits, within the id range of every database.
+ID_PATTERN = re.compile(r"[0-9]{1,18}")
+
 
 def kind_of(value: Any) -> str:
     """What a JSON value is, in words."""

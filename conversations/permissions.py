@@ -18,6 +18,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import F
+from django.http import Http404
 from django.utils import timezone
 
 from conversations.models import Conversation, Membership, ShareLink, Workspace
@@ -140,3 +141,11 @@ def revocable_link(user, link_id: int) -> ShareLink | None:
     if link.created_by_id == user.pk or allows(role_in(user, link.conversation.workspace_id), Need.MANAGE):
         return link
     return None
+
+
+def conversation_or_404(request, conversation_id: int, need: Need):
+    """The conversation if the user may do what `need` says with it; 404 otherwise."""
+    conversation = conversation_for(request.user, conversation_id, need=need)
+    if conversation is None:
+        raise Http404("No such conversation.")
+    return conversation

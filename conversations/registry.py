@@ -7,25 +7,32 @@ A model is named `<provider>:<model>` everywhere (page, websocket, database), fo
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
 
 from conversations.catalogue import Catalogue, ModelInfo, load_entries
 from conversations.fields import MODEL_RULE, model_name_problem
 from conversations.providers.anthropic_messages import AnthropicProvider
 from conversations.providers.base import Provider
-from conversations.providers.local import LocalProvider, local_model_status
+from conversations.providers.local import MISSING, LocalModelStatus, LocalModelWatch
 from conversations.providers.openai_chat import OpenAIChatProvider
 from conversations.providers.openai_responses import OpenAIResponsesProvider
+from conversations.refusals import REFUSED, refusal, refused
 
-_ENDPOINT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 _RESERVED = {"openai", "openai-responses", "anthropic", "local"}
 
 
@@ -37,11 +44,30 @@ class ModelChoice:
     label: str
 
 
+LOCAL_MODEL_OFF = LocalModelStatus(
+    MISSING, "The bundled local model is turned off (WORKBENCH_LOCAL_MODEL=false)."
+)
+
+
 @dataclass(frozen=True)
 class Registry:
-    providers: dict[str, Provider]
-    local_model_problem: str
+    configured: dict[str, Provider]  # every provider but the local model
+    local: LocalModelWatch | None  # None when the local model is turned off
     catalogue: Catalogue
+
+    @property
+    def local_model(self) -> LocalModelStatus:
+        """Whether the local model runs here, or why not (it may still be installing)."""
+        return self.local.status() if self.local is not None else LOCAL_MODEL_OFF
+
+    @property
+    def local_model_problem(self) -> str:
+        return self.local_model.problem
+
+    @property
+    def providers(self) -> dict[str, Provider]:
+        local = self.local_model.provider
+        return {"local": local, **self.configured} if local is not None else self.configured
 
     def model_info(self, model_id: str) -> ModelInfo:
         return self.catalogue.info(model_id)
@@ -75,43 +101,113 @@ class Registry:
         return choices[0] if choices else ""
 
 
-def _model_names(where: str, models: list[str]) -> list[str]:
-    """`models` if each is a model name by the rule imports are checked by (conversations.fields):
-    what a reply stores must import again from its export."""
+def _bad_model_name(models: list[str]) -> str | None:
+    """What is wrong with the first of `models` that is not a model name by the rule imports are
+    checked by (conversations.fields): what a reply stores must import again from its export."""
     for model in models:
         if not model or model_name_problem(model) is not None:
-            raise ImproperlyConfigured(f"{where}: {model!r:.60} is not {MODEL_RULE}.")
+            return f"{model!r:.60} is not {MODEL_RULE}."
+    return None
+
+
+def _model_names(where: str, models: list[str]) -> list[str]:
+    problem = _bad_model_name(models)
+    if problem is not None:
+        raise ImproperlyConfigured(f"{where}: {problem}")
     return models
+
+
+# --- OPENAI_COMPATIBLE_ENDPOINTS, declared ------------------------------------------------------
+# Each message goes after the place it is about, e.g. `OPENAI_COMPATIBLE_ENDPOINTS[0].base_url`.
+
+
+def _not_reserved(name: str) -> str:
+    if name in _RESERVED:
+        raise ValueError("reserved")  # refused below with the name's one message
+    return name
+
+
+def _model_name_list(models: list[str]) -> list[str]:
+    problem = _bad_model_name(models)
+    if problem is not None:
+        raise refusal(f": {problem}")
+    return models
+
+
+EndpointName = Annotated[
+    str,
+    Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$"),  # pydantic's "$" is the end of the text: no final "\n"
+    AfterValidator(_not_reserved),
+    refused(
+        lambda name: f"={name!r} must be lower-case letters, digits, - or _, "
+        f"and not one of {', '.join(sorted(_RESERVED))}."
+    ),
+]
+BaseUrl = Annotated[str, Field(pattern=r"^https?://"), refused(" must be an http:// or https:// URL.")]
+ModelNames = Annotated[
+    list[str],
+    Field(min_length=1),
+    refused(" must be a non-empty list of model names.", whole=True),
+    AfterValidator(_model_name_list),
+]
+Label = Annotated[str | None, refused(" must be a string (the name the page shows) or null.")]
+ApiKey = Annotated[str | None, refused(" must be a string or null.")]
+
+
+class Endpoint(BaseModel):
+    """One OpenAI-compatible server; keys other than these are ignored."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    # A missing name, URL or model list reads as an empty one, which its own rule refuses.
+    name: EndpointName = Field("", validate_default=True)
+    base_url: BaseUrl = Field("", validate_default=True)
+    models: ModelNames = Field(default_factory=list, validate_default=True)
+    label: Label = None
+    api_key: ApiKey = None
+
+
+def _distinct_names(endpoints: list[Endpoint]) -> list[Endpoint]:
+    seen: set[str] = set()
+    for index, endpoint in enumerate(endpoints):
+        if endpoint.name in seen:
+            raise refusal(f"[{index}].name={endpoint.name!r} is used twice.")
+        seen.add(endpoint.name)
+    return endpoints
+
+
+Endpoints = Annotated[
+    list[Annotated[Endpoint, refused(" must be an object with name, base_url and models.")]],
+    refused(" must be a JSON list of endpoints."),
+    AfterValidator(_distinct_names),
+]
+_ENDPOINTS: TypeAdapter[Endpoints] = TypeAdapter(Endpoints)
+
+
+def _configured_endpoints(value: Any) -> list[Endpoint]:
+    """OPENAI_COMPATIBLE_ENDPOINTS, checked; ImproperlyConfigured naming the place of the first problem."""
+    try:
+        return _ENDPOINTS.validate_python(value)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        place = "OPENAI_COMPATIBLE_ENDPOINTS" + "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"]
+        )
+        if error["type"] == REFUSED:
+            raise ImproperlyConfigured(place + error["msg"]) from None
+        raise ImproperlyConfigured(f"{place}: {error['msg']}.") from None  # a field without its own message
 
 
 def _endpoint_providers(timeouts: tuple[float, float]) -> dict[str, Provider]:
     providers: dict[str, Provider] = {}
-    for index, endpoint in enumerate(settings.OPENAI_COMPATIBLE_ENDPOINTS):
-        where = f"OPENAI_COMPATIBLE_ENDPOINTS[{index}]"
-        if not isinstance(endpoint, dict):
-            raise ImproperlyConfigured(f"{where} must be an object with name, base_url and models.")
-        name = endpoint.get("name", "")
-        base_url = endpoint.get("base_url", "")
-        models = endpoint.get("models", [])
-        if not isinstance(name, str) or not _ENDPOINT_NAME.match(name) or name in _RESERVED:
-            raise ImproperlyConfigured(
-                f"{where}.name={name!r} must be lower-case letters, digits, - or _, "
-                f"and not one of {', '.join(sorted(_RESERVED))}."
-            )
-        if name in providers:
-            raise ImproperlyConfigured(f"{where}.name={name!r} is used twice.")
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ImproperlyConfigured(f"{where}.base_url must be an http:// or https:// URL.")
-        if not isinstance(models, list) or not models or not all(isinstance(m, str) for m in models):
-            raise ImproperlyConfigured(f"{where}.models must be a non-empty list of model names.")
-        _model_names(f"{where}.models", models)
-        providers[name] = OpenAIChatProvider(
-            name=name,
-            label=endpoint.get("label") or name,
-            api_key=endpoint.get("api_key") or "",
-            base_url=base_url,
-            models=models,
-            key_setting=f"{where}.api_key",
+    for index, endpoint in enumerate(_configured_endpoints(settings.OPENAI_COMPATIBLE_ENDPOINTS)):
+        providers[endpoint.name] = OpenAIChatProvider(
+            name=endpoint.name,
+            label=endpoint.label or endpoint.name,
+            api_key=endpoint.api_key or "",
+            base_url=endpoint.base_url,
+            models=list(endpoint.models),
+            key_setting=f"OPENAI_COMPATIBLE_ENDPOINTS[{index}].api_key",
             timeouts=timeouts,
             max_retries=settings.PROVIDER_MAX_RETRIES,
             read_interval=settings.STREAM_READ_INTERVAL_SECONDS,
@@ -125,11 +221,14 @@ def build_registry() -> Registry:
     timeouts = (settings.PROVIDER_CONNECT_TIMEOUT, settings.PROVIDER_STALL_TIMEOUT)
     retries = settings.PROVIDER_MAX_RETRIES
     providers: dict[str, Provider] = {}
-    local_problem = "The bundled local model is turned off (WORKBENCH_LOCAL_MODEL=false)."
+    local = None
     if settings.LOCAL_MODEL_ENABLED:
-        path, local_problem = local_model_status(settings.LOCAL_MODEL_PATH)
-        if path is not None:
-            providers["local"] = LocalProvider(model_path=path, threads=settings.LOCAL_MODEL_THREADS)
+        local = LocalModelWatch(
+            configured_path=settings.LOCAL_MODEL_PATH,
+            threads=settings.LOCAL_MODEL_THREADS,
+            install_folder=settings.LOCAL_MODEL_INSTALL_DIR,
+            recheck_seconds=settings.LOCAL_MODEL_RECHECK_SECONDS,
+        )
     if settings.OPENAI_API_KEY:
         common: dict[str, Any] = dict(
             api_key=settings.OPENAI_API_KEY,
@@ -161,9 +260,7 @@ def build_registry() -> Registry:
             read_interval=settings.STREAM_READ_INTERVAL_SECONDS,
         )
     providers.update(_endpoint_providers(timeouts))
-    return Registry(
-        providers=providers, local_model_problem=local_problem, catalogue=Catalogue(load_entries())
-    )
+    return Registry(configured=providers, local=local, catalogue=Catalogue(load_entries()))
 
 
 @cache

@@ -9,6 +9,8 @@ from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Substr
 
 from conversations.models import Conversation, Turn
+from conversations.permissions import Need, allows
+from conversations.workspaces.services import workspaces_for
 
 PREVIEW_CHARS = 48
 
@@ -250,3 +252,15 @@ def conversations_for(*, user, workspace_id: int | None = None) -> QuerySet[Conv
 def conversation_cost(*, conversation_id: int):
     """What every reply of the conversation cost (a Decimal), or None when none has a price."""
     return Turn.objects.filter(conversation_id=conversation_id).aggregate(total=Sum("cost"))["total"]
+
+
+def sidebar(user, workspace_id: int) -> dict:
+    """What the sidebar shows: the workspaces to switch between and one workspace's conversations."""
+    mine = list(workspaces_for(user))
+    current = next((w for w in mine if w.id == workspace_id), None)
+    return {
+        "workspaces": mine,
+        "workspace": current,
+        "can_write_here": current is not None and allows(current.role, Need.WRITE),
+        "conversations": conversations_for(user=user, workspace_id=workspace_id)[:200],
+    }

@@ -1,8 +1,6 @@
 """Pages. Thin: each checks access with the one permission check and calls a selector or service."""
 from __future__ import annotations
 
-import re
-
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
@@ -12,9 +10,17 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from conversations import replay, selectors, services
+from conversations.converters import url_template
 from conversations.errors import ServiceError
+from conversations.fields import ID_PATTERN
 from conversations.models import Turn
-from conversations.permissions import Need, allows, conversation_for, workspace_for
+from conversations.permissions import (
+    Need,
+    allows,
+    conversation_for,
+    conversation_or_404,
+    workspace_for,
+)
 from conversations.registry import registry
 from conversations.streaming.frames import turn_payload
 from conversations.tokens import count
@@ -22,27 +28,6 @@ from conversations.validation import check_strings, loads_untrusted
 from conversations.workspaces import services as workspaces
 
 MIN_COMPARE, MAX_COMPARE = 2, 4
-ID_PATTERN = re.compile(r"[0-9]{1,18}")  # ASCII digits, within the database's id range
-
-
-def conversation_or_404(request, conversation_id: int, need: Need):
-    """The conversation if the user may do what `need` says with it; 404 otherwise."""
-    conversation = conversation_for(request.user, conversation_id, need=need)
-    if conversation is None:
-        raise Http404("No such conversation.")
-    return conversation
-
-
-def sidebar(user, workspace_id: int) -> dict:
-    """What the sidebar shows: the workspaces to switch between and one workspace's conversations."""
-    mine = list(workspaces.workspaces_for(user))
-    current = next((w for w in mine if w.id == workspace_id), None)
-    return {
-        "workspaces": mine,
-        "workspace": current,
-        "can_write_here": current is not None and allows(current.role, Need.WRITE),
-        "conversations": selectors.conversations_for(user=user, workspace_id=workspace_id)[:200],
-    }
 
 
 def _conversation_data(conversation, user) -> dict:
@@ -98,14 +83,11 @@ def _workspace_id(raw: str | None, user) -> int:
 @require_GET
 def home(request):
     workspace_id = _workspace_id(request.GET.get("w"), request.user)
+    reg = registry()
     return render(
         request,
         "conversations/home.html",
-        {
-            **sidebar(request.user, workspace_id),
-            "models": registry().choices(),
-            "local_model_problem": registry().local_model_problem,
-        },
+        {**selectors.sidebar(request.user, workspace_id), "models": reg.choices(), "local_model": reg.local_model},
     )
 
 
@@ -142,17 +124,21 @@ def conversation_detail(request, conversation_id: int, turn_id: int | None = Non
         },
         "urls": {
             "socket": f"/ws/conversations/{conversation.id}/",
-            "turn": reverse("conversation_turn", args=[conversation.id, 0]),
-            "branch": reverse("branch_json", args=[conversation.id, 0]),
-            "earlier": reverse("earlier_json", args=[conversation.id, 0]),
+            "conversation": reverse("conversation", args=[conversation.id]),
+            "turn": url_template("conversation_turn", "turn_id", conversation_id=conversation.id),
+            "branch": url_template("branch_json", "turn_id", conversation_id=conversation.id),
+            "earlier": url_template("earlier_json", "turn_id", conversation_id=conversation.id),
             "tree": reverse("tree_json", args=[conversation.id]),
             "compare": reverse("compare", args=[conversation.id]),
-            "fork": reverse("conversation_fork", args=[conversation.id, 0]),
-            "request": reverse("reply_request", args=[conversation.id, 0]),
-            "code": reverse("reply_code", args=[conversation.id, 0]),
+            "fork": url_template("conversation_fork", "turn_id", conversation_id=conversation.id),
+            "request": url_template("reply_request", "turn_id", conversation_id=conversation.id),
+            "code": url_template("reply_code", "turn_id", conversation_id=conversation.id),
             "tokens": reverse("tokens_count"),
             "export_json": reverse("conversation_export_json", args=[conversation.id]),
-            "export_markdown": reverse("branch_export_markdown", args=[conversation.id, 0]),
+            "export_markdown": url_template("branch_export_markdown", "turn_id", conversation_id=conversation.id),
+            # Forks link to other conversations: where a turn was forked from, and into.
+            "any_conversation": url_template("conversation", "conversation_id"),
+            "any_turn": url_template("conversation_turn", "conversation_id", "turn_id"),
             "share": reverse("share_create", args=[conversation.id]),
             "shares": reverse("conversation_links", args=[conversation.id]),
         },
@@ -160,7 +146,7 @@ def conversation_detail(request, conversation_id: int, turn_id: int | None = Non
     return render(
         request,
         "conversations/conversation.html",
-        {**sidebar(request.user, conversation.workspace_id), "conversation": conversation, "page": page},
+        {**selectors.sidebar(request.user, conversation.workspace_id), "conversation": conversation, "page": page},
     )
 
 
@@ -270,7 +256,7 @@ def compare(request, conversation_id: int):
         ],
         "urls": {
             "socket": f"/ws/conversations/{conversation.id}/",
-            "turn": reverse("conversation_turn", args=[conversation.id, 0]),
+            "turn": url_template("conversation_turn", "turn_id", conversation_id=conversation.id),
         },
     }
     return render(

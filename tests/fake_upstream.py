@@ -794,6 +794,8 @@ class FakeUpstream:
             "disconnected": False,
             "output_tokens": None,
             "time": time.time(),
+            # The client's address and port: requests with the same came on one connection.
+            "peer": request.transport.get_extra_info("peername") if request.transport else None,
         }
         with self._lock:
             self._counts[request.path] += 1

@@ -29,6 +29,8 @@ def require(condition: bool, why: str) -> None:
 # The browser tests create an account for nearly every test, all from 127.0.0.1 on one server: the
 # sign-up limit is raised for them, not turned off. tests/test_throttling.py tests the limits.
 LIVE_LIMITS = {"WORKBENCH_SIGNUP_LIMIT": "1000"}
+TEST_SETTINGS = "tests.settings"
+EXPECT_TIMEOUT_MS = 30_000
 
 
 def free_port() -> int:
@@ -45,7 +47,9 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **LIVE_LIMITS, "WORKBENCH_DATA_DIR": str(data_dir), **env}
-        self.env.pop("DJANGO_SETTINGS_MODULE", None)
+        # The tests' settings (tests/settings.py), as in the tests themselves: the fast hasher for
+        # the accounts that browser tests sign up and sign in with.
+        self.env["DJANGO_SETTINGS_MODULE"] = TEST_SETTINGS
         self.env["WORKBENCH_CHANNEL_PREFIX"] = f"workbench-live-{self.port}"
         self.shared_with = shared_with
         if shared_with is not None:
@@ -89,7 +93,9 @@ class LiveServer:
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "workbench.asgi:application"],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
+        # Generous: a loaded machine takes a while to import Django and daphne; the loop ends as
+        # soon as the server answers.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
                 urllib.request.urlopen(self.url + "/accounts/login/", timeout=1)
@@ -136,6 +142,11 @@ def fake_upstream_env(url: str, models: list[str]) -> dict[str, str]:
 
 
 def launch_chromium(playwright):
+    from playwright.sync_api import expect
+
+    # An expectation waits for what it expects until it holds, or fails after this long (5 s by
+    # default, which a busy machine can take to stream a short reply).
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     require(
         Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is not None,
         f"Chromium is not installed at {CHROMIUM}: apt-get install -y chromium",

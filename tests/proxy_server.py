@@ -5,16 +5,19 @@ through it. It relays only to loopback addresses; given credentials, it refuses 
 without them.
 
 Also a TLS front: an https:// address on 127.0.0.1 that relays the decrypted bytes to a plain
-HTTP server, so a request to an https URL (tunnelled with CONNECT) can reach the fake upstream.
+HTTP server, so a request to an https URL (direct, or tunnelled with CONNECT) can reach the fake
+upstream; `self_signed` makes its certificate.
 """
 from __future__ import annotations
 
 import asyncio
 import base64
 import contextlib
+import datetime
 import ipaddress
 import ssl
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 _CRLF = b"\r\n"
@@ -175,3 +178,30 @@ class TLSFront(_Server):
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(ssl.SSLError):
             await _splice(reader, writer, "127.0.0.1", self._origin_port)
+
+
+def self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, str]:
+    """A certificate for 127.0.0.1 that no authority signed: a server context that presents it,
+    and the file of the certificate, for a client to trust."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_file, key_file)
+    return server, str(cert_file)

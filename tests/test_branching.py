@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import pytest
 from channels.db import database_sync_to_async
-from django.test import Client
 from django.urls import reverse
 
 from conversations import selectors, services
 from conversations.models import Conversation, Turn
 from conversations.providers.base import GenerationSettings
 from conversations.services import Variant
+from tests.conftest import signed_in
 from tests.fake_upstream import reply_text
-from tests.wsclient import assemble, connect, finished, frames_until, next_frame
+from tests.wsclient import WAIT, assemble, connect, finished, frames_until, next_frame
 
 
 def complete_chain(conversation, contents: list[str], parent=None) -> list[Turn]:
@@ -47,11 +47,6 @@ def four(conversation):
     """A four-turn conversation: question, answer, follow-up, answer."""
     return complete_chain(conversation, ["Q1", "A1", "Q2", "A2"])
 
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 # --- services: the tree's shape after each operation ---------------------------------------
@@ -307,7 +302,7 @@ async def test_edit_over_the_socket(alice, conversation, providers, no_leftover_
     assert assemble(frames, created[1]["id"]) == reply_text("second try", 12)
     reply = next(f["turn"] for f in frames if f["type"] == "turn.created" and f["turn"]["role"] == "assistant")
     await ws.send_json_to({"action": "edit", "turn": reply["id"], "content": "x", "model": "openai:fake-model"})
-    error = await ws.receive_json_from(timeout=5)
+    error = await ws.receive_json_from(timeout=WAIT)
     assert error["type"] == "error" and "Only your own prompts" in error["error"]
     await ws.disconnect()
 
@@ -327,7 +322,7 @@ async def test_delete_and_main_are_broadcast(alice, conversation, providers, no_
         }
     assert await database_sync_to_async(Turn.objects.count)() == 2
     await ws.send_json_to({"action": "delete", "turn": four[2].id})
-    error = await ws.receive_json_from(timeout=5)
+    error = await ws.receive_json_from(timeout=WAIT)
     assert error["code"] == "not_found"
     await ws.disconnect()
     await other.disconnect()
@@ -336,14 +331,16 @@ async def test_delete_and_main_are_broadcast(alice, conversation, providers, no_
 @ws_db
 async def test_deleting_a_streaming_reply_is_refused(alice, conversation, providers, no_leftover_generations):
     ws = await connect(alice, conversation.id)
-    await ws.send_json_to({"action": "send", "parent": None, "content": "long one", "model": "openai:fake-slow"})
+    # 20 s of streaming: still streaming when the deletes come, however slow the machine.
+    await ws.send_json_to({"action": "send", "parent": None, "content": "long one", "model": "openai:fake-slow-long"})
     frames = await frames_until(ws, lambda f: f["type"] == "delta")
     reply = next(f["turn"] for f in frames if f["type"] == "turn.created" and f["turn"]["role"] == "assistant")
     for turn in (reply["id"], reply["parent"]):
         await ws.send_json_to({"action": "delete", "turn": turn})
         error = await frames_until(ws, lambda f: f["type"] == "error")
         assert error[-1]["code"] == "streaming" and "stop it first" in error[-1]["error"]
-    await frames_until(ws, finished())
+    await ws.send_json_to({"action": "stop", "turn": reply["id"]})
+    await frames_until(ws, finished(reply["id"]))
     await ws.disconnect()
 
 
@@ -371,7 +368,7 @@ BAD_BRANCH_FRAMES = [
 async def test_bad_branch_frames(alice, conversation, providers, raw, code, message, no_leftover_generations):
     ws = await connect(alice, conversation.id)
     await ws.send_to(text_data=raw)
-    frame = await ws.receive_json_from(timeout=5)
+    frame = await ws.receive_json_from(timeout=WAIT)
     assert frame["type"] == "error" and frame["code"] == code, frame
     assert message in frame["error"]
     assert await database_sync_to_async(Turn.objects.count)() == 0

@@ -79,17 +79,21 @@ def test_a_team_shares_a_branch_live_and_by_snapshot_then_revokes(browser, live_
         expect(reader.locator("body")).to_have_attribute("data-socket", "open")
         expect(owner.locator("#presence")).to_contain_text("1 through a link")
 
-        # The teammate continues the branch with a slow model: owner and reader watch it stream.
-        mate.select_option("#model", "openai:fake-slow")
+        # The teammate continues the branch with a slow model (20 s, long enough to be seen
+        # streaming however busy the machine): owner and reader watch it stream, then it is stopped.
+        mate.select_option("#model", "openai:fake-slow-long")
         send(mate, "add a budget section")
         for page in (owner, reader):
             reply = page.locator("#transcript article.turn-assistant").nth(1)
             expect(reply).to_have_attribute("data-status", "streaming")
             expect(reply.locator(".turn-body")).to_contain_text("Echo: add a budget")
-        partial = reader.locator("#transcript article.turn-assistant").nth(1).inner_text()
-        expect(reader.locator("#transcript article.turn-assistant").nth(1)).to_have_attribute("data-status", "complete")
-        assert len(reader.locator("#transcript article.turn-assistant").nth(1).inner_text()) > len(partial)
-        expect(owner.locator("#transcript article.turn-assistant").nth(1)).to_have_attribute("data-status", "complete")
+        partial = len(reader.locator("#transcript article.turn-assistant").nth(1).inner_text())
+        reader.wait_for_function(
+            "n => document.querySelectorAll('#transcript article.turn-assistant')[1].innerText.length > n", arg=partial
+        )
+        mate.click("#stop")
+        for page in (owner, reader):
+            expect(page.locator("#transcript article.turn-assistant").nth(1)).to_have_attribute("data-status", "stopped")
         # The snapshot did not change.
         snapshot_page = new_page(browser)
         snapshot_page.goto(snapshot)

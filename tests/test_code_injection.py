@@ -23,8 +23,7 @@ from conversations.registry import registry
 from conversations.replay import SentRequest
 from conversations.sharing import services as sharing
 from conversations.tokens import count_all
-from tests.conftest import FAKE_MODELS
-from tests.test_branching import signed_in
+from tests.conftest import FAKE_MODELS, signed_in
 from tests.test_context import run_snippet
 from tests.test_exchange import as_bytes, chatgpt_conversation, turn, upload, workbench
 from tests.wsclient import connect, next_frame

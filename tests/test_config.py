@@ -61,6 +61,53 @@ def test_bad_endpoints_are_refused(settings, endpoints, message):
         build_registry()
 
 
+GOOD = {"name": "ollama", "base_url": "http://127.0.0.1:11434/v1", "models": ["llama3.2"]}
+NAME_RULE = "must be lower-case letters, digits, - or _, and not one of anthropic, local, openai, openai-responses."
+MODELS_RULE = "OPENAI_COMPATIBLE_ENDPOINTS[0].models must be a non-empty list of model names."
+URL_RULE = "OPENAI_COMPATIBLE_ENDPOINTS[0].base_url must be an http:// or https:// URL."
+
+
+@pytest.mark.parametrize(
+    "endpoints,message",
+    [
+        ("ollama", "OPENAI_COMPATIBLE_ENDPOINTS must be a JSON list of endpoints."),
+        ([None], "OPENAI_COMPATIBLE_ENDPOINTS[0] must be an object with name, base_url and models."),
+        ([{"base_url": "http://x", "models": ["m"]}], f"OPENAI_COMPATIBLE_ENDPOINTS[0].name='' {NAME_RULE}"),
+        ([{**GOOD, "name": 5}], f"OPENAI_COMPATIBLE_ENDPOINTS[0].name=5 {NAME_RULE}"),
+        ([{**GOOD, "name": "ollama\n"}], f"OPENAI_COMPATIBLE_ENDPOINTS[0].name='ollama\\n' {NAME_RULE}"),
+        ([{**GOOD, "name": "o" * 42}], f"OPENAI_COMPATIBLE_ENDPOINTS[0].name='{'o' * 42}' {NAME_RULE}"),
+        ([{**GOOD, "name": "local"}], f"OPENAI_COMPATIBLE_ENDPOINTS[0].name='local' {NAME_RULE}"),
+        ([{"name": "a", "models": ["m"]}], URL_RULE),
+        ([{**GOOD, "base_url": ["http://x"]}], URL_RULE),
+        ([{**GOOD, "base_url": " http://x"}], URL_RULE),
+        ([{"name": "a", "base_url": "http://x"}], MODELS_RULE),
+        ([{**GOOD, "models": "llama3.2"}], MODELS_RULE),
+        ([{**GOOD, "models": ["llama3.2", 3]}], MODELS_RULE),
+        ([{**GOOD, "models": ["llama3.2", ""]}], "OPENAI_COMPATIBLE_ENDPOINTS[0].models: '' is not a model name: "),
+        ([{**GOOD, "label": 5}], "OPENAI_COMPATIBLE_ENDPOINTS[0].label must be a string (the name the page shows) or null."),
+        ([{**GOOD, "api_key": 5}], "OPENAI_COMPATIBLE_ENDPOINTS[0].api_key must be a string or null."),
+        ([GOOD, {**GOOD, "name": "b", "base_url": "ftp://x"}], URL_RULE.replace("[0]", "[1]")),
+        ([GOOD, {**GOOD, "base_url": "https://other/v1"}], "OPENAI_COMPATIBLE_ENDPOINTS[1].name='ollama' is used twice."),
+    ],
+)
+def test_each_bad_endpoint_field_is_named_with_what_it_must_be(settings, endpoints, message):
+    settings.OPENAI_COMPATIBLE_ENDPOINTS = endpoints
+    with pytest.raises(ImproperlyConfigured) as refused:
+        build_registry()
+    assert str(refused.value).startswith(message)
+
+
+def test_an_endpoint_reads_its_fields_and_ignores_others(settings):
+    settings.OPENAI_COMPATIBLE_ENDPOINTS = [
+        {**GOOD, "comment": "the laptop's Ollama", "api_key": None, "label": None},
+        {"name": "vllm", "base_url": "https://gpu.internal/v1", "models": ["org/model", "m2"], "label": "GPU box",
+         "api_key": "k"},
+    ]
+    providers = build_registry().providers
+    assert (providers["ollama"].label, providers["ollama"].models()) == ("ollama", ["llama3.2"])
+    assert (providers["vllm"].label, providers["vllm"].models()) == ("GPU box", ["org/model", "m2"])
+
+
 def test_default_model_must_be_configured(settings, providers):
     settings.DEFAULT_MODEL = "openai:gpt-99"
     with pytest.raises(ImproperlyConfigured, match="WORKBENCH_DEFAULT_MODEL=openai:gpt-99 is not a configured model"):
@@ -79,3 +126,15 @@ def test_a_bad_setting_stops_the_start_with_its_name(tmp_path):
     )
     assert result.returncode != 0
     assert "WORKBENCH_STALL_TIMEOUT='soon' is not a number" in result.stderr
+
+
+def test_only_the_tests_hash_passwords_the_fast_way(settings):
+    """tests/settings.py swaps in MD5 for speed; the workbench itself keeps Django's PBKDF2."""
+    from django.conf import global_settings
+
+    import workbench.settings as production
+
+    assert settings.PASSWORD_HASHERS == ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    assert getattr(production, "PASSWORD_HASHERS", global_settings.PASSWORD_HASHERS)[0] == (
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher"
+    )

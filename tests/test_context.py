@@ -22,9 +22,9 @@ from conversations.registry import registry
 from conversations.services import Variant
 from conversations.streaming import replies
 from conversations.tokens import TOKENS_PER_MESSAGE, TOKENS_PER_REPLY, count, count_all
+from tests.conftest import signed_in
 from tests.fake_upstream import reply_text
-from tests.test_branching import signed_in
-from tests.wsclient import connect, created_reply, finished, frames_until
+from tests.wsclient import WAIT, connect, created_reply, finished, frames_until
 
 WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa "
 
@@ -225,7 +225,7 @@ async def test_a_prompt_too_long_for_the_window_is_refused_and_nothing_is_writte
     await ws.send_json_to(
         {"action": "send", "request_id": "r", "parent": None, "content": WORDS * 60, "model": "openai:fake-model"}
     )
-    frame = await ws.receive_json_from(timeout=5)
+    frame = await ws.receive_json_from(timeout=WAIT)
     await ws.disconnect()
     assert frame["type"] == "error" and frame["code"] == "context_overflow"
     assert "window of 400 tokens" in frame["error"] and "larger window" in frame["error"]

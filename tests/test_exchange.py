@@ -16,6 +16,7 @@ from django.urls import reverse
 from conversations import services
 from conversations.models import Conversation, Turn
 from conversations.tokens import count_all
+from tests.conftest import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -25,11 +26,6 @@ COMPARED_TURN_FIELDS = [
     f.name for f in Turn._meta.concrete_fields if f.name not in ("id", "conversation", "parent", "chain", "author")
 ]
 
-
-def signed_in(user, **options) -> Client:
-    client = Client(**options)
-    client.force_login(user)
-    return client
 
 
 def add(conversation, parent, role, content, *, at: int, **fields) -> Turn:

@@ -2,6 +2,7 @@
 the SDKs' own typed stream iterators: the same text, usage, response id, finish and error words."""
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -25,6 +26,7 @@ from conversations.providers.openai_chat import OpenAIChatProvider
 from conversations.providers.openai_responses import OpenAIResponsesProvider
 from conversations.providers.sse import SSEDecoder
 from tests.fake_upstream import reply_text
+from tests.wsclient import WAIT
 
 CLOUD = ["openai", "openai-responses", "anthropic", "ollama"]
 PATH = {"openai": "/v1/chat/completions", "openai-responses": "/v1/responses",
@@ -303,13 +305,13 @@ async def test_cpu_per_chunk(providers, upstream, capsys, name):
 
 
 async def test_reads_are_spaced_once_text_flows_and_not_before(providers, upstream, settings, monkeypatch):
-    """After the first token, the reader waits between reads, so one read takes several tokens;
-    the text is the same, and nothing waits before the first token."""
+    """After the first token, the reader waits between reads, so one read takes every token that
+    came meanwhile; the text is the same, and nothing waits before the first token."""
     from conversations.providers import sse
     from conversations.registry import registry
 
     upstream.tokens, upstream.interval = 100, 0.005
-    reads, slept = [], []
+    reads, asked = [], []
     feed, sleep = sse.SSEDecoder.feed, sse.asyncio.sleep
 
     def counted_feed(self, chunk):
@@ -318,25 +320,46 @@ async def test_reads_are_spaced_once_text_flows_and_not_before(providers, upstre
 
     monkeypatch.setattr(sse.SSEDecoder, "feed", counted_feed)
 
-    async def pause(self):
-        slept.append((time.perf_counter(), self.flowing))
-        await sleep(self.interval) if self.flowing and self.interval else None
+    class PausedUntilSent:
+        """The reader's asyncio, but a pause lasts until the fake upstream has sent the whole
+        reply rather than for the interval asked: how many tokens a read then takes does not
+        depend on how busy the machine is."""
 
-    runs = {}
+        def __getattr__(self, name):
+            return getattr(asyncio, name)
+
+        async def sleep(self, seconds: float) -> None:
+            asked.append(seconds)
+            async with asyncio.timeout(WAIT):
+                while upstream.requests[-1]["output_tokens"] is None:
+                    await asyncio.sleep(0.005)
+
+    monkeypatch.setattr(sse, "asyncio", PausedUntilSent())
+    texts = {}
     for interval in (0.0, 0.02):
         settings.STREAM_READ_INTERVAL_SECONDS = interval
         reads.clear()
         events, error = await run(registry().providers["openai"].stream(make_request()))
         assert error is None
-        runs[interval] = ("".join(e.text for e in events if isinstance(e, TextDelta)), len(reads))
-    assert runs[0.0][0] == runs[0.02][0] == reply_text("Hello tree", 100)
-    unpaced, paced = runs[0.0][1], runs[0.02][1]
-    assert paced < unpaced / 2 and paced < 50, (paced, unpaced)
+        texts[interval] = "".join(e.text for e in events if isinstance(e, TextDelta))
+        if not interval:
+            assert asked == []  # no interval, no pause
+    assert texts[0.0] == texts[0.02] == reply_text("Hello tree", 100)
+    assert asked and set(asked) == {0.02}
+    # The prompt's first token, then (after the pause) the other 99 and the end in one read or two.
+    assert len(reads) <= 5, reads
+    monkeypatch.undo()
 
-    # Only reads after the first token wait.
-    first_text: list[float] = []
+    # Only reads after the first token wait: the order of the pauses and of the first text.
+    order, paused = itertools.count(), []
+    first_text: list[int] = []
+
+    async def pause(self):
+        paused.append((next(order), self.flowing))
+        await sleep(self.interval) if self.flowing and self.interval else None
+
     monkeypatch.setattr(sse.ReadPacer, "pause", pause)
     async for event in registry().providers["openai"].stream(make_request()):
         if isinstance(event, TextDelta) and not first_text:
-            first_text.append(time.perf_counter())
-    assert all(flowing == (at > first_text[0]) for at, flowing in slept)
+            first_text.append(next(order))
+    assert paused and all(flowing == (at > first_text[0]) for at, flowing in paused)

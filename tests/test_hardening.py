@@ -14,7 +14,14 @@ from conversations.models import Turn
 from conversations.providers.sdk import provider_error
 from conversations.streaming import generation
 from tests.fake_upstream import reply_text
-from tests.wsclient import assemble, connect, created_reply, finished, frames_until
+from tests.wsclient import (
+    WAIT,
+    assemble,
+    connect,
+    created_reply,
+    finished,
+    frames_until,
+)
 
 ws_db = pytest.mark.django_db(transaction=True)
 
@@ -51,7 +58,7 @@ async def test_a_stop_at_any_moment_never_leaves_a_reply_streaming(
         running = generation.generation_start(sent.replies[0])
         assert running.task is not None
         if ticks is None:
-            await asyncio.wait_for(asyncio.shield(running.task), timeout=10)
+            await asyncio.wait_for(asyncio.shield(running.task), timeout=WAIT)
         for _ in range(ticks or 0):
             await asyncio.sleep(0)
         running.stop()
@@ -109,7 +116,7 @@ async def test_offsets_count_utf16_units_like_the_browser(alice, conversation, p
     # Resume from the middle, in UTF-16 units, after the end: from the database.
     cut = len("Echo: Hi 😀".encode("utf-16-le")) // 2
     await late.send_json_to({"action": "resume", "turn": reply_id, "offset": cut})
-    tail = await late.receive_json_from(timeout=5)
+    tail = await late.receive_json_from(timeout=WAIT)
     assert tail["text"] == expected[len("Echo: Hi 😀"):]
     await ws.disconnect()
     await late.disconnect()
@@ -125,11 +132,11 @@ async def test_an_unexpected_failure_answers_and_keeps_the_socket(
     monkeypatch.setattr(services, "turn_send", explode)
     ws = await connect(alice, conversation.id)
     await ws.send_json_to(send_frame(request_id="r9"))
-    frame = await ws.receive_json_from(timeout=5)
+    frame = await ws.receive_json_from(timeout=WAIT)
     assert frame == {"type": "error", "code": "server_error", "request_id": "r9",
                      "error": "The server could not carry that out. Try again."}
     await ws.send_json_to({"action": "resume", "turn": 999, "offset": 0})
-    assert (await ws.receive_json_from(timeout=5))["code"] == "not_found"
+    assert (await ws.receive_json_from(timeout=WAIT))["code"] == "not_found"
     await ws.disconnect()
 
 
@@ -148,7 +155,7 @@ async def test_hostile_values_get_clear_errors(
 ):
     ws = await connect(alice, conversation.id)
     await ws.send_json_to(frame)
-    answer = await ws.receive_json_from(timeout=5)
+    answer = await ws.receive_json_from(timeout=WAIT)
     assert answer["code"] == code and message in answer["error"]
     assert await database_sync_to_async(Turn.objects.count)() == 0
     await ws.disconnect()
@@ -161,7 +168,7 @@ async def test_concurrent_replies_per_person_are_limited(
     settings.MAX_CONCURRENT_REPLIES = 2
     ws = await connect(alice, conversation.id)
     await ws.send_json_to(send_frame(variants=[{"model": "openai:fake-slow"}] * 3))
-    answer = await ws.receive_json_from(timeout=5)
+    answer = await ws.receive_json_from(timeout=WAIT)
     assert answer["code"] == "limit" and "the limit is 2 at once" in answer["error"]
     assert await database_sync_to_async(Turn.objects.count)() == 0
     await ws.disconnect()
@@ -170,12 +177,14 @@ async def test_concurrent_replies_per_person_are_limited(
 @ws_db
 async def test_continuing_from_a_streaming_reply_is_refused(alice, conversation, providers, no_leftover_generations):
     ws = await connect(alice, conversation.id)
-    await ws.send_json_to(send_frame(model="openai:fake-slow"))
+    # 20 s of streaming: still streaming when the follow-up comes, however slow the machine.
+    await ws.send_json_to(send_frame(model="openai:fake-slow-long"))
     frames = await frames_until(ws, lambda f: f["type"] == "delta")
     reply_id = created_reply(frames)["id"]
     await ws.send_json_to(send_frame("too soon", parent=reply_id))
     answer = await frames_until(ws, lambda f: f["type"] == "error")
     assert answer[-1]["code"] == "streaming" and "still streaming" in answer[-1]["error"]
+    await ws.send_json_to({"action": "stop", "turn": reply_id})
     await frames_until(ws, finished(reply_id))
     await ws.disconnect()
 
@@ -224,21 +233,21 @@ def test_provider_errors_never_show_credentials_in_urls():
 
 @ws_db
 async def test_a_frame_flood_is_cut_and_answered_once_a_second(
-    alice, conversation, providers, settings, no_leftover_generations
+    alice, conversation, providers, settings, frame_clock, no_leftover_generations
 ):
     settings.WS_FRAMES_PER_SECOND = 5  # bursts of 10
     ws = await connect(alice, conversation.id)
     for _ in range(40):
         await ws.send_json_to({"action": "resume", "turn": 999_999, "offset": 0})
-    answers = []
-    while not await ws.receive_nothing(timeout=0.3):
-        answers.append(await ws.receive_json_from())
-    codes = [a["code"] for a in answers]
-    assert codes.count("not_found") == 10 and codes.count("rate_limited") == 1
-    assert "at most 5 a second" in next(a for a in answers if a["code"] == "rate_limited")["error"]
-    await asyncio.sleep(1.0)
+    # The clock stands still: the burst's 10 are answered, the first frame over it is refused
+    # with a word, and the other 29 in silence.
+    answers = [await ws.receive_json_from(timeout=WAIT) for _ in range(11)]
+    assert [a["code"] for a in answers] == ["not_found"] * 10 + ["rate_limited"]
+    assert "at most 5 a second" in answers[-1]["error"]
+    assert await ws.receive_nothing(timeout=0.3)
+    frame_clock.now += 1.0  # a second later the budget has refilled
     await ws.send_json_to({"action": "resume", "turn": 999_999, "offset": 0})
-    assert (await ws.receive_json_from(timeout=5))["code"] == "not_found"
+    assert (await ws.receive_json_from(timeout=WAIT))["code"] == "not_found"
     await ws.disconnect()
 
 

@@ -14,8 +14,8 @@ from conversations import services
 from conversations.models import Conversation, Turn, Workspace
 from conversations.sharing import services as sharing
 from conversations.validation import MAX_JSON_DEPTH
-from tests.test_views import signed_in
-from tests.wsclient import connect, finished, frames_until
+from tests.conftest import signed_in
+from tests.wsclient import WAIT, connect, finished, frames_until
 
 ws_db = pytest.mark.django_db(transaction=True)
 
@@ -35,7 +35,7 @@ def rows() -> tuple[int, int, int]:
 async def still_serves(ws) -> None:
     """The socket answers the next frame as usual."""
     await ws.send_json_to({"action": "resume", "turn": 999_999, "offset": 0})
-    answer = await ws.receive_json_from(timeout=5)
+    answer = await ws.receive_json_from(timeout=WAIT)
     assert answer["code"] == "not_found", answer
 
 
@@ -59,7 +59,7 @@ async def test_deeply_nested_frames_are_refused_and_the_socket_stays(
     before = await database_sync_to_async(rows)()
     ws = await connect(alice, conversation.id)
     await ws.send_to(text_data=raw)
-    answer = await ws.receive_json_from(timeout=5)
+    answer = await ws.receive_json_from(timeout=WAIT)
     assert answer == {"type": "error", "code": "bad_json", "request_id": "", "error": "The frame is " + TOO_DEEP}
     await still_serves(ws)
     assert await database_sync_to_async(rows)() == before
@@ -70,7 +70,7 @@ async def test_deeply_nested_frames_are_refused_and_the_socket_stays(
 async def test_nesting_up_to_the_limit_is_read(alice, conversation, providers, no_leftover_generations):
     ws = await connect(alice, conversation.id)
     await ws.send_to(text_data="[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH)
-    answer = await ws.receive_json_from(timeout=5)
+    answer = await ws.receive_json_from(timeout=WAIT)
     assert (answer["code"], answer["error"]) == ("wrong_type", "A frame must be a JSON object.")
     await ws.disconnect()
 
@@ -88,14 +88,53 @@ async def test_deeply_nested_frames_on_a_live_share_socket_are_refused(alice, co
     )
     ws = WebsocketCommunicator(router, f"/ws/share/{link.token}/")
     ws.scope["user"] = AnonymousUser()
-    assert (await ws.connect())[0]
+    assert (await ws.connect(timeout=WAIT))[0]
     # The share socket reads frames of up to 1,000 characters: that is deep enough to overflow.
     await ws.send_to(text_data="[" * 999)
-    answer = await ws.receive_json_from(timeout=5)
+    answer = await ws.receive_json_from(timeout=WAIT)
     assert answer == {"type": "error", "code": "bad_json", "error": "The frame is " + TOO_DEEP}
     await ws.send_json_to({"action": "resume", "turn": prompt.id, "offset": 0})
     frames = await frames_until(ws, finished(prompt.id))
     assert frames[0] == {"type": "delta", "turn": prompt.id, "offset": 0, "text": "q"}
+    await ws.disconnect()
+
+
+SHARE_FRAMES = [
+    ({"action": "resume", "turn": "TURN", "offset": -1}, "wrong_type",
+     '"offset" must be a whole number of characters, 0 or more.'),
+    ({"action": "resume", "offset": 0}, "missing_field", '"turn" is missing.'),
+    ({"action": "resume", "turn": 2**63}, "wrong_type", '"turn" must be a turn id (a positive integer).'),
+    ({"action": "stop"}, "missing_field", '"turn" is missing.'),
+    ({"action": "dance"}, "unknown_action",
+     "Unknown action 'dance'; expected one of: send, edit, regenerate, stop, resume, delete, main."),
+    ({"action": "send", "parent": None, "content": "hi", "model": "openai:fake-model"}, "read_only",
+     "A shared page is read-only."),
+]
+
+
+@ws_db
+async def test_a_live_share_socket_reads_frames_by_the_same_rules(alice, conversation, no_leftover_generations):
+    from channels.testing import WebsocketCommunicator
+
+    from tests.wsclient import router
+
+    prompt = await database_sync_to_async(Turn.objects.create)(conversation=conversation, role="user", content="q")
+    link = await database_sync_to_async(sharing.share_create)(
+        conversation=conversation, by=alice, turn_id=None, with_subtree=False, mode="live",
+        audience="anyone", expires_at=None,
+    )
+    ws = WebsocketCommunicator(router, f"/ws/share/{link.token}/")
+    ws.scope["user"] = AnonymousUser()
+    assert (await ws.connect())[0]
+    for frame, code, message in SHARE_FRAMES:
+        frame = {key: prompt.id if value == "TURN" else value for key, value in frame.items()}
+        await ws.send_json_to(frame)
+        answer = await ws.receive_json_from(timeout=5)
+        assert answer == {"type": "error", "code": code, "error": message}
+    await ws.send_json_to({"action": "resume", "turn": prompt.id, "offset": 0, "unread": True})
+    frames = await frames_until(ws, finished(prompt.id))
+    assert frames[0] == {"type": "delta", "turn": prompt.id, "offset": 0, "text": "q"}
+    assert await database_sync_to_async(Turn.objects.count)() == 1
     await ws.disconnect()
 
 
@@ -165,7 +204,7 @@ async def test_unpaired_surrogates_are_refused_naming_the_field(
     before = await database_sync_to_async(rows)()
     ws = await connect(alice, conversation.id)
     await ws.send_to(text_data=raw.replace("TURN", str(prompt.id)))
-    answer = await ws.receive_json_from(timeout=5)
+    answer = await ws.receive_json_from(timeout=WAIT)
     message = expected if expected.endswith("Unicode.") else surrogate_message(expected)
     assert answer["code"] == "bad_text" and answer["error"] == message, answer
     assert answer["request_id"] == ""  # an invalid request_id is not echoed; a valid one is below
@@ -400,9 +439,9 @@ def test_the_page_says_when_the_server_refused_a_frame_as_too_big(page, live_ser
     send(page, "hello")
     error = page.locator("#composer-error")
     # Chromium compresses the frame: the server measures it as it inflates, and stops at the ceiling.
-    expect(error).to_contain_text("The server refused a message that large and closed the connection", timeout=20_000)
+    expect(error).to_contain_text("The server refused a message that large and closed the connection")
     expect(error).to_contain_text(f"exceeds payload limit of {frame_ceiling()} octets")
     expect(error).to_contain_text("It was not sent: shorten it, then send it again.")
-    expect(page.locator("body")).to_have_attribute("data-socket", "open", timeout=20_000)  # reconnected
+    expect(page.locator("body")).to_have_attribute("data-socket", "open")  # reconnected
     expect(page.locator("#prompt")).to_have_value("hello")
     assert page.errors == []

@@ -7,9 +7,11 @@ import asyncio
 import concurrent.futures
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from datetime import timedelta
 
 import pytest
@@ -121,21 +123,48 @@ def run_async(coroutine):
         return pool.submit(asyncio.run, coroutine).result()
 
 
-def wait_for(condition, timeout: float = 20.0) -> None:
+def wait_for(condition, timeout: float = 60.0) -> None:
+    """Poll until `condition()` holds; fail if it has not within `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.2)
 
 
+def _last_beat(server: LiveServer) -> str | None:
+    """When `server`'s process last said it is alive, read from the deployment's SQLite file."""
+    path = server.env["DATABASE_URL"].removeprefix("sqlite:///")
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as database:
+        row = database.execute(
+            "SELECT last_seen FROM conversations_serverprocess WHERE pid = ?", (server.process.pid,)
+        ).fetchone()
+    return row[0] if row else None
+
+
+def wait_for_sweeps(server: LiveServer, count: int) -> None:
+    """Until `server`'s process has beaten `count` times after its beat seen first. It sweeps for
+    orphaned replies after each beat and beats again only once that sweep is done: `count` sweeps
+    are done, and all but the first of them began after this was called."""
+    beats: set[str] = set()
+
+    def swept() -> bool:
+        beat = _last_beat(server)
+        if beat is not None:
+            beats.add(beat)
+        return len(beats) > count
+
+    wait_for(swept)
+
+
 @pytest.fixture
 def deployment(upstream_server, tmp_path):
-    """Server processes sharing one SQLite database, with a fast heartbeat."""
+    """Server processes sharing one SQLite database, with a fast heartbeat: a process is taken for
+    dead after six seconds of silence, so that a process starved on a busy machine is not."""
     env = fake_upstream_env(upstream_server.url, ["fake-model", "fake-slow-long"])
     env.update({
         "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}",
         "SECRET_KEY": "liveness-test-key-" + "x" * 40,
-        "WORKBENCH_HEARTBEAT_SECONDS": "0.5",
+        "WORKBENCH_HEARTBEAT_SECONDS": "2",
         "WORKBENCH_CHECKPOINT_SECONDS": "0.5",
     })
     servers = []
@@ -160,7 +189,7 @@ def test_a_live_process_ends_the_replies_of_one_that_died(deployment):
     # A reply whose process is alive survives another process's start.
     subprocess.run([sys.executable, "manage.py", "recover_replies"], cwd=ROOT, env=first.env, check=True,
                    capture_output=True)
-    time.sleep(1.5)  # three of the second process's sweeps
+    wait_for_sweeps(second, 2)  # at least one of them begun after the reply started
     assert _status(first, reply)[0] == "streaming"
     # Kill the process streaming it: the other one, still serving, interrupts it, no restart needed.
     first.process.kill()

@@ -12,6 +12,7 @@ from django.test import Client
 from conversations import services
 from conversations.models import Turn
 from conversations.sharing import services as sharing
+from tests.wsclient import WAIT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -96,7 +97,7 @@ async def handshake(path: str, headers: list[tuple[bytes, bytes]], case: Case) -
     communicator = WebsocketCommunicator(application, path, headers=sent)
     if case.scheme is not None:
         communicator.scope["scheme"] = case.scheme
-    connected, _ = await communicator.connect()
+    connected, _ = await communicator.connect(timeout=WAIT)
     if connected:
         await communicator.disconnect()
     else:

@@ -1,7 +1,8 @@
 """The permission matrix: every URL and every websocket action as each persona.
 
-alice owns the team workspace "Team", bob is its editor, carol its viewer, charlie an outsider (he has
-only his personal workspace), and an anonymous visitor holds a share link: valid, revoked or expired.
+The personas and their world are tests/conftest.py's: alice owns the team workspace "Team", bob is
+its editor, vera its viewer, charlie an outsider (he has only his personal workspace), and an
+anonymous visitor holds a share link: valid, revoked or expired.
 
 Each table has one row per URL or action and one column per persona; each cell is the expected
 outcome (a status code, "login" for a redirect to sign in, a close code, or "ok"/"forbidden" for a
@@ -12,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -26,15 +28,31 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
-from conversations import services
 from conversations.exchange.workbench_json import conversation_export
 from conversations.models import Conversation, Membership, ShareLink, Turn, Workspace
 from conversations.sharing import services as sharing
-from conversations.tokens import count_all
+from conversations.sharing.consumer import ShareConsumer
 from conversations.workspaces import services as workspaces
-from tests.conftest import PASSWORD
+from tests.conftest import (
+    ANON,
+    COST,
+    EDITOR,
+    OTHER_TITLE,
+    OUTSIDER,
+    OWNER,
+    PRIVATE_TITLE,
+    SIBLING_TEXT,
+    SYSTEM_PROMPT,
+    TEXTS,
+    TITLE,
+    USERNAMES,
+    VIEWER,
+    World,
+    make_link,
+)
 from tests.fake_upstream import reply_text
 from tests.wsclient import (
+    WAIT,
     assemble,
     connect,
     created_reply,
@@ -44,9 +62,8 @@ from tests.wsclient import (
     router,
 )
 
-# --- personas and the world they share -------------------------------------------------------
+# --- the personas, as the columns of each table -------------------------------------------------
 
-OWNER, EDITOR, VIEWER, OUTSIDER, ANON = "owner", "editor", "viewer", "outsider", "anonymous"
 # On the pages behind sign-in, the anonymous visitor comes three times: having just opened a valid
 # link, a revoked one, an expired one. A link opens its /s/ page and nothing else.
 ANON_LINKS = {"anon-valid-link": "live", "anon-revoked-link": "revoked", "anon-expired-link": "expired"}
@@ -54,127 +71,10 @@ PERSONAS = [OWNER, EDITOR, VIEWER, OUTSIDER, *ANON_LINKS]
 # On share URLs the link is the row (valid, revoked, expired, ...) and the visitor a column.
 SHARE_PERSONAS = [OWNER, EDITOR, VIEWER, OUTSIDER, ANON]
 MEMBERS = [OWNER, EDITOR, VIEWER]
-USERNAMES = {OWNER: "alice", EDITOR: "bob", VIEWER: "carol", OUTSIDER: "charlie"}
 
 LOGIN = "login"  # a 302 to /accounts/login/
-GARBAGE_TOKEN = "Zm9yZ2VkLXRva2VuLXRoYXQtbWF0Y2hlcy1ub3RoaW5n"  # the right shape, matches nothing
-
-# Distinctive strings: what a refused visitor or a share link must never see.
-TITLE = "Quarterly-plans-7731"
-OTHER_TITLE = "Other-team-title-5519"
-PRIVATE_TITLE = "Charlie-private-8842"
-SYSTEM_PROMPT = "SYSTEM-PROMPT-SECRET-1234"
-COST = Decimal("0.0042421")
-TEXTS = ["Question-one-text", "Answer-one-text", "Question-two-text", "Answer-two-text"]
-SIBLING_TEXT = "Answer-two-sibling-text"
 API_KEY = "test-key"  # settings.OPENAI_API_KEY, set by the `providers` fixture
 EMAILS = [f"{name}@example.com" for name in USERNAMES.values()]
-
-
-@dataclass
-class World:
-    users: dict[str, User]
-    team: Workspace
-    conv: Conversation  # in Team: Q1 → A1 → Q2 → A2, and A2b beside A2
-    turns: dict[str, Turn]
-    doomed: Conversation  # in Team, for the delete cells
-    private: Conversation  # charlie's, in his personal workspace
-    links: dict[str, ShareLink] = field(default_factory=dict)
-
-    def user(self, persona: str):
-        return self.users.get(persona, AnonymousUser())
-
-    def token(self, kind: str) -> str:
-        return GARBAGE_TOKEN if kind == "garbage" else self.links[kind].token
-
-    @property
-    def ids(self) -> dict[str, int]:
-        return {
-            "team": self.team.id,
-            "conv": self.conv.id,
-            "doomed": self.doomed.id,
-            "private": self.private.id,
-            "private_turn": self.private.turns.get().id,
-            "charlie_personal": self.private.workspace_id,
-            "live_link": self.links["live"].id,
-            "bobs_link": self.links["bobs"].id,
-            "carol_membership": Membership.objects.get(workspace=self.team, user=self.users[VIEWER]).id,
-            **{name: turn.id for name, turn in self.turns.items()},
-        }
-
-
-def chain(conversation: Conversation, contents: list[str], parent: Turn | None = None, **reply_fields) -> list[Turn]:
-    """Complete turns, alternating prompt and reply (the `complete_chain` pattern)."""
-    turns = []
-    for index, content in enumerate(contents):
-        reply = index % 2 == 1
-        parent = Turn.objects.append(
-            conversation=conversation,
-            parent=parent,
-            role="assistant" if reply else "user",
-            content=content,
-            token_counts=count_all(content),
-            provider="openai" if reply else "",
-            model="fake-model" if reply else "",
-            **(reply_fields if reply else {}),
-        )
-        turns.append(parent)
-    return turns
-
-
-def make_link(conversation, by, *, mode="live", audience="anyone", turn=None, expires_at=None) -> ShareLink:
-    return sharing.share_create(
-        conversation=conversation, by=by, turn_id=turn.id if turn else None, with_subtree=False,
-        mode=mode, audience=audience, expires_at=expires_at,
-    )
-
-
-def expire(link: ShareLink) -> None:
-    ShareLink.objects.filter(pk=link.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def world(db, providers) -> World:
-    users = {p: User.objects.create_user(name, f"{name}@example.com", PASSWORD) for p, name in USERNAMES.items()}
-    alice = users[OWNER]
-    team = workspaces.workspace_create(owner=alice, name="Team")
-    workspaces.member_invite(workspace=team, who="bob", role="editor")
-    workspaces.member_invite(workspace=team, who="carol", role="viewer")
-
-    conv = services.conversation_create(owner=alice, workspace=team, title=TITLE)
-    reply_fields: dict[str, Any] = {"settings": {"system_prompt": SYSTEM_PROMPT, "temperature": 0.3}, "cost": COST,
-                    "input_tokens": 48611, "output_tokens": 39127}
-    q1, a1, q2, a2 = chain(conv, TEXTS, **reply_fields)
-    a2b = Turn.objects.append(conversation=conv, parent=q2, role="assistant", content=SIBLING_TEXT,
-                              token_counts=count_all(SIBLING_TEXT), provider="openai", model="fake-model")
-    conv.current_turn = a2
-    conv.save(update_fields=["current_turn"])
-
-    doomed = services.conversation_create(owner=alice, workspace=team, title="Doomed-conversation")
-    chain(doomed, ["Doomed question"])
-    other = services.conversation_create(owner=alice, workspace=team, title=OTHER_TITLE)
-    chain(other, ["Other question"])
-    private = services.conversation_create(owner=users[OUTSIDER], title=PRIVATE_TITLE)
-    chain(private, ["Charlie's own question"])
-
-    w = World(users, team, conv, {"q1": q1, "a1": a1, "q2": q2, "a2": a2, "a2b": a2b}, doomed, private)
-    w.links = {
-        "live": make_link(conv, alice),
-        "snapshot": make_link(conv, alice, mode="snapshot"),
-        "members": make_link(conv, alice, audience="members"),
-        "revoked": make_link(conv, alice),
-        "expired": make_link(conv, alice, expires_at=timezone.now() + timedelta(hours=1)),
-        "branch": make_link(conv, alice, turn=a1),  # Q1 → A1 only
-        "bobs": make_link(conv, users[EDITOR]),
-    }
-    sharing.share_revoke(link=w.links["revoked"])
-    expire(w.links["expired"])
-    return w
 
 
 def is_anonymous(persona: str) -> bool:
@@ -341,9 +241,9 @@ POST_ROWS = [
     Post("invite", "/w/{team}/members/invite/", MANAGE,
          lambda w: Membership.objects.filter(workspace=w.team, user=w.users[OUTSIDER]).exists(),
          lambda w: {"who": "charlie", "role": "viewer"}),
-    Post("member-role", "/w/{team}/members/{carol_membership}/role/", MANAGE,
+    Post("member-role", "/w/{team}/members/{vera_membership}/role/", MANAGE,
          lambda w: Membership.objects.get(workspace=w.team, user=w.users[VIEWER]).role, lambda w: {"role": "editor"}),
-    Post("member-remove", "/w/{team}/members/{carol_membership}/remove/", MANAGE,
+    Post("member-remove", "/w/{team}/members/{vera_membership}/remove/", MANAGE,
          lambda w: Membership.objects.filter(workspace=w.team, user=w.users[VIEWER]).exists()),
     Post("workspace-rename", "/w/{team}/rename/", MANAGE,
          lambda w: Workspace.objects.get(pk=w.team.pk).name, lambda w: {"name": "Taken over"}),
@@ -486,7 +386,7 @@ def communicator(path: str, user) -> WebsocketCommunicator:
     return ws
 
 
-async def closed_with(ws: WebsocketCommunicator, timeout: float = 5.0) -> tuple[int, list[dict]]:
+async def closed_with(ws: WebsocketCommunicator, timeout: float = WAIT) -> tuple[int, list[dict]]:
     """The close code the server sends, and the frames before it."""
     frames: list[dict] = []
     async with asyncio.timeout(timeout):
@@ -498,7 +398,7 @@ async def closed_with(ws: WebsocketCommunicator, timeout: float = 5.0) -> tuple[
 
 
 async def open_or_close_code(ws: WebsocketCommunicator) -> str | int:
-    connected, _ = await ws.connect()
+    connected, _ = await ws.connect(timeout=WAIT)
     assert connected
     if await ws.receive_nothing(timeout=0.3):
         return OPEN
@@ -620,7 +520,10 @@ async def test_ws_action(world, providers, upstream, action, persona, expected):
 async def _stop_cell(w: World, ws, expected: str) -> None:
     """alice starts a slow reply on her own socket; the persona's socket asks to stop it."""
     driver = await connect(w.users[OWNER], w.conv.id)
-    await driver.send_json_to(send_frame(parent=w.turns["a2"].id, model="openai:fake-slow"))
+    # A stop that is obeyed must come before the reply's end, however slow the machine: 20 s of
+    # streaming. A refused one leaves the reply to finish, better soon: 0.6 s.
+    model = "openai:fake-slow-long" if expected == OK else "openai:fake-slow"
+    await driver.send_json_to(send_frame(parent=w.turns["a2"].id, model=model))
     started = await frames_until(driver, lambda f: f["type"] == "delta")
     reply = created_reply(started)["id"]
     await ws.send_json_to({"action": "stop", "turn": reply, "request_id": "req-stop"})
@@ -678,7 +581,7 @@ async def test_ws_share_is_read_only(world, providers, action, persona):
     before = await state(world)
     frame = {"action": "stop", "turn": world.turns["a2"].id} if action == "stop" else action_frame(action, world)
     await ws.send_json_to(frame)
-    assert await ws.receive_json_from(timeout=3) == {
+    assert await ws.receive_json_from(timeout=WAIT) == {
         "type": "error", "code": "read_only", "error": "A shared page is read-only.",
     }
     assert await ws.receive_nothing(timeout=0.2)
@@ -711,23 +614,23 @@ async def test_a_demoted_editor_can_no_longer_send(world, providers):
 
 @ws_test
 async def test_a_removed_viewer_is_disconnected(world):
-    carol = await connect(world.users[VIEWER], world.conv.id)
+    vera = await connect(world.users[VIEWER], world.conv.id)
     await database_sync_to_async(workspaces.member_remove)(
         workspace=world.team, membership_id=await membership_id(world, VIEWER)
     )
-    code, frames = await closed_with(carol)
+    code, frames = await closed_with(vera)
     assert code == 4404
     assert [(f["type"], f["code"]) for f in frames if f["type"] == "error"] == [("error", "not_found")]
 
 
 @ws_test
 async def test_a_removed_viewer_loses_a_members_only_link(world):
-    carol = communicator(f"/ws/share/{world.token('members')}/", world.users[VIEWER])
-    assert await open_or_close_code(carol) == OPEN
+    vera = communicator(f"/ws/share/{world.token('members')}/", world.users[VIEWER])
+    assert await open_or_close_code(vera) == OPEN
     await database_sync_to_async(workspaces.member_remove)(
         workspace=world.team, membership_id=await membership_id(world, VIEWER)
     )
-    code, frames = await closed_with(carol)
+    code, frames = await closed_with(vera)
     assert code == 4404 and [f["type"] for f in frames] == ["share.gone"]
 
 
@@ -741,14 +644,18 @@ async def test_revoking_a_link_closes_its_sockets(world):
 
 
 @ws_test
-async def test_a_link_that_expires_closes_its_sockets(world):
+async def test_a_link_that_expires_closes_its_sockets(world, monkeypatch):
     link = await database_sync_to_async(make_link)(
-        world.conv, world.users[OWNER], expires_at=timezone.now() + timedelta(seconds=1.5)
+        world.conv, world.users[OWNER], expires_at=timezone.now() + timedelta(minutes=10)
     )
+    # The socket times the link's end by its clock: a clock that reads a second before the end
+    # makes it due a second after the socket opened, however long opening it took.
+    moment_before = SimpleNamespace(now=lambda: link.expires_at - timedelta(seconds=1))
+    monkeypatch.setattr(sys.modules[ShareConsumer.__module__], "timezone", moment_before)
     anon = communicator(f"/ws/share/{link.token}/", AnonymousUser())
     assert await open_or_close_code(anon) == OPEN
-    code, frames = await closed_with(anon, timeout=5)
-    assert code == 4404 and [f["type"] for f in frames] == ["share.gone"]
+    code, frames = await closed_with(anon)
+    assert (code, frames) == (4404, [{"type": "share.gone", "error": "This link has expired."}])
 
 
 # --- live co-viewing ------------------------------------------------------------------------------
@@ -758,9 +665,9 @@ async def test_a_link_that_expires_closes_its_sockets(world):
 async def test_teammates_see_each_other_and_each_others_replies(world, providers):
     alice = await connect(world.users[OWNER], world.conv.id)
     bob = await connect(world.users[EDITOR], world.conv.id)
-    joined = await alice.receive_json_from(timeout=3)
+    joined = await alice.receive_json_from(timeout=WAIT)
     assert joined["type"] == "presence.join" and (joined["name"], joined["kind"]) == ("bob", "member")
-    seen_by_bob = await bob.receive_json_from(timeout=3)
+    seen_by_bob = await bob.receive_json_from(timeout=WAIT)
     assert (seen_by_bob["type"], seen_by_bob["name"], seen_by_bob["kind"]) == ("presence.join", "alice", "member")
 
     await bob.send_json_to(send_frame("From bob", parent=world.turns["a2"].id, request_id="bob-1"))
@@ -774,7 +681,7 @@ async def test_teammates_see_each_other_and_each_others_replies(world, providers
     await frames_until(bob, finished(reply))
 
     await bob.disconnect()
-    assert await alice.receive_json_from(timeout=3) == {"type": "presence.leave", "id": joined["id"]}
+    assert await alice.receive_json_from(timeout=WAIT) == {"type": "presence.leave", "id": joined["id"]}
     await alice.disconnect()
 
 
@@ -782,8 +689,8 @@ async def test_teammates_see_each_other_and_each_others_replies(world, providers
 async def test_a_link_reader_appears_as_a_link_and_sees_no_one(world, providers):
     alice = await connect(world.users[OWNER], world.conv.id)
     anon = communicator(f"/ws/share/{world.token('live')}/", AnonymousUser())
-    assert (await anon.connect())[0]
-    joined = await alice.receive_json_from(timeout=3)
+    assert (await anon.connect(timeout=WAIT))[0]
+    joined = await alice.receive_json_from(timeout=WAIT)
     assert (joined["type"], joined["name"], joined["kind"]) == ("presence.join", "Someone with a link", "link")
     bob = await connect(world.users[EDITOR], world.conv.id)
     await bob.send_json_to(send_frame("Watched", parent=world.turns["a2"].id))

@@ -8,9 +8,8 @@ import pytest
 
 from conversations.registry import build_registry
 from tests.fake_upstream import reply_text
-from tests.proxy_server import ForwardProxy, Relayed, TLSFront
+from tests.proxy_server import ForwardProxy, Relayed, TLSFront, self_signed
 from tests.test_providers import CLOUD, PATH, collect, text_of
-from tests.test_transport import self_signed
 
 PROXY_VARIABLES = [f"{name}_proxy" for name in ("http", "https", "all", "no")]
 
@@ -53,7 +52,7 @@ async def test_https_requests_are_tunnelled_through_the_proxy_in_https_proxy(
     providers, settings, upstream, environment, proxy, tmp_path, name
 ):
     server_context, cert_file = self_signed(tmp_path)
-    environment.setenv("SSL_CERT_FILE", cert_file)  # trusted by httpx2 and the direct transport alike
+    environment.setenv("SSL_CERT_FILE", cert_file)  # trusted by the SDKs' client, as by any httpx2 client
     environment.setenv("HTTPS_PROXY", proxy.url)
     async with TLSFront(server_context, upstream_port(upstream)) as front:
         point_providers_at(settings, front.url)
@@ -144,8 +143,11 @@ async def test_a_proxy_that_cannot_be_reached_is_named(providers, upstream, envi
 @pytest.mark.parametrize("value,message", [
     ("ftp://127.0.0.1:21", "Cannot use the proxy ftp://127.0.0.1:21 (HTTP_PROXY): Unknown scheme for proxy URL"),
     ("socks4://user:secret@127.0.0.1:1080", "Cannot use the proxy socks4://127.0.0.1:1080 (HTTP_PROXY)"),
+    # httpx2 takes it, but aiohttp, which carries the requests, would speak HTTP to it.
+    ("socks5://user:secret@127.0.0.1:1080",
+     "Cannot use the proxy socks5://127.0.0.1:1080 (HTTP_PROXY): socks5:// proxies are not supported"),
 ])
-async def test_a_proxy_url_httpx2_cannot_use_is_refused_clearly(providers, upstream, environment, value, message):
+async def test_a_proxy_url_the_client_cannot_use_is_refused_clearly(providers, upstream, environment, value, message):
     environment.setenv("HTTP_PROXY", value)
     events, error = await collect(providers.providers["anthropic"])
     assert events == [] and upstream.requests == []

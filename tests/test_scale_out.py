@@ -9,6 +9,7 @@ import os
 import pytest
 
 from tests.live import LiveServer, fake_upstream_env
+from tests.wsclient import WAIT
 
 SCALE_OUT = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")) and bool(
     os.environ.get("REDIS_URL")
@@ -45,7 +46,7 @@ def two_processes(upstream_server, tmp_path_factory):
     first.stop()
 
 
-async def frames_until(ws, predicate, timeout=15.0):
+async def frames_until(ws, predicate, timeout=WAIT):
     frames = []
     async with asyncio.timeout(timeout):
         while True:

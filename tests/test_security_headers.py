@@ -18,10 +18,8 @@ from playwright.sync_api import expect
 
 from conversations import services
 from conversations.models import Turn
-from conversations.workspaces import services as workspaces
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, chain, make_link
 from tests.live import ROOT
-from tests.test_permissions import chain, make_link
 from workbench import urls as workbench_urls
 
 EXPECTED_CSP = {
@@ -90,11 +88,8 @@ def inline_code(html: str) -> list[str]:
 
 
 @pytest.fixture
-def pages(db, alice, charlie, providers, settings) -> list[tuple[str, Client, str, int]]:
+def pages(db, alice, charlie, team, providers) -> list[tuple[str, Client, str, int]]:
     """(name, client, url, status) for every kind of page, as the visitor who would see it."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    team = workspaces.workspace_create(owner=alice, name="Team")
-    workspaces.member_invite(workspace=team, who="charlie", role="editor")
     conversation = services.conversation_create(owner=alice, workspace=team, title="Headers")
     question, answer = chain(conversation, ["A question", "An **answer** with `code`"])
     other = Turn.objects.append(conversation=conversation, parent=question, role="assistant",

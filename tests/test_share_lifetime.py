@@ -7,12 +7,11 @@ maker's account, closes every socket watching it at once, the way revoking does 
 reader sends is answered: a turn that is unknown, outside the link or in another conversation is
 an error frame, and the socket stays open.
 
-The world is tests/test_permissions.py's: alice owns Team, bob edits it, carol views it, charlie
-is outside; the links there are alice's but for `bobs`.
+The world is tests/conftest.py's: alice owns Team, bob edits it, vera views it, charlie is outside;
+the links there are alice's but for `bobs`.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
@@ -23,26 +22,18 @@ from django.test import Client
 from conversations import services
 from conversations.models import ShareLink, Turn
 from conversations.workspaces import services as workspaces
-from tests.test_permissions import (  # noqa: F401 (`world` and `fast_passwords` are fixtures)
-    EDITOR,
+from tests.conftest import EDITOR, OUTSIDER, OWNER, TEXTS, VIEWER, World, make_link
+from tests.test_permissions import (
     OPEN,
-    OUTSIDER,
-    OWNER,
-    TEXTS,
-    VIEWER,
-    World,
     closed_with,
     communicator,
-    fast_passwords,
-    make_link,
     membership_id,
     open_or_close_code,
     send_frame,
     state,
-    world,
     ws_test,
 )
-from tests.wsclient import assemble, connect, finished, frames_until
+from tests.wsclient import WAIT, assemble, connect, finished, frames_until
 
 GONE = {"type": "share.gone", "error": "This link is no longer available."}
 
@@ -102,20 +93,20 @@ async def test_the_makers_access_ending_closes_their_links_sockets(world, provid
     bobs, alices = world.links["bobs"], world.links["live"]
     charlies = await charlies_link(world)
     anon_on_bobs = await watch(bobs)
-    carol_on_bobs = await watch(bobs, world.users[VIEWER])
+    vera_on_bobs = await watch(bobs, world.users[VIEWER])
     others = [await watch(alices), await watch(charlies)]
 
     await change(world)
 
     # Closed like a revoked link, and told why.
-    for ws in (anon_on_bobs, carol_on_bobs):
+    for ws in (anon_on_bobs, vera_on_bobs):
         assert await closed_with(ws) == (4404, [GONE])
     # A turn made afterwards reaches the links of people who may still write, and not bob's.
     reply = await alice_sends(world)
     for ws in others:
         frames = await frames_until(ws, finished(reply))
         assert [f["turn"]["role"] for f in frames if f["type"] == "turn.created"] == ["user", "assistant"]
-    for ws in (anon_on_bobs, carol_on_bobs):
+    for ws in (anon_on_bobs, vera_on_bobs):
         assert await ws.receive_nothing(timeout=0.2)
     # The page and a new socket agree.
     assert await database_sync_to_async(page_status)(bobs) == 404
@@ -187,7 +178,7 @@ async def test_resuming_a_turn_the_link_does_not_share_is_an_error(world, kind, 
     ws = await watch(world.links[kind])
     before = await state(world)
     await ws.send_json_to({"action": "resume", "turn": turn_id, "offset": 0})
-    assert await ws.receive_json_from(timeout=3) == {
+    assert await ws.receive_json_from(timeout=WAIT) == {
         "type": "error", "code": "not_found", "error": "That turn is not shared here.",
     }
     await assert_answers(ws, world.turns["a1"], TEXTS[1])
@@ -201,7 +192,7 @@ async def test_resuming_a_turn_deleted_since_the_socket_opened_is_an_error(world
     a2b = world.turns["a2b"].id
     await database_sync_to_async(services.turn_delete)(conversation=world.conv, turn_id=a2b)
     await ws.send_json_to({"action": "resume", "turn": a2b, "offset": 0})
-    assert (await ws.receive_json_from(timeout=3))["code"] == "not_found"
+    assert (await ws.receive_json_from(timeout=WAIT))["code"] == "not_found"
     await assert_answers(ws, world.turns["a2"], TEXTS[3])
     await ws.disconnect()
 
@@ -235,7 +226,7 @@ async def test_every_bad_frame_is_answered_and_the_socket_stays_open(world, name
     ws = await watch(world.links["live"])
     before = await state(world)
     await ws.send_to(text_data=text.replace(A1, str(world.turns["a1"].id)))
-    frame = await ws.receive_json_from(timeout=3)
+    frame = await ws.receive_json_from(timeout=WAIT)
     assert (frame["type"], frame["code"]) == ("error", code) and frame["error"]
     await assert_answers(ws, world.turns["a1"], TEXTS[1])
     assert await state(world) == before
@@ -246,7 +237,7 @@ async def test_every_bad_frame_is_answered_and_the_socket_stays_open(world, name
 async def test_a_binary_frame_is_answered_and_the_socket_stays_open(world):
     ws = await watch(world.links["live"])
     await ws.send_to(bytes_data=b'{"action": "resume"}')
-    assert await ws.receive_json_from(timeout=3) == {
+    assert await ws.receive_json_from(timeout=WAIT) == {
         "type": "error", "code": "wrong_type", "error": "Frames must be JSON text, not binary.",
     }
     await assert_answers(ws, world.turns["a1"], TEXTS[1])
@@ -258,23 +249,23 @@ async def test_an_offset_past_the_end_sends_no_text_only_the_finished_turn(world
     ws = await watch(world.links["live"])
     a1 = world.turns["a1"].id
     await ws.send_json_to({"action": "resume", "turn": a1, "offset": 2**200})
-    frame = await ws.receive_json_from(timeout=3)
+    frame = await ws.receive_json_from(timeout=WAIT)
     assert (frame["type"], frame["turn"]["id"], frame["turn"]["status"]) == ("turn.finished", a1, "complete")
     await assert_answers(ws, world.turns["a1"], TEXTS[1])
     await ws.disconnect()
 
 
 @ws_test
-async def test_a_frame_flood_is_cut_and_answered_once_a_second(world):
+async def test_a_frame_flood_is_cut_and_answered_once_a_second(world, frame_clock):
     ws = await watch(world.links["live"])
     for _ in range(40):
         await ws.send_to(text_data="[]")
-    answers = []
-    while not await ws.receive_nothing(timeout=0.3):
-        answers.append(await ws.receive_json_from())
-    codes = [a["code"] for a in answers]
-    assert codes.count("wrong_type") == 10 and codes.count("rate_limited") == 1  # bursts of 10
-    assert "at most 5 a second" in next(a for a in answers if a["code"] == "rate_limited")["error"]
-    await asyncio.sleep(1.0)  # the budget refills: the socket answers again
+    # The clock stands still: a burst of 10 is answered, the first frame over it is refused with a
+    # word, and the other 29 in silence.
+    answers = [await ws.receive_json_from(timeout=WAIT) for _ in range(11)]
+    assert [a["code"] for a in answers] == ["wrong_type"] * 10 + ["rate_limited"]
+    assert "at most 5 a second" in answers[-1]["error"]
+    assert await ws.receive_nothing(timeout=0.3)
+    frame_clock.now += 1.0  # a second later the budget has refilled: the socket answers again
     await assert_answers(ws, world.turns["a1"], TEXTS[1])
     await ws.disconnect()

@@ -31,8 +31,7 @@ SIGNUP_REFUSED = "Too many accounts have been created from your network. Try aga
 
 @pytest.fixture(autouse=True)
 def limits(settings):
-    """The shipped defaults, whatever the environment running the tests says; a fast hasher."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    """The shipped defaults, whatever the environment running the tests says."""
     settings.AXES_ENABLED = True
     settings.AXES_FAILURE_LIMIT = 5
     settings.AXES_COOLOFF_TIME = timedelta(minutes=15)
@@ -307,13 +306,13 @@ def post_form(base: str, path: str, fields: dict[str, str]) -> tuple[int, str]:
     """Fetch a form for its CSRF token and post it with a cookie jar of its own, as a browser
     would: (status, page)."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-    form = opener.open(base + path, timeout=10).read().decode()
+    form = opener.open(base + path, timeout=60).read().decode()
     found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
     assert found, form
     token = found.group(1)
     data = urllib.parse.urlencode({"csrfmiddlewaretoken": token, **fields}).encode()
     try:
-        with opener.open(base + path, data=data, timeout=10) as response:
+        with opener.open(base + path, data=data, timeout=60) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()

@@ -6,6 +6,7 @@ import functools
 import http.server
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -132,6 +133,15 @@ def harness(browser, base_url):
     assert errors == [], errors
 
 
+def eventually(condition, timeout: float = 30.0) -> None:
+    """Wait until `condition()` holds (an animation frame, a resize, a transition may be due
+    first); fail if it has not within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
 def transform(page, panel="a"):
     return page.get_attribute(f"#{panel} .tm-viewport", "transform")
 
@@ -221,9 +231,8 @@ def test_upsert_adds_a_turn_without_moving_the_view(harness):
     panned = transform(harness)
     assert panned != initial
     harness.mouse.wheel(0, -200)
-    harness.wait_for_timeout(50)
+    eventually(lambda: transform(harness) != panned)
     moved = transform(harness)
-    assert moved != panned
     assert harness.evaluate("selected") == []  # a drag is not a click
 
     harness.evaluate("n => maps.a.upsert(n)", node(11, 5, "user"))
@@ -241,11 +250,14 @@ def test_upsert_adds_a_turn_without_moving_the_view(harness):
 
     # The first turn upserted into an empty map lands in view.
     harness.evaluate("n => { make('b'); maps.b.upsert(n); }", node(1, None, "user"))
-    harness.wait_for_timeout(50)
     panel = harness.locator("#b").bounding_box()
-    first = harness.locator('#b [data-turn-id="1"] .tm-shape').bounding_box()
-    assert panel["x"] < first["x"] < panel["x"] + panel["width"] - first["width"]
-    assert panel["y"] < first["y"] < panel["y"] + panel["height"] - first["height"]
+
+    def in_view() -> bool:
+        first = harness.locator('#b [data-turn-id="1"] .tm-shape').bounding_box()
+        return (panel["x"] < first["x"] < panel["x"] + panel["width"] - first["width"]
+                and panel["y"] < first["y"] < panel["y"] + panel["height"] - first["height"])
+
+    eventually(in_view)
 
 
 def test_streaming_turn_pulses_and_stops_when_complete(harness):
@@ -272,13 +284,15 @@ def test_maps_are_independent_and_fit_select_destroy_work(harness):
     # select() reveals a collapsed turn and centers it.
     harness.evaluate("maps.b.select(15)")
     assert harness.locator('#b [data-turn-id="15"]').count() == 1
-    harness.wait_for_timeout(300)
     panel = harness.locator("#b").bounding_box()
-    target = harness.locator('#b [data-turn-id="15"] .tm-shape').bounding_box()
-    assert abs(target["x"] + target["width"] / 2 - (panel["x"] + panel["width"] / 2)) < 3
+
+    def centered() -> bool:  # at the end of the view's transition
+        target = harness.locator('#b [data-turn-id="15"] .tm-shape').bounding_box()
+        return abs(target["x"] + target["width"] / 2 - (panel["x"] + panel["width"] / 2)) < 3
+
+    eventually(centered)
     harness.click('#b .tm-button[aria-label="Fit the whole tree"]')
-    harness.wait_for_timeout(300)
-    assert transform(harness, "b") != transform(harness, "a")
+    eventually(lambda: transform(harness, "b") != transform(harness, "a"))
 
     harness.evaluate("maps.b.destroy()")
     assert harness.locator("#b .treemap").count() == 0

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from conversations import services
 from conversations.models import Conversation, Turn
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -25,11 +25,6 @@ def conversation(alice):
     conversation.turn_ids = (root.id, first.id, second.id)  # type: ignore[attr-defined]  # handed along for the tests
     return conversation
 
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def page_data(response) -> dict:

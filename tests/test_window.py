@@ -15,8 +15,7 @@ from conversations.models import Turn
 from conversations.registry import registry
 from conversations.selectors import WINDOW
 from conversations.tokens import TOKENS_PER_MESSAGE, TOKENS_PER_REPLY, count_all
-from tests.conftest import PASSWORD
-from tests.test_branching import signed_in
+from tests.conftest import PASSWORD, signed_in
 
 LONG = 2 * WINDOW + 100
 

@@ -1,48 +1,22 @@
 """Workspace and member pages: who sees which workspace, and what owners may change.
 
-alice owns the team workspace "Team", bob is its editor, carol its viewer, charlie an outsider.
+The personas are tests/conftest.py's: alice owns the team workspace "Team", bob is its editor, vera
+its viewer, charlie an outsider.
 """
 from __future__ import annotations
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import channel_layers, get_channel_layer
-from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
 from conversations.models import Membership
 from conversations.streaming.groups import user_group
 from conversations.workspaces import services as workspaces
-from tests.conftest import _user
+from tests.conftest import signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def bob(db) -> User:
-    """alice's teammate: an editor of Team."""
-    return _user("bob")
-
-
-@pytest.fixture
-def carol(db) -> User:
-    """A viewer of Team."""
-    return _user("carol")
-
-
-@pytest.fixture
-def team(alice, bob, carol):
-    team = workspaces.workspace_create(owner=alice, name="Team")
-    workspaces.member_invite(workspace=team, who="bob", role="editor")
-    workspaces.member_invite(workspace=team, who="carol", role="viewer")
-    return team
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def membership(workspace, user) -> Membership:
@@ -62,9 +36,9 @@ def post_urls(team, target: Membership) -> dict[str, tuple[str, dict]]:
 # --- The list of workspaces ---------------------------------------------------------------
 
 
-def test_list_shows_only_own_workspaces_with_roles(team, carol, charlie):
+def test_list_shows_only_own_workspaces_with_roles(team, vera, charlie):
     workspaces.workspace_create(owner=charlie, name="Charlie's secret")
-    response = signed_in(carol).get(reverse("workspaces"))
+    response = signed_in(vera).get(reverse("workspaces"))
     assert response.status_code == 200
     listed = {(ws.name, ws.role, ws.member_count) for ws in response.context["workspaces"]}
     assert listed == {("Personal", "owner", 1), ("Team", "viewer", 3)}
@@ -98,7 +72,7 @@ def test_owner_sees_members_and_every_form(team, alice, bob):
     response = signed_in(alice).get(reverse("workspace", args=[team.id]))
     assert response.status_code == 200
     html = response.content.decode()
-    for username in ("alice", "bob", "carol"):
+    for username in ("alice", "bob", "vera"):
         assert f'data-username="{username}"' in html
     assert "bob@example.com" in html
     assert 'id="invite-form"' in html and 'id="rename-form"' in html
@@ -107,12 +81,12 @@ def test_owner_sees_members_and_every_form(team, alice, bob):
     assert f'href="/?w={team.id}"' in html
 
 
-@pytest.mark.parametrize("persona", ["bob", "carol"])
+@pytest.mark.parametrize("persona", ["bob", "vera"])
 def test_non_owners_see_a_read_only_list(team, persona, request):
     response = signed_in(request.getfixturevalue(persona)).get(reverse("workspace", args=[team.id]))
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'data-username="alice"' in html and 'data-username="carol"' in html
+    assert 'data-username="alice"' in html and 'data-username="vera"' in html
     assert '<form method="post" action="/w/' not in html
     for name in ("workspace_invite", "workspace_rename"):
         assert reverse(name, args=[team.id]) not in html
@@ -180,8 +154,8 @@ def test_nobody_can_be_invited_into_a_personal_workspace(alice, charlie):
 # --- Roles and removal ----------------------------------------------------------------------
 
 
-def test_owner_changes_a_role(team, alice, carol):
-    target = membership(team, carol)
+def test_owner_changes_a_role(team, alice, vera):
+    target = membership(team, vera)
     response = signed_in(alice).post(reverse("workspace_member_role", args=[team.id, target.id]), {"role": "editor"})
     assert response.status_code == 302 and response["Location"] == reverse("workspace", args=[team.id])
     target.refresh_from_db()
@@ -266,7 +240,7 @@ def test_a_membership_of_another_workspace_is_refused(team, alice, charlie):
 # --- Who may do what ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("persona", ["bob", "carol"])
+@pytest.mark.parametrize("persona", ["bob", "vera"])
 def test_non_owners_get_404_on_every_post_endpoint(team, alice, persona, request):
     user = request.getfixturevalue(persona)
     client = signed_in(user)

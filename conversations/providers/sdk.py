@@ -1,6 +1,7 @@
 """Common ground of the providers that talk through the openai and anthropic SDKs: their
-configuration, one SDK client per event loop with its HTTP routes (direct, or through the proxies
-the environment names), and their exceptions turned into messages a person can act on.
+configuration, one SDK client per event loop on the SDK's own aiohttp-backed HTTP client (which
+takes the proxies the environment names, as any httpx2 client does), and their exceptions turned
+into messages a person can act on.
 
 An SDK is imported when its provider first needs a client, not before: each weighs tens of
 megabytes, and a deployment that uses one of them (or only the local model) never loads the other.
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import ipaddress
 import json
 import ssl
 import sys
@@ -25,7 +25,6 @@ import httpx2
 
 from conversations.providers.base import GenerationRequest, ProviderError
 from conversations.providers.sse import loads
-from conversations.providers.transport import StreamingTransport
 
 if TYPE_CHECKING:
     import anthropic
@@ -106,22 +105,74 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def provider_error(exc: Exception, *, label: str, key_setting: str, base_url: str) -> ProviderError:
-    """A ProviderError for an exception raised while talking to a provider through its SDK."""
-    where = f" at {public_url(base_url)}" if base_url else ""
-    if isinstance(exc, _sdk_classes("APITimeoutError", httpx2.TimeoutException)):
+def _client_error(exc: BaseException) -> BaseException | None:
+    """The aiohttp error under `exc`, if the HTTP client raised one. It tells more than the httpx2
+    error it was turned into: the openai SDK's adapter turns every aiohttp connection error (a
+    refused connection, a failed TLS handshake, a proxy that is down) into httpx2.ConnectTimeout,
+    and lets some through as they are (an answer that is not HTTP)."""
+    aiohttp = sys.modules.get("aiohttp")
+    if aiohttp is None:  # not imported, so none was raised
+        return None
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, aiohttp.ClientError):
+            return seen
+        seen = seen.__cause__
+    return None
+
+
+def _one_line(text: str) -> str:
+    """aiohttp's parser errors draw the bad line over several lines, with a caret under it."""
+    return " ".join(line.strip() for line in text.splitlines() if line.strip() not in ("", "^"))
+
+
+def _network_failure(exc: Exception, *, label: str, where: str, base_url: str) -> ProviderError | None:
+    """The message for a request that failed on the network, or None if it did not."""
+    through_proxy = False
+    cause = _client_error(exc)
+    if cause is not None:
+        aiohttp = sys.modules["aiohttp"]
+        timed_out = "connect" if isinstance(cause, aiohttp.ConnectionTimeoutError) else (
+            "stall" if isinstance(cause, aiohttp.ServerTimeoutError) else "")
+        if isinstance(cause, aiohttp.ClientResponseError):  # an answer that is not HTTP, or a proxy's refusal
+            detail = f"{cause.status} {_one_line(cause.message)}"
+        else:
+            detail = _one_line(str(cause)) or type(cause).__name__
+        through_proxy = isinstance(cause, (aiohttp.ClientProxyConnectionError, aiohttp.ClientHttpProxyError))
+    elif isinstance(exc, _sdk_classes("APITimeoutError", httpx2.TimeoutException)):
+        # httpx2's own errors: a transport given to the SDK, or the SDK's own timeout.
+        timed_out = "connect" if isinstance(exc.__cause__ or exc, httpx2.ConnectTimeout) else "stall"
+    elif isinstance(exc, _sdk_classes("APIConnectionError", httpx2.TransportError)):
+        timed_out, detail = "", str(exc.__cause__ or exc)
+    else:
+        return None
+    if timed_out == "stall":
         return ProviderError(
             f"{label} stopped sending{where}: no data arrived within the stall timeout "
             "(WORKBENCH_STALL_TIMEOUT). The text received so far is kept."
         )
-    if isinstance(exc, _sdk_classes("APIConnectionError", httpx2.TransportError)):
-        cause = exc.__cause__ or exc
-        check = (
-            f"Check the proxy and the proxy variables ({', '.join(PROXY_VARIABLES)})."
-            if isinstance(cause, httpx2.ProxyError)
-            else "Check that the server is running and the base URL is right."
+    if timed_out == "connect":
+        return ProviderError(
+            f"Could not reach {label}{where}: no connection within the connect timeout "
+            "(WORKBENCH_CONNECT_TIMEOUT). Check that the server is running and the base URL is right."
         )
-        return ProviderError(f"Could not reach {label}{where}: {cause}. {check}")
+    if through_proxy:
+        proxy, variable = _proxy_in_use(base_url)
+        return ProviderError(
+            f"Could not reach {label}{where}: through the proxy {public_url(proxy)} ({variable}): {detail}. "
+            f"Check the proxy and the proxy variables ({', '.join(PROXY_VARIABLES)})."
+        )
+    return ProviderError(
+        f"Could not reach {label}{where}: {detail}. Check that the server is running and the base URL is right."
+    )
+
+
+def provider_error(exc: Exception, *, label: str, key_setting: str, base_url: str) -> ProviderError:
+    """A ProviderError for an exception raised while talking to a provider through its SDK."""
+    where = f" at {public_url(base_url)}" if base_url else ""
+    network = _network_failure(exc, label=label, where=where, base_url=base_url)
+    if network is not None:
+        return network
     if _is_status_error(exc) and exc.status_code < 400:
         # An error event inside a stream that had started fine (the SDK reports the HTTP 200).
         return midstream_error(label, _upstream_message(exc))
@@ -157,107 +208,67 @@ def provider_error(exc: Exception, *, label: str, key_setting: str, base_url: st
     return ProviderError(f"{label} failed: {type(exc).__name__}: {exc}")
 
 
-def environment_proxy_routes() -> dict[str, str | None]:
-    """The proxies the environment names, read as httpx2 reads them for a client that makes its
-    own transports, so requests take the same way as with any httpx-based tool: HTTP_PROXY,
-    HTTPS_PROXY and ALL_PROXY (upper or lower case, through the standard library's `getproxies`)
-    and NO_PROXY's hosts, `.domains`, `*.domains`, host:port, addresses and networks, or `*`.
-
-    The keys are URL patterns of the client's `mounts`, each mapped to a proxy URL, or to None for
-    the NO_PROXY entries, which go direct. Empty when no proxy is set: every request goes direct.
-    """
+def _proxy_in_use(base_url: str) -> tuple[str, str]:
+    """The proxy that the environment names for requests to `base_url`, and its variable, as
+    httpx2 picks it: the scheme's own variable (HTTPS_PROXY, HTTP_PROXY) before ALL_PROXY. Upper
+    or lower case, read through the standard library's `getproxies`, as httpx2 reads them; read
+    when a request failed, so it names another proxy only if a variable changed since the client
+    was made."""
     found = urllib.request.getproxies()
-    routes: dict[str, str | None] = {}
-    for scheme in ("http", "https", "all"):
-        if found.get(scheme):
-            url = found[scheme]
-            routes[f"{scheme}://"] = url if "://" in url else f"http://{url}"
-    if not routes:
-        return {}
-    for entry in (entry.strip() for entry in found.get("no", "").split(",")):
-        if entry == "*":
-            return {}
-        pattern = _bypass_pattern(entry) if entry else None
-        if pattern is not None:
-            routes[pattern] = None
-    return {pattern: url for pattern, url in routes.items() if _routable(pattern)}
+    scheme = urlsplit(base_url).scheme or "https"  # the SDKs' default base URLs are https
+    for name in (scheme, "all"):
+        if found.get(name):
+            url = found[name]
+            return (url if "://" in url else f"http://{url}"), f"{name.upper()}_PROXY"
+    return "", "the proxy variables"
 
 
-def _bypass_pattern(entry: str) -> str | None:
-    """The `mounts` pattern of one NO_PROXY entry, as curl reads them: `example.com` is the domain
-    and its subdomains, `.example.com` and `*.example.com` only the subdomains."""
-    if "://" in entry:
-        return entry
-    address = entry.split("/")[0]
-    if _is_address(address, ipaddress.IPv4Address) or entry.lower() == "localhost" or entry.startswith("["):
-        return f"all://{entry}"
-    if _is_address(address, ipaddress.IPv6Address):
-        network, slash, prefix = entry.partition("/")
-        return f"all://[{network}]{slash}{prefix}"
-    if "/" in entry:
-        return None
-    return f"all://{entry}" if entry.startswith("*.") else f"all://*{entry}"
-
-
-def _is_address(text: str, kind: type[ipaddress.IPv4Address] | type[ipaddress.IPv6Address]) -> bool:
-    try:
-        kind(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _routable(pattern: str) -> bool:
-    """Whether httpx2 takes `pattern` as a route; like curl and Go, it skips a NO_PROXY entry that
-    it cannot read (`10.0.0.0/x`), and so do we. It is asked through a client of its own, which
-    only parses the pattern: httpx2 is the judge of what it can route."""
-    try:
-        httpx2.AsyncClient(transport=httpx2.AsyncBaseTransport(), mounts={pattern: None}, trust_env=False)
-    except (httpx2.InvalidURL, ValueError):
-        return False
-    return True
-
-
-class ProxyTransport(httpx2.AsyncBaseTransport):
-    """httpx2's own transport through one proxy (CONNECT tunnels for https://, absolute-form
-    requests for http://), which names the proxy when it cannot be reached or refuses."""
-
-    def __init__(self, url: str, *, variable: str) -> None:
-        self._where = f"the proxy {public_url(url)} ({variable})"
+def _check_proxy_variables() -> None:
+    """Refuse, naming its variable, a proxy that the client could not use. httpx2 reads the
+    variables (and refuses a URL it cannot take); aiohttp, which carries the requests, speaks to
+    HTTP proxies only, so a socks5:// proxy, which httpx2 accepts, would be sent HTTP it cannot
+    answer. NO_PROXY=* turns every proxy off, as httpx2 reads it."""
+    found = urllib.request.getproxies()
+    if "*" in (entry.strip() for entry in found.get("no", "").split(",")):
+        return
+    for name in ("http", "https", "all"):
+        if not found.get(name):
+            continue
+        url, variable = found[name], f"{name.upper()}_PROXY"
+        url = url if "://" in url else f"http://{url}"
         try:
-            self._transport = httpx2.AsyncHTTPTransport(proxy=url)
-        except (ValueError, httpx2.InvalidURL, ImportError) as exc:  # an unknown scheme, SOCKS without socksio
-            raise ProviderError(
-                f"Cannot use {self._where}: {exc}. Set {variable} to a proxy's URL "
-                "(http://host:port, or http://user:password@host:port), or unset it."
-            ) from None
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        try:
-            return await self._transport.handle_async_request(request)
-        except (httpx2.ConnectError, httpx2.ProxyError) as exc:
-            raise httpx2.ProxyError(f"through {self._where}: {exc}", request=request) from exc
-
-    async def aclose(self) -> None:
-        await self._transport.aclose()
+            httpx2.Proxy(url)
+        except (ValueError, httpx2.InvalidURL) as exc:
+            raise _unusable_proxy(url, variable, str(exc)) from None
+        scheme = urlsplit(url).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise _unusable_proxy(url, variable, f"{scheme}:// proxies are not supported, only http:// and https://")
 
 
-def http_client() -> httpx2.AsyncClient:
-    """The SDKs' HTTP client: requests go direct on the lean StreamingTransport (see transport.py),
-    except those the environment routes through a proxy, which go through httpx2's own proxy
-    transport. httpx2 reads the environment only when it makes its own transports, so the routes
-    are given as its `mounts`. They are read once, here: a proxy variable changed after the
-    client is made is seen by the next process, not this one."""
-    mounts: dict[str, httpx2.AsyncBaseTransport | None] = {
-        # None: the client's own transport, that is, direct.
-        pattern: None if url is None else ProxyTransport(url, variable=f"{pattern[:-3].upper()}_PROXY")
-        for pattern, url in environment_proxy_routes().items()
-    }
-    return httpx2.AsyncClient(transport=StreamingTransport(), mounts=mounts, follow_redirects=True)
+def _unusable_proxy(url: str, variable: str, reason: str) -> ProviderError:
+    return ProviderError(
+        f"Cannot use the proxy {public_url(url)} ({variable}): {reason}. Set {variable} to a proxy's URL "
+        "(http://host:port, or http://user:password@host:port), or unset it."
+    )
+
+
+def http_client(sdk: str) -> httpx2.AsyncClient:
+    """The HTTP client under the SDK `sdk`: its own `DefaultAioHttpClient`, httpx2's client
+    carrying each request on aiohttp (C-parsed HTTP/1.1, connections kept alive for 5 s per host),
+    which reads a streamed reply for half to two thirds of the CPU of httpx2's own transport
+    (BENCHMARKS.md, *Reading the upstream*). As any httpx2 client, it reads HTTP_PROXY,
+    HTTPS_PROXY, ALL_PROXY and NO_PROXY (and SSL_CERT_FILE) when it is made, so a variable changed
+    later is seen by the next process, not this one."""
+    _check_proxy_variables()
+    return importlib.import_module(sdk).DefaultAioHttpClient()
 
 
 class ClientsPerLoop:
-    """One SDK client per event loop: an async HTTP pool must not cross loops."""
+    """One SDK client per event loop: an async HTTP pool must not cross loops.
+
+    Each client is closed when its loop shuts down: an async generator of the loop holds it, and
+    shutting a loop down (as `asyncio.run` and `asyncio.Runner` do) finishes every such generator.
+    Without that, an aiohttp session that outlives its loop is reported as unclosed."""
 
     def __init__(self, factory: Callable[[], Any]) -> None:
         self._factory = factory
@@ -265,10 +276,20 @@ class ClientsPerLoop:
 
     def get(self) -> Any:
         loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = self._clients[loop] = self._factory()
-        return client
+        held = self._clients.get(loop)
+        if held is None:
+            client = self._factory()
+            keeper = _closed_with_the_loop(client)
+            loop.create_task(keeper.asend(None))  # its first step makes the loop know it
+            held = self._clients[loop] = (client, keeper)
+        return held[0]
+
+
+async def _closed_with_the_loop(client: Any) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        await client.close()
 
 
 class SDKProvider:
@@ -305,7 +326,7 @@ class SDKProvider:
                 base_url=base_url or None,
                 timeout=httpx2.Timeout(stall, connect=connect),
                 max_retries=max_retries,
-                http_client=http_client(),
+                http_client=http_client(self.sdk),
             )
         )
 
@@ -325,8 +346,10 @@ class SDKProvider:
     @cached_property
     def errors(self) -> tuple[type[Exception], ...]:
         """What the provider catches around its SDK calls and hands to `failure`."""
+        import aiohttp  # some of its errors reach the provider as they are (see _client_error)
+
         base = getattr(importlib.import_module(self.sdk), self.sdk_error)
-        return (base, httpx2.HTTPError, json.JSONDecodeError)
+        return (base, httpx2.HTTPError, aiohttp.ClientError, json.JSONDecodeError)
 
     def client(self) -> Any:
         return self._clients.get()

@@ -100,11 +100,12 @@ class ReadPacer:
     """Spaces the network reads of a reply's stream once its text flows.
 
     A model sends each token as soon as it has it, so reading as fast as bytes arrive costs a
-    wake-up of the event loop and a pass through the HTTP client's network read per token. After
-    the first token (read at once: it is what a person waits for), whenever a chunk had to be
-    waited for, the reader waits `interval` (WORKBENCH_READ_INTERVAL_SECONDS) before the next read; the chunks
-    that arrived meanwhile are then taken from the buffers without waiting. The page gets at most
-    one frame per coalescing window anyway, so text reaches it at most one interval later.
+    wake-up of the reading task and a pass through the HTTP client's stream (aiohttp's reader,
+    then httpx2's response) per token. After the first token (read at once: it is what a person
+    waits for), whenever a chunk had to be waited for, the reader waits `interval`
+    (WORKBENCH_READ_INTERVAL_SECONDS) before the next read; the chunks that arrived meanwhile are
+    then taken from the buffers without waiting. The page gets at most one frame per coalescing
+    window anyway, so text reaches it at most one interval later.
     """
 
     __slots__ = ("interval", "flowing", "_asked")

@@ -21,7 +21,13 @@ from conversations.models import ShareLink
 from conversations.permissions import share_for
 from conversations.sharing import services as sharing
 from conversations.streaming import control
-from conversations.streaming.frames import READER_FIELDS, READER_FINISHED_FIELDS, only
+from conversations.streaming.frames import (
+    READER_FIELDS,
+    READER_FINISHED_FIELDS,
+    delta_frame,
+    finished_frame,
+    only,
+)
 from conversations.streaming.groups import (
     conversation_group,
     maker_group,
@@ -180,8 +186,9 @@ class ShareConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
             await resume(self, self.conversation_id, action.turn, action.offset,
                          finished=lambda payload: only(payload, READER_FINISHED_FIELDS))
         except ServiceError as exc:
-            # A turn that does not exist, or no longer, or is in another conversation: the reader
-            # is told no more than that it is not shared here.
+            # A bad frame is answered with its problem. A turn that does not exist, or no longer,
+            # or is in another conversation: the reader is told no more than that it is not
+            # shared here.
             await self._error(NOT_SHARED if exc.code == "not_found" else exc.message, code=exc.code)
         except Exception:
             # Whatever went wrong, the socket stays open and says so.
@@ -197,12 +204,12 @@ class ShareConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
     async def stream_delta(self, message) -> None:
         if self._shows(message["turn"]):
             await self.send_json(
-                {"type": "delta", "turn": message["turn"], "offset": message["offset"], "text": message["text"]}
+                delta_frame(message["turn"], message["offset"], message["text"])
             )
 
     async def turn_finished(self, message) -> None:
         if self._shows(message["turn"]["id"]):
-            await self.send_json({"type": "turn.finished", "turn": only(message["turn"], READER_FINISHED_FIELDS)})
+            await self.send_json(finished_frame(only(message["turn"], READER_FINISHED_FIELDS)))
 
     async def conversation_event(self, message) -> None:
         event = message["event"]

@@ -14,11 +14,18 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from conversations.converters import url_template
 from conversations.errors import ServiceError
+from conversations.fields import ID_PATTERN
 from conversations.models import ShareLink
-from conversations.permissions import Need, revocable_link, share_for
+from conversations.permissions import (
+    Need,
+    conversation_or_404,
+    revocable_link,
+    share_for,
+)
+from conversations.selectors import sidebar
 from conversations.sharing import services as sharing
-from conversations.views import ID_PATTERN, conversation_or_404, sidebar
 from conversations.workspaces.services import personal_workspace
 
 EXPIRIES = {
@@ -140,7 +147,7 @@ def shared(request, token: str):
         "signed_in": request.user.is_authenticated,
         "urls": {
             "socket": f"/ws/share/{token}/" if link.mode == ShareLink.Mode.LIVE else "",
-            "branch": reverse("shared_branch", args=[token, 0]),
+            "branch": url_template("shared_branch", "turn_id", token=token),
             "fork": reverse("shared_fork", args=[token]),
             "login": f"{reverse('login')}?next={reverse('shared', args=[token])}",
         },

@@ -14,6 +14,8 @@ from conversations.permissions import SOCKET_ACTION_NEEDS, Need, conversation_fo
 from conversations.streaming import control, generation
 from conversations.streaming.frames import (
     created_frame,
+    delta_frame,
+    finished_frame,
 )
 from conversations.streaming.groups import conversation_group, user_group
 from conversations.streaming.protocol import Action, frame_limit, parse_action
@@ -211,12 +213,10 @@ class ConversationConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsume
         await self.send_json({key: value for key, value in message.items() if key != "origin"})
 
     async def stream_delta(self, message) -> None:
-        await self.send_json(
-            {"type": "delta", "turn": message["turn"], "offset": message["offset"], "text": message["text"]}
-        )
+        await self.send_json(delta_frame(message["turn"], message["offset"], message["text"]))
 
     async def conversation_event(self, message) -> None:
         await self.send_json(message["event"])
 
     async def turn_finished(self, message) -> None:
-        await self.send_json({"type": "turn.finished", "turn": message["turn"]})
+        await self.send_json(finished_frame(message["turn"]))

@@ -15,7 +15,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from conversations.streaming import generation
-from conversations.streaming.frames import utf16_tail
+from conversations.streaming.frames import stream_delta, utf16_tail
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ async def _handle(layer, message: dict) -> None:
         text = utf16_tail(running.text[: running.sent], message["offset"])
         await layer.send(
             message["reply_to"],
-            {"type": "stream.delta", "turn": running.turn_id, "offset": message["offset"], "text": text},
+            stream_delta(running.turn_id, message["offset"], text),
         )
 
 

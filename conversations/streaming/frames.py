@@ -80,6 +80,21 @@ def compact(data: dict) -> dict:
     }
 
 
+def delta_frame(turn_id: int, offset: int, text: str) -> dict:
+    """`delta`: text of a reply from `offset` (UTF-16 units) on."""
+    return {"type": "delta", "turn": turn_id, "offset": offset, "text": text}
+
+
+def stream_delta(turn_id: int, offset: int, text: str) -> dict:
+    """The channel-layer message a generation sends its group: a `delta` for every socket on it."""
+    return {"type": "stream.delta", "turn": turn_id, "offset": offset, "text": text}
+
+
+def finished_frame(turn: dict) -> dict:
+    """`turn.finished`: a `finished_payload` (or, for a reply read back, a whole turn payload)."""
+    return {"type": "turn.finished", "turn": turn}
+
+
 def created_frame(turn: Turn, *, request_id: str = "", title: str = "") -> dict:
     """The `turn.created` frame: the turn without its empty fields, and of its context only which
     turns were left out (the rest is in the reply's request, fetched on demand); `request_id` and

@@ -29,7 +29,12 @@ from conversations.providers.base import (
     Usage,
 )
 from conversations.streaming import liveness, replies
-from conversations.streaming.frames import finished_payload, utf16_length
+from conversations.streaming.frames import (
+    finished_frame,
+    finished_payload,
+    stream_delta,
+    utf16_length,
+)
 from conversations.streaming.groups import conversation_group
 
 logger = logging.getLogger(__name__)
@@ -95,7 +100,7 @@ class Generation:
         offset, self.sent_units = self.sent_units, self.sent_units + utf16_length(delta)
         await self._layer.group_send(
             self.group,
-            {"type": "stream.delta", "turn": self.turn_id, "offset": offset, "text": delta},
+            stream_delta(self.turn_id, offset, delta),
         )
 
     async def _flusher(self) -> None:
@@ -190,9 +195,8 @@ class Generation:
             await self._flush()
             await self._layer.group_send(
                 self.group,
-                {
-                    "type": "turn.finished",
-                    "turn": finished_payload(
+                finished_frame(
+                    finished_payload(
                         id=self.turn_id,
                         status=status,
                         error=error,
@@ -205,8 +209,8 @@ class Generation:
                         finish_reason=self.finish_reason,
                         first_token_at=self.first_token_at,
                         finished_at=finished.finished_at,
-                    ),
-                },
+                    )
+                ),
             )
         except Exception:
             # Sockets that missed the end ask for it by offset; the reply itself is saved.

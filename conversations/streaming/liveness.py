@@ -24,7 +24,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from conversations.models import ServerProcess, Turn
-from conversations.streaming.frames import turn_payload
+from conversations.streaming.frames import finished_frame, turn_payload
 from conversations.streaming.groups import conversation_group
 from conversations.streaming.replies import reply_finish
 
@@ -112,7 +112,7 @@ async def _announce(turns: list[Turn]) -> None:
     for turn in turns:
         await layer.group_send(
             conversation_group(turn.conversation_id),
-            {"type": "turn.finished", "turn": turn_payload(turn, content=False)},
+            finished_frame(turn_payload(turn, content=False)),
         )
 
 

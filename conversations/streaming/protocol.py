@@ -1,4 +1,4 @@
-"""The websocket protocol: validate what a client sends before anything acts on it.
+"""The websocket protocol: what a client may send, declared, and checked before anything acts on it.
 
 Client → server frames are JSON objects with an "action":
   send        {"parent": id|null, "content": str, "model": "provider:model", "settings": {...}}
@@ -9,24 +9,41 @@ Client → server frames are JSON objects with an "action":
   resume      {"turn": id, "offset": int}
   delete      {"turn": id}
   main        {"turn": id|null}
-Any frame may carry a "request_id" (string) that the server echoes in its answer.
+Any frame may carry a "request_id" (string) that the server echoes in its answer. Keys an action
+does not read are ignored, except in "settings", where an unknown one is refused.
 Every string in a frame, keys included, must be valid Unicode (no unpaired surrogate).
+
+Each action is a pydantic model, and a frame is read by the one its "action" names (for send and
+edit, the fan-out's when it carries "variants"). Every field has one rule and one message, and a
+frame with several problems is answered with the first in the order the model declares its fields.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 from django.conf import settings as django_settings
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainValidator,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from conversations.errors import ServiceError
 from conversations.providers.base import GenerationSettings
+from conversations.refusals import REFUSED, refusal, refused
 from conversations.services import MAX_VARIANTS, Variant
 from conversations.validation import check_strings
 
 MAX_ID = 2**63 - 1  # the database's largest id
 ACTIONS = ("send", "edit", "regenerate", "stop", "resume", "delete", "main")
-SETTING_KEYS = ("system_prompt", "temperature", "max_tokens", "top_p")
 
 
 def frame_limit() -> int:
@@ -55,135 +72,278 @@ class Action:
     offset: int = 0
 
 
-def _turn_id(frame: dict, key: str, *, nullable: bool = False) -> int | None:
-    if key not in frame:
-        raise ServiceError(f'"{key}" is missing.', code="missing_field")
-    value = frame[key]
-    if value is None and nullable:
-        return None
-    if type(value) is not int or not 1 <= value <= MAX_ID:
-        kind = "a turn id (a positive integer)" + (" or null" if nullable else "")
-        raise ServiceError(f'"{key}" must be {kind}.', code="wrong_type")
+# --- one rule and one message per field --------------------------------------------------------
+# The limits are Django settings, read at each validation (tests and deployments change them).
+
+
+def _within(text: str, what: str, limit: int) -> str:
+    if "\x00" in text:
+        raise refusal(f"{what} contains a NUL character.", code="invalid")
+    if len(text) > limit:
+        raise refusal(f"{what} is {len(text):,} characters; the limit is {limit:,}.", code="too_large")
+    return text
+
+
+def _message(text: str) -> str:
+    if not text.strip():
+        raise refusal("The message is empty.", code="empty")
+    return _within(text, "The message", django_settings.MAX_MESSAGE_CHARS)
+
+
+def _system_prompt(text: str | None) -> str:
+    return _within(text or "", "The system prompt", django_settings.MAX_SYSTEM_PROMPT_CHARS)
+
+
+def _max_tokens_rule(value: Any = None) -> str:
+    return f"settings.max_tokens must be a whole number from 1 to {django_settings.MAX_OUTPUT_TOKENS}."
+
+
+def _at_most_output_tokens(value: int) -> int:
+    if value > django_settings.MAX_OUTPUT_TOKENS:
+        raise ValueError(_max_tokens_rule())
     return value
 
 
-def _check_text(text: str, what: str, limit: int) -> None:
-    if "\x00" in text:
-        raise ServiceError(f"{what} contains a NUL character.", code="invalid")
-    if len(text) > limit:
-        raise ServiceError(f"{what} is {len(text):,} characters; the limit is {limit:,}.", code="too_large")
-
-
-def _number(values: dict, key: str, low: float, high: float) -> float | None:
-    value = values.get(key)
-    if value is None:
-        return None
-    if type(value) not in (int, float) or not math.isfinite(value) or not low <= value <= high:
-        raise ServiceError(
-            f'settings.{key} must be a number from {low:g} to {high:g}.', code="wrong_type"
-        )
-    return float(value)
-
-
-def parse_settings(values) -> GenerationSettings:
-    if values is None:
-        return GenerationSettings()
-    if not isinstance(values, dict):
-        raise ServiceError('"settings" must be an object.', code="wrong_type")
-    unknown = sorted(set(values) - set(SETTING_KEYS))
-    if unknown:
-        raise ServiceError(
-            f"Unknown setting {unknown[0]!r}; known settings: {', '.join(SETTING_KEYS)}.",
-            code="unknown_setting",
-        )
-    system_prompt = values.get("system_prompt") or ""
-    if not isinstance(system_prompt, str):
-        raise ServiceError("settings.system_prompt must be a string.", code="wrong_type")
-    _check_text(system_prompt, "The system prompt", django_settings.MAX_SYSTEM_PROMPT_CHARS)
-    max_tokens = values.get("max_tokens")
-    if max_tokens is not None and (
-        type(max_tokens) is not int or not 1 <= max_tokens <= django_settings.MAX_OUTPUT_TOKENS
-    ):
-        raise ServiceError(
-            f"settings.max_tokens must be a whole number from 1 to "
-            f"{django_settings.MAX_OUTPUT_TOKENS}.",
-            code="wrong_type",
-        )
-    return GenerationSettings(
-        system_prompt=system_prompt,
-        temperature=_number(values, "temperature", 0, 2),
-        max_tokens=max_tokens,
-        top_p=_number(values, "top_p", 0, 1),
+def _unknown_setting(keys: list[str]) -> PydanticCustomError:
+    return refusal(
+        f"Unknown setting {keys[0]!r:.40}; known settings: {', '.join(SETTING_KEYS)}.", code="unknown_setting"
     )
 
 
-def _model(frame: dict) -> str:
-    model = frame.get("model")
-    if not isinstance(model, str) or ":" not in model:
-        raise ServiceError('"model" must be a model id like "local:smollm2-135m-instruct".', code="wrong_type")
-    return model
+def _unknown_action(value: Any) -> Any:
+    raise refusal(f"Unknown action {value!r:.40}; expected one of: {', '.join(ACTIONS)}.", code="unknown_action")
 
 
-def _variant(frame: dict) -> Variant:
-    return Variant(model_id=_model(frame), settings=parse_settings(frame.get("settings")))
+_TURN_ID = Field(ge=1, le=MAX_ID)
+Turn = Annotated[int, _TURN_ID, refused('"turn" must be a turn id (a positive integer).')]
+TurnOrNull = Annotated[
+    Annotated[int, _TURN_ID] | None, refused('"turn" must be a turn id (a positive integer) or null.')
+]
+Parent = Annotated[
+    Annotated[int, _TURN_ID] | None, refused('"parent" must be a turn id (a positive integer) or null.')
+]
+RequestId = Annotated[str, Field(max_length=100), refused('"request_id" must be a string of at most 100 characters.')]
+Content = Annotated[str, refused('"content" must be a string.'), AfterValidator(_message)]
+# "<provider>:<model>" (the pattern is searched for, not matched whole); whether it names a
+# configured model is the registry's to say.
+ModelId = Annotated[
+    str, Field(pattern=":"), refused('"model" must be a model id like "local:smollm2-135m-instruct".')
+]
+Offset = Annotated[int, Field(ge=0), refused('"offset" must be a whole number of characters, 0 or more.')]
+SystemPrompt = Annotated[
+    str | None, refused("settings.system_prompt must be a string."), AfterValidator(_system_prompt)
+]
+Temperature = Annotated[
+    Annotated[float, Field(ge=0, le=2, allow_inf_nan=False)] | None,
+    refused("settings.temperature must be a number from 0 to 2."),
+]
+TopP = Annotated[
+    Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None,
+    refused("settings.top_p must be a number from 0 to 1."),
+]
+MaxTokens = Annotated[
+    Annotated[int, Field(ge=1), AfterValidator(_at_most_output_tokens)] | None, refused(_max_tokens_rule)
+]
+UnknownAction = Annotated[Any, PlainValidator(_unknown_action)]
+
+# A field whose absence reads as null: its rule says what is missing ('"content" must be a string').
+_REQUIRED_AS_NULL: Any = Field(None, validate_default=True)
 
 
-def _variants(frame: dict) -> tuple[Variant, ...]:
-    """One variant from "model" and "settings", or a fan-out from "variants"."""
-    if "variants" not in frame:
-        return (_variant(frame),)
-    variants = frame["variants"]
-    if not isinstance(variants, list) or not 2 <= len(variants) <= MAX_VARIANTS:
-        raise ServiceError(
-            f'"variants" must be a list of 2 to {MAX_VARIANTS} {{"model", "settings"}} objects.',
-            code="wrong_type",
+# --- the frames ---------------------------------------------------------------------------------
+
+
+class Settings(BaseModel):
+    """A reply's settings: every key known, every value checked."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    system_prompt: SystemPrompt = ""
+    temperature: Temperature = None
+    max_tokens: MaxTokens = None
+    top_p: TopP = None
+
+    def generation(self) -> GenerationSettings:
+        return GenerationSettings(
+            system_prompt=self.system_prompt or "", temperature=self.temperature, max_tokens=self.max_tokens,
+            top_p=self.top_p,
         )
-    if not all(isinstance(v, dict) for v in variants):
-        raise ServiceError('Each of "variants" must be an object with "model" and "settings".', code="wrong_type")
-    return tuple(_variant(v) for v in variants)
 
 
-def _content(frame: dict) -> str:
-    content = frame.get("content")
-    if not isinstance(content, str):
-        raise ServiceError('"content" must be a string.', code="wrong_type")
-    if not content.strip():
-        raise ServiceError("The message is empty.", code="empty")
-    _check_text(content, "The message", django_settings.MAX_MESSAGE_CHARS)
-    return content
+SETTING_KEYS = tuple(Settings.model_fields)
+SettingsObject = Annotated[
+    Settings | None, refused('"settings" must be an object.', unknown=_unknown_setting)
+]
 
 
-def parse_action(frame) -> Action:
+def _one_reply(model: str, settings: Settings | None) -> Variant:
+    return Variant(model_id=model, settings=(settings or Settings()).generation())
+
+
+class _Read(BaseModel):
+    """The keys a frame's reader uses, strictly typed; other keys are ignored."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+
+class VariantFrame(_Read):
+    model: ModelId = _REQUIRED_AS_NULL
+    settings: SettingsObject = None
+
+
+Variants = Annotated[
+    list[Annotated[VariantFrame, refused('Each of "variants" must be an object with "model" and "settings".')]],
+    Field(min_length=2, max_length=MAX_VARIANTS),
+    refused(f'"variants" must be a list of 2 to {MAX_VARIANTS} {{"model", "settings"}} objects.'),
+]
+
+
+class _Frame(_Read):
+    request_id: RequestId = ""
+
+    def parsed(self) -> Action:
+        raise NotImplementedError
+
+
+class Send(_Frame):
+    action: Literal["send"]
+    parent: Parent
+    content: Content = _REQUIRED_AS_NULL
+    model: ModelId = _REQUIRED_AS_NULL
+    settings: SettingsObject = None
+
+    def parsed(self) -> Action:
+        return Action(
+            self.action, self.request_id, parent=self.parent, content=self.content,
+            variants=(_one_reply(self.model, self.settings),),
+        )
+
+
+class SendVariants(_Frame):
+    action: Literal["send"]
+    parent: Parent
+    content: Content = _REQUIRED_AS_NULL
+    variants: Variants
+
+    def parsed(self) -> Action:
+        return Action(
+            self.action, self.request_id, parent=self.parent, content=self.content,
+            variants=tuple(_one_reply(v.model, v.settings) for v in self.variants),
+        )
+
+
+class Edit(_Frame):
+    action: Literal["edit"]
+    turn: Turn
+    content: Content = _REQUIRED_AS_NULL
+    model: ModelId = _REQUIRED_AS_NULL
+    settings: SettingsObject = None
+
+    def parsed(self) -> Action:
+        return Action(
+            self.action, self.request_id, turn=self.turn, content=self.content,
+            variants=(_one_reply(self.model, self.settings),),
+        )
+
+
+class EditVariants(_Frame):
+    action: Literal["edit"]
+    turn: Turn
+    content: Content = _REQUIRED_AS_NULL
+    variants: Variants
+
+    def parsed(self) -> Action:
+        return Action(
+            self.action, self.request_id, turn=self.turn, content=self.content,
+            variants=tuple(_one_reply(v.model, v.settings) for v in self.variants),
+        )
+
+
+class Regenerate(_Frame):
+    action: Literal["regenerate"]
+    turn: Turn
+    model: ModelId = _REQUIRED_AS_NULL
+    settings: SettingsObject = None
+
+    def parsed(self) -> Action:
+        return Action(
+            self.action, self.request_id, turn=self.turn, variants=(_one_reply(self.model, self.settings),)
+        )
+
+
+class OnTurn(_Frame):
+    """stop and delete."""
+
+    action: Literal["stop", "delete"]
+    turn: Turn
+
+    def parsed(self) -> Action:
+        return Action(self.action, self.request_id, turn=self.turn)
+
+
+class Main(_Frame):
+    action: Literal["main"]
+    turn: TurnOrNull
+
+    def parsed(self) -> Action:
+        return Action(self.action, self.request_id, turn=self.turn)
+
+
+class Resume(_Frame):
+    action: Literal["resume"]
+    offset: Offset = 0
+    turn: Turn
+
+    def parsed(self) -> Action:
+        return Action(self.action, self.request_id, turn=self.turn, offset=self.offset)
+
+
+class Unknown(_Frame):
+    """A frame whose "action" is none of ACTIONS: refused once its request_id is checked."""
+
+    action: UnknownAction = _REQUIRED_AS_NULL
+
+
+def _reader(frame: Any) -> str:
+    """Which model reads `frame`: its action's, the fan-out's for send and edit with "variants"."""
+    action = frame.get("action") if isinstance(frame, dict) else None
+    if not isinstance(action, str) or action not in ACTIONS:
+        return "unknown"
+    if action in ("send", "edit") and "variants" in frame:
+        return f"{action} variants"
+    return action
+
+
+AnyFrame = Annotated[
+    Annotated[Send, Tag("send")]
+    | Annotated[SendVariants, Tag("send variants")]
+    | Annotated[Edit, Tag("edit")]
+    | Annotated[EditVariants, Tag("edit variants")]
+    | Annotated[Regenerate, Tag("regenerate")]
+    | Annotated[OnTurn, Tag("stop")]
+    | Annotated[OnTurn, Tag("delete")]
+    | Annotated[Main, Tag("main")]
+    | Annotated[Resume, Tag("resume")]
+    | Annotated[Unknown, Tag("unknown")],
+    Discriminator(_reader),
+]
+FRAME: TypeAdapter[AnyFrame] = TypeAdapter(AnyFrame)
+
+
+def _service_error(error: ErrorDetails) -> ServiceError:
+    if error["type"] == REFUSED:
+        return ServiceError(error["msg"], code=error["ctx"]["code"])
+    if error["type"] == "missing":
+        return ServiceError(f'"{error["loc"][-1]}" is missing.', code="missing_field")
+    # Every field above has its own message; this is for one added without.
+    return ServiceError(f'"{error["loc"][-1]}" is not valid: {error["msg"]}.', code="invalid")
+
+
+def parse_action(frame: Any) -> Action:
     if not isinstance(frame, dict):
         raise ServiceError("A frame must be a JSON object.", code="wrong_type")
     check_strings(frame, name="The frame")
-    request_id = frame.get("request_id", "")
-    if not isinstance(request_id, str) or len(request_id) > 100:
-        raise ServiceError('"request_id" must be a string of at most 100 characters.', code="wrong_type")
-    name = frame.get("action")
-    if name not in ACTIONS:
-        raise ServiceError(
-            f"Unknown action {name!r}; expected one of: {', '.join(ACTIONS)}.", code="unknown_action"
-        )
-    common = {"name": name, "request_id": request_id}
-    if name == "send":
-        return Action(
-            **common,
-            parent=_turn_id(frame, "parent", nullable=True),
-            content=_content(frame),
-            variants=_variants(frame),
-        )
-    if name == "edit":
-        return Action(
-            **common, turn=_turn_id(frame, "turn"), content=_content(frame), variants=_variants(frame)
-        )
-    if name == "regenerate":
-        return Action(**common, turn=_turn_id(frame, "turn"), variants=(_variant(frame),))
-    if name == "main":
-        return Action(**common, turn=_turn_id(frame, "turn", nullable=True))
-    if name in ("stop", "delete"):
-        return Action(**common, turn=_turn_id(frame, "turn"))
-    offset = frame.get("offset", 0)
-    if type(offset) is not int or offset < 0:
-        raise ServiceError('"offset" must be a whole number of characters, 0 or more.', code="wrong_type")
-    return Action(**common, turn=_turn_id(frame, "turn"), offset=offset)
+    try:
+        return FRAME.validate_python(frame).parsed()
+    except ValidationError as exc:
+        raise _service_error(exc.errors(include_url=False)[0]) from None

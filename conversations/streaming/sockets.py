@@ -13,7 +13,13 @@ from channels.db import database_sync_to_async
 from conversations.errors import ServiceError
 from conversations.models import Turn
 from conversations.streaming import control, generation
-from conversations.streaming.frames import turn_payload, utf16_length, utf16_tail
+from conversations.streaming.frames import (
+    delta_frame,
+    finished_frame,
+    turn_payload,
+    utf16_length,
+    utf16_tail,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -63,18 +69,18 @@ async def resume(consumer, conversation_id: int, turn_id: int, offset: int, *, f
     if running is not None and running.conversation_id == conversation_id:
         if offset < running.sent_units:
             text = utf16_tail(running.text[: running.sent], offset)
-            await consumer.send_json({"type": "delta", "turn": turn_id, "offset": offset, "text": text})
+            await consumer.send_json(delta_frame(turn_id, offset, text))
         return
     turn = await turn_in(conversation_id, turn_id)
     if offset < utf16_length(turn.content):
         text = utf16_tail(turn.content, offset)
-        await consumer.send_json({"type": "delta", "turn": turn.id, "offset": offset, "text": text})
+        await consumer.send_json(delta_frame(turn.id, offset, text))
     if turn.status == Turn.Status.STREAMING and control.spans_processes():
         # The checkpoint may be behind: the process writing the reply sends the rest.
         await control.request_resume(turn.id, offset, consumer.channel_name)
     if turn.status != Turn.Status.STREAMING:
         payload = turn_payload(turn, content=False)
-        await consumer.send_json({"type": "turn.finished", "turn": finished(payload) if finished else payload})
+        await consumer.send_json(finished_frame(finished(payload) if finished else payload))
 
 
 def presence_id(channel_name: str) -> str:

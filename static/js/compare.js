@@ -1,7 +1,11 @@
 // A comparison: the path the branches share, once, then one column per branch, turns at the same
 // depth on the same row; replies in a row get a word-level diff against the first column.
 import { Socket } from './socket.js';
-import { applyDelta, applyFinished, el, latency, renderBody, settingsText, turnElement, turnUrl } from './turns.js';
+import { latency, settingsText } from './format.js';
+import { applyDelta, applyFinished } from './stream.js';
+import { el, renderBody, turnElement } from './turns.js';
+import { fillUrl } from './urls.js';
+import { diffHtml } from './worddiff.js';
 
 const page = JSON.parse(document.getElementById('page-data').textContent);
 const modelLabels = new Map(page.models.map((m) => [m.id, m.label]));
@@ -16,22 +20,6 @@ for (const turn of page.shared) byId.set(turn.id, turn);
 for (const column of page.columns) for (const turn of column.turns) byId.set(turn.id, turn);
 const rows = Math.max(...page.columns.map((c) => c.turns.length));
 
-function escapeText(text) {
-  return el('span', { text }).innerHTML;
-}
-
-// The reply's text with what differs from `base` marked, as HTML built from escaped text only.
-function diffHtml(base, text) {
-  return window.Diff.diffWords(base, text)
-    .map((part) => {
-      const escaped = escapeText(part.value);
-      if (part.added) return `<ins>${escaped}</ins>`;
-      if (part.removed) return `<del>${escaped}</del>`;
-      return escaped;
-    })
-    .join('');
-}
-
 function columnSummary(column) {
   const replies = column.turns.filter((t) => t.role === 'assistant');
   const models = [...new Set(replies.map((t) => modelLabels.get(`${t.provider}:${t.model}`) || t.model))];
@@ -39,7 +27,7 @@ function columnSummary(column) {
   const output = replies.reduce((sum, t) => sum + (t.output_tokens || 0), 0);
   const first = replies[0];
   return el('header', { class: 'column-head' },
-    el('a', { class: 'column-title', href: turnUrl(page.urls.turn, column.tip), text: models.join(', ') || 'Branch' }),
+    el('a', { class: 'column-title', href: fillUrl(page.urls.turn, { turn_id: column.tip }), text: models.join(', ') || 'Branch' }),
     el('div', { class: 'muted small', text: [...settingsText(first?.settings), `${input} in · ${output} out`, ...(first ? latency(first) : [])].join(' · ') }));
 }
 
@@ -53,7 +41,7 @@ function cell(turn, rowIndex, columnIndex) {
     node.append(el('button', { type: 'button', class: 'link-button', onclick: () => socket.send({ action: 'stop', turn: turn.id }), text: '■ Stop' }));
   } else if (diffToggle.checked && columnIndex > 0 && base && base.role === turn.role) {
     body.classList.add('diff');
-    body.innerHTML = diffHtml(base.content, turn.content);
+    body.innerHTML = diffHtml(window.Diff.diffWords, base.content, turn.content);
   }
   return node;
 }

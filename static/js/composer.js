@@ -1,4 +1,5 @@
 // The composer: the message box, the model (or several, for a fan-out) and its settings.
+import { preview } from './format.js';
 import { el } from './turns.js';
 
 const STORAGE_KEY = 'workbench.composer';
@@ -171,9 +172,8 @@ export class Composer {
     this.attachBox.hidden = !turn;
     this.attachBox.replaceChildren();
     if (turn) {
-      const preview = turn.content.replace(/\s+/g, ' ').slice(0, 60);
       this.attachBox.append(
-        el('span', { text: `Replying from: “${preview}${turn.content.length > 60 ? '…' : ''}”` }),
+        el('span', { text: `Replying from: “${preview(turn.content, 60, '…')}”` }),
         el('button', { type: 'button', class: 'link-button', onclick: () => this.attach(null), text: 'Cancel (Esc)' }),
       );
       this.prompt.focus();

@@ -1,55 +1,9 @@
 // Tokens, context and cost on the conversation page: the context meter, per-turn counts, the
 // turns a reply's request left out, and the "what the model saw" and "get code" dialogs.
 import { renderMarkdown } from './markdown.js';
-import { el, formatCost, formatTokens } from './turns.js';
-
-// The chat format's tokens per message and for priming the reply (as in conversations/tokens.py).
-const TOKENS_PER_MESSAGE = 3;
-const TOKENS_PER_REPLY = 3;
-
-// A turn's tokens for `model`: the provider's count of a reply it made itself wins, then the
-// stored count in the model's encoding; a reply still streaming is guessed at 4 characters a token.
-export function turnTokens(turn, model) {
-  if (
-    turn.role === 'assistant' && turn.output_tokens != null && !turn.usage_estimated &&
-    `${turn.provider}:${turn.model}` === model.id
-  ) return turn.output_tokens;
-  const stored = turn.token_counts?.[model.encoding];
-  return stored ?? Math.ceil((turn.content || '').length / 4);
-}
-
-// The same sum as conversations/context.py's branch_meter, plus text not sent yet. `earlier`
-// summarises the turns of a long branch that are not loaded (see selectors.EarlierTurns).
-export function branchTokens(turns, model, { system = 0, draft = 0, earlier = null } = {}) {
-  const sendable = turns.filter((t) => t.content || t.role !== 'assistant');
-  let total = TOKENS_PER_REPLY;
-  let systemTotal = system;
-  let hasSystem = system > 0;
-  if (earlier) {
-    const reported = earlier.reported[model.id];
-    total += (earlier.tokens[model.encoding] ?? 0) + earlier.messages * TOKENS_PER_MESSAGE;
-    if (reported) total += reported.output_tokens - (reported[model.encoding] ?? 0);
-    systemTotal += earlier.system_tokens[model.encoding] ?? 0;
-    hasSystem = hasSystem || earlier.system_messages > 0;
-  }
-  for (const turn of sendable) {
-    if (turn.role === 'system') {
-      systemTotal += turnTokens(turn, model);
-      hasSystem = true;
-    } else {
-      total += turnTokens(turn, model) + TOKENS_PER_MESSAGE;
-    }
-  }
-  if (hasSystem) total += systemTotal + TOKENS_PER_MESSAGE;
-  if (draft) total += draft + TOKENS_PER_MESSAGE;
-  return total;
-}
-
-export function branchCost(turns, earlier = null) {
-  const costs = turns.map((t) => t.cost).filter((c) => c != null);
-  if (earlier?.cost != null) costs.push(earlier.cost);
-  return costs.length ? costs.reduce((a, b) => a + b, 0) : null;
-}
+import { formatCost, formatTokens } from './format.js';
+import { branchCost, branchTokens } from './tokens.js';
+import { el } from './turns.js';
 
 export class ContextMeter {
   constructor({ root, models, tokensUrl, csrfToken }) {
@@ -153,11 +107,6 @@ export function markOmitted(transcript, turns, replyId) {
     node.querySelector('.turn-head')?.after(
       el('div', { class: 'omitted-note small', text: 'Left out of the highlighted reply’s context: the branch had outgrown the model’s window.' }));
   }
-}
-
-// The reply whose left-out turns are marked by default: the newest on the branch that left any out.
-export function defaultContextReply(turns) {
-  return turns.findLast((t) => t.role === 'assistant' && t.context?.omitted?.length)?.id ?? null;
 }
 
 export function dialog(title, ...content) {

@@ -1,7 +1,9 @@
 // The shared page: a read-only branch of what a link shares, live over the link's socket when the
 // link is live. It knows nothing beyond what the server put in it.
 import { Socket } from './socket.js';
-import { applyDelta, applyFinished, el, renderBody, turnElement, withTurnDefaults } from './turns.js';
+import { applyDelta, applyFinished, withTurnDefaults } from './stream.js';
+import { el, renderBody, turnElement } from './turns.js';
+import { fillUrl } from './urls.js';
 
 const page = JSON.parse(document.getElementById('page-data').textContent);
 const transcript = document.getElementById('transcript');
@@ -10,7 +12,7 @@ const continueTurn = document.getElementById('continue-turn');
 const state = { turns: page.turns, queued: new Set() };
 const modelLabels = new Map();
 
-const branchUrl = (id) => page.urls.branch.replace(/\/0\/branch\.json$/, `/${id}/branch.json`);
+const branchUrl = (id) => fillUrl(page.urls.branch, { turn_id: id });
 const indexOf = (id) => state.turns.findIndex((t) => t.id === id);
 
 function siblingNav(turn) {

@@ -1,5 +1,6 @@
 // The tree map panel beside the transcript: the whole conversation, the current branch highlighted,
 // click a turn to show its branch, or pick 2 to 4 turns to compare their branches.
+import { preview } from './format.js';
 import { TreeMap } from './treemap.js';
 import { el } from './turns.js';
 
@@ -61,7 +62,7 @@ export class TreePanel {
     this.known?.add(turn.id);
     const node = { id: turn.id, parent: turn.parent, role: turn.role, status: turn.status };
     if (turn.provider !== undefined) node.model = turn.provider ? `${turn.provider}:${turn.model}` : '';
-    if (turn.content !== undefined) node.preview = turn.content.replace(/\s+/g, ' ').slice(0, 48);
+    if (turn.content !== undefined) node.preview = preview(turn.content, 48);
     for (const key of Object.keys(node)) if (node[key] === undefined) delete node[key];
     this.map.upsert(node);
     this.markPicked();

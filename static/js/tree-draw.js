@@ -1,0 +1,243 @@
+// How the tree map draws its items: turns, collapsed runs, edges and the legend of models.
+// treemap.js decides what is drawn and where; these functions make and patch the SVG elements.
+import { SEGMENT_H, segmentLabel } from './tree-layout.js';
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+export const ROLES = { user: 'User', assistant: 'Assistant', system: 'System' };
+const LEGEND_MODELS = 6;
+
+export function svg(tag, attrs) {
+  const el = document.createElementNS(SVG_NS, tag);
+  if (attrs) for (const k in attrs) el.setAttribute(k, attrs[k]);
+  return el;
+}
+
+export function html(tag, cls, text) {
+  const el = document.createElement(tag);
+  if (cls) el.className = cls;
+  if (text) el.textContent = text;
+  return el;
+}
+
+export function toggleAttr(el, name, on) {
+  if (on) el.setAttribute(name, 'true');
+  else el.removeAttribute(name);
+}
+
+export const round = (v) => Math.round(v * 100) / 100;
+
+/** A stable hue (0–359) for a model string; the same model gets the same colour on every map. */
+export function modelHue(model) {
+  let h = 2166136261;
+  for (let i = 0; i < model.length; i++) {
+    h ^= model.charCodeAt(i);
+    h = Math.imul(h, 16777619);
+  }
+  h ^= h >>> 15;
+  h = Math.imul(h, 2246822507);
+  h ^= h >>> 13;
+  // Hues within 20 degrees of the accent blue (about 225) are skipped: that colour marks the branch.
+  const hue = (h >>> 0) % 320;
+  return hue < 205 ? hue : hue + 40;
+}
+
+/**
+ * An edge's path from the bottom of the parent to the top of the child, so no line shows through
+ * a node: straight down when they are in line, an S-curve otherwise.
+ */
+export function edgePath(from, to) {
+  const x1 = round(from.x);
+  const y1 = round(from.y + (from.kind === 'segment' ? SEGMENT_H / 2 : 7));
+  const x2 = round(to.x);
+  const y2 = round(to.y - (to.kind === 'segment' ? SEGMENT_H / 2 : 7));
+  const my = round((y1 + y2) / 2);
+  return x1 === x2 ? `M${x1},${y1}V${y2}` : `M${x1},${y1}C${x1},${my} ${x2},${my} ${x2},${y2}`;
+}
+
+/** Patches a turn's element `rec.el` to show node `n`; rebuilds its shapes only when they change. */
+export function drawTurn(rec, item, n, isLeaf) {
+  const el = rec.el;
+  const role = ROLES[n.role] ? n.role : 'assistant';
+  const status = n.status || 'complete';
+  el.setAttribute('class', `tm-node tm-turn tm-role-${role} tm-status-${status}`
+    + (role === 'assistant' && !n.model ? ' tm-no-model' : '')
+    + (item.onBranch ? ' is-on-branch' : '') + (isLeaf ? ' is-leaf' : ''));
+  el.setAttribute('data-turn-id', item.key);
+  el.setAttribute('data-role', role);
+  el.setAttribute('data-status', status);
+  el.setAttribute('data-model', n.model || '');
+  toggleAttr(el, 'data-on-branch', item.onBranch);
+  toggleAttr(el, 'data-branch-leaf', isLeaf);
+  if (isLeaf) el.setAttribute('aria-current', 'true');
+  else el.removeAttribute('aria-current');
+  if (role === 'assistant' && n.model) el.style.setProperty('--tm-hue', modelHue(n.model));
+  else el.style.removeProperty('--tm-hue');
+
+  const shapeKey = `${role}|${status === 'streaming'}`;
+  if (rec.shapeRole !== shapeKey) {
+    rec.shapeRole = shapeKey;
+    el.replaceChildren();
+    el.append(svg('circle', { class: 'tm-halo', r: 11.5 }));
+    if (status === 'streaming') el.append(svg('circle', { class: 'tm-pulse', r: 7 }));
+    let shape;
+    if (role === 'user') shape = svg('rect', { class: 'tm-shape', x: -6, y: -6, width: 12, height: 12, rx: 3 });
+    else if (role === 'system') shape = svg('path', { class: 'tm-shape', d: 'M0,-7.5L7.5,0L0,7.5L-7.5,0Z' });
+    else shape = svg('circle', { class: 'tm-shape', r: 6.5 });
+    rec.title = svg('title');
+    el.append(shape, rec.title);
+  }
+  const head = [ROLES[role], n.model, status].filter(Boolean).join(' · ');
+  rec.title.textContent = n.preview ? `${head}\n${n.preview}` : head;
+}
+
+/** Patches a segment's element: a pill saying how many turns it folds. */
+export function drawSegment(rec, item) {
+  const el = rec.el;
+  const count = item.hidden.length;
+  const first = item.hidden[0];
+  const last = item.hidden[count - 1];
+  rec.shapeRole = '';
+  el.setAttribute('class', 'tm-node tm-segment' + (item.onBranch ? ' is-on-branch' : ''));
+  el.setAttribute('data-segment', `${first}-${last}`);
+  el.setAttribute('data-hidden-count', String(count));
+  toggleAttr(el, 'data-on-branch', item.onBranch);
+  el.setAttribute('aria-expanded', 'false');
+  const label = svg('text', { class: 'tm-pill-label', 'text-anchor': 'middle', dy: '0.35em' });
+  label.textContent = segmentLabel(count);
+  const title = svg('title');
+  title.textContent = `${count} turns collapsed (#${first} … #${last}). Click to expand.`;
+  el.replaceChildren(
+    svg('rect', { class: 'tm-pill', x: -item.w / 2, y: -SEGMENT_H / 2, width: item.w, height: SEGMENT_H, rx: SEGMENT_H / 2 }),
+    label,
+    title,
+  );
+}
+
+/** The models of the replies, most used first; the signature says when the legend must change. */
+export function legendModels(nodes) {
+  const counts = new Map();
+  for (const n of nodes) {
+    if (n.role === 'assistant' && n.model) counts.set(n.model, (counts.get(n.model) || 0) + 1);
+  }
+  return [...counts.keys()].sort((a, b) => counts.get(b) - counts.get(a) || (a < b ? -1 : 1));
+}
+
+export function drawLegend(legend, models) {
+  legend.replaceChildren();
+  const shown = models.slice(0, LEGEND_MODELS);
+  for (const model of shown) {
+    const entry = html('span', 'tm-legend-item');
+    const swatch = html('span', 'tm-swatch');
+    swatch.style.setProperty('--tm-hue', modelHue(model));
+    entry.append(swatch, document.createTextNode(model.slice(model.indexOf(':') + 1) || model));
+    entry.title = model;
+    legend.append(entry);
+  }
+  if (models.length > shown.length) legend.append(html('span', 'tm-legend-item', `+${models.length - shown.length}`));
+  legend.hidden = models.length === 0;
+}
+
+/**
+ * The SVG elements of a map's items and edges, kept by item key and reused across renders: a
+ * render patches what changed and removes what is gone.
+ */
+export class Drawing {
+  constructor(nodeLayer, edgeLayer) {
+    Object.assign(this, { nodeLayer, edgeLayer });
+    this.elements = new Map(); // item key -> {el, sig, x, y, gen, shapeRole, title}
+    this.edges = new Map(); // "from>to" -> {el, d, on, gen}
+    this.keyOf = new WeakMap(); // node element -> item key
+    this.generation = 0;
+    this.tabStop = '';
+  }
+
+  /**
+   * Draws `items` (those `inside` the drawn area, and those in `keep`) and their edges to their
+   * parents (those `edgeInside`); `look(item)` is what the item shows: {sig, draw(rec)}.
+   */
+  sync(items, { inside, edgeInside, keep, look }) {
+    const gen = ++this.generation;
+    for (const item of items) {
+      if (inside(item) || keep.includes(item)) {
+        let rec = this.elements.get(item.key);
+        if (!rec) {
+          const el = svg('g', { tabindex: '-1', role: 'button' });
+          rec = { el, sig: '', x: NaN, y: NaN, gen, shapeRole: '' };
+          this.elements.set(item.key, rec);
+          this.keyOf.set(el, item.key);
+          this.nodeLayer.append(el);
+        }
+        rec.gen = gen;
+        this.patch(item, look(item), rec);
+      }
+      const parent = item.parent;
+      if (parent.kind !== 'top' && edgeInside(parent, item)) this._patchEdge(parent, item, gen);
+    }
+    for (const [key, rec] of this.elements) {
+      if (rec.gen !== gen) {
+        rec.el.remove();
+        this.elements.delete(key);
+      }
+    }
+    for (const [key, rec] of this.edges) {
+      if (rec.gen !== gen) {
+        rec.el.remove();
+        this.edges.delete(key);
+      }
+    }
+  }
+
+  /** Moves an item's element and redraws it when what it shows changed. */
+  patch(item, look, rec = this.elements.get(item.key)) {
+    if (!rec) return;
+    if (rec.x !== item.x || rec.y !== item.y) {
+      rec.el.setAttribute('transform', `translate(${round(item.x)},${round(item.y)})`);
+      rec.x = item.x;
+      rec.y = item.y;
+    }
+    if (look.sig === rec.sig) return;
+    rec.sig = look.sig;
+    look.draw(rec);
+  }
+
+  _patchEdge(from, to, gen) {
+    const key = `${from.key}>${to.key}`;
+    let rec = this.edges.get(key);
+    if (!rec) {
+      rec = { el: svg('path', { class: 'tm-edge', 'data-from': from.key, 'data-to': to.key }), d: '', on: null };
+      this.edges.set(key, rec);
+      this.edgeLayer.append(rec.el);
+    }
+    rec.gen = gen;
+    const d = edgePath(from, to);
+    if (d !== rec.d) {
+      rec.el.setAttribute('d', d);
+      rec.d = d;
+    }
+    const on = from.onBranch && to.onBranch;
+    if (on !== rec.on) {
+      rec.el.setAttribute('class', on ? 'tm-edge is-on-branch' : 'tm-edge');
+      toggleAttr(rec.el, 'data-on-branch', on);
+      rec.on = on;
+    }
+  }
+
+  /** One node is reachable with Tab (roving tabindex): the one of `key`. */
+  setTabStop(key) {
+    if (this.tabStop === key && this.elements.get(key)?.el.getAttribute('tabindex') === '0') return;
+    const old = this.elements.get(this.tabStop);
+    if (old) old.el.setAttribute('tabindex', '-1');
+    const rec = this.elements.get(key);
+    if (rec) rec.el.setAttribute('tabindex', '0');
+    this.tabStop = key;
+  }
+
+  element(key) {
+    return this.elements.get(key)?.el || null;
+  }
+
+  clear() {
+    this.elements.clear();
+    this.edges.clear();
+  }
+}

@@ -1,0 +1,89 @@
+// The context meter's sums (static/js/tokens.js), the same as conversations/context.py's.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import { branchCost, branchTokens, defaultContextReply, turnTokens } from '../../static/js/tokens.js';
+
+const model = { id: 'openai:gpt-4o', encoding: 'o200k_base' };
+const user = (id, tokens, extra = {}) => ({ id, role: 'user', content: 'x', token_counts: { o200k_base: tokens }, ...extra });
+const reply = (id, tokens, extra = {}) => ({
+  id, role: 'assistant', provider: 'openai', model: 'gpt-4o', content: 'y', token_counts: { o200k_base: tokens }, ...extra,
+});
+
+describe('turnTokens', () => {
+  test('a reply the model made itself counts as the provider reported', () => {
+    assert.equal(turnTokens(reply(1, 10, { output_tokens: 12 }), model), 12);
+  });
+
+  test('an estimated usage, or another model, falls back to the stored count', () => {
+    assert.equal(turnTokens(reply(1, 10, { output_tokens: 12, usage_estimated: true }), model), 10);
+    assert.equal(turnTokens(reply(1, 10, { output_tokens: 12, model: 'gpt-4.1' }), model), 10);
+    assert.equal(turnTokens(user(1, 7), model), 7);
+  });
+
+  test('a turn without a stored count in the encoding is guessed at 4 characters a token', () => {
+    assert.equal(turnTokens({ role: 'assistant', content: 'abcdefghi', token_counts: {} }, model), 3);
+    assert.equal(turnTokens({ role: 'assistant', content: '', token_counts: {} }, model), 0);
+    assert.equal(turnTokens({ role: 'user' }, model), 0);
+  });
+});
+
+describe('branchTokens', () => {
+  test('an empty branch costs the reply priming only', () => {
+    assert.equal(branchTokens([], model), 3);
+  });
+
+  test('each message adds its tokens and 3 for the chat format', () => {
+    assert.equal(branchTokens([user(1, 10), reply(2, 20)], model), 3 + 13 + 23);
+  });
+
+  test('an empty reply (still streaming, nothing yet) is not sent', () => {
+    assert.equal(branchTokens([user(1, 10), reply(2, 0, { content: '' })], model), 3 + 13);
+  });
+
+  test('system turns and the system prompt count once as one message', () => {
+    const system = { id: 0, role: 'system', content: 's', token_counts: { o200k_base: 5 } };
+    assert.equal(branchTokens([system, user(1, 10)], model), 3 + 13 + 5 + 3);
+    assert.equal(branchTokens([user(1, 10)], model, { system: 8 }), 3 + 13 + 8 + 3);
+    assert.equal(branchTokens([system, user(1, 10)], model, { system: 8 }), 3 + 13 + 13 + 3);
+  });
+
+  test('the draft counts as one more message', () => {
+    assert.equal(branchTokens([user(1, 10)], model, { draft: 6 }), 3 + 13 + 9);
+    assert.equal(branchTokens([], model, { draft: 0 }), 3);
+  });
+
+  test('turns not loaded count through their summary', () => {
+    const earlier = {
+      tokens: { o200k_base: 100 }, messages: 4, system_tokens: { o200k_base: 7 }, system_messages: 1,
+      reported: { 'openai:gpt-4o': { output_tokens: 30, o200k_base: 25 } }, cost: 0.5,
+    };
+    // 100 tokens in 4 messages, 5 more where the model reported its own replies, one system message.
+    assert.equal(branchTokens([user(9, 10)], model, { earlier }), 3 + 100 + 12 + 5 + 13 + 7 + 3);
+    const other = { id: 'anthropic:claude', encoding: 'claude' };
+    assert.equal(branchTokens([], other, { earlier }), 3 + 0 + 12 + 0 + 3);
+  });
+});
+
+describe('branchCost', () => {
+  test('sums what has a cost; nothing priced is null, not zero', () => {
+    assert.equal(branchCost([]), null);
+    assert.equal(branchCost([user(1, 1), reply(2, 2)]), null);
+    assert.equal(branchCost([reply(1, 1, { cost: 0 })]), 0);
+    assert.equal(branchCost([reply(1, 1, { cost: 0.25 }), reply(2, 1, { cost: 0.5 })]), 0.75);
+    assert.equal(branchCost([reply(1, 1, { cost: 0.25 })], { cost: 1 }), 1.25);
+    assert.equal(branchCost([], { cost: null }), null);
+  });
+});
+
+describe('defaultContextReply', () => {
+  test('the newest reply that left turns out', () => {
+    const turns = [
+      reply(1, 1, { context: { omitted: [0] } }), user(2, 1), reply(3, 1, { context: { omitted: [0, 1] } }),
+      user(4, 1), reply(5, 1, { context: {} }),
+    ];
+    assert.equal(defaultContextReply(turns), 3);
+    assert.equal(defaultContextReply([user(1, 1), reply(2, 1)]), null);
+    assert.equal(defaultContextReply([]), null);
+  });
+});
