@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -236,7 +237,7 @@ def world(personas, providers) -> World:
     """
     alice = personas.alice
     conv = services.conversation_create(owner=alice, workspace=personas.team, title=TITLE)
-    reply_fields = {"settings": {"system_prompt": SYSTEM_PROMPT, "temperature": 0.3}, "cost": COST,
+    reply_fields: dict[str, Any] = {"settings": {"system_prompt": SYSTEM_PROMPT, "temperature": 0.3}, "cost": COST,
                     "input_tokens": 48611, "output_tokens": 39127}
     q1, a1, q2, a2 = chain(conv, TEXTS, **reply_fields)
     a2b = Turn.objects.append(conversation=conv, parent=q2, role="assistant", content=SIBLING_TEXT,

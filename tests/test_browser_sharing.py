@@ -93,7 +93,8 @@ def test_a_team_shares_a_branch_live_and_by_snapshot_then_revokes(browser, live_
         )
         mate.click("#stop")
         for page in (owner, reader):
-            expect(page.locator("#transcript article.turn-assistant").nth(1)).to_have_attribute("data-status", "stopped")
+            second_reply = page.locator("#transcript article.turn-assistant").nth(1)
+            expect(second_reply).to_have_attribute("data-status", "stopped")
         # The snapshot did not change.
         snapshot_page = new_page(browser)
         snapshot_page.goto(snapshot)

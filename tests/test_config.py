@@ -84,10 +84,12 @@ URL_RULE = "OPENAI_COMPATIBLE_ENDPOINTS[0].base_url must be an http:// or https:
         ([{**GOOD, "models": "llama3.2"}], MODELS_RULE),
         ([{**GOOD, "models": ["llama3.2", 3]}], MODELS_RULE),
         ([{**GOOD, "models": ["llama3.2", ""]}], "OPENAI_COMPATIBLE_ENDPOINTS[0].models: '' is not a model name: "),
-        ([{**GOOD, "label": 5}], "OPENAI_COMPATIBLE_ENDPOINTS[0].label must be a string (the name the page shows) or null."),
+        ([{**GOOD, "label": 5}],
+         "OPENAI_COMPATIBLE_ENDPOINTS[0].label must be a string (the name the page shows) or null."),
         ([{**GOOD, "api_key": 5}], "OPENAI_COMPATIBLE_ENDPOINTS[0].api_key must be a string or null."),
         ([GOOD, {**GOOD, "name": "b", "base_url": "ftp://x"}], URL_RULE.replace("[0]", "[1]")),
-        ([GOOD, {**GOOD, "base_url": "https://other/v1"}], "OPENAI_COMPATIBLE_ENDPOINTS[1].name='ollama' is used twice."),
+        ([GOOD, {**GOOD, "base_url": "https://other/v1"}],
+         "OPENAI_COMPATIBLE_ENDPOINTS[1].name='ollama' is used twice."),
     ],
 )
 def test_each_bad_endpoint_field_is_named_with_what_it_must_be(settings, endpoints, message):

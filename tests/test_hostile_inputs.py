@@ -4,6 +4,7 @@ error, writes nothing, and leaves the socket usable where that is promised."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
@@ -99,7 +100,7 @@ async def test_deeply_nested_frames_on_a_live_share_socket_are_refused(alice, co
     await ws.disconnect()
 
 
-SHARE_FRAMES = [
+SHARE_FRAMES: list[tuple[dict[str, Any], str, str]] = [
     ({"action": "resume", "turn": "TURN", "offset": -1}, "wrong_type",
      '"offset" must be a whole number of characters, 0 or more.'),
     ({"action": "resume", "offset": 0}, "missing_field", '"turn" is missing.'),

@@ -49,6 +49,7 @@ class Script:
         return self
 
     async def __aexit__(self, *exc) -> None:
+        assert self._server is not None
         self._server.close()
         for writer in self._open:  # the connections the client kept: their handlers end
             writer.close()
@@ -57,7 +58,9 @@ class Script:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         plan = self.plans[self.connections] if self.connections < len(self.plans) else []
         self.connections += 1
-        self._handlers.add(asyncio.current_task())
+        handler = asyncio.current_task()
+        assert handler is not None
+        self._handlers.add(handler)
         self._open.add(writer)
         try:
             for step in plan:
@@ -193,7 +196,9 @@ async def test_an_answer_that_is_not_http_is_a_connection_error(providers, setti
 @pytest.mark.parametrize("name", CLOUD)
 async def test_https_is_verified(providers, settings, upstream, monkeypatch, tmp_path, name):
     server_context, cert_file = self_signed(tmp_path)
-    async with TLSFront(server_context, httpx2.URL(upstream.url).port) as front:
+    port = httpx2.URL(upstream.url).port
+    assert port is not None
+    async with TLSFront(server_context, port) as front:
         point_providers_at(settings, front.url)
         # The system's authorities do not know this certificate.
         monkeypatch.delenv("SSL_CERT_FILE", raising=False)

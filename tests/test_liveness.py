@@ -134,6 +134,7 @@ def wait_for(condition, timeout: float = 60.0) -> None:
 def _last_beat(server: LiveServer) -> str | None:
     """When `server`'s process last said it is alive, read from the deployment's SQLite file."""
     path = server.env["DATABASE_URL"].removeprefix("sqlite:///")
+    assert server.process is not None
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as database:
         row = database.execute(
             "SELECT last_seen FROM conversations_serverprocess WHERE pid = ?", (server.process.pid,)

@@ -23,6 +23,7 @@ from conversations.providers.local import (
     INSTALL_HINT,
     MODEL_NAME,
     LocalModelWatch,
+    LocalProvider,
 )
 from conversations.providers.local_install import (
     FAILED,
@@ -128,6 +129,7 @@ def test_the_registry_picks_the_local_model_up_once_it_can_be_imported(alice, in
     assert [choice.id for choice in reg.choices()] == [LOCAL_CHOICE]
     assert reg.default_model() == LOCAL_CHOICE and reg.local_model_problem == ""
     provider, model = reg.resolve(LOCAL_CHOICE)
+    assert isinstance(provider, LocalProvider)
     assert provider.model_path == packages.folder / packages.model / GGUF_FILE and model == MODEL_NAME
     page = home(alice)
     assert "Local model · smollm2-135m-instruct" in page and "No model is configured" not in page
@@ -246,7 +248,9 @@ def test_without_the_local_model_its_tests_fail_in_ci_and_skip_elsewhere(tmp_pat
     env.pop("CI", None)
     if ci:
         env["CI"] = "true"
-    result = subprocess.run([sys.executable, *CI_RUN], check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, *CI_RUN], check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     summary = result.stdout.strip().splitlines()[-1]
     assert "make setup-local-model" in result.stdout
     if ci:

@@ -4,6 +4,7 @@ and what a valid frame asks for."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -146,7 +147,7 @@ def test_the_first_problem_is_answered_in_the_order_fields_are_written():
 
 
 def test_keys_an_action_does_not_read_are_ignored():
-    frame = {**SEND, "note": {"any": ["thing"]}, "turn": "not read by send", "offset": -5}
+    frame: dict[str, Any] = {**SEND, "note": {"any": ["thing"]}, "turn": "not read by send", "offset": -5}
     assert parse_action(frame) == Action("send", parent=None, content="hi", variants=(Variant("openai:m"),))
     # With "variants", the single "model" and "settings" are not read, nor a variant's other keys.
     frame = {**EDIT, "model": 5, "settings": {"seed": 1},

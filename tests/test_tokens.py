@@ -165,8 +165,9 @@ def test_environment_and_file_override_the_shipped_catalogue(settings, tmp_path)
         ({"m": {"encoding": "p50k_base"}}, r"encoding must be one of o200k_base, cl100k_base"),
         ("m", "WORKBENCH_MODEL_CATALOGUE must be a JSON object of model entries"),
         ({"m": None}, r"WORKBENCH_MODEL_CATALOGUE\['m'\] must be an object"),
-        ({"m": {"b": 1, "a": 2, "max_output": 0}}, (r"\['m'\] has unknown field\(s\) a, b; known: context_window, "
-                                                    r"encoding, input_per_million, max_output, output_per_million, provider\.$")),
+        ({"m": {"b": 1, "a": 2, "max_output": 0}},
+         (r"\['m'\] has unknown field\(s\) a, b; known: context_window, "
+          r"encoding, input_per_million, max_output, output_per_million, provider\.$")),
         ({"m": {"max_output": 0}}, r"\['m'\].max_output must be a whole number of tokens above 0"),
         ({"m": {"context_window": True}}, r"context_window must be a whole number"),
         ({"m": {"input_per_million": float("nan")}}, r"input_per_million must be a price"),
@@ -189,7 +190,9 @@ def test_a_catalogue_file_skips_comments_and_names_itself_in_errors(settings, tm
     path.write_text(json.dumps({"_comment": "x", "m": {"context_window": -1}}))
     with pytest.raises(ImproperlyConfigured) as refused:
         load_entries()
-    assert str(refused.value) == "WORKBENCH_MODEL_CATALOGUE_FILE['m'].context_window must be a whole number of tokens above 0."
+    assert str(refused.value) == (
+        "WORKBENCH_MODEL_CATALOGUE_FILE['m'].context_window must be a whole number of tokens above 0."
+    )
 
 
 def test_a_bad_catalogue_file_is_named(settings, tmp_path):

@@ -34,7 +34,10 @@ def centres(page, selector: str) -> dict[int, tuple[float, float]]:
 
 
 def overlaps(a: dict, b: dict) -> bool:
-    return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
+    return (
+        a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
+    )
 
 
 @pytest.mark.parametrize("pinned", [False, True])
@@ -43,7 +46,9 @@ def test_the_main_line_is_straight_with_regular_side_branches(harness, pinned):
     trunk = list(range(1, 301))
     harness.evaluate("([nodes, branch]) => make('a', nodes, branch)", [nodes, trunk])
     if pinned:  # every turn of the main line drawn, none folded away
-        harness.evaluate("() => { for (let id = 1; id <= 300; id++) maps.a.revealed.add(id); maps.a.setBranch(maps.a.branch); }")
+        harness.evaluate(
+            "() => { for (let id = 1; id <= 300; id++) maps.a.revealed.add(id); maps.a.setBranch(maps.a.branch); }"
+        )
     drawn = centres(harness, "#a .tm-node[data-turn-id]")
     on_trunk = {turn: xy for turn, xy in drawn.items() if turn <= 300}
     assert len(on_trunk) >= (300 if pinned else 10)
@@ -62,9 +67,11 @@ def test_the_main_line_is_straight_with_regular_side_branches(harness, pinned):
     "shape",
     [
         # Eight conversations' roots side by side: the last one sits at the top right corner.
-        [node(r * 10 + i, r * 10 + i - 1 if i else None, "user" if i % 2 == 0 else "assistant") for r in range(1, 9) for i in range(4)],
+        [node(r * 10 + i, r * 10 + i - 1 if i else None, "user" if i % 2 == 0 else "assistant")
+         for r in range(1, 9) for i in range(4)],
         # Older short versions on the left, the long newest one on the right: so is the root.
-        [node(1, None, "user")] + [node(i, 1) for i in range(2, 12)] + [node(i, i - 1 if i > 12 else 1) for i in range(12, 20)],
+        [node(1, None, "user")] + [node(i, 1) for i in range(2, 12)]
+        + [node(i, i - 1 if i > 12 else 1) for i in range(12, 20)],
     ],
     ids=["many-roots", "root-above-its-newest-child"],
 )
@@ -83,6 +90,8 @@ def test_fit_and_the_first_view_leave_the_zoom_buttons_clear(harness, shape):
             assert not overlaps(box, buttons), (view, root, box, buttons)
         # And everything is in the panel.
         for box in harness.eval_on_selector_all(
-            "#a .tm-shape", "els => els.map(e => { const r = e.getBoundingClientRect(); return {x: r.x, y: r.y, width: r.width, height: r.height}; })"
+            "#a .tm-shape",
+            "els => els.map(e => { const r = e.getBoundingClientRect(); "
+            "return {x: r.x, y: r.y, width: r.width, height: r.height}; })",
         ):
             assert panel["x"] <= box["x"] and box["x"] + box["width"] <= panel["x"] + panel["width"], (view, box)

@@ -92,7 +92,8 @@ def test_the_conversation_page_sends_no_placeholder_urls(alice, talk, providers)
         assert "/0/" not in value, (key, value)
     assert urls["conversation"] == reverse("conversation", args=[conversation.id])
     assert fill(urls["any_conversation"], conversation_id=conversation.id) == urls["conversation"]
-    assert fill(urls["any_turn"], conversation_id=conversation.id, turn_id=turn.id) == fill(urls["turn"], turn_id=turn.id)
+    any_turn = fill(urls["any_turn"], conversation_id=conversation.id, turn_id=turn.id)
+    assert any_turn == fill(urls["turn"], turn_id=turn.id)
     # And what they name works: the branch through the turn (down to the leaf of this chain).
     branch = client.get(fill(urls["branch"], turn_id=turn.id)).json()
     assert [t["id"] for t in branch["turns"]] == [t.id for t in turns]

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import Protocol
 
 STATE_FILE = "state.json"
 LOG_FILE = "install.log"
@@ -107,8 +107,16 @@ def install_lock(folder: Path, *, wait: bool) -> Iterator[bool]:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+class Echo(Protocol):
+    """Where the install's output is echoed: a text stream, or a management command's stdout."""
+
+    def write(self, text: str, /) -> object: ...
+
+    def flush(self) -> None: ...
+
+
 def run_install(
-    folder: Path, command: Sequence[str], *, stamp: Path | None = None, echo: IO[str] | None = None
+    folder: Path, command: Sequence[str], *, stamp: Path | None = None, echo: Echo | None = None
 ) -> int:
     """Run `command` (the pip install) under the lock the caller holds, its output in the log
     (and on `echo`); record how it ended and, when it succeeded, touch `stamp`."""

@@ -61,7 +61,9 @@ class Command(BaseCommand):
             self.stdout.write("The bundled local model is turned off (WORKBENCH_LOCAL_MODEL=false): not installing it.")
             return
         if install_running(folder):
-            self.stdout.write(f"The local model is still installing in the background (log: {log}); not starting another install.")
+            self.stdout.write(
+                f"The local model is still installing in the background (log: {log}); not starting another install."
+            )
             return
         argv = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "install_local_model",
                 "--detached", "--folder", str(folder)]
