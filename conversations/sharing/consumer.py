@@ -39,10 +39,10 @@ from conversations.streaming.sockets import (
     CLOSE_NOT_FOUND,
     FrameBudget,
     Presence,
+    ReadsFrames,
     SendsUntilClosed,
     resume,
 )
-from conversations.validation import loads_untrusted
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def _live_scope(user, token: str) -> tuple[set[int] | None, set[int]] | None:
     return sharing.scope_ids(link)
 
 
-class ShareConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
+class ShareConsumer(ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.token = self.scope["url_route"]["kwargs"]["token"]
         self.user = self.scope.get("user")
@@ -149,27 +149,12 @@ class ShareConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
             return True
         return False
 
+    def frame_chars(self) -> int:
+        return MAX_FRAME
+
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        if self.gone:
-            return
-        if not self.budget.take():
-            if refusal := self.budget.refusal():
-                await self._error(refusal, code="rate_limited")
-            return
-        if text_data is None:
-            await self._error("Frames must be JSON text, not binary.", code="wrong_type")
-            return
-        if len(text_data) > MAX_FRAME:
-            await self._error(
-                f"The frame is {len(text_data):,} characters; the limit is {MAX_FRAME:,}.", code="too_large"
-            )
-            return
-        try:
-            frame = loads_untrusted(text_data, name="The frame")
-        except ServiceError as exc:
-            await self._error(exc.message, code=exc.code)
-            return
-        await self.receive_json(frame)
+        if not self.gone:
+            await super().receive(text_data, bytes_data, **kwargs)
 
     async def receive_json(self, content, **kwargs) -> None:
         try:

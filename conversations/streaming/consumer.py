@@ -24,11 +24,12 @@ from conversations.streaming.sockets import (
     CLOSE_UNAUTHENTICATED,
     FrameBudget,
     Presence,
+    ReadsFrames,
     SendsUntilClosed,
     resume,
     turn_in,
 )
-from conversations.validation import loads_untrusted, unpaired_surrogate
+from conversations.validation import unpaired_surrogate
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def _conversation(user, conversation_id: int, need: Need):
     return conversation_for(user, conversation_id, need=need)
 
 
-class ConversationConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
+class ConversationConsumer(ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.budget = FrameBudget(settings.WS_FRAMES_PER_SECOND)
         self.user = self.scope.get("user")
@@ -68,26 +69,8 @@ class ConversationConsumer(SendsUntilClosed, Presence, AsyncJsonWebsocketConsume
             await self._error("You no longer have access to this conversation.", code="not_found")
             await self.close(code=CLOSE_NOT_FOUND)
 
-    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        if not self.budget.take():
-            if refusal := self.budget.refusal():
-                await self._error(refusal, code="rate_limited")
-            return
-        if text_data is None:
-            await self._error("Frames must be JSON text, not binary.", code="wrong_type")
-            return
-        if len(text_data) > frame_limit():
-            await self._error(
-                f"The frame is {len(text_data):,} characters; the limit is {frame_limit():,}.",
-                code="too_large",
-            )
-            return
-        try:
-            frame = loads_untrusted(text_data, name="The frame")
-        except ServiceError as exc:
-            await self._error(exc.message, code=exc.code)
-            return
-        await self.receive_json(frame)
+    def frame_chars(self) -> int:
+        return frame_limit()
 
     async def receive_json(self, content, **kwargs) -> None:
         request_id = content.get("request_id") if isinstance(content, dict) else ""

@@ -20,6 +20,7 @@ from conversations.streaming.frames import (
     utf16_length,
     utf16_tail,
 )
+from conversations.validation import loads_untrusted
 
 logger = logging.getLogger(__name__)
 
@@ -148,3 +149,36 @@ class Presence:
 
     async def presence_show(self, frame: dict) -> None:
         await self.send_json(frame)
+
+
+class ReadsFrames:
+    """A client's frames read the same way on every socket: within the frame budget, as text,
+    within `frame_chars()`, as JSON of bounded depth. Each refusal is answered with an `error`
+    frame (at most once a second for the budget) and the socket stays open; nothing is acted on."""
+
+    budget: FrameBudget
+
+    def frame_chars(self) -> int:
+        raise NotImplementedError
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        if not self.budget.take():
+            if refusal := self.budget.refusal():
+                await self._error(refusal, code="rate_limited")
+            return
+        if text_data is None:
+            await self._error("Frames must be JSON text, not binary.", code="wrong_type")
+            return
+        limit = self.frame_chars()
+        if len(text_data) > limit:
+            await self._error(f"The frame is {len(text_data):,} characters; the limit is {limit:,}.", code="too_large")
+            return
+        try:
+            frame = loads_untrusted(text_data, name="The frame")
+        except ServiceError as exc:
+            await self._error(exc.message, code=exc.code)
+            return
+        await self.receive_json(frame)  # type: ignore[attr-defined]
+
+    async def _error(self, message: str, *, code: str) -> None:
+        raise NotImplementedError
