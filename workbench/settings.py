@@ -134,7 +134,10 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "workbench.layers.InMemoryChannelLayer"}}
+    # One process: channels' own in-memory layer, as configured by default (capacity 100 a channel,
+    # messages expire after 60 s). It sweeps every queue and group for expired entries on each
+    # receive and group send; what that costs at 50 and 100 streams is in BENCHMARKS.md.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
