@@ -11,9 +11,7 @@ class ConversationsConfig(AppConfig):
     def ready(self) -> None:
         from conversations import sharing
         from conversations.models import ShareLink
-        from workbench import db
 
-        db.install()
         # A link is deleted mostly by cascade (its conversation, turn or maker): a receiver sees
         # every way, where a call in each service would miss some.
         post_delete.connect(sharing.share_deleted, sender=ShareLink, dispatch_uid="share-deleted")
