@@ -115,14 +115,14 @@ def _bytes_cause(x: dict) -> str:
     prose = dict(m.get("prose_bytes") or {})
     words = prose.pop("text", 0)
     if words:
-        text += (f"Compressed, with {words:,.0f} B of prose: deltas {prose.get('delta', 0):,.0f} B, "
+        text += (f"With {words:,.0f} B of prose: deltas {prose.get('delta', 0):,.0f} B, "
                  + ", ".join(f"{k} {v:,.0f} B" for k, v in sorted(prose.items()) if k != "delta")
-                 + f"; so the deltas alone are {f(prose.get('delta', 0) / words, 2)}× the prose (deflate gains "
-                 "little on 60-byte pieces of new text, and each frame keeps a few bytes of envelope and "
-                 "header) and the turn frames add "
+                 + f"; so the deltas alone are {f(prose.get('delta', 0) / words, 2)}× the prose (each frame "
+                 "carries its JSON envelope and header, uncompressed) and the turn frames add "
                  f"{f(sum(v for k, v in prose.items() if k != 'delta') / words, 2)}×. ")
     text += ("Fix: fewer, larger frames (a longer WORKBENCH_COALESCE_SECONDS: 50 ms gives about 20 a second), "
-             "and turn frames that carry only what changed.")
+             "turn frames that carry only what changed, or permessage-deflate, which daphne has no public "
+             "setting to accept (BENCHMARKS.md, *Websocket bytes*).")
     return text
 
 

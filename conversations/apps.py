@@ -9,8 +9,13 @@ class ConversationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.core import checks
+
         from conversations import sharing
         from conversations.models import ShareLink
+        from conversations.protocol import check_frames_fit
+
+        checks.register(check_frames_fit)
 
         # A link is deleted mostly by cascade (its conversation, turn or maker): a receiver sees
         # every way, where a call in each service would miss some.
