@@ -141,7 +141,8 @@ def _rss_cause(r: dict, x: dict) -> str:
         biggest = max(range(1, len(stages)), key=lambda i: stages[i][1] - stages[i - 1][1])
         name, grew = stages[biggest][0], stages[biggest][1] - stages[biggest - 1][1]
         if "tiktoken" in name:
-            remedy = ("most of it is the Rust tables of the two encodings every turn is counted in; "
+            remedy = ("it is the two encodings every turn is counted in, their ranks held twice (in tiktoken's "
+                      "Rust tables, and as the Python dict the encoding keeps, about 35 MB for the two); "
                       "counting only the encodings of the configured models (cl100k_base serves only "
                       "older OpenAI models) or counting in one process shared by all server processes "
                       "would take it out of each server")

@@ -3,7 +3,11 @@ met or not met, and for each target missed a "Cause and fix" filled from what wa
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+# Before/after measurements made by hand for a decision (with their commands), kept across
+# regenerations: the benchmark cannot rerun code that is gone.
+RECORDED = Path(__file__).with_name("recorded.md")
 TTFT_TARGETS = {1: 5.0, 10: 10.0, 50: 25.0, 100: 50.0}
 CPU_TARGET_US = 40.0
 BYTES_TARGET = 1.2
@@ -282,4 +286,6 @@ def render(r: dict, extra_sections: list[str]) -> str:
     if r.get("profile"):
         parts.append(profile_section(r))
     parts += extra_sections
+    if RECORDED.is_file():
+        parts.append(RECORDED.read_text())
     return "\n".join(parts)
