@@ -125,14 +125,14 @@ def _bytes_cause(x: dict) -> str:
     prose = dict(m.get("prose_bytes") or {})
     words = prose.pop("text", 0)
     if words:
-        text += (f"Compressed, with {words:,.0f} B of prose: deltas {prose.get('delta', 0):,.0f} B, "
+        text += (f"With {words:,.0f} B of prose: deltas {prose.get('delta', 0):,.0f} B, "
                  + ", ".join(f"{k} {v:,.0f} B" for k, v in sorted(prose.items()) if k != "delta")
-                 + f"; so the deltas alone are {f(prose.get('delta', 0) / words, 2)}× the prose (deflate gains "
-                 "little on 60-byte pieces of new text, and each frame keeps a few bytes of envelope and "
-                 "header) and the turn frames add "
+                 + f"; so the deltas alone are {f(prose.get('delta', 0) / words, 2)}× the prose (each frame "
+                 "carries its JSON envelope and header, uncompressed) and the turn frames add "
                  f"{f(sum(v for k, v in prose.items() if k != 'delta') / words, 2)}×. ")
     text += ("Fix: fewer, larger frames (a longer WORKBENCH_COALESCE_SECONDS: 50 ms gives about 20 a second), "
-             "and turn frames that carry only what changed.")
+             "turn frames that carry only what changed, or permessage-deflate, which daphne has no public "
+             "setting to accept (BENCHMARKS.md, *Websocket bytes*).")
     return text
 
 
@@ -151,7 +151,8 @@ def _rss_cause(r: dict, x: dict) -> str:
         biggest = max(range(1, len(stages)), key=lambda i: stages[i][1] - stages[i - 1][1])
         name, grew = stages[biggest][0], stages[biggest][1] - stages[biggest - 1][1]
         if "tiktoken" in name:
-            remedy = ("most of it is the Rust tables of the two encodings every turn is counted in; "
+            remedy = ("it is the two encodings every turn is counted in, their ranks held twice (in tiktoken's "
+                      "Rust tables, and as the Python dict the encoding keeps, about 35 MB for the two); "
                       "counting only the encodings of the configured models (cl100k_base serves only "
                       "older OpenAI models) or counting in one process shared by all server processes "
                       "would take it out of each server")

@@ -3,7 +3,11 @@ met or not met, and for each target missed a "Cause and fix" filled from what wa
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+# Before/after measurements made by hand for a decision (with their commands), kept across
+# regenerations: the benchmark cannot rerun code that is gone.
+RECORDED = Path(__file__).with_name("recorded.md")
 TTFT_TARGETS = {1: 5.0, 10: 10.0, 50: 25.0, 100: 50.0}
 CPU_TARGET_US = 40.0
 BYTES_TARGET = 1.2
@@ -108,13 +112,14 @@ def machine_section(r: dict) -> str:
         "- *Nothing lost*: deltas applied by offset in UTF-16 units (prompts hold `ï` and `😀`); the text must equal "
         "`reply_text(prompt, 200)` with no gap, repeat or reordering, and the reply must be saved `complete` "
         "with that exact text (read back with `manage.py shell`).",
-        "- *Bytes*: what the client's socket received from the network (compressed frames and their "
+        "- *Bytes*: what the client's socket received from the network (frames and their "
         "headers) from the send to `turn.finished`, ÷ the reply's text in UTF-8; the client offers "
-        "permessage-deflate as browsers do. In parentheses, the same frames uncompressed (payload + header). "
-        "The fake's replies cycle through 19 words, which deflate shrinks far more than prose, so each "
+        "permessage-deflate as browsers do, and the server declines it (daphne accepts no websocket extension), "
+        "so the frames go uncompressed. In parentheses, the frames' payload + header as the client counted them. "
+        "The fake's replies cycle through 19 words, so each "
         "table also gives *prose*: one recorded reply's frames with their text replaced by English prose of "
-        "the same length, compressed with the server's settings after the socket's previous reply, as on a "
-        "socket in use (`bench/streams.py: prose_ratio`); the first reply on a new socket is given apart. "
+        "the same length (`bench/streams.py: prose_ratio`); uncompressed, the first reply on a new socket "
+        "is the same. "
         "*Frames per second*: delta frames ÷ the time "
         "from first to last delta of a stream. *DB writes*: `n_tup_ins + n_tup_upd` of `conversations_turn` "
         "(PostgreSQL statistics, read after the server exits so every backend has reported), ÷ replies "
@@ -287,4 +292,6 @@ def render(r: dict, extra_sections: list[str]) -> str:
     if r.get("profile"):
         parts.append(profile_section(r))
     parts += extra_sections
+    if RECORDED.is_file():
+        parts.append(RECORDED.read_text())
     return "\n".join(parts)

@@ -13,7 +13,6 @@ import asyncio
 import math
 import statistics
 import time
-import zlib
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -41,7 +40,7 @@ class Stream:
     frames: int = 0
     delta_frames: int = 0
     bytes_by_type: dict[str, int] = field(default_factory=dict)  # uncompressed payload + frame header
-    wire_bytes: int = 0  # what came over the socket for this reply (compressed frames, headers)
+    wire_bytes: int = 0  # what came over the socket for this reply (frames and headers)
     payloads: list[bytes] = field(default_factory=list)  # the frames, kept for two replies per run
     gaps: int = 0
     repeats: int = 0
@@ -58,8 +57,8 @@ class Stream:
         return not self.error and self.status in ("complete", "stream-end") and self.text == self.expected
 
 
-# English prose standing in for a model's reply when the fake's text (a 19-word cycle, which
-# deflate shrinks far better than prose) is swapped out of a recorded reply's frames.
+# English prose standing in for a model's reply when the fake's text (a 19-word cycle) is swapped
+# out of a recorded reply's frames.
 PROSE = (
     "A conversation with a language model rarely runs in a straight line. You ask for a plan, the "
     "model offers three, and the second one is almost right, so you go back to it and change one "
@@ -81,7 +80,8 @@ PROSE = (
 
 def prose_ratio(replies: list[list[bytes]]) -> float:
     """Wire bytes ÷ text of a recorded reply's frames with their delta text replaced by prose of
-    the same length, compressed as the server compresses (workbench/compression.py)."""
+    the same length, sent as the server sends them (uncompressed: daphne accepts no websocket
+    extension)."""
     by_type = prose_bytes(replies)
     text = by_type.pop("text", 0)
     return sum(by_type.values()) / text if text else math.nan
@@ -89,28 +89,20 @@ def prose_ratio(replies: list[list[bytes]]) -> float:
 
 def prose_bytes(replies: list[list[bytes]]) -> dict[str, int]:
     """The wire bytes of each frame type of the last of a socket's recorded replies, their text
-    replaced by prose (see prose_ratio), and the prose itself (`text`, in UTF-8). The replies before
-    it go through the same compressor first, as they did on the socket (its window keeps them),
-    with their own text, so that the prose is new to the compressor."""
-    from workbench import compression
-
+    replaced by prose (see prose_ratio), and the prose itself (`text`, in UTF-8). Frames go
+    uncompressed, so the replies before it on the socket change nothing."""
     out: dict[str, int] = {}
-    deflate = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -compression.SERVER_WINDOW_BITS,
-                               compression.MEMORY_LEVEL)
     position = 0
-    for number, payloads in enumerate(replies):
-        out = {}
-        for raw in payloads:
-            frame = orjson.loads(raw)
-            kind = frame.get("type", "?")
-            if kind == "delta" and number == len(replies) - 1:
-                size = len(frame["text"])
-                frame["text"] = (PROSE * 4)[position:position + size]
-                position += size
-                out["text"] = out.get("text", 0) + len(frame["text"].encode())
-                raw = orjson.dumps(frame)
-            compressed = deflate.compress(raw) + deflate.flush(zlib.Z_SYNC_FLUSH)
-            out[kind] = out.get(kind, 0) + wire_size(len(compressed) - 4)  # RFC 7692 drops the flush's 00 00 ff ff
+    for raw in replies[-1] if replies else []:
+        frame = orjson.loads(raw)
+        kind = frame.get("type", "?")
+        if kind == "delta":
+            size = len(frame["text"])
+            frame["text"] = (PROSE * 4)[position:position + size]
+            position += size
+            out["text"] = out.get("text", 0) + len(frame["text"].encode())
+            raw = orjson.dumps(frame)
+        out[kind] = out.get(kind, 0) + wire_size(len(raw))
     return out
 
 
@@ -223,7 +215,7 @@ async def _socket_client(http, target, index: int, count: int, *, replies: int, 
         ws = await http.ws_connect(f"{ws_base}/ws/conversations/{conversation_id}/",
                                    headers={"Cookie": f"sessionid={session_key}"}, origin=origin,
                                    max_msg_size=0, timeout=aiohttp.ClientWSTimeout(ws_close=2),
-                                   compress=15)  # permessage-deflate, offered as browsers do
+                                   compress=15)  # permessage-deflate, offered as browsers do (the server declines it)
         wire = WireCounter(ws)
     except (aiohttp.ClientError, OSError) as exc:
         return [Stream(prompt_for(tag, index, r), error=f"connect: {exc}") for r in range(replies)]

@@ -9,12 +9,15 @@ class ConversationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.core import checks
+
         from conversations.models import ShareLink
         from conversations.sharing import services as sharing
+        from conversations.streaming.protocol import check_frames_fit
         from conversations.workspaces import signals as workspace_signals
-        from workbench import db
 
-        db.install()
+        checks.register(check_frames_fit)
+
         # A link is deleted mostly by cascade (its conversation, turn or maker): a receiver sees
         # every way, where a call in each service would miss some.
         post_delete.connect(sharing.share_deleted, sender=ShareLink, dispatch_uid="share-deleted")

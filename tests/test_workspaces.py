@@ -204,7 +204,7 @@ def test_removing_a_member_takes_their_access_at_once(team, alice, bob):
 def test_removal_tells_the_removed_persons_sockets(team, alice, bob, settings, django_capture_on_commit_callbacks):
     # The in-memory layer lets this synchronous test listen on a made-up channel; the Redis layer
     # is exercised by the socket tests in tests/test_permissions.py.
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "workbench.layers.InMemoryChannelLayer"}}
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     channel_layers.backends.clear()
     layer = get_channel_layer()
     async_to_sync(layer.group_add)(user_group(bob.id), "test-channel")

@@ -12,12 +12,8 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from conversations.streaming.liveness import ensure_heartbeat  # noqa: E402
-from workbench import compression  # noqa: E402
 from workbench.origins import SameOriginValidator  # noqa: E402
 from workbench.routing import websocket_urlpatterns  # noqa: E402
-
-# Imported before daphne starts its websocket factory (by `daphne` and by `runserver` alike).
-compression.enable()
 
 router = ProtocolTypeRouter(
     {

@@ -135,7 +135,10 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "workbench.layers.InMemoryChannelLayer"}}
+    # One process: channels' own in-memory layer, as configured by default (capacity 100 a channel,
+    # messages expire after 60 s). It sweeps every queue and group for expired entries on each
+    # receive and group send; what that costs at 50 and 100 streams is in BENCHMARKS.md.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -333,12 +336,12 @@ STREAM_COALESCE_SECONDS = env_float("WORKBENCH_COALESCE_SECONDS", 0.05, minimum=
 STREAM_READ_INTERVAL_SECONDS = env_float("WORKBENCH_READ_INTERVAL_SECONDS", 0.02, minimum=0.0)
 STREAM_CHECKPOINT_SECONDS = env_float("WORKBENCH_CHECKPOINT_SECONDS", 2.0, minimum=0.1)
 MAX_MESSAGE_CHARS = env_int("WORKBENCH_MAX_MESSAGE_CHARS", 100_000, minimum=1)
-MAX_SYSTEM_PROMPT_CHARS = env_int("WORKBENCH_MAX_SYSTEM_PROMPT_CHARS", 50_000, minimum=1)
+# A send to six models repeats the system prompt six times: with these two at their longest, the
+# frame still fits under the 1 MiB daphne takes in (conversations/streaming/protocol.py, largest_page_frame).
+MAX_SYSTEM_PROMPT_CHARS = env_int("WORKBENCH_MAX_SYSTEM_PROMPT_CHARS", 40_000, minimum=1)
 MAX_OUTPUT_TOKENS = env_int("WORKBENCH_MAX_OUTPUT_TOKENS", 32_000, minimum=1)
 # Replies one person may have streaming at once (a fan-out counts each of its replies).
 MAX_CONCURRENT_REPLIES = env_int("WORKBENCH_MAX_CONCURRENT_REPLIES", 12, minimum=1)
-# Whether websocket frames are compressed (permessage-deflate) for clients that offer it.
-WS_COMPRESSION = env_bool("WORKBENCH_WS_COMPRESSION", True)
 # Websocket frames one socket may send a second (bursts up to twice as many).
 WS_FRAMES_PER_SECOND = env_float("WORKBENCH_WS_FRAMES_PER_SECOND", 10.0, minimum=0.1)
 # Whether anyone who reaches the workbench may create an account.
