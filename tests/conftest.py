@@ -159,8 +159,16 @@ SIBLING_TEXT = "Answer-two-sibling-text"
 GARBAGE_TOKEN = "Zm9yZ2VkLXRva2VuLXRoYXQtbWF0Y2hlcy1ub3RoaW5n"  # the right shape, matches nothing
 
 
-def chain(conversation: Conversation, contents: list[str], parent: Turn | None = None, **reply_fields) -> list[Turn]:
-    """Complete turns, alternating prompt and reply (the `complete_chain` pattern)."""
+def chain(
+    conversation: Conversation,
+    contents: list[str],
+    parent: Turn | None = None,
+    *,
+    provider: str = "openai",
+    model: str = "fake-model",
+    **reply_fields,
+) -> list[Turn]:
+    """Complete turns, alternating prompt and reply, with their counts stored as the service does."""
     turns = []
     for index, content in enumerate(contents):
         reply = index % 2 == 1
@@ -170,8 +178,8 @@ def chain(conversation: Conversation, contents: list[str], parent: Turn | None =
             role="assistant" if reply else "user",
             content=content,
             token_counts=count_all(content),
-            provider="openai" if reply else "",
-            model="fake-model" if reply else "",
+            provider=provider if reply else "",
+            model=model if reply else "",
             **(reply_fields if reply else {}),
         )
         turns.append(parent)

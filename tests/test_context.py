@@ -22,29 +22,11 @@ from conversations.registry import registry
 from conversations.services import Variant
 from conversations.streaming import replies
 from conversations.tokens import TOKENS_PER_MESSAGE, TOKENS_PER_REPLY, count, count_all
-from tests.conftest import signed_in
+from tests.conftest import chain, signed_in
 from tests.fake_upstream import reply_text
 from tests.wsclient import WAIT, connect, created_reply, finished, frames_until
 
 WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa "
-
-
-def chain(conversation, contents: list[str], *, model: str = "fake-model", provider: str = "openai") -> list[Turn]:
-    """Complete turns, alternating prompt and reply, with their counts stored as the service does."""
-    turns, parent = [], None
-    for index, content in enumerate(contents):
-        reply = index % 2 == 1
-        parent = Turn.objects.append(
-            conversation=conversation,
-            parent=parent,
-            role="assistant" if reply else "user",
-            content=content,
-            token_counts=count_all(content),
-            provider=provider if reply else "",
-            model=model if reply else "",
-        )
-        turns.append(parent)
-    return turns
 
 
 @pytest.fixture
