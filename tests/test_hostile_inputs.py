@@ -77,8 +77,8 @@ async def test_nesting_up_to_the_limit_is_read(alice, conversation, providers, n
     await ws.disconnect()
 
 
-@ws_db
-async def test_deeply_nested_frames_on_a_live_share_socket_are_refused(alice, conversation, no_leftover_generations):
+async def _live_share_socket(alice, conversation):
+    """An anonymous reader's socket on a live link to `conversation`, which holds one prompt."""
     from channels.testing import WebsocketCommunicator
 
     from tests.wsclient import router
@@ -90,6 +90,12 @@ async def test_deeply_nested_frames_on_a_live_share_socket_are_refused(alice, co
     )
     ws = WebsocketCommunicator(router, f"/ws/share/{link.token}/")
     ws.scope["user"] = AnonymousUser()
+    return ws, prompt
+
+
+@ws_db
+async def test_deeply_nested_frames_on_a_live_share_socket_are_refused(alice, conversation, no_leftover_generations):
+    ws, prompt = await _live_share_socket(alice, conversation)
     assert (await ws.connect(timeout=WAIT))[0]
     # The share socket reads frames of up to 1,000 characters: that is deep enough to overflow.
     await ws.send_to(text_data="[" * 999)
@@ -116,17 +122,7 @@ SHARE_FRAMES: list[tuple[dict[str, Any], str, str]] = [
 
 @ws_db
 async def test_a_live_share_socket_reads_frames_by_the_same_rules(alice, conversation, no_leftover_generations):
-    from channels.testing import WebsocketCommunicator
-
-    from tests.wsclient import router
-
-    prompt = await database_sync_to_async(Turn.objects.create)(conversation=conversation, role="user", content="q")
-    link = await database_sync_to_async(sharing.share_create)(
-        conversation=conversation, by=alice, turn_id=None, with_subtree=False, mode="live",
-        audience="anyone", expires_at=None,
-    )
-    ws = WebsocketCommunicator(router, f"/ws/share/{link.token}/")
-    ws.scope["user"] = AnonymousUser()
+    ws, prompt = await _live_share_socket(alice, conversation)
     assert (await ws.connect())[0]
     for frame, code, message in SHARE_FRAMES:
         frame = {key: prompt.id if value == "TURN" else value for key, value in frame.items()}
