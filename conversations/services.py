@@ -281,7 +281,8 @@ def path_copy(*, path: list[dict], owner, title: str, forked_from_id: int | None
         copies = []
         for turn in path:
             fields = {name: value for name, value in turn.items() if name != "id"}
-            fields.setdefault("token_counts", count_all(fields["content"]))
+            if "token_counts" not in fields:  # a share link's reader is not told them
+                fields["token_counts"] = count_all(fields["content"])
             context = dict(fields.pop("context", None) or {})
             if context.get("omitted"):
                 context["omitted"] = [new_ids[i] for i in context["omitted"] if i in new_ids]

@@ -20,7 +20,7 @@ from django.utils import timezone
 from conversations.errors import ServiceError
 from conversations.models import Conversation, ShareLink, Turn
 from conversations.services import path_copy
-from conversations.streaming.frames import READER_FIELDS, reader_payload
+from conversations.streaming.frames import READER_FIELDS, reader_payload, reader_turn
 from conversations.streaming.groups import maker_group, share_group
 
 TOKEN_BYTES = 32  # 256 bits from `secrets`
@@ -48,13 +48,6 @@ def share_deleted(sender, instance: ShareLink, **kwargs) -> None:
     """`post_delete` of a link, itself or through its conversation, turn, workspace or maker:
     the sockets watching it check it again, find it gone, and close."""
     _after_commit_send(share_group(instance.pk), {"type": "share.check"})
-
-
-def _reader_turn(turn: Turn) -> dict:
-    """A turn as a snapshot stores it: the reader's fields but `length`."""
-    data = reader_payload(turn)
-    del data["length"]
-    return data
 
 
 def _scope(conversation_id: int, turn_id: int | None, with_subtree: bool) -> tuple[set[int] | None, set[int]]:
@@ -108,7 +101,7 @@ def share_create(
                 "finished, or share it live.",
                 code="streaming",
             )
-        snapshot = [_reader_turn(t) for t in turns]
+        snapshot = [reader_turn(t) for t in turns]
     return ShareLink.objects.create(
         token=secrets.token_urlsafe(TOKEN_BYTES),
         conversation=conversation,
@@ -188,7 +181,7 @@ def shared_tree(link: ShareLink) -> SharedTree:
     if link.mode == ShareLink.Mode.SNAPSHOT:
         return SharedTree.build(link.snapshot)
     turns = _scope_turns(link.conversation, link.turn_id, link.with_subtree)
-    return SharedTree.build([_reader_turn(t) for t in turns])
+    return SharedTree.build([reader_turn(t) for t in turns])
 
 
 def opening_turn(link: ShareLink, tree: SharedTree) -> int | None:

@@ -56,18 +56,19 @@ def finished_payload(**values: Any) -> dict:
     return compact({name: jsonable(values[name]) for name in FINISHED_FIELDS if name in values})
 
 
-def reader_payload(turn: Turn | Mapping[str, Any]) -> dict:
-    """What a share link says about one turn: a Turn, or a turn stored in a snapshot (which
-    holds the reader's fields but `length`)."""
-    if isinstance(turn, Turn):  # reads only the reader's columns: the rest may be deferred
-        data = {
-            name: jsonable(getattr(turn, "parent_id" if name == "parent" else name))
-            for name in READER_FIELDS if name != "length"
-        }
-    else:
-        data = dict(turn)
-    data["length"] = utf16_length(data["content"])
-    return data
+def reader_turn(turn: Turn) -> dict:
+    """A turn as a share link's reader knows it, as a snapshot stores it: the reader's fields but
+    `length`. Reads only the reader's columns: the rest may be deferred."""
+    return {
+        name: jsonable(getattr(turn, "parent_id" if name == "parent" else name))
+        for name in READER_FIELDS if name != "length"
+    }
+
+
+def reader_payload(turn: Mapping[str, Any]) -> dict:
+    """What a share link says about one turn: its `reader_turn` (live, or stored in a snapshot)
+    with `length`."""
+    return {**turn, "length": utf16_length(turn["content"])}
 
 
 def compact(data: dict) -> dict:
