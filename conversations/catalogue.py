@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -45,6 +45,9 @@ class ModelInfo:
     input_per_million: Decimal | None
     output_per_million: Decimal | None
     encoding: EncodingChoice
+    # The reasoning settings the model takes: "effort" (OpenAI's reasoning effort), "budget"
+    # (Anthropic's thinking budget), or "" for none.
+    reasoning: str
     # False when the catalogue has no entry and the window is the assumed default.
     listed: bool
 
@@ -78,6 +81,7 @@ class ModelInfo:
             "output_per_million": _number(self.output_per_million),
             "encoding": self.encoding.name,
             "estimate": self.encoding.estimate,
+            "reasoning": self.reasoning,
             "listed": self.listed,
             "reply_budget": self.reply_budget(None),
         }
@@ -112,6 +116,10 @@ Tokens = Annotated[Annotated[int, Field(ge=1)] | None, refused(" must be a whole
 Price = Annotated[
     Annotated[float, Field(ge=0, allow_inf_nan=False)] | None, refused(" must be a price in US dollars, 0 or more.")
 ]
+REASONING_KINDS = ("effort", "budget")
+Reasoning = Annotated[
+    Literal["effort", "budget", ""], refused(' must be "effort" (OpenAI reasoning models), "budget" (Anthropic extended thinking) or "".')
+]
 Encoding = Annotated[
     Annotated[str, AfterValidator(_known_encoding)] | None, refused(f" must be one of {', '.join(ENCODINGS)}.")
 ]
@@ -129,6 +137,7 @@ class CatalogueEntry(BaseModel):
     input_per_million: Price = None
     output_per_million: Price = None
     encoding: Encoding = None
+    reasoning: Reasoning = ""
 
     def given(self) -> dict[str, Any]:
         """The fields the entry gave, with their checked values: they override those given before."""
@@ -206,6 +215,7 @@ class Catalogue:
             input_per_million=None if prices[0] is None else Decimal(str(prices[0])),
             output_per_million=None if prices[1] is None else Decimal(str(prices[1])),
             encoding=self._encoding(provider, model, entry.get("encoding", "")),
+            reasoning=entry.get("reasoning", ""),
             listed=listed,
         )
 

@@ -72,6 +72,18 @@ class Turn(models.Model):
     chain = models.BigIntegerField(null=True, blank=True)
     role = models.CharField(max_length=16, choices=Role.choices)
     content = models.TextField(blank=True)
+    # The model's reasoning for a reply (its thinking, or the summary its API gives), never part of
+    # `content`: shown apart, and never sent to a model as text.
+    reasoning = models.TextField(blank=True)
+    # The reasoning as the API must get it back to continue the branch (see providers/base.py:
+    # ReasoningBlock), in the order it came; sent only to the provider that made it.
+    reasoning_blocks = models.JSONField(default=list, blank=True)
+    # Output tokens spent on reasoning, when the API reports them apart (included in output_tokens).
+    reasoning_tokens = models.PositiveIntegerField(null=True, blank=True)
+    # Seconds from the request to the answer's first text, for a reply that reasoned first.
+    reasoning_seconds = models.FloatField(null=True, blank=True)
+    # The model refused: `content` is its refusal.
+    refused = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
     provider = models.CharField(max_length=64, blank=True)
     model = models.CharField(max_length=200, blank=True)
@@ -206,6 +218,8 @@ class ShareLink(models.Model):
     # The branch root → turn, or None for the whole conversation.
     turn = models.ForeignKey(Turn, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     with_subtree = models.BooleanField(default=False)
+    # Whether readers see the replies' reasoning; the sharer chooses, and it is off by default.
+    include_reasoning = models.BooleanField(default=False)
     mode = models.CharField(max_length=16, choices=Mode.choices)
     audience = models.CharField(max_length=16, choices=Audience.choices)
     # A snapshot's turns as they were when the link was made; empty for a live link.

@@ -64,7 +64,10 @@ def _title_from(content: str) -> str:
 def messages_for(turns: list[Turn]) -> list[Message]:
     """The messages of the turns a request carries (see context.sendable)."""
     return [
-        Message(role=t.role, content=t.content, response_id=t.response_id, provider=t.provider)
+        Message(
+            role=t.role, content=t.content, response_id=t.response_id, provider=t.provider,
+            reasoning_blocks=tuple(t.reasoning_blocks or ()),
+        )
         for t in turns
     ]
 
@@ -88,6 +91,30 @@ def _lock(conversation: Conversation) -> None:
     Conversation.objects.select_for_update().filter(pk=conversation.pk).values_list("pk").first()
 
 
+def _check_reasoning_settings(settings: GenerationSettings, info, model_id: str) -> None:
+    """A reasoning setting goes only to a model whose catalogue entry says it takes it."""
+    if settings.reasoning_effort and info.reasoning != "effort":
+        raise ServiceError(
+            f"{model_id} takes no reasoning effort: only models the catalogue marks "
+            '"reasoning": "effort" do (OpenAI reasoning models).', code="invalid",
+        )
+    if settings.thinking_budget:
+        if info.reasoning != "budget":
+            raise ServiceError(
+                f"{model_id} takes no thinking budget: only models the catalogue marks "
+                '"reasoning": "budget" do (Anthropic models with extended thinking).', code="invalid",
+            )
+        if settings.max_tokens and settings.thinking_budget >= settings.max_tokens:
+            raise ServiceError(
+                f"The thinking budget ({settings.thinking_budget}) must be less than max_tokens "
+                f"({settings.max_tokens}): the answer comes out of the same allowance.", code="invalid",
+            )
+        if settings.temperature is not None and settings.temperature != 1:
+            raise ServiceError(
+                "Extended thinking works only at temperature 1: leave the temperature unset.", code="invalid",
+            )
+
+
 def _create_replies(
     *, conversation: Conversation, path: list[Turn], author, variants: list[Variant]
 ) -> list[PreparedReply]:
@@ -106,6 +133,7 @@ def _create_replies(
         provider, model = _resolve(variant.model_id)
         settings = variant.settings
         info = registry().model_info(f"{provider.name}:{model}")
+        _check_reasoning_settings(settings, info, variant.model_id)
         try:
             plan = plan_context(
                 path=path, info=info, system_prompt=settings.system_prompt, max_tokens=settings.max_tokens

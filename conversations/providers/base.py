@@ -18,6 +18,9 @@ class Message:
     # The provider's id for the reply this assistant message was, when it reported one.
     response_id: str = ""
     provider: str = ""
+    # The reply's reasoning as its API gave it back (Anthropic's signed thinking blocks, a
+    # Responses reasoning item): sent again only to the provider that made it, which checks them.
+    reasoning_blocks: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,10 @@ class GenerationSettings:
     temperature: float | None = None
     max_tokens: int | None = None
     top_p: float | None = None
+    # How hard a reasoning model thinks: "low", "medium" or "high" (OpenAI's reasoning effort).
+    reasoning_effort: str | None = None
+    # Tokens an Anthropic model may think with before it answers (extended thinking).
+    thinking_budget: int | None = None
 
     def as_dict(self) -> dict:
         values = {
@@ -33,6 +40,8 @@ class GenerationSettings:
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "top_p": self.top_p,
+            "reasoning_effort": self.reasoning_effort,
+            "thinking_budget": self.thinking_budget,
         }
         return {key: value for key, value in values.items() if value not in (None, "")}
 
@@ -53,9 +62,35 @@ class TextDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """Text of the model's reasoning (its thinking, or a summary of it), kept apart from the reply."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningBlock:
+    """A finished piece of reasoning as the API must get it back to continue the branch: an
+    Anthropic `thinking` block with its signature or a `redacted_thinking` block, a Responses
+    `reasoning` item. Its readable text, if any, came as ReasoningDelta events."""
+
+    block: dict
+
+
+@dataclass(frozen=True, slots=True)
+class RefusalDelta:
+    """Text of a refusal: the reply's text, marked as the model refusing."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
     input_tokens: int | None = None
+    # Every token the reply was billed for as output, its reasoning included.
     output_tokens: int | None = None
+    # Of those, the reasoning's, when the API reports them apart.
+    reasoning_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +103,7 @@ class Finish:
     reason: str = "stop"
 
 
-Event = TextDelta | Usage | ResponseId | Finish
+Event = TextDelta | ReasoningDelta | ReasoningBlock | RefusalDelta | Usage | ResponseId | Finish
 
 
 class ProviderError(Exception):

@@ -150,6 +150,10 @@ def _unknown_setting(keys: list[str]) -> PydanticCustomError:
     )
 
 
+# The most thinking budget a request may ask for (Anthropic's largest models answer in at most 128K).
+MAX_THINKING_BUDGET = 128_000
+
+
 def _unknown_action(value: Any) -> Any:
     raise refusal(f"Unknown action {value!r:.40}; expected one of: {', '.join(ACTIONS)}.", code="unknown_action")
 
@@ -184,6 +188,15 @@ TopP = Annotated[
 MaxTokens = Annotated[
     Annotated[int, Field(ge=1), AfterValidator(_at_most_output_tokens)] | None, refused(_max_tokens_rule)
 ]
+ReasoningEffort = Annotated[
+    Literal["low", "medium", "high"] | None,
+    refused('settings.reasoning_effort must be "low", "medium" or "high".'),
+]
+# Anthropic's least thinking budget is 1,024 tokens.
+ThinkingBudget = Annotated[
+    Annotated[int, Field(ge=1024, le=MAX_THINKING_BUDGET)] | None,
+    refused(f"settings.thinking_budget must be a whole number of tokens from 1024 to {MAX_THINKING_BUDGET}."),
+]
 UnknownAction = Annotated[Any, PlainValidator(_unknown_action)]
 
 # A field whose absence reads as null: its rule says what is missing ('"content" must be a string').
@@ -202,11 +215,13 @@ class Settings(BaseModel):
     temperature: Temperature = None
     max_tokens: MaxTokens = None
     top_p: TopP = None
+    reasoning_effort: ReasoningEffort = None
+    thinking_budget: ThinkingBudget = None
 
     def generation(self) -> GenerationSettings:
         return GenerationSettings(
             system_prompt=self.system_prompt or "", temperature=self.temperature, max_tokens=self.max_tokens,
-            top_p=self.top_p,
+            top_p=self.top_p, reasoning_effort=self.reasoning_effort, thinking_budget=self.thinking_budget,
         )
 
 
