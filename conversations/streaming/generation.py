@@ -197,6 +197,8 @@ class Generation:
                             self.response_id = event.id
                         elif type(event) is Finish:
                             self.finish_reason = event.reason
+                            # Anthropic refuses by its stop reason, after the text.
+                            self.refused = self.refused or event.reason == "refusal"
                         continue
                     # Text or reasoning came: it goes out with the next frame, and to the
                     # database with the next checkpoint.
