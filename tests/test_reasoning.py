@@ -348,3 +348,22 @@ async def test_reasoning_checkpoints_while_it_streams(alice, conversation, provi
     await ws.send_json_to({"action": "stop", "turn": reply_id})
     await frames_until(ws, finished(reply_id))
     await ws.disconnect()
+
+
+@pytest.mark.parametrize(
+    "provider, model, chosen, sent_back",
+    [
+        ("anthropic", "fake-think", {"thinking_budget": 2048}, 1),  # signed, to the model that made it
+        ("anthropic", "fake-think", {}, 0),  # thinking off: the reply's text alone
+        ("openai", "fake-model", {}, 0),  # another API: never
+    ],
+)
+def test_what_the_model_saw_says_whether_earlier_reasoning_went_back(
+    alice, conversation, thought, reasoning_catalogue, provider, model, chosen, sent_back
+):
+    later = chain(conversation, ["Q", "A"], thought[-1], provider=provider, model=model, settings=chosen)
+    data = signed_in(alice).get(reverse("reply_request", args=[conversation.id, later[-1].id])).json()
+    assert data["reasoning"] == {"earlier_replies": 1, "sent_back": sent_back}
+    blocks = [b for m in data["body"]["messages"] if isinstance(m["content"], list) for b in m["content"]]
+    assert ("s3cret" in str(blocks)) is bool(sent_back)
+    assert "I weighed it." not in str(data["body"]) or sent_back  # never as text
