@@ -163,7 +163,7 @@ def branch_markdown(*, conversation: Conversation, turns: list[Turn]) -> str:
         if turn.refused:
             blocks.append(REFUSED_NOTE)
         content = _section(turn.content)
-        if content:
+        if content.strip():
             blocks.append(content)
         note = _status_note(turn)
         if note:
