@@ -31,20 +31,17 @@ class Outcome:
     events: list[Event] = field(default_factory=list)
     error: ProviderError | None = None
 
-    def _texts(self, kind: type) -> str:
-        return "".join(e.text for e in self.events if isinstance(e, kind))  # type: ignore[attr-defined]
-
     @property
     def text(self) -> str:
-        return self._texts(TextDelta)
+        return "".join(e.text for e in self.events if isinstance(e, TextDelta))
 
     @property
     def reasoning(self) -> str:
-        return self._texts(ReasoningDelta)
+        return "".join(e.text for e in self.events if isinstance(e, ReasoningDelta))
 
     @property
     def refusal(self) -> str:
-        return self._texts(RefusalDelta)
+        return "".join(e.text for e in self.events if isinstance(e, RefusalDelta))
 
     @property
     def blocks(self) -> list[dict]:
