@@ -40,7 +40,10 @@ def _content(message: Message, *, blocks_from: str) -> str | list[dict]:
     reasoning) that reasoning's blocks as they were stored, then its text."""
     if message.role != "assistant" or not blocks_from or message.provider != blocks_from:
         return message.content
-    blocks = [block for block in message.reasoning_blocks if block.get("type") in REASONING_BLOCK_TYPES]
+    blocks = [
+        block for block in message.reasoning_blocks
+        if isinstance(block, dict) and block.get("type") in REASONING_BLOCK_TYPES
+    ]
     if not blocks:
         return message.content
     return [*blocks, {"type": "text", "text": message.content}]
