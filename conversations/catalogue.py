@@ -118,7 +118,8 @@ Price = Annotated[
 ]
 REASONING_KINDS = ("effort", "budget")
 Reasoning = Annotated[
-    Literal["effort", "budget", ""], refused(' must be "effort" (OpenAI reasoning models), "budget" (Anthropic extended thinking) or "".')
+    Literal["effort", "budget", ""],
+    refused(' must be "effort" (OpenAI reasoning models), "budget" (Anthropic extended thinking) or "".'),
 ]
 Encoding = Annotated[
     Annotated[str, AfterValidator(_known_encoding)] | None, refused(f" must be one of {', '.join(ENCODINGS)}.")

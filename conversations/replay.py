@@ -36,6 +36,10 @@ class SentRequest:
     # False when the provider is not configured here (or the reply was imported): `body` is then
     # the branch in Chat Completions form, not the bytes that were sent.
     known: bool
+    # Earlier replies in the request that had reasoning, and how many of those the body carries
+    # back (as signed blocks: only to the provider that made them, only with thinking on).
+    reasoned: int = 0
+    reasoning_sent: int = 0
 
     def as_json(self) -> dict:
         return {
@@ -47,6 +51,7 @@ class SentRequest:
             "known": self.known,
             "body": self.body,
             "context": self.reply.context,
+            "reasoning": {"earlier_replies": self.reasoned, "sent_back": self.reasoning_sent},
         }
 
 
@@ -64,15 +69,28 @@ def _settings_of(reply: Turn) -> GenerationSettings:
     return GenerationSettings(**{name: value for name, value in stored.given().items() if value is not None})
 
 
-def _request_for(reply: Turn, path: list[Turn]) -> GenerationRequest:
+def _reasoning_sent(body: dict) -> int:
+    """The earlier replies whose reasoning blocks the body carries."""
+    return sum(
+        1 for message in body.get("messages") or ()
+        if isinstance(message, dict) and isinstance(message.get("content"), list)
+        and any(isinstance(b, dict) and b.get("type") in ("thinking", "redacted_thinking") for b in message["content"])
+    )
+
+
+def _sent_turns(reply: Turn, path: list[Turn]) -> tuple[list[Turn], bool]:
+    """The turns the reply's request carried, and whether its plan left some out."""
     omitted = reply.context.get("omitted") if isinstance(reply.context, dict) else None
     left_out = {i for i in omitted if isinstance(i, int)} if isinstance(omitted, list) else set()
-    turns = [t for t in sendable(path) if t.id not in left_out]
+    return [t for t in sendable(path) if t.id not in left_out], bool(left_out)
+
+
+def _request_for(reply: Turn, turns: list[Turn], trimmed: bool) -> GenerationRequest:
     return GenerationRequest(
         model=reply.model,
         messages=messages_for(turns),
         settings=_settings_of(reply),
-        chain=not left_out,
+        chain=not trimmed,
     )
 
 
@@ -84,7 +102,9 @@ def sent_request(*, conversation_id: int, turn_id: int) -> SentRequest:
     reply = path[-1]
     if reply.role != Turn.Role.ASSISTANT:
         raise ServiceError("Only a reply has a request: pick a reply.", code="invalid")
-    request = _request_for(reply, path[:-1])
+    turns, trimmed = _sent_turns(reply, path[:-1])
+    request = _request_for(reply, turns, trimmed)
+    reasoned = sum(1 for t in turns if t.role == Turn.Role.ASSISTANT and (t.reasoning or t.reasoning_blocks))
     provider = registry().providers.get(reply.provider)
     if provider is None:
         # Not configured here (or imported): the branch in Chat Completions form.
@@ -93,10 +113,12 @@ def sent_request(*, conversation_id: int, turn_id: int) -> SentRequest:
             key_setting="", timeouts=(1, 1), max_retries=0,
         )
         body = generic.request_body(request)
-        return SentRequest(reply, reply.provider, reply.provider or "unknown", "", "", body, known=False)
+        return SentRequest(reply, reply.provider, reply.provider or "unknown", "", "", body, known=False,
+                           reasoned=reasoned)
+    body = provider.sent_body(request)
     return SentRequest(
-        reply, reply.provider, provider.label, provider.api, provider.public_base_url,
-        provider.sent_body(request), known=True,
+        reply, reply.provider, provider.label, provider.api, provider.public_base_url, body, known=True,
+        reasoned=reasoned, reasoning_sent=_reasoning_sent(body),
     )
 
 

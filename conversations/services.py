@@ -274,7 +274,8 @@ def conversation_set_main(*, conversation: Conversation, turn_id: int | None) ->
 # What a fork keeps of each turn: what the branch says and how it was made, not where it was stored.
 FORK_FIELDS = ("role", "content", "status", "provider", "model", "settings", "token_counts",
                "input_tokens", "output_tokens", "usage_estimated", "cost", "response_id", "error",
-               "author_id", "first_token_at", "finished_at", "created_at", "context")
+               "author_id", "first_token_at", "finished_at", "created_at", "context", "reasoning",
+               "reasoning_blocks", "reasoning_tokens", "reasoning_seconds", "refused")
 
 
 def conversation_fork(*, conversation: Conversation, turn_id: int, owner) -> Conversation:

@@ -186,10 +186,12 @@ def chain(
     return turns
 
 
-def make_link(conversation, by, *, mode="live", audience="anyone", turn=None, expires_at=None) -> ShareLink:
+def make_link(
+    conversation, by, *, mode="live", audience="anyone", turn=None, expires_at=None, include_reasoning=False
+) -> ShareLink:
     return sharing.share_create(
         conversation=conversation, by=by, turn_id=turn.id if turn else None, with_subtree=False,
-        mode=mode, audience=audience, expires_at=expires_at,
+        mode=mode, audience=audience, expires_at=expires_at, include_reasoning=include_reasoning,
     )
 
 
@@ -307,6 +309,11 @@ FAKE_MODELS = [
     "fake-midstream-error",
     "fake-stall",
     "fake-malformed",
+    # Reasoning before the reply, in each API's own form; slowly; in <think> tags; a refusal.
+    "fake-think",
+    "fake-think-slow",
+    "fake-thinktag",
+    "fake-refuse",
 ]
 
 

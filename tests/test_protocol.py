@@ -36,7 +36,10 @@ MODEL_RULE = '"model" must be a model id like "local:smollm2-135m-instruct".'
 VARIANTS_RULE = '"variants" must be a list of 2 to 6 {"model", "settings"} objects.'
 MAX_TOKENS_RULE = "settings.max_tokens must be a whole number from 1 to 100."
 ACTIONS = "expected one of: send, edit, regenerate, stop, resume, delete, main."
-UNKNOWN_SETTING = "Unknown setting {!r}; known settings: system_prompt, temperature, max_tokens, top_p, reasoning_effort, thinking_budget."
+UNKNOWN_SETTING = (
+    "Unknown setting {!r}; known settings: system_prompt, temperature, max_tokens, top_p, reasoning_effort, "
+    "thinking_budget."
+)
 
 BAD = {
     # The frame

@@ -144,7 +144,7 @@ def test_finish_never_rewrites_a_finished_reply(conversation, alice, providers):
         turn_id=prepared.reply.id, content="final", status="complete", first_token_at=None,
         input_tokens=None, output_tokens=None, response_id="", error="",
     )
-    replies.reply_checkpoint(turn_id=prepared.reply.id, content="late checkpoint", first_token_at=None)
+    replies.reply_checkpoint(turn_id=prepared.reply.id, content="late checkpoint", reasoning="", first_token_at=None)
     replies.reply_finish(
         turn_id=prepared.reply.id, content="again", status="error", first_token_at=None,
         input_tokens=None, output_tokens=None, response_id="", error="x",

@@ -22,11 +22,12 @@ from conversations.permissions import share_for
 from conversations.sharing import services as sharing
 from conversations.streaming import control
 from conversations.streaming.frames import (
-    READER_FIELDS,
-    READER_FINISHED_FIELDS,
-    delta_frame,
     finished_frame,
+    frame_of,
     only,
+    reader_fields,
+    reader_finished_fields,
+    reasoning_frame,
 )
 from conversations.streaming.groups import (
     conversation_group,
@@ -84,6 +85,9 @@ class ShareConsumer(ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWebsocketC
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self.link_id = link.id
+        # What the reader is told of a turn: its reasoning too when the maker included it.
+        self.fields = reader_fields(reasoning=link.include_reasoning)
+        self.finished_fields = reader_finished_fields(reasoning=link.include_reasoning)
         self.conversation_id = link.conversation_id
         self.group = conversation_group(link.conversation_id)
         groups = [self.group, share_group(link.id), maker_group(link.created_by_id)]
@@ -168,8 +172,10 @@ class ShareConsumer(ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWebsocketC
             assert action.turn is not None  # parse_action requires a turn id for resume
             if not self._shows(action.turn):
                 raise ServiceError(NOT_SHARED, code="not_found")
+            shows_reasoning = "reasoning" in self.fields
             await resume(self, self.conversation_id, action.turn, action.offset,
-                         finished=lambda payload: only(payload, READER_FINISHED_FIELDS))
+                         reasoning_offset=action.reasoning_offset if shows_reasoning else None,
+                         finished=lambda payload: only(payload, self.finished_fields))
         except ServiceError as exc:
             # A bad frame is answered with its problem. A turn that does not exist, or no longer,
             # or is in another conversation: the reader is told no more than that it is not
@@ -184,17 +190,21 @@ class ShareConsumer(ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWebsocketC
     async def turn_created(self, message) -> None:
         turn = message["turn"]
         if self._shows(turn["id"], turn["parent"]):
-            await self.send_json({"type": "turn.created", "turn": only(turn, READER_FIELDS)})
+            await self.send_json({"type": "turn.created", "turn": only(turn, self.fields)})
 
     async def stream_delta(self, message) -> None:
         if self._shows(message["turn"]):
             await self.send_json(
-                delta_frame(message["turn"], message["offset"], message["text"])
+                frame_of(message)
             )
+
+    async def stream_reasoning(self, message) -> None:
+        if "reasoning" in self.fields and self._shows(message["turn"]):
+            await self.send_json(reasoning_frame(message["turn"], message["offset"], message["text"]))
 
     async def turn_finished(self, message) -> None:
         if self._shows(message["turn"]["id"]):
-            await self.send_json(finished_frame(only(message["turn"], READER_FINISHED_FIELDS)))
+            await self.send_json(finished_frame(only(message["turn"], self.finished_fields)))
 
     async def conversation_event(self, message) -> None:
         event = message["event"]

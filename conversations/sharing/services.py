@@ -2,8 +2,9 @@
 
 A link shares a whole conversation or one branch (root → turn, optionally with the subtree below
 it), as a snapshot frozen when it is made or live. What a link shows is a `SharedTree`: the turns
-in its scope with only what a reader needs (text, role, model, status, times). No settings, usage,
-cost, author or other conversation leaves through a link.
+in its scope with only what a reader needs (text, role, model, status, times, and the replies'
+reasoning when its maker included it). No settings, usage, cost, author or other conversation
+leaves through a link.
 """
 from __future__ import annotations
 
@@ -20,13 +21,11 @@ from django.utils import timezone
 from conversations.errors import ServiceError
 from conversations.models import Conversation, ShareLink, Turn
 from conversations.services import path_copy
-from conversations.streaming.frames import READER_FIELDS, reader_payload, reader_turn
+from conversations.streaming.frames import reader_columns, reader_payload, reader_turn
 from conversations.streaming.groups import maker_group, share_group
 
 TOKEN_BYTES = 32  # 256 bits from `secrets`
 MAX_EXPIRY = timedelta(days=366)
-# The columns a reader's fields are read from.
-SHARED_FIELDS = tuple("parent_id" if name == "parent" else name for name in READER_FIELDS if name != "length")
 
 
 def _after_commit_send(group: str, message: dict) -> None:
@@ -65,8 +64,10 @@ def scope_ids(link: ShareLink) -> tuple[set[int] | None, set[int]]:
     return _scope(link.conversation_id, link.turn_id, link.with_subtree)
 
 
-def _scope_turns(conversation: Conversation, turn_id: int | None, with_subtree: bool) -> list[Turn]:
-    turns = Turn.objects.filter(conversation=conversation).only(*SHARED_FIELDS).order_by("id")
+def _scope_turns(
+    conversation: Conversation, turn_id: int | None, with_subtree: bool, *, reasoning: bool
+) -> list[Turn]:
+    turns = Turn.objects.filter(conversation=conversation).only(*reader_columns(reasoning=reasoning)).order_by("id")
     ids, _ = _scope(conversation.id, turn_id, with_subtree)
     return list(turns if ids is None else turns.filter(pk__in=ids))
 
@@ -80,6 +81,7 @@ def share_create(
     mode: str,
     audience: str,
     expires_at: datetime | None,
+    include_reasoning: bool = False,
 ) -> ShareLink:
     if mode not in ShareLink.Mode.values:
         raise ServiceError(f"A link is a snapshot or live, not {mode!r}.", code="invalid")
@@ -94,19 +96,20 @@ def share_create(
         raise ServiceError(f"Turn {turn_id} does not exist in this conversation.", code="not_found")
     snapshot = []
     if mode == ShareLink.Mode.SNAPSHOT:
-        turns = _scope_turns(conversation, turn_id, with_subtree)
+        turns = _scope_turns(conversation, turn_id, with_subtree, reasoning=include_reasoning)
         if any(t.status == Turn.Status.STREAMING for t in turns):
             raise ServiceError(
                 "A reply in what you are sharing is still streaming: make the snapshot once it has "
                 "finished, or share it live.",
                 code="streaming",
             )
-        snapshot = [reader_turn(t) for t in turns]
+        snapshot = [reader_turn(t, reasoning=include_reasoning) for t in turns]
     return ShareLink.objects.create(
         token=secrets.token_urlsafe(TOKEN_BYTES),
         conversation=conversation,
         turn_id=turn_id,
         with_subtree=with_subtree,
+        include_reasoning=include_reasoning,
         mode=mode,
         audience=audience,
         snapshot=snapshot,
@@ -180,8 +183,9 @@ class SharedTree:
 def shared_tree(link: ShareLink) -> SharedTree:
     if link.mode == ShareLink.Mode.SNAPSHOT:
         return SharedTree.build(link.snapshot)
-    turns = _scope_turns(link.conversation, link.turn_id, link.with_subtree)
-    return SharedTree.build([reader_turn(t) for t in turns])
+    reasoning = link.include_reasoning
+    turns = _scope_turns(link.conversation, link.turn_id, link.with_subtree, reasoning=reasoning)
+    return SharedTree.build([reader_turn(t, reasoning=reasoning) for t in turns])
 
 
 def opening_turn(link: ShareLink, tree: SharedTree) -> int | None:
@@ -202,7 +206,10 @@ def shared_fork(*, link: ShareLink, tree: SharedTree, turn_id: int, owner) -> Co
     path = [
         {
             "id": turn["id"],
-            **{name: turn[name] for name in ("role", "content", "status", "provider", "model", "error")},
+            **{name: turn[name] for name in ("role", "content", "status", "provider", "model", "error", "refused")},
+            # The reasoning the link shows comes along; its signed blocks never leave through a link.
+            **({"reasoning": turn["reasoning"], "reasoning_seconds": turn["reasoning_seconds"]}
+               if "reasoning" in turn else {}),
             "author_id": owner.pk if turn["role"] == Turn.Role.USER else None,
         }
         for turn in shown

@@ -36,6 +36,9 @@ EXPIRIES = {
     "30d": timedelta(days=30),
 }
 
+# A form's checkbox, as the page and a script may send it.
+FLAGS = {"1": True, "true": True, "on": True, "": False, "0": False, "false": False, "off": False}
+
 
 def _link_json(request, link: ShareLink) -> dict:
     return {
@@ -44,6 +47,7 @@ def _link_json(request, link: ShareLink) -> dict:
         "scope": "branch" if link.turn_id else "conversation",
         "turn": link.turn_id,
         "with_subtree": link.with_subtree,
+        "include_reasoning": link.include_reasoning,
         "mode": link.mode,
         "audience": link.audience,
         "expires_at": link.expires_at.isoformat() if link.expires_at else None,
@@ -73,6 +77,11 @@ def share_create(request, conversation_id: int):
     if expiry not in EXPIRIES:
         return JsonResponse({"error": f"Expiry is one of {', '.join(EXPIRIES)}."}, status=400)
     lifetime = EXPIRIES[expiry]
+    include_reasoning = form.get("include_reasoning", "")
+    if include_reasoning not in FLAGS:
+        return JsonResponse(
+            {"error": '"include_reasoning" is on ("1", "true", "on") or off ("", "0", "false", "off").'}, status=400
+        )
     try:
         link = sharing.share_create(
             conversation=conversation,
@@ -82,6 +91,7 @@ def share_create(request, conversation_id: int):
             mode=form.get("mode", ""),
             audience=form.get("audience", ""),
             expires_at=timezone.now() + lifetime if lifetime else None,
+            include_reasoning=FLAGS[include_reasoning],
         )
     except ServiceError as exc:
         return JsonResponse({"error": exc.message}, status=404 if exc.code == "not_found" else 400)

@@ -14,8 +14,8 @@ from conversations.permissions import SOCKET_ACTION_NEEDS, Need, conversation_fo
 from conversations.streaming import control, generation
 from conversations.streaming.frames import (
     created_frame,
-    delta_frame,
     finished_frame,
+    frame_of,
 )
 from conversations.streaming.groups import conversation_group, user_group
 from conversations.streaming.protocol import Action, frame_limit, parse_action
@@ -187,7 +187,7 @@ class ConversationConsumer(ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWeb
 
     async def _act_resume(self, conversation, action: Action) -> None:
         assert action.turn is not None  # parse_action requires a turn id for resume
-        await resume(self, conversation.id, action.turn, action.offset)
+        await resume(self, conversation.id, action.turn, action.offset, reasoning_offset=action.reasoning_offset)
 
     # Group messages, relayed to this socket.
     async def turn_created(self, message) -> None:
@@ -196,7 +196,10 @@ class ConversationConsumer(ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWeb
         await self.send_json({key: value for key, value in message.items() if key != "origin"})
 
     async def stream_delta(self, message) -> None:
-        await self.send_json(delta_frame(message["turn"], message["offset"], message["text"]))
+        await self.send_json(frame_of(message))
+
+    async def stream_reasoning(self, message) -> None:
+        await self.send_json(frame_of(message))
 
     async def conversation_event(self, message) -> None:
         await self.send_json(message["event"])

@@ -15,7 +15,6 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from conversations.streaming import generation
-from conversations.streaming.frames import stream_delta, utf16_tail
 
 logger = logging.getLogger(__name__)
 
@@ -61,19 +60,18 @@ async def _handle(layer, message: dict) -> None:
         return
     if message["type"] == "reply.stop":
         running.stop()
-    elif message["type"] == "reply.resume" and message["offset"] < running.sent_units:
-        text = utf16_tail(running.text[: running.sent], message["offset"])
-        await layer.send(
-            message["reply_to"],
-            stream_delta(running.turn_id, message["offset"], text),
-        )
+    elif message["type"] == "reply.resume":
+        for missing in running.catch_up(message["offset"], message.get("reasoning_offset")):
+            await layer.send(message["reply_to"], missing)
 
 
 async def request_stop(turn_id: int) -> None:
     await get_channel_layer().group_send(CONTROL_GROUP, {"type": "reply.stop", "turn": turn_id})
 
 
-async def request_resume(turn_id: int, offset: int, reply_to: str) -> None:
+async def request_resume(turn_id: int, offset: int, reasoning_offset: int | None, reply_to: str) -> None:
     await get_channel_layer().group_send(
-        CONTROL_GROUP, {"type": "reply.resume", "turn": turn_id, "offset": offset, "reply_to": reply_to}
+        CONTROL_GROUP,
+        {"type": "reply.resume", "turn": turn_id, "offset": offset, "reasoning_offset": reasoning_offset,
+         "reply_to": reply_to},
     )

@@ -16,11 +16,38 @@ from conversations.models import Turn
 # What a reply's end changes: the `turn.finished` frame (`finish_reason` is the provider's, kept
 # only in the frame).
 FINISHED_FIELDS = ("id", "status", "error", "length", "token_counts", "input_tokens", "output_tokens",
-                   "usage_estimated", "cost", "finish_reason", "first_token_at", "finished_at")
+                   "usage_estimated", "cost", "finish_reason", "first_token_at", "finished_at",
+                   "refused", "reasoning_length", "reasoning_tokens", "reasoning_seconds", "reasoning_redacted")
 # What a share link's reader is told about a turn: no settings, usage, cost or context.
-READER_FIELDS = ("id", "parent", "role", "content", "status", "provider", "model", "error",
+READER_FIELDS = ("id", "parent", "role", "content", "status", "provider", "model", "error", "refused",
                  "created_at", "first_token_at", "finished_at", "length")
-READER_FINISHED_FIELDS = tuple(name for name in FINISHED_FIELDS if name in READER_FIELDS)
+# ...and of its reasoning, when the link's maker chose to include it.
+READER_REASONING_FIELDS = ("reasoning", "reasoning_seconds", "reasoning_redacted", "reasoning_length")
+# The columns these are read from ("length"s are counted; "reasoning_redacted" is in the blocks).
+_COLUMNS = {"parent": "parent_id", "reasoning_redacted": "reasoning_blocks"}
+
+
+def reader_fields(*, reasoning: bool) -> tuple[str, ...]:
+    """What a link's reader is told about a turn."""
+    return READER_FIELDS + READER_REASONING_FIELDS if reasoning else READER_FIELDS
+
+
+def reader_finished_fields(*, reasoning: bool) -> tuple[str, ...]:
+    """What a link's reader is told when a reply ends."""
+    shown = reader_fields(reasoning=reasoning)
+    return tuple(name for name in FINISHED_FIELDS if name in shown)
+
+
+def reader_columns(*, reasoning: bool) -> tuple[str, ...]:
+    """The Turn columns a reader's fields are read from."""
+    return tuple(dict.fromkeys(
+        _COLUMNS.get(name, name) for name in reader_fields(reasoning=reasoning) if not name.endswith("length")
+    ))
+
+
+def reasoning_redacted(blocks: Any) -> bool:
+    """Whether the provider withheld part of the reasoning (it sent it encrypted)."""
+    return any(isinstance(block, dict) and block.get("type") == "redacted_thinking" for block in blocks or ())
 
 
 def iso(value) -> str | None:
@@ -56,19 +83,27 @@ def finished_payload(**values: Any) -> dict:
     return compact({name: jsonable(values[name]) for name in FINISHED_FIELDS if name in values})
 
 
-def reader_turn(turn: Turn) -> dict:
+def reader_turn(turn: Turn, *, reasoning: bool = False) -> dict:
     """A turn as a share link's reader knows it, as a snapshot stores it: the reader's fields but
-    `length`. Reads only the reader's columns: the rest may be deferred."""
-    return {
-        name: jsonable(getattr(turn, "parent_id" if name == "parent" else name))
-        for name in READER_FIELDS if name != "length"
-    }
+    the lengths. Reads only the reader's columns (`reader_columns`): the rest may be deferred."""
+    data = {}
+    for name in reader_fields(reasoning=reasoning):
+        if name.endswith("length"):
+            continue
+        if name == "reasoning_redacted":
+            data[name] = reasoning_redacted(turn.reasoning_blocks)
+        else:
+            data[name] = jsonable(getattr(turn, _COLUMNS.get(name, name)))
+    return data
 
 
 def reader_payload(turn: Mapping[str, Any]) -> dict:
     """What a share link says about one turn: its `reader_turn` (live, or stored in a snapshot)
-    with `length`."""
-    return {**turn, "length": utf16_length(turn["content"])}
+    with its lengths."""
+    data = {**turn, "length": utf16_length(turn["content"])}
+    if "reasoning" in turn:
+        data["reasoning_length"] = utf16_length(turn["reasoning"])
+    return data
 
 
 def compact(data: dict) -> dict:
@@ -81,14 +116,37 @@ def compact(data: dict) -> dict:
     }
 
 
-def delta_frame(turn_id: int, offset: int, text: str) -> dict:
-    """`delta`: text of a reply from `offset` (UTF-16 units) on."""
-    return {"type": "delta", "turn": turn_id, "offset": offset, "text": text}
+def delta_frame(turn_id: int, offset: int, text: str, *, refused: bool = False) -> dict:
+    """`delta`: text of a reply from `offset` (UTF-16 units) on; `refused` while it is a refusal."""
+    frame = {"type": "delta", "turn": turn_id, "offset": offset, "text": text}
+    if refused:
+        frame["refused"] = True
+    return frame
 
 
-def stream_delta(turn_id: int, offset: int, text: str) -> dict:
+def stream_delta(turn_id: int, offset: int, text: str, *, refused: bool = False) -> dict:
     """The channel-layer message a generation sends its group: a `delta` for every socket on it."""
-    return {"type": "stream.delta", "turn": turn_id, "offset": offset, "text": text}
+    message = {"type": "stream.delta", "turn": turn_id, "offset": offset, "text": text}
+    if refused:
+        message["refused"] = True
+    return message
+
+
+def reasoning_frame(turn_id: int, offset: int, text: str) -> dict:
+    """`reasoning`: the reply's reasoning from `offset` (UTF-16 units of the reasoning) on."""
+    return {"type": "reasoning", "turn": turn_id, "offset": offset, "text": text}
+
+
+def stream_reasoning(turn_id: int, offset: int, text: str) -> dict:
+    """The channel-layer message of a `reasoning` frame for every socket on the conversation."""
+    return {"type": "stream.reasoning", "turn": turn_id, "offset": offset, "text": text}
+
+
+def frame_of(message: dict) -> dict:
+    """The frame a socket sends for a generation's `stream.delta` or `stream.reasoning` message."""
+    if message["type"] == "stream.reasoning":
+        return reasoning_frame(message["turn"], message["offset"], message["text"])
+    return delta_frame(message["turn"], message["offset"], message["text"], refused=message.get("refused", False))
 
 
 def finished_frame(turn: dict) -> dict:
@@ -126,6 +184,11 @@ def turn_payload(
         "cost": jsonable(turn.cost),
         "context": turn.context,
         "error": turn.error,
+        "refused": turn.refused,
+        "reasoning_length": utf16_length(turn.reasoning),
+        "reasoning_tokens": turn.reasoning_tokens,
+        "reasoning_seconds": turn.reasoning_seconds,
+        "reasoning_redacted": reasoning_redacted(turn.reasoning_blocks),
         "created_at": jsonable(turn.created_at),
         "first_token_at": jsonable(turn.first_token_at),
         "finished_at": jsonable(turn.finished_at),
@@ -133,6 +196,7 @@ def turn_payload(
     }
     if content:
         data["content"] = turn.content
+        data["reasoning"] = turn.reasoning
     if siblings is not None:
         data["siblings"] = siblings
     if forks:

@@ -24,6 +24,9 @@ from conversations.providers.base import (
     GenerationRequest,
     Provider,
     ProviderError,
+    ReasoningBlock,
+    ReasoningDelta,
+    RefusalDelta,
     ResponseId,
     TextDelta,
     Usage,
@@ -32,8 +35,11 @@ from conversations.streaming import liveness, replies
 from conversations.streaming.frames import (
     finished_frame,
     finished_payload,
+    reasoning_redacted,
     stream_delta,
+    stream_reasoning,
     utf16_length,
+    utf16_tail,
 )
 from conversations.streaming.groups import conversation_group
 
@@ -59,8 +65,18 @@ class Generation:
         self.sent = 0  # characters already sent to the group
         self.sent_units = 0  # the same, in UTF-16 code units: the offsets the page counts in
         self.first_token_at: datetime | None = None
+        # The reasoning, kept and sent apart from the text, with the same offsets.
+        self.reasoning_parts: list[str] = []
+        self.reasoning_length = 0
+        self.reasoning_sent = 0
+        self.reasoning_sent_units = 0
+        self.reasoning_blocks: list[dict] = []
+        self.reasoning_seconds: float | None = None
+        self.refused = False
+        self._started = 0.0  # the event loop's time when the request was sent
         self.input_tokens: int | None = None
         self.output_tokens: int | None = None
+        self.reasoning_tokens: int | None = None
         self.response_id = ""
         self.finish_reason = ""
         self.stop_requested = False
@@ -75,6 +91,24 @@ class Generation:
         if len(self.parts) > 1:
             self.parts = ["".join(self.parts)]
         return self.parts[0] if self.parts else ""
+
+    @property
+    def reasoning(self) -> str:
+        if len(self.reasoning_parts) > 1:
+            self.reasoning_parts = ["".join(self.reasoning_parts)]
+        return self.reasoning_parts[0] if self.reasoning_parts else ""
+
+    def catch_up(self, offset: int, reasoning_offset: int | None) -> list[dict]:
+        """The group messages a socket that has the text up to `offset` and the reasoning up to
+        `reasoning_offset` (None: it shows no reasoning) is missing of what was sent so far."""
+        messages = []
+        if reasoning_offset is not None and reasoning_offset < self.reasoning_sent_units:
+            text = utf16_tail(self.reasoning[: self.reasoning_sent], reasoning_offset)
+            messages.append(stream_reasoning(self.turn_id, reasoning_offset, text))
+        if offset < self.sent_units:
+            text = utf16_tail(self.text[: self.sent], offset)
+            messages.append(stream_delta(self.turn_id, offset, text, refused=self.refused))
+        return messages
 
     def start(self) -> Generation:
         liveness.ensure_heartbeat()
@@ -92,6 +126,14 @@ class Generation:
             self._streamer.cancel()
 
     async def _flush(self) -> None:
+        # Reasoning first: it came before the text it led to.
+        if self.reasoning_sent != self.reasoning_length:
+            reasoning = self.reasoning
+            start, self.reasoning_sent = self.reasoning_sent, len(reasoning)
+            delta = reasoning[start:]
+            offset = self.reasoning_sent_units
+            self.reasoning_sent_units += utf16_length(delta)
+            await self._layer.group_send(self.group, stream_reasoning(self.turn_id, offset, delta))
         if self.sent == self.length:
             return
         text = self.text
@@ -100,7 +142,7 @@ class Generation:
         offset, self.sent_units = self.sent_units, self.sent_units + utf16_length(delta)
         await self._layer.group_send(
             self.group,
-            stream_delta(self.turn_id, offset, delta),
+            stream_delta(self.turn_id, offset, delta, refused=self.refused),
         )
 
     async def _flusher(self) -> None:
@@ -121,36 +163,51 @@ class Generation:
 
     async def _checkpoint(self) -> None:
         await database_sync_to_async(replies.reply_checkpoint)(
-            turn_id=self.turn_id, content=self.text, first_token_at=self.first_token_at
+            turn_id=self.turn_id, content=self.text, reasoning=self.reasoning, first_token_at=self.first_token_at
         )
 
     async def _stream(self) -> tuple[str, str]:
         """Read the provider's events into memory; the reply's final status and error."""
         loop = asyncio.get_running_loop()
         status, error = Turn.Status.COMPLETE, ""
-        last_checkpoint = loop.time()
+        last_checkpoint = self._started = loop.time()
         every = settings.STREAM_CHECKPOINT_SECONDS
         try:
             async with aclosing(self.provider.stream(self.request)) as events:
                 async for event in events:
-                    if type(event) is TextDelta:
+                    if type(event) is TextDelta or type(event) is RefusalDelta:
                         if self.first_token_at is None:
                             self.first_token_at = timezone.now()
+                            self._thought_until(loop.time())
+                        if type(event) is RefusalDelta:
+                            self.refused = True
                         self.parts.append(event.text)
                         self.length += len(event.text)
-                        self._text_waiting.set()
-                        if loop.time() - last_checkpoint >= every and (
-                            self._checkpoint_task is None or self._checkpoint_task.done()
-                        ):
-                            last_checkpoint = loop.time()
-                            self._checkpoint_task = asyncio.create_task(self._checkpoint())
-                    elif type(event) is Usage:
-                        self.input_tokens = event.input_tokens
-                        self.output_tokens = event.output_tokens
-                    elif type(event) is ResponseId:
-                        self.response_id = event.id
-                    elif type(event) is Finish:
-                        self.finish_reason = event.reason
+                    elif type(event) is ReasoningDelta:
+                        self.reasoning_parts.append(event.text)
+                        self.reasoning_length += len(event.text)
+                    else:
+                        if type(event) is ReasoningBlock:
+                            self.reasoning_blocks.append(event.block)
+                        elif type(event) is Usage:
+                            self.input_tokens = event.input_tokens
+                            self.output_tokens = event.output_tokens
+                            self.reasoning_tokens = event.reasoning_tokens
+                        elif type(event) is ResponseId:
+                            self.response_id = event.id
+                        elif type(event) is Finish:
+                            self.finish_reason = event.reason
+                            # Anthropic refuses by its stop reason, after the text.
+                            self.refused = self.refused or event.reason == "refusal"
+                        continue
+                    # Text or reasoning came: it goes out with the next frame, and to the
+                    # database with the next checkpoint.
+                    self._text_waiting.set()
+                    if loop.time() - last_checkpoint >= every and (
+                        self._checkpoint_task is None or self._checkpoint_task.done()
+                    ):
+                        last_checkpoint = loop.time()
+                        self._checkpoint_task = asyncio.create_task(self._checkpoint())
         except asyncio.CancelledError:
             # A stop keeps the partial text; a shutdown marks the reply interrupted.
             status = Turn.Status.STOPPED if self.stop_requested else Turn.Status.INTERRUPTED
@@ -160,6 +217,11 @@ class Generation:
             logger.exception("Reply %s failed", self.turn_id)
             status, error = Turn.Status.ERROR, f"The reply failed: {type(exc).__name__}: {exc}"
         return status, error
+
+    def _thought_until(self, now: float) -> None:
+        """A reply that reasoned before its first text thought from the request until now."""
+        if self.reasoning_seconds is None and (self.reasoning_length or self.reasoning_blocks):
+            self.reasoning_seconds = round(now - self._started, 1)
 
     async def _run(self) -> None:
         flusher = asyncio.create_task(self._flusher())
@@ -179,7 +241,8 @@ class Generation:
             _running.pop(self.turn_id, None)
 
     async def _finish(self, status: str, error: str) -> None:
-        text = self.text
+        text, reasoning = self.text, self.reasoning
+        self._thought_until(asyncio.get_running_loop().time())  # it thought and never answered
         # The database first: the saved reply matters more than telling the sockets about it.
         finished = await database_sync_to_async(replies.reply_finish)(
             turn_id=self.turn_id,
@@ -190,6 +253,11 @@ class Generation:
             output_tokens=self.output_tokens,
             response_id=self.response_id,
             error=error,
+            reasoning=reasoning,
+            reasoning_blocks=self.reasoning_blocks,
+            reasoning_tokens=self.reasoning_tokens,
+            reasoning_seconds=self.reasoning_seconds,
+            refused=self.refused,
         )
         try:
             await self._flush()
@@ -209,6 +277,11 @@ class Generation:
                         finish_reason=self.finish_reason,
                         first_token_at=self.first_token_at,
                         finished_at=finished.finished_at,
+                        refused=self.refused,
+                        reasoning_length=utf16_length(reasoning),
+                        reasoning_tokens=finished.reasoning_tokens,
+                        reasoning_seconds=self.reasoning_seconds,
+                        reasoning_redacted=reasoning_redacted(self.reasoning_blocks),
                     )
                 ),
             )

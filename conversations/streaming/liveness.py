@@ -87,13 +87,14 @@ def orphans_interrupt() -> list[Turn]:
     orphans = list(
         Turn.objects.filter(status=Turn.Status.STREAMING)
         .exclude(owner_process__in=alive)
-        .only("id", "conversation_id", "content", "first_token_at")
+        .only("id", "conversation_id", "content", "reasoning", "first_token_at")
     )
     interrupted = []
     for turn in orphans:
         finished = reply_finish(
             turn_id=turn.id,
             content=turn.content,
+            reasoning=turn.reasoning,
             status=Turn.Status.INTERRUPTED,
             first_token_at=turn.first_token_at,
             input_tokens=None,

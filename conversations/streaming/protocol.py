@@ -6,7 +6,8 @@ Client → server frames are JSON objects with an "action":
   edit        {"turn": id, "content": str, and "model"/"settings" or "variants" as for send}
   regenerate  {"turn": id, "model": "provider:model", "settings": {...}}
   stop        {"turn": id}
-  resume      {"turn": id, "offset": int}
+  resume      {"turn": id, "offset": int, "reasoning_offset": int} (the reply's text and reasoning
+              the client has, in UTF-16 units; without "reasoning_offset" no reasoning is resent)
   delete      {"turn": id}
   main        {"turn": id|null}
 Any frame may carry a "request_id" (string) that the server echoes in its answer. Keys an action
@@ -110,6 +111,7 @@ class Action:
     content: str = ""
     variants: tuple[Variant, ...] = ()
     offset: int = 0
+    reasoning_offset: int | None = None
 
 
 # --- one rule and one message per field --------------------------------------------------------
@@ -174,6 +176,10 @@ ModelId = Annotated[
     str, Field(pattern=":"), refused('"model" must be a model id like "local:smollm2-135m-instruct".')
 ]
 Offset = Annotated[int, Field(ge=0), refused('"offset" must be a whole number of characters, 0 or more.')]
+ReasoningOffset = Annotated[
+    Annotated[int, Field(ge=0)] | None,
+    refused('"reasoning_offset" must be a whole number of characters, 0 or more.'),
+]
 SystemPrompt = Annotated[
     str | None, refused("settings.system_prompt must be a string."), AfterValidator(_system_prompt)
 ]
@@ -347,10 +353,12 @@ class Main(_Frame):
 class Resume(_Frame):
     action: Literal["resume"]
     offset: Offset = 0
+    reasoning_offset: ReasoningOffset = None
     turn: Turn
 
     def parsed(self) -> Action:
-        return Action(self.action, self.request_id, turn=self.turn, offset=self.offset)
+        return Action(self.action, self.request_id, turn=self.turn, offset=self.offset,
+                      reasoning_offset=self.reasoning_offset)
 
 
 class Unknown(_Frame):

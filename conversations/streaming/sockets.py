@@ -16,6 +16,8 @@ from conversations.streaming import control, generation
 from conversations.streaming.frames import (
     delta_frame,
     finished_frame,
+    frame_of,
+    reasoning_frame,
     turn_payload,
     utf16_length,
     utf16_tail,
@@ -63,22 +65,27 @@ class FrameBudget:
         return f"Too many frames: at most {self.rate:g} a second. Frames over the limit were ignored."
 
 
-async def resume(consumer, conversation_id: int, turn_id: int, offset: int, *, finished=None) -> None:
-    """Send a socket what it is missing of a reply from `offset` on: from memory while this
-    process streams it, else from the database (and from the process streaming it, if another)."""
+async def resume(
+    consumer, conversation_id: int, turn_id: int, offset: int, *, reasoning_offset: int | None = None, finished=None
+) -> None:
+    """Send a socket what it is missing of a reply from `offset` on (and of its reasoning from
+    `reasoning_offset`, unless None): from memory while this process streams it, else from the
+    database (and from the process streaming it, if another)."""
     running = generation.running(turn_id)
     if running is not None and running.conversation_id == conversation_id:
-        if offset < running.sent_units:
-            text = utf16_tail(running.text[: running.sent], offset)
-            await consumer.send_json(delta_frame(turn_id, offset, text))
+        for message in running.catch_up(offset, reasoning_offset):
+            await consumer.send_json(frame_of(message))
         return
     turn = await turn_in(conversation_id, turn_id)
+    if reasoning_offset is not None and reasoning_offset < utf16_length(turn.reasoning):
+        reasoning = utf16_tail(turn.reasoning, reasoning_offset)
+        await consumer.send_json(reasoning_frame(turn.id, reasoning_offset, reasoning))
     if offset < utf16_length(turn.content):
         text = utf16_tail(turn.content, offset)
-        await consumer.send_json(delta_frame(turn.id, offset, text))
+        await consumer.send_json(delta_frame(turn.id, offset, text, refused=turn.refused))
     if turn.status == Turn.Status.STREAMING and control.spans_processes():
         # The checkpoint may be behind: the process writing the reply sends the rest.
-        await control.request_resume(turn.id, offset, consumer.channel_name)
+        await control.request_resume(turn.id, offset, reasoning_offset, consumer.channel_name)
     if turn.status != Turn.Status.STREAMING:
         payload = turn_payload(turn, content=False)
         await consumer.send_json(finished_frame(finished(payload) if finished else payload))
