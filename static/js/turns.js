@@ -79,14 +79,15 @@ function fillThinkingSummary(details) {
   const { turn } = thinkingTurns.get(details);
   const elapsed = thinkingElapsed(turn);
   const detail = thinkingDetail(turn);
-  details.querySelector('.thinking-summary').replaceChildren(
+  const parts = [
     // While the count runs, only "Thinking…" is read out: the transcript is a live region, and a
     // clock in it would be announced every second.
     elapsed == null
       ? el('span', { class: 'thinking-label', text: thinkingLabel(turn) })
       : el('span', { class: 'thinking-label' }, 'Thinking…', el('span', { class: 'thinking-clock', 'aria-hidden': 'true', text: ` ${elapsed} s` })),
-    detail ? el('span', { class: 'thinking-detail', text: ` · ${detail}` }) : null,
-  );
+  ];
+  if (detail) parts.push(el('span', { class: 'thinking-detail', text: ` · ${detail}` }));
+  details.querySelector('.thinking-summary').replaceChildren(...parts);
   if (elapsed == null) delete details.dataset.live;
   else {
     details.dataset.live = 'true';
