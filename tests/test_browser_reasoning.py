@@ -53,7 +53,8 @@ first = Turn.objects.append(
     settings={{"reasoning_effort": "low"}}, content="Take the **ferry**: it is the only way across.",
     reasoning="The user asks about the islands.\\n\\n- Trains stop at the coast\\n- Ferries cross daily\\n\\n"
               "So the answer is the ferry. <img src=x onerror=window.pwned=1>",
-    reasoning_tokens=1234, reasoning_seconds=12.0, input_tokens=20, output_tokens=1300)
+    reasoning_tokens=1234, reasoning_seconds=12.0, input_tokens=20, output_tokens=1300,
+    reasoning_blocks=[{{"type": "redacted_thinking", "data": "opaque"}}])
 second = Turn.objects.append(
     conversation=conversation, parent=prompt, role="assistant", provider="openai", model="fake-think",
     settings={{"reasoning_effort": "high"}}, content="Take the ferry, or fly if you are in a hurry.",
@@ -132,6 +133,7 @@ def test_stored_thinking_reads_closed_opens_as_markdown_and_refusal_is_marked(pa
     expect(block).to_have_attribute("open", "")
     expect(block.locator(".thinking-body li")).to_have_count(2)
     expect(block.locator(".thinking-body")).to_contain_text("So the answer is the ferry.")
+    expect(block.locator(".thinking-redacted")).to_have_text("Part of the thinking was redacted by the provider.")
     assert block.locator(".thinking-body img").count() == 0
     assert page.evaluate("window.pwned") is None
     assert_accessible(page)
@@ -253,7 +255,9 @@ def test_a_share_link_shows_the_thinking_only_when_included(browser, page, reaso
         reader.goto(without)
         expect(reader.locator("article.turn-assistant")).to_have_count(1)
         expect(reader.locator("details.thinking")).to_have_count(0)
+        expect(reader.locator("#share-banner")).not_to_contain_text("thinking")
         reader.goto(with_thinking)
+        expect(reader.locator("#share-banner")).to_contain_text("with the models’ thinking")
         block = thinking(reader.locator("article.turn-assistant"))
         expect(block.locator("summary")).to_have_text(re.compile(r"^Thought for 12 s"))
         block.locator("summary").click()

@@ -24,9 +24,11 @@ export function openShareDialog({ createUrl, listUrl, csrfToken, branchTip }) {
     el('fieldset', {}, el('legend', { text: 'What' }),
       radio('scope', 'branch', `This branch (up to turn ${branchTip ?? '—'})`, branchTip != null),
       el('label', { class: 'choice indent' }, el('input', { type: 'checkbox', name: 'with_subtree', value: '1', checked: true }), ' and the turns that follow it (new replies included, when live)'),
-      radio('scope', 'conversation', 'The whole conversation', branchTip == null),
-      // Off by default: a model's reasoning can hold what its reply leaves out.
-      el('label', { class: 'choice' }, el('input', { type: 'checkbox', name: 'include_reasoning', value: '1' }), ' Include the models’ thinking')),
+      radio('scope', 'conversation', 'The whole conversation', branchTip == null)),
+    // Off by default: a model's reasoning can hold what its reply leaves out.
+    el('fieldset', {}, el('legend', { text: 'Thinking' }),
+      el('label', { class: 'choice' }, el('input', { type: 'checkbox', name: 'include_reasoning', value: '1', 'aria-describedby': 'share-thinking-hint' }), ' Include the models’ thinking'),
+      el('span', { class: 'choice indent', id: 'share-thinking-hint', text: 'Readers see each reply’s reasoning, as you do.' })),
     el('fieldset', {}, el('legend', { text: 'Kind' }),
       radio('mode', 'snapshot', 'Snapshot: as it is now', true),
       radio('mode', 'live', 'Live: new turns appear, replies stream in')),
