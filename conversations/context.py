@@ -3,7 +3,7 @@ model's window when the branch has outgrown it.
 
 Counts come from what each turn stores (its tiktoken counts, or the provider's own count for a
 reply of the same model), never from recounting the text. The chat format adds a few tokens per
-message and for priming the reply.
+message (its role's among them) and for priming the reply, as OpenAI bills them.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from conversations.catalogue import ModelInfo
 from conversations.models import Turn
-from conversations.tokens import TOKENS_PER_MESSAGE, TOKENS_PER_REPLY, count
+from conversations.tokens import TOKENS_PER_REPLY, count, message_overhead
 
 
 class ContextOverflow(Exception):
@@ -69,7 +69,7 @@ def _system_tokens(system_turns: list[Turn], system_prompt: str, info: ModelInfo
     return (
         sum(turn_tokens(t, info) for t in system_turns)
         + count(system_prompt, info.encoding.name)
-        + TOKENS_PER_MESSAGE
+        + message_overhead(Turn.Role.SYSTEM, info.encoding.name)
     )
 
 
@@ -87,7 +87,7 @@ def plan_context(
     reply_budget = info.reply_budget(max_tokens)
     system_turns = [t for t in turns if t.role == Turn.Role.SYSTEM]
     dialogue = [t for t in turns if t.role != Turn.Role.SYSTEM]
-    cost = {t.id: turn_tokens(t, info) + TOKENS_PER_MESSAGE for t in dialogue}
+    cost = {t.id: turn_tokens(t, info) + message_overhead(t.role, info.encoding.name) for t in dialogue}
     total = _system_tokens(system_turns, system_prompt, info) + TOKENS_PER_REPLY + sum(cost.values())
 
     first_prompt = next((i for i, t in enumerate(dialogue) if t.role == Turn.Role.USER), 0)
@@ -145,7 +145,7 @@ def branch_meter(path: list[Turn], info: ModelInfo) -> BranchMeter:
     dialogue = [t for t in turns if t.role != Turn.Role.SYSTEM]
     used = (
         _system_tokens(system_turns, "", info)
-        + sum(turn_tokens(t, info) + TOKENS_PER_MESSAGE for t in dialogue)
+        + sum(turn_tokens(t, info) + message_overhead(t.role, info.encoding.name) for t in dialogue)
         + TOKENS_PER_REPLY
     )
     costs = [t.cost for t in path if t.cost is not None]

@@ -17,6 +17,7 @@ import base64
 import gzip
 import hashlib
 import importlib.util
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -30,9 +31,12 @@ ENCODINGS = ("o200k_base", "cl100k_base")
 ESTIMATE_ENCODING = "o200k_base"
 # Encodings that share another's BPE file and differ only in special tokens: same counts for text.
 _SAME_TEXT_COUNTS = {"o200k_harmony": "o200k_base"}
-# The chat format's cost per message (role and separators) and for priming the reply, as OpenAI
-# documents for its chat models.
+# The chat format's cost as OpenAI bills it for its chat models (the cookbook's "How to count tokens
+# with tiktoken", `num_tokens_from_messages`): each message is wrapped in 3 tokens of separators
+# besides its role's and its content's own tokens, a message's "name" costs 1 more than its text, and
+# 3 prime the reply.
 TOKENS_PER_MESSAGE = 3
+TOKENS_PER_NAME = 1
 TOKENS_PER_REPLY = 3
 
 ENDOFTEXT = "<|endoftext|>"
@@ -172,3 +176,26 @@ def count(text: str, encoding_name: str) -> int:
 def count_all(text: str) -> dict[str, int]:
     """The text's token count in every shipped encoding: what a turn stores."""
     return {name: count(text, name) for name in ENCODINGS}
+
+
+@cache
+def message_overhead(role: str, encoding_name: str) -> int:
+    """A message's tokens besides its content: the chat format's separators and its role's own tokens.
+
+    "system", "user" and "assistant" are one token each in every shipped encoding (tests/test_tokens.py
+    checks), so a Workbench message costs TOKENS_PER_MESSAGE + 1: what static/js/tokens.js adds.
+    """
+    return TOKENS_PER_MESSAGE + count(role, encoding_name)
+
+
+def count_messages(messages: Iterable[Mapping[str, str]], encoding_name: str) -> int:
+    """A chat request's input tokens as OpenAI bills them: each message's overhead (its role
+    included), the tokens of its other fields (content, name), 1 more for a name, and the reply's
+    priming. Every message has a role, as the API requires."""
+    total = TOKENS_PER_REPLY
+    for message in messages:
+        total += message_overhead(message["role"], encoding_name)
+        for key, value in message.items():
+            if key != "role":
+                total += count(value, encoding_name) + (TOKENS_PER_NAME if key == "name" else 0)
+    return total

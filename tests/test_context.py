@@ -21,7 +21,7 @@ from conversations.providers.openai_chat import OpenAIChatProvider
 from conversations.registry import registry
 from conversations.services import Variant
 from conversations.streaming import replies
-from conversations.tokens import TOKENS_PER_MESSAGE, TOKENS_PER_REPLY, count, count_all
+from conversations.tokens import TOKENS_PER_REPLY, count, count_all, message_overhead
 from tests.conftest import chain, signed_in
 from tests.fake_upstream import reply_text
 from tests.wsclient import WAIT, connect, created_reply, finished, frames_until
@@ -45,7 +45,7 @@ def small_window(settings, providers):
 
 
 def tokens_of(turns: list[Turn], encoding: str = "o200k_base") -> int:
-    return sum(t.token_counts[encoding] + TOKENS_PER_MESSAGE for t in turns) + TOKENS_PER_REPLY
+    return sum(t.token_counts[encoding] + message_overhead(t.role, encoding) for t in turns) + TOKENS_PER_REPLY
 
 
 # --- stored counts and the meter ----------------------------------------------------------------
@@ -83,7 +83,8 @@ def test_the_provider_count_wins_for_its_own_model(conversation, providers):
     turns[1].refresh_from_db()
     same = registry().model_info("openai:fake-model")
     other = registry().model_info("anthropic:fake-model")
-    base = turns[0].token_counts["o200k_base"] + 2 * TOKENS_PER_MESSAGE + TOKENS_PER_REPLY
+    overhead = message_overhead("user", "o200k_base") + message_overhead("assistant", "o200k_base")
+    base = turns[0].token_counts["o200k_base"] + overhead + TOKENS_PER_REPLY
     assert branch_meter(turns, same).used == base + 50
     assert branch_meter(turns, other).used == base + turns[1].token_counts["o200k_base"]
 
@@ -100,9 +101,8 @@ def test_a_system_turn_and_a_failed_reply(conversation, providers):
     info = registry().model_info("openai:gpt-4o")
     used = branch_meter([system, prompt, failed], info).used
     # The empty failed reply is not sent; the system turn is one message.
-    assert (
-        used == count("Be brief.", "o200k_base") + count("Hi", "o200k_base") + 2 * TOKENS_PER_MESSAGE + TOKENS_PER_REPLY
-    )
+    overhead = message_overhead("system", "o200k_base") + message_overhead("user", "o200k_base")
+    assert used == count("Be brief.", "o200k_base") + count("Hi", "o200k_base") + overhead + TOKENS_PER_REPLY
 
 
 # --- trimming to the window -----------------------------------------------------------------------
@@ -130,11 +130,12 @@ def test_the_oldest_turns_go_first_and_the_first_prompt_stays(conversation, smal
     assert plan.omitted == [t.id for t in path[1 : 1 + len(plan.omitted)]]  # a contiguous run of the oldest
     assert plan.turns[1].role == "assistant"  # the history still alternates after the first prompt
     assert all(a.role != b.role for a, b in zip(plan.turns, plan.turns[1:], strict=False))
-    expected = tokens_of(plan.turns) + count("Be helpful.", "o200k_base") + TOKENS_PER_MESSAGE
+    expected = tokens_of(plan.turns) + count("Be helpful.", "o200k_base") + message_overhead("system", "o200k_base")
     assert plan.input_tokens == expected <= plan.history_budget == 300
     # One more turn kept would not have fitted.
+    kept_next = path[len(plan.omitted)]
     assert (
-        expected + path[len(plan.omitted)].token_counts["o200k_base"] + TOKENS_PER_MESSAGE > 300
+        expected + kept_next.token_counts["o200k_base"] + message_overhead(kept_next.role, "o200k_base") > 300
         or len(plan.omitted) == 1
     )
 

@@ -188,7 +188,7 @@ def test_environment_and_file_override_the_shipped_catalogue(settings, tmp_path)
         ({"m": None}, r"WORKBENCH_MODEL_CATALOGUE\['m'\] must be an object"),
         ({"m": {"b": 1, "a": 2, "max_output": 0}},
          (r"\['m'\] has unknown field\(s\) a, b; known: context_window, "
-          r"encoding, input_per_million, max_output, output_per_million, provider\.$")),
+          r"encoding, input_per_million, max_output, output_per_million, provider, reasoning\.$")),
         ({"m": {"max_output": 0}}, r"\['m'\].max_output must be a whole number of tokens above 0"),
         ({"m": {"context_window": True}}, r"context_window must be a whole number"),
         ({"m": {"input_per_million": float("nan")}}, r"input_per_million must be a price"),
@@ -250,3 +250,77 @@ def test_reply_budget_is_the_request_maximum_or_a_bounded_default():
     assert info.history_budget(1000) == 127000
     local = registry().model_info("local:smollm2-135m-instruct")
     assert local.reply_budget(None) == 1024  # a quarter of its 4,096-token window
+
+
+# --- a request's count, as OpenAI bills it --------------------------------------------------------
+
+# OpenAI cookbook, "How to count tokens with tiktoken" (openai/openai-cookbook,
+# examples/How_to_count_tokens_with_tiktoken.ipynb, section 6): `example_messages`, whose count by
+# `num_tokens_from_messages` the notebook checks against the API's usage.prompt_tokens, printed
+# side by side: 129 for gpt-3.5-turbo, gpt-4-0613 and gpt-4 (cl100k_base), 124 for gpt-4o and
+# gpt-4o-mini (o200k_base).
+COOKBOOK_MESSAGES = [
+    {"role": "system", "content": (
+        "You are a helpful, pattern-following assistant that translates corporate jargon into plain English."
+    )},
+    {"role": "system", "name": "example_user", "content": "New synergies will help drive top-line growth."},
+    {"role": "system", "name": "example_assistant", "content": "Things working well together will increase revenue."},
+    {"role": "system", "name": "example_user", "content": (
+        "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage."
+    )},
+    {"role": "system", "name": "example_assistant", "content": (
+        "Let's talk later when we're less busy about how to do better."
+    )},
+    {"role": "user", "content": (
+        "This late pivot means we don't have time to boil the ocean for the client deliverable."
+    )},
+]
+
+# Requests recorded against the API with the usage.prompt_tokens OpenAI billed for them:
+RECORDED = [
+    # A four-message request to gpt-4o (served as gpt-4o-2024-08-06, response chatcmpl-AXV9xA6T547thMCJM1cKOYS2fH1Vx),
+    # billed 40: M-Lai-ai/LLM-Provider-reference, OpenAI/no-streaming.md. Each content there is one
+    # text part, which the API bills as the same text given as a string.
+    pytest.param("gpt-4o", [
+        {"role": "system", "content": "You are an assistant for the company Coca Cola "},
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": "hello how can I help you"},
+        {"role": "user", "content": "what is Coca Cola"},
+    ], 40, id="gpt-4o-four-messages"),
+    # pydantic/pydantic-ai, tests/models/cassettes/test_openai/
+    # test_message_history_can_start_with_model_response.yaml: gpt-4.1-mini
+    # (gpt-4.1-mini-2025-04-14, chatcmpl-Cee9HJclmrDapXpXuyDHw5BWDGJfK), billed 31.
+    pytest.param("gpt-4.1-mini", [
+        {"role": "assistant", "content": "Where do you want to go today?"},
+        {"role": "user", "content": "Answer in 5 words only. Who is Tux?"},
+    ], 31, id="gpt-4.1-mini-history-opens-with-a-reply"),
+]
+
+
+@pytest.mark.parametrize(
+    "model, billed", [("gpt-3.5-turbo", 129), ("gpt-4", 129), ("gpt-4o", 124), ("gpt-4o-mini", 124)]
+)
+def test_the_cookbook_example_counts_what_openai_billed(model, billed):
+    choice = tokens.encoding_for_model(model)
+    assert not choice.estimate
+    assert tokens.count_messages(COOKBOOK_MESSAGES, choice.name) == billed
+
+
+@pytest.mark.parametrize("model, messages, billed", RECORDED)
+def test_recorded_requests_count_what_openai_billed(model, messages, billed):
+    assert tokens.count_messages(messages, tokens.encoding_for_model(model).name) == billed
+
+
+def test_a_message_costs_its_role_and_three_more():
+    """Roles are counted, not assumed: the page's meter (static/js/tokens.js) adds 3 + 1 a message,
+    which holds because every role a turn has is one token in every shipped encoding."""
+    from conversations.models import Turn
+
+    for name in tokens.ENCODINGS:
+        for role in Turn.Role.values:
+            assert tokens.message_overhead(role, name) == tokens.TOKENS_PER_MESSAGE + 1 == 4, (role, name)
+    assert tokens.count_messages([], "o200k_base") == tokens.TOKENS_PER_REPLY
+    one = [{"role": "user", "content": "hello world"}]
+    assert tokens.count_messages(one, "o200k_base") == 3 + 1 + 2 + 3
+    named = [{"role": "user", "name": "alice", "content": "hello world"}]
+    assert tokens.count_messages(named, "o200k_base") == 3 + 1 + 2 + tokens.count("alice", "o200k_base") + 1 + 3

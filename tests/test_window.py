@@ -18,6 +18,8 @@ from conversations.tokens import TOKENS_PER_MESSAGE, TOKENS_PER_REPLY, count_all
 from tests.conftest import PASSWORD, signed_in
 
 LONG = 2 * WINDOW + 100
+# What the page adds per message: the chat format's 3 and the role's one token (static/js/tokens.js).
+PER_MESSAGE = TOKENS_PER_MESSAGE + 1
 
 
 def long_branch(conversation, size: int = LONG) -> list[Turn]:
@@ -42,7 +44,7 @@ def meter_from_page(turns: list[dict], earlier: dict | None, model) -> int:
     """The page's sum (static/js/context.js branchTokens), for a model's catalogue entry."""
     total, system_total, has_system = TOKENS_PER_REPLY, 0, False
     if earlier:
-        total += earlier["tokens"].get(model.encoding.name, 0) + earlier["messages"] * TOKENS_PER_MESSAGE
+        total += earlier["tokens"].get(model.encoding.name, 0) + earlier["messages"] * PER_MESSAGE
         reported = earlier["reported"].get(model.id)
         if reported:
             total += reported["output_tokens"] - reported.get(model.encoding.name, 0)
@@ -60,8 +62,8 @@ def meter_from_page(turns: list[dict], earlier: dict | None, model) -> int:
             system_total += tokens
             has_system = True
         else:
-            total += tokens + TOKENS_PER_MESSAGE
-    return total + (system_total + TOKENS_PER_MESSAGE if has_system else 0)
+            total += tokens + PER_MESSAGE
+    return total + (system_total + PER_MESSAGE if has_system else 0)
 
 
 @pytest.fixture

@@ -2,8 +2,10 @@
 // conversations/context.py, from the counts the server stored on each turn. Pure functions (no
 // DOM), tested with `node --test` (tests/js/).
 
-// The chat format's tokens per message and for priming the reply (as in conversations/tokens.py).
-const TOKENS_PER_MESSAGE = 3;
+// The chat format's tokens per message and for priming the reply (as in conversations/tokens.py): a
+// message costs 3 besides its content, and its role's tokens, one for each role in every encoding
+// the server counts with (tests/test_tokens.py checks).
+const TOKENS_PER_MESSAGE = 3 + 1;
 const TOKENS_PER_REPLY = 3;
 
 // A turn's tokens for `model`: the provider's count of a reply it made itself wins, then the

@@ -33,23 +33,23 @@ describe('branchTokens', () => {
     assert.equal(branchTokens([], model), 3);
   });
 
-  test('each message adds its tokens and 3 for the chat format', () => {
-    assert.equal(branchTokens([user(1, 10), reply(2, 20)], model), 3 + 13 + 23);
+  test('each message adds its tokens, 3 for the chat format and 1 for its role', () => {
+    assert.equal(branchTokens([user(1, 10), reply(2, 20)], model), 3 + 14 + 24);
   });
 
   test('an empty reply (still streaming, nothing yet) is not sent', () => {
-    assert.equal(branchTokens([user(1, 10), reply(2, 0, { content: '' })], model), 3 + 13);
+    assert.equal(branchTokens([user(1, 10), reply(2, 0, { content: '' })], model), 3 + 14);
   });
 
   test('system turns and the system prompt count once as one message', () => {
     const system = { id: 0, role: 'system', content: 's', token_counts: { o200k_base: 5 } };
-    assert.equal(branchTokens([system, user(1, 10)], model), 3 + 13 + 5 + 3);
-    assert.equal(branchTokens([user(1, 10)], model, { system: 8 }), 3 + 13 + 8 + 3);
-    assert.equal(branchTokens([system, user(1, 10)], model, { system: 8 }), 3 + 13 + 13 + 3);
+    assert.equal(branchTokens([system, user(1, 10)], model), 3 + 14 + 5 + 4);
+    assert.equal(branchTokens([user(1, 10)], model, { system: 8 }), 3 + 14 + 8 + 4);
+    assert.equal(branchTokens([system, user(1, 10)], model, { system: 8 }), 3 + 14 + 13 + 4);
   });
 
   test('the draft counts as one more message', () => {
-    assert.equal(branchTokens([user(1, 10)], model, { draft: 6 }), 3 + 13 + 9);
+    assert.equal(branchTokens([user(1, 10)], model, { draft: 6 }), 3 + 14 + 10);
     assert.equal(branchTokens([], model, { draft: 0 }), 3);
   });
 
@@ -59,9 +59,9 @@ describe('branchTokens', () => {
       reported: { 'openai:gpt-4o': { output_tokens: 30, o200k_base: 25 } }, cost: 0.5,
     };
     // 100 tokens in 4 messages, 5 more where the model reported its own replies, one system message.
-    assert.equal(branchTokens([user(9, 10)], model, { earlier }), 3 + 100 + 12 + 5 + 13 + 7 + 3);
+    assert.equal(branchTokens([user(9, 10)], model, { earlier }), 3 + 100 + 16 + 5 + 14 + 7 + 4);
     const other = { id: 'anthropic:claude', encoding: 'claude' };
-    assert.equal(branchTokens([], other, { earlier }), 3 + 0 + 12 + 0 + 3);
+    assert.equal(branchTokens([], other, { earlier }), 3 + 0 + 16 + 0 + 4);
   });
 });
 
