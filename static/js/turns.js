@@ -56,6 +56,7 @@ export function renderBody(turn, body, { lazy = false } = {}) {
 
 const thinkingChoice = new Map(); // turn id → open, for the blocks the reader opened or closed
 const thinkingTurns = new WeakMap(); // a block → its turn and how its reasoning renders
+const summaryShown = new WeakMap(); // a block's summary → what it says (but the clock's seconds)
 const REDACTED_NOTE = 'Part of the thinking was redacted by the provider.';
 
 export function renderReasoningMarkdown(turn, body) {
@@ -79,17 +80,20 @@ function fillThinkingSummary(details) {
   const { turn } = thinkingTurns.get(details);
   const elapsed = thinkingElapsed(turn);
   const detail = thinkingDetail(turn);
-  const parts = [
-    // While the count runs, only "Thinking…" is read out: the transcript is a live region, and a
-    // clock in it would be announced every second.
-    elapsed == null
+  const summary = details.querySelector('.thinking-summary');
+  // While the count runs, only "Thinking…" is read out, once: the transcript is a live region, and
+  // a clock in it would be announced every second. Each tick changes the (hidden) clock alone.
+  const shown = `${elapsed == null ? thinkingLabel(turn) : 'Thinking…'} · ${detail}`;
+  if (summaryShown.get(summary) !== shown) {
+    summaryShown.set(summary, shown);
+    const label = elapsed == null
       ? el('span', { class: 'thinking-label', text: thinkingLabel(turn) })
-      : el('span', { class: 'thinking-label' }, 'Thinking…', el('span', { class: 'thinking-clock', 'aria-hidden': 'true', text: ` ${elapsed} s` })),
-  ];
-  if (detail) parts.push(el('span', { class: 'thinking-detail', text: ` · ${detail}` }));
-  details.querySelector('.thinking-summary').replaceChildren(...parts);
+      : el('span', { class: 'thinking-label' }, 'Thinking…', el('span', { class: 'thinking-clock', 'aria-hidden': 'true' }));
+    summary.replaceChildren(label, ...(detail ? [el('span', { class: 'thinking-detail', text: ` · ${detail}` })] : []));
+  }
   if (elapsed == null) delete details.dataset.live;
   else {
+    summary.querySelector('.thinking-clock').textContent = ` ${elapsed} s`;
     details.dataset.live = 'true';
     startThinkingClock();
   }
