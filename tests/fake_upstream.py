@@ -11,7 +11,8 @@ The real ``openai`` and ``anthropic`` Python SDKs can be pointed at it:
 
 Replies are deterministic: see :func:`reply_tokens` and :func:`reply_text`.
 
-Faults are chosen by the requested model name, so they can be triggered from any client:
+Faults and behaviours are chosen by the requested model name, so they can be triggered from any
+client (several combine: ``fake-think-slow``):
 
 ====================  ======================================================================
 ``error-401``         HTTP 401 before streaming (vendor's authentication error body)
@@ -21,9 +22,31 @@ Faults are chosen by the requested model name, so they can be triggered from any
 ``midstream-error``  after 3 deltas, the vendor's in-stream error event, then the stream ends
 ``stall``             after 3 deltas, nothing more; the connection stays open (max. 1 hour)
 ``malformed``         after 3 deltas, a data line that is not valid JSON, then the stream ends
-``slow``              deltas every 50 ms whatever ``interval`` is
+``slow``              deltas every 50 ms whatever ``interval`` is (reasoning deltas too)
 ``long``              400 deltas instead of ``tokens``
+``think``             reasoning before the reply, paced as the reply is: ``Considering:`` and
+                      the first words of the last user message, then ``Answering now.``
+                      (:func:`reasoning_parts`, :func:`reasoning_text`). Chat Completions:
+                      ``delta.reasoning_content``; Responses: a ``reasoning`` item whose two
+                      summary parts stream as ``reasoning_summary_text`` deltas; Anthropic: two
+                      ``thinking`` blocks, each closed by a signature (:func:`thinking_signature`).
+                      Usage counts the reasoning deltas as output (and apart, on OpenAI's APIs).
+``thinktag``          Chat Completions: the reasoning inside ``<think>…</think>`` at the start
+                      of the content instead (DeepSeek-R1 or Qwen without a reasoning parser)
+``refuse``            a refusal (:data:`REFUSAL_TEXT`) instead of the reply: ``delta.refusal``,
+                      ``response.refusal.delta``; Anthropic has none, so its text streams as
+                      usual and the message stops with ``stop_reason: "refusal"``
+``replay:<api>/<n>``  the recorded vendor stream ``tests/data/recorded/<api>/<n>.sse`` (``chat``,
+                      ``responses`` or ``messages``), byte for byte, in small pieces of 1 to 48
+                      bytes chosen by a generator seeded with the model name (so events, lines,
+                      characters and tags arrive split, the same way every time). No fault word
+                      applies to it. See ``tests/data/recorded/SOURCES.md`` for the recordings.
 ====================  ======================================================================
+
+The Messages endpoint checks what the real API checks of extended thinking: ``thinking`` with a
+budget of at least 1024 tokens below ``max_tokens``, no temperature but 1, and every ``thinking``
+block sent back with the signature the fake gave it (not checked for a ``replay:`` model, whose
+blocks a vendor signed).
 
 The API key ``bad-key`` is always refused with the vendor's 401 body.
 
@@ -45,9 +68,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
 import ipaddress
 import logging
+import random
+import re
 import signal
 import sys
 import threading
@@ -55,6 +83,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from aiohttp import web
@@ -81,12 +110,21 @@ __all__ = [
     "Faults",
     "LONG_TOKENS",
     "MODEL_IDS",
+    "RECORDED_DIR",
+    "REFUSAL_TEXT",
+    "REFUSAL_TOKENS",
+    "REPLAY_PREFIX",
     "RequestLog",
     "count_input_tokens",
     "main",
     "parse_faults",
+    "reasoning_parts",
+    "reasoning_text",
+    "replay_chunks",
+    "replay_path",
     "reply_text",
     "reply_tokens",
+    "thinking_signature",
 ]
 
 log = logging.getLogger("fake_upstream")
@@ -122,6 +160,10 @@ MODEL_IDS: tuple[str, ...] = (
     "fake-model-error-429",
     "fake-model-error-500",
     "fake-model-error-529",
+    "fake-model-think",
+    "fake-model-think-slow",
+    "fake-model-thinktag",
+    "fake-model-refuse",
 )
 
 _FILLER_TOKENS: tuple[str, ...] = tuple(" " + w for w in FILLER_WORDS)
@@ -189,28 +231,66 @@ def _content_text(content: Any) -> str:
 
 
 class Faults(NamedTuple):
-    """Faults selected by a model name (see the module docstring)."""
+    """Faults and behaviours selected by a model name (see the module docstring)."""
 
     status: int | None  # HTTP error answered before any streaming
     stream: str | None  # "midstream-error" | "stall" | "malformed"
     slow: bool
     long: bool
+    think: bool = False  # reasoning streams before the reply
+    thinktag: bool = False  # Chat Completions: the reasoning as <think>…</think> in the content
+    refuse: bool = False  # a refusal instead of the reply
 
 
 _HTTP_FAULTS = (("error-401", 401), ("error-429", 429), ("error-500", 500), ("error-529", 529))
 _STREAM_FAULTS = ("midstream-error", "stall", "malformed")
 _NO_FAULTS = Faults(None, None, False, False)
+_KEYWORDS = ("error", "stall", "malformed", "slow", "long", "think", "refuse")
 
 
 def parse_faults(model: str) -> Faults:
-    """Which faults the model name asks for."""
+    """Which faults and behaviours the model name asks for."""
     name = model.lower()
-    if "error" not in name and "stall" not in name and "malformed" not in name \
-            and "slow" not in name and "long" not in name:
+    if not any(word in name for word in _KEYWORDS):
         return _NO_FAULTS
     status = next((code for word, code in _HTTP_FAULTS if word in name), None)
     stream = next((word for word in _STREAM_FAULTS if word in name), None)
-    return Faults(status, stream, "slow" in name, "long" in name)
+    return Faults(status, stream, "slow" in name, "long" in name, "think" in name, "thinktag" in name,
+                  "refuse" in name)
+
+
+# --------------------------------------------------------------------------- reasoning & refusals
+
+#: Words of the user's message a ``think`` model's reasoning echoes, at most.
+THINK_WORDS = 12
+#: The second part of a ``think`` model's reasoning (the first echoes the user).
+REASONING_CONCLUSION: tuple[str, ...] = ("Answering", " now.")
+#: Between two parts of the reasoning, as the joined reasoning text shows them.
+REASONING_SEPARATOR = "\n\n"
+#: The deltas of a ``refuse`` model's answer.
+REFUSAL_TOKENS: tuple[str, ...] = ("I'm", " sorry", ",", " but", " I", " can't", " help", " with", " that", ".")
+REFUSAL_TEXT = "".join(REFUSAL_TOKENS)
+_SIGNING_KEY = b"fake-upstream-thinking"
+
+
+def reasoning_parts(last_user_text: str) -> list[list[str]]:
+    """The deltas of a ``think`` model's reasoning, in two parts (summary parts on the Responses
+    API, thinking blocks on Anthropic's): ``Considering:`` and the first words of the last user
+    message, then :data:`REASONING_CONCLUSION`."""
+    words = last_user_text.split()[:THINK_WORDS]
+    first = ["Considering:", *(" " + w for w in words)] if words else ["Considering", " the", " question."]
+    return [first, list(REASONING_CONCLUSION)]
+
+
+def reasoning_text(last_user_text: str) -> str:
+    """The whole reasoning of a ``think`` model, its parts joined by a blank line."""
+    return REASONING_SEPARATOR.join("".join(part) for part in reasoning_parts(last_user_text))
+
+
+def thinking_signature(thinking: str) -> str:
+    """The signature the fake gives an Anthropic thinking block, and checks when one comes back."""
+    digest = hmac.new(_SIGNING_KEY, thinking.encode("utf-8"), hashlib.sha256).digest()
+    return base64.b64encode(b"\x12\x20" + digest).decode()
 
 
 # --------------------------------------------------------------------------- error bodies
@@ -261,6 +341,7 @@ def openai_error_body(status: int, *, model: str = "", key: str = "") -> dict[st
 _ANTHROPIC_ERRORS = {
     400: ("invalid_request_error", "Invalid request"),
     401: ("authentication_error", "invalid x-api-key"),
+    404: ("not_found_error", "Not found"),
     429: ("rate_limit_error", "This request would exceed the rate limit for your organization "
                               "of 50 requests per minute. Please try again later."),
     500: ("api_error", "Internal server error"),
@@ -321,25 +402,34 @@ class _Plan(NamedTuple):
     interval: float
     first_delay: float
     fault: str | None
+    reasoning: list[list[str]] = []  # the parts of the reasoning streamed before the reply
+    refuse: bool = False  # the reply is a refusal
+    thinktag: bool = False  # Chat Completions: the reasoning goes in the content, in <think> tags
 
 
 def _new_id(n: int = 24) -> str:
     return uuid.uuid4().hex[:n]
 
 
+def _reasoning_count(plan: _Plan) -> int:
+    return sum(len(part) for part in plan.reasoning)
+
+
 class _ChatEncoder:
     """OpenAI Chat Completions chunks (``data: {...}`` lines)."""
 
-    __slots__ = ("_head", "_pre", "_usage_head", "include_usage", "input_tokens", "cid", "created", "model")
+    __slots__ = ("_head", "_pre", "_usage_head", "include_usage", "input_tokens", "cid", "created", "model",
+                 "plan")
 
     _POST = b'},"logprobs":null,"finish_reason":null}]}\n\n'
 
-    def __init__(self, model: str, include_usage: bool, input_tokens: int) -> None:
+    def __init__(self, model: str, include_usage: bool, input_tokens: int, plan: _Plan) -> None:
         self.cid = "chatcmpl-" + uuid.uuid4().hex
         self.created = int(time.time())
         self.model = model
         self.include_usage = include_usage
         self.input_tokens = input_tokens
+        self.plan = plan
         head = (b'data: {"id":"' + self.cid.encode() + b'","object":"chat.completion.chunk","created":'
                 + str(self.created).encode() + b',"model":' + _dumps(model)
                 + b',"service_tier":"default","system_fingerprint":null,')
@@ -347,23 +437,51 @@ class _ChatEncoder:
         if include_usage:
             head += b'"usage":null,'
         self._head = head
-        self._pre = head + b'"choices":[{"index":0,"delta":{"content":'
+        field = b'"refusal":' if plan.refuse else b'"content":'
+        self._pre = head + b'"choices":[{"index":0,"delta":{' + field
+
+    def _chunk(self, delta: dict[str, Any]) -> bytes:
+        return (self._head + b'"choices":[{"index":0,"delta":' + _dumps(delta)
+                + b',"logprobs":null,"finish_reason":null}]}\n\n')
 
     def start(self) -> bytes:
+        if self.plan.refuse:
+            return self._chunk({"role": "assistant", "content": None, "refusal": ""})
         return (self._head + b'"choices":[{"index":0,"delta":{"role":"assistant","content":"",'
                 b'"refusal":null},"logprobs":null,"finish_reason":null}]}\n\n')
 
     def delta(self, token: str) -> bytes:
         return self._pre + _dumps(token) + self._POST
 
+    # The reasoning: DeepSeek's reasoning_content deltas, or <think> tags opening the content.
+    def reasoning_start(self, part: int) -> bytes:
+        if self.plan.thinktag:
+            return self._chunk({"content": "<think>" if part == 0 else REASONING_SEPARATOR})
+        return b"" if part == 0 else self._chunk({"content": None, "reasoning_content": REASONING_SEPARATOR})
+
+    def reasoning_delta(self, token: str) -> bytes:
+        if self.plan.thinktag:
+            return self._chunk({"content": token})
+        return self._chunk({"content": None, "reasoning_content": token})
+
+    def reasoning_end(self, part: int, text: str) -> bytes:
+        return b""
+
+    def reasoning_done(self) -> bytes:
+        return self._chunk({"content": "</think>"}) + self._chunk({"content": "\n\n"}) if self.plan.thinktag else b""
+
+    def text_start(self) -> bytes:
+        return b""
+
     def usage(self, sent: int) -> dict[str, Any]:
+        reasoning = _reasoning_count(self.plan)
         return {
             "prompt_tokens": self.input_tokens,
-            "completion_tokens": sent,
-            "total_tokens": self.input_tokens + sent,
+            "completion_tokens": sent + reasoning,
+            "total_tokens": self.input_tokens + sent + reasoning,
             "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
             "completion_tokens_details": {
-                "reasoning_tokens": 0, "audio_tokens": 0,
+                "reasoning_tokens": reasoning, "audio_tokens": 0,
                 "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0,
             },
         }
@@ -377,6 +495,16 @@ class _ChatEncoder:
         return out + b"data: [DONE]\n\n"
 
     def completion(self, sent: list[str], truncated: bool) -> dict[str, Any]:
+        text = "".join(sent)
+        message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None, "annotations": []}
+        if self.plan.refuse:
+            message.update(content=None, refusal=text)
+        if self.plan.reasoning:
+            thought = REASONING_SEPARATOR.join("".join(part) for part in self.plan.reasoning)
+            if self.plan.thinktag:
+                message["content"] = "<think>" + thought + "</think>\n\n" + (message["content"] or "")
+            else:
+                message["reasoning_content"] = thought
         return {
             "id": self.cid,
             "object": "chat.completion",
@@ -384,8 +512,7 @@ class _ChatEncoder:
             "model": self.model,
             "choices": [{
                 "index": 0,
-                "message": {"role": "assistant", "content": "".join(sent), "refusal": None,
-                            "annotations": []},
+                "message": message,
                 "logprobs": None,
                 "finish_reason": "length" if truncated else "stop",
             }],
@@ -407,18 +534,26 @@ class _ResponsesEncoder:
     _POST = b',"logprobs":[]}\n\n'
 
     def __init__(self, *, body: dict, model: str, input_tokens: int, instructions: Any,
-                 previous_response_id: str | None, store: bool,
+                 previous_response_id: str | None, store: bool, plan: _Plan,
                  on_complete: Callable[[str, str], None]) -> None:
         self.rid = "resp_" + uuid.uuid4().hex + uuid.uuid4().hex[:16]
         self.msg_id = "msg_" + uuid.uuid4().hex + uuid.uuid4().hex[:16]
+        self.rs_id = "rs_" + uuid.uuid4().hex + uuid.uuid4().hex[:16]
         self.created = int(time.time())
         self.seq = 0
         self.model = model
         self.input_tokens = input_tokens
         self.on_complete = on_complete
+        self.plan = plan
+        self.part = 0  # the summary part being streamed
+        # The message comes after the reasoning item when there is one.
+        self.msg_index = 1 if plan.reasoning else 0
+        include = body.get("include")
+        self.encrypted = isinstance(include, list) and "reasoning.encrypted_content" in include
         temperature = body.get("temperature")
         top_p = body.get("top_p")
         metadata = body.get("metadata")
+        reasoning = body.get("reasoning")
         self._base = {
             "id": self.rid,
             "object": "response",
@@ -434,7 +569,8 @@ class _ResponsesEncoder:
             "output": [],
             "parallel_tool_calls": True,
             "previous_response_id": previous_response_id,
-            "reasoning": {"effort": None, "summary": None},
+            "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")}
+            if isinstance(reasoning, dict) else {"effort": None, "summary": None},
             "service_tier": "default",
             "store": store,
             "temperature": temperature if isinstance(temperature, (int, float)) else 1.0,
@@ -449,8 +585,8 @@ class _ResponsesEncoder:
             "metadata": metadata if isinstance(metadata, dict) else {},
         }
         self._pre = b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","sequence_number":'
-        self._mid = (b',"item_id":"' + self.msg_id.encode()
-                     + b'","output_index":0,"content_index":0,"delta":')
+        self._mid = (b',"item_id":"' + self.msg_id.encode() + b'","output_index":'
+                     + str(self.msg_index).encode() + b',"content_index":0,"delta":')
 
     def _event(self, type_: str, payload: dict[str, Any]) -> bytes:
         data = {"type": type_, "sequence_number": self.seq}
@@ -462,36 +598,82 @@ class _ResponsesEncoder:
         return {"id": self.msg_id, "type": "message", "status": status, "content": content,
                 "role": "assistant"}
 
+    def _part(self, text: str) -> dict[str, Any]:
+        if self.plan.refuse:
+            return {"type": "refusal", "refusal": text}
+        return {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
+
+    def _reasoning_item(self) -> dict[str, Any]:
+        summary = [{"type": "summary_text", "text": "".join(part)} for part in self.plan.reasoning]
+        item: dict[str, Any] = {"id": self.rs_id, "type": "reasoning", "summary": summary}
+        if self.encrypted:
+            item["encrypted_content"] = "fake-encrypted:" + base64.b64encode(
+                REASONING_SEPARATOR.join(s["text"] for s in summary).encode()).decode()
+        return item
+
     def start(self) -> bytes:
         response = self._base
-        return (self._event("response.created", {"response": response})
-                + self._event("response.in_progress", {"response": response})
-                + self._event("response.output_item.added",
-                              {"output_index": 0, "item": self._item("in_progress", [])})
+        out = (self._event("response.created", {"response": response})
+               + self._event("response.in_progress", {"response": response}))
+        return out if self.plan.reasoning else out + self.text_start()
+
+    def text_start(self) -> bytes:
+        return (self._event("response.output_item.added",
+                            {"output_index": self.msg_index, "item": self._item("in_progress", [])})
                 + self._event("response.content_part.added", {
-                    "item_id": self.msg_id, "output_index": 0, "content_index": 0,
-                    "part": {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}}))
+                    "item_id": self.msg_id, "output_index": self.msg_index, "content_index": 0,
+                    "part": self._part("")}))
 
     def delta(self, token: str) -> bytes:
+        if self.plan.refuse:
+            return self._event("response.refusal.delta", {
+                "item_id": self.msg_id, "output_index": self.msg_index, "content_index": 0, "delta": token})
         seq = self.seq
         self.seq = seq + 1
         return self._pre + str(seq).encode() + self._mid + _dumps(token) + self._POST
+
+    # The reasoning: one reasoning item whose summary streams part by part.
+    def reasoning_start(self, part: int) -> bytes:
+        self.part = part
+        out = b""
+        if part == 0:
+            out = self._event("response.output_item.added", {
+                "output_index": 0, "item": {"id": self.rs_id, "type": "reasoning", "summary": []}})
+        return out + self._event("response.reasoning_summary_part.added", {
+            "item_id": self.rs_id, "output_index": 0, "summary_index": part,
+            "part": {"type": "summary_text", "text": ""}})
+
+    def reasoning_delta(self, token: str) -> bytes:
+        return self._event("response.reasoning_summary_text.delta", {
+            "item_id": self.rs_id, "output_index": 0, "summary_index": self.part, "delta": token})
+
+    def reasoning_end(self, part: int, text: str) -> bytes:
+        where = {"item_id": self.rs_id, "output_index": 0, "summary_index": part}
+        return (self._event("response.reasoning_summary_text.done", {**where, "text": text})
+                + self._event("response.reasoning_summary_part.done",
+                              {**where, "part": {"type": "summary_text", "text": text}}))
+
+    def reasoning_done(self) -> bytes:
+        return self._event("response.output_item.done", {"output_index": 0, "item": self._reasoning_item()})
 
     def final_response(self, sent: list[str], truncated: bool) -> dict[str, Any]:
         """The finished response object; stores the conversation (when asked) first."""
         text = "".join(sent)
         status = "incomplete" if truncated else "completed"
-        part = {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
+        reasoning = _reasoning_count(self.plan)
+        output = [self._item(status, [self._part(text)])]
+        if self.plan.reasoning:
+            output.insert(0, self._reasoning_item())
         response = dict(self._base)
         response.update(
             status=status,
-            output=[self._item(status, [part])],
+            output=output,
             usage={
                 "input_tokens": self.input_tokens,
                 "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
-                "output_tokens": len(sent),
-                "output_tokens_details": {"reasoning_tokens": 0},
-                "total_tokens": self.input_tokens + len(sent),
+                "output_tokens": len(sent) + reasoning,
+                "output_tokens_details": {"reasoning_tokens": reasoning},
+                "total_tokens": self.input_tokens + len(sent) + reasoning,
             },
         )
         if truncated:
@@ -503,14 +685,16 @@ class _ResponsesEncoder:
 
     def finish(self, sent: list[str], truncated: bool) -> bytes:
         response = self.final_response(sent, truncated)
-        part = response["output"][0]["content"][0]
-        return (self._event("response.output_text.done", {
-                    "item_id": self.msg_id, "output_index": 0, "content_index": 0,
-                    "text": part["text"], "logprobs": []})
-                + self._event("response.content_part.done", {
-                    "item_id": self.msg_id, "output_index": 0, "content_index": 0, "part": part})
-                + self._event("response.output_item.done",
-                              {"output_index": 0, "item": response["output"][0]})
+        message = response["output"][self.msg_index]
+        part = message["content"][0]
+        where = {"item_id": self.msg_id, "output_index": self.msg_index, "content_index": 0}
+        if self.plan.refuse:
+            done = self._event("response.refusal.done", {**where, "refusal": part["refusal"]})
+        else:
+            done = self._event("response.output_text.done", {**where, "text": part["text"], "logprobs": []})
+        return (done
+                + self._event("response.content_part.done", {**where, "part": part})
+                + self._event("response.output_item.done", {"output_index": self.msg_index, "item": message})
                 + self._event("response.incomplete" if truncated else "response.completed",
                               {"response": response}))
 
@@ -528,51 +712,89 @@ class _ResponsesEncoder:
 class _AnthropicEncoder:
     """Anthropic Messages stream events."""
 
-    _PRE = (b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
-            b'"delta":{"type":"text_delta","text":')
     _POST = b"}}\n\n"
 
-    def __init__(self, model: str, input_tokens: int) -> None:
+    def __init__(self, model: str, input_tokens: int, plan: _Plan) -> None:
         self.msg_id = "msg_01" + uuid.uuid4().hex[:22]
         self.model = model
         self.input_tokens = input_tokens
+        self.plan = plan
+        # Thinking blocks come first, one per part of the reasoning; the text block after them.
+        self.text_index = len(plan.reasoning)
+        self.block = 0  # the thinking block being streamed
+        self._pre = (b'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
+                     + str(self.text_index).encode() + b',"delta":{"type":"text_delta","text":')
 
     def _usage(self, output_tokens: int) -> dict[str, Any]:
         return {"input_tokens": self.input_tokens, "cache_creation_input_tokens": 0,
                 "cache_read_input_tokens": 0, "output_tokens": output_tokens,
                 "service_tier": "standard"}
 
+    @staticmethod
+    def _event(name: str, data: dict[str, Any]) -> bytes:
+        return b"event: " + name.encode() + b"\ndata: " + _dumps(data) + b"\n\n"
+
+    def _stop_reason(self, truncated: bool) -> str:
+        return "max_tokens" if truncated else ("refusal" if self.plan.refuse else "end_turn")
+
     def start(self) -> bytes:
         message: dict[str, Any] = {
             "id": self.msg_id, "type": "message", "role": "assistant", "model": self.model,
             "content": [], "stop_reason": None, "stop_sequence": None, "usage": self._usage(1),
         }
-        return (b"event: message_start\ndata: "
-                + _dumps({"type": "message_start", "message": message}) + b"\n\n"
-                b'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
-                b'"content_block":{"type":"text","text":""}}\n\n'
-                b'event: ping\ndata: {"type": "ping"}\n\n')
+        out = b"event: message_start\ndata: " + _dumps({"type": "message_start", "message": message}) + b"\n\n"
+        if self.plan.reasoning:
+            return out + b'event: ping\ndata: {"type": "ping"}\n\n'
+        return out + self.text_start() + b'event: ping\ndata: {"type": "ping"}\n\n'
+
+    def text_start(self) -> bytes:
+        return self._event("content_block_start", {"type": "content_block_start", "index": self.text_index,
+                                                   "content_block": {"type": "text", "text": ""}})
 
     def delta(self, token: str) -> bytes:
-        return self._PRE + _dumps(token) + self._POST
+        return self._pre + _dumps(token) + self._POST
+
+    # The reasoning: a thinking block per part, each closed by its signature.
+    def reasoning_start(self, part: int) -> bytes:
+        self.block = part
+        return self._event("content_block_start", {"type": "content_block_start", "index": part,
+                                                   "content_block": {"type": "thinking", "thinking": "",
+                                                                     "signature": ""}})
+
+    def reasoning_delta(self, token: str) -> bytes:
+        return self._event("content_block_delta", {"type": "content_block_delta", "index": self.block,
+                                                   "delta": {"type": "thinking_delta", "thinking": token}})
+
+    def reasoning_end(self, part: int, text: str) -> bytes:
+        return (self._event("content_block_delta", {
+                    "type": "content_block_delta", "index": part,
+                    "delta": {"type": "signature_delta", "signature": thinking_signature(text)}})
+                + self._event("content_block_stop", {"type": "content_block_stop", "index": part}))
+
+    def reasoning_done(self) -> bytes:
+        return b""
 
     def finish(self, sent: list[str], truncated: bool) -> bytes:
         delta = {
             "type": "message_delta",
-            "delta": {"stop_reason": "max_tokens" if truncated else "end_turn", "stop_sequence": None},
+            "delta": {"stop_reason": self._stop_reason(truncated), "stop_sequence": None},
             "usage": {"input_tokens": self.input_tokens, "cache_creation_input_tokens": 0,
-                      "cache_read_input_tokens": 0, "output_tokens": len(sent)},
+                      "cache_read_input_tokens": 0, "output_tokens": len(sent) + _reasoning_count(self.plan)},
         }
-        return (b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
-                b"event: message_delta\ndata: " + _dumps(delta) + b"\n\n"
+        return (self._event("content_block_stop", {"type": "content_block_stop", "index": self.text_index})
+                + b"event: message_delta\ndata: " + _dumps(delta) + b"\n\n"
                 b'event: message_stop\ndata: {"type":"message_stop"}\n\n')
 
     def message(self, sent: list[str], truncated: bool) -> dict[str, Any]:
-        usage = self._usage(len(sent))
+        usage = self._usage(len(sent) + _reasoning_count(self.plan))
+        content: list[dict[str, Any]] = []
+        for part in self.plan.reasoning:
+            text = "".join(part)
+            content.append({"type": "thinking", "thinking": text, "signature": thinking_signature(text)})
+        content.append({"type": "text", "text": "".join(sent)})
         return {
             "id": self.msg_id, "type": "message", "role": "assistant", "model": self.model,
-            "content": [{"type": "text", "text": "".join(sent)}],
-            "stop_reason": "max_tokens" if truncated else "end_turn", "stop_sequence": None,
+            "content": content, "stop_reason": self._stop_reason(truncated), "stop_sequence": None,
             "usage": usage,
         }
 
@@ -581,7 +803,38 @@ class _AnthropicEncoder:
                 b'"message":"Overloaded"}}\n\n')
 
     def malformed(self) -> bytes:
-        return b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":\n\n'
+        return (b'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
+                + str(self.text_index).encode() + b',"delta":\n\n')
+
+
+# --------------------------------------------------------------------------- replays
+
+#: Where the recorded vendor streams live (see ``tests/data/recorded/SOURCES.md``).
+RECORDED_DIR = Path(__file__).resolve().parent / "data" / "recorded"
+#: A model named ``replay:<api>/<name>`` answers with the recording ``<api>/<name>.sse``.
+REPLAY_PREFIX = "replay:"
+#: The recordings' folder for each endpoint.
+_REPLAY_APIS = {"/v1/chat/completions": "chat", "/v1/responses": "responses", "/v1/messages": "messages"}
+_REPLAY_NAME = re.compile(r"([a-z]+)/([a-z0-9_]+)")
+
+
+def replay_path(model: str) -> Path | None:
+    """The recording a ``replay:`` model names, or None when the name is not one."""
+    match = _REPLAY_NAME.fullmatch(model[len(REPLAY_PREFIX):]) if model.startswith(REPLAY_PREFIX) else None
+    return RECORDED_DIR / match[1] / f"{match[2]}.sse" if match else None
+
+
+def replay_chunks(data: bytes, seed: str) -> list[bytes]:
+    """The bytes of a recording in small pieces of 1 to 48 bytes, the same for the same seed: events,
+    lines, multi-byte characters and ``<think>`` tags end up split anywhere."""
+    pieces = []
+    rng = random.Random(seed)
+    at = 0
+    while at < len(data):
+        size = rng.randint(1, 48)
+        pieces.append(data[at:at + size])
+        at += size
+    return pieces
 
 
 # --------------------------------------------------------------------------- host checks
@@ -872,13 +1125,14 @@ class FakeUpstream:
 
     def _plan(self, faults: Faults, last_user: str, max_tokens: Any) -> _Plan:
         count = LONG_TOKENS if faults.long else int(self.tokens)
-        toks = reply_tokens(last_user, count)
+        toks = list(REFUSAL_TOKENS) if faults.refuse else reply_tokens(last_user, count)
         truncated = False
         if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) and 0 <= max_tokens < len(toks):
             toks = toks[:max_tokens]
             truncated = True
         interval = SLOW_INTERVAL if faults.slow else float(self.interval or 0.0)
-        return _Plan(toks, truncated, interval, float(self.first_token_delay or 0.0), faults.stream)
+        return _Plan(toks, truncated, interval, float(self.first_token_delay or 0.0), faults.stream,
+                     reasoning_parts(last_user) if faults.think else [], faults.refuse, faults.thinktag)
 
     async def _stall(self, request: web.Request, rec: dict[str, Any]) -> None:
         """Keep the connection open, sending nothing, until the client leaves (max. 1 hour)."""
@@ -909,11 +1163,25 @@ class FakeUpstream:
                 await asyncio.sleep(plan.first_delay)
             delta = enc.delta
             interval = plan.interval
+            loop = asyncio.get_running_loop()
+            due = loop.time()
+            paced = False  # a delta was written: the next waits its interval
+            if plan.reasoning:
+                # The reasoning streams first, paced as the reply is.
+                for part, pieces in enumerate(plan.reasoning):
+                    await write(enc.reasoning_start(part))
+                    for piece in pieces:
+                        if paced and interval > 0:
+                            due += interval
+                            wait = due - loop.time()
+                            await asyncio.sleep(wait if wait > 0 else 0)
+                        await write(enc.reasoning_delta(piece))
+                        paced = True
+                    await write(enc.reasoning_end(part, "".join(pieces)))
+                await write(enc.reasoning_done() + enc.text_start())
             if interval > 0:
-                loop = asyncio.get_running_loop()
-                due = loop.time()
                 for i in range(limit):
-                    if i:
+                    if i or paced:
                         due += interval
                         wait = due - loop.time()
                         await asyncio.sleep(wait if wait > 0 else 0)
@@ -941,7 +1209,7 @@ class FakeUpstream:
         return resp
 
     async def _nonstream_delay(self, plan: _Plan) -> None:
-        total = plan.first_delay + plan.interval * max(len(plan.tokens) - 1, 0)
+        total = plan.first_delay + plan.interval * max(len(plan.tokens) + _reasoning_count(plan) - 1, 0)
         if total > 0:
             await asyncio.sleep(total)
 
@@ -987,6 +1255,11 @@ class FakeUpstream:
             texts.append(text)
             if msg["role"] == "user":
                 last_user = text
+        if model.startswith(REPLAY_PREFIX):
+            return await self._replay(request, rec, model, "openai")
+        if body.get("reasoning_effort") not in _EFFORTS:
+            return self._openai_invalid(rec, "Invalid value for 'reasoning_effort': expected one of 'minimal', "
+                                             "'low', 'medium' or 'high'.", "reasoning_effort", "invalid_value")
 
         faults = parse_faults(model)
         if faults.status is not None:
@@ -999,13 +1272,43 @@ class FakeUpstream:
         plan = self._plan(faults, last_user, max_tokens)
         stream_options = body.get("stream_options")
         include_usage = isinstance(stream_options, dict) and bool(stream_options.get("include_usage"))
-        enc = _ChatEncoder(model, include_usage, count_input_tokens(texts))
+        enc = _ChatEncoder(model, include_usage, count_input_tokens(texts), plan)
         req_headers = {"x-request-id": "req_" + uuid.uuid4().hex}
 
         if body.get("stream"):
             return await self._stream(request, rec, plan, enc, {**_SSE_HEADERS, **req_headers})
         return await self._nonstream(request, rec, plan, "openai",
                                      lambda: enc.completion(plan.tokens, plan.truncated), req_headers)
+
+    async def _replay(self, request: web.Request, rec: dict[str, Any], model: str, vendor: str) -> web.StreamResponse:
+        """Answer with a recorded stream, byte for byte, in small pieces (see :func:`replay_chunks`)."""
+        path = replay_path(model)
+        if path is None or not path.is_file():
+            message = (f"{model} names no recording: replay:<api>/<name> answers with "
+                       f"tests/data/recorded/<api>/<name>.sse, <api> being one of "
+                       f"{', '.join(sorted(set(_REPLAY_APIS.values())))}.")
+            if vendor == "anthropic":
+                return self._anthropic_error(rec, 404, f"model: {message}")
+            return self._openai_error(rec, 404, {"error": {
+                "message": message, "type": "invalid_request_error", "param": "model", "code": "model_not_found"}})
+        api = path.parent.name
+        if _REPLAY_APIS[request.path] != api:
+            message = f"{model} is a recording of the {api} API; it cannot answer on {request.path}."
+            if vendor == "anthropic":
+                return self._anthropic_error(rec, 400, message)
+            return self._openai_invalid(rec, message, "model", "invalid_value")
+        pieces = replay_chunks(path.read_bytes(), model)
+        rec["status"] = 200
+        rec["replay"] = f"{api}/{path.name}"
+        resp = web.StreamResponse(status=200, headers={**_SSE_HEADERS, "x-request-id": "req_" + uuid.uuid4().hex})
+        try:
+            await resp.prepare(request)
+            for piece in pieces:
+                await resp.write(piece)
+            await resp.write_eof()
+        except ConnectionError:
+            rec["disconnected"] = True
+        return resp
 
     async def _nonstream(self, request: web.Request, rec: dict[str, Any], plan: _Plan, vendor: str,
                          build: Callable[[], dict[str, Any]], headers: dict[str, str]) -> web.StreamResponse:
@@ -1034,6 +1337,15 @@ class FakeUpstream:
         if items is None:
             return self._openai_invalid(rec, "Invalid value for 'input': expected a string or an array "
                                              "of input items.", "input", "invalid_value")
+        if model.startswith(REPLAY_PREFIX):
+            return await self._replay(request, rec, model, "openai")
+        reasoning = body.get("reasoning")
+        if reasoning is not None and not (
+                isinstance(reasoning, dict) and reasoning.get("effort") in _EFFORTS
+                and reasoning.get("summary") in (None, "auto", "concise", "detailed")):
+            return self._openai_invalid(rec, "Invalid value for 'reasoning': expected an object with an "
+                                             "'effort' of 'minimal', 'low', 'medium' or 'high' and a 'summary' "
+                                             "of 'auto', 'concise' or 'detailed'.", "reasoning", "invalid_value")
         previous_id = body.get("previous_response_id")
         history: list[tuple[str, str]] = []
         if previous_id is not None:
@@ -1070,7 +1382,8 @@ class FakeUpstream:
         plan = self._plan(faults, last_user, body.get("max_output_tokens"))
         enc = _ResponsesEncoder(body=body, model=model, input_tokens=count_input_tokens(texts),
                                 instructions=instructions if isinstance(instructions, str) else None,
-                                previous_response_id=previous_id, store=store, on_complete=on_complete)
+                                previous_response_id=previous_id, store=store, plan=plan,
+                                on_complete=on_complete)
         rec["response_id"] = enc.rid
         req_headers = {"x-request-id": "req_" + uuid.uuid4().hex}
         if body.get("stream"):
@@ -1110,6 +1423,8 @@ class FakeUpstream:
             texts.append(_content_text(system))
         last_user = ""
         previous = None
+        # A recording's thinking blocks were signed by the vendor: the fake cannot check them.
+        replay = model.startswith(REPLAY_PREFIX)
         for i, msg in enumerate(messages):
             if not isinstance(msg, dict):
                 return self._anthropic_error(rec, 400, f"messages.{i}: Input should be a valid dictionary")
@@ -1129,17 +1444,25 @@ class FakeUpstream:
             previous = role
             if "content" not in msg:
                 return self._anthropic_error(rec, 400, f"messages.{i}.content: Field required")
+            problem = _anthropic_blocks_problem(i, role, msg["content"], check_signatures=not replay)
+            if problem:
+                return self._anthropic_error(rec, 400, problem)
             text = _content_text(msg.get("content"))
             texts.append(text)
             if role == "user":
                 last_user = text
+        problem = _anthropic_thinking_problem(body, max_tokens)
+        if problem:
+            return self._anthropic_error(rec, 400, problem)
+        if replay:
+            return await self._replay(request, rec, model, "anthropic")
 
         faults = parse_faults(model)
         if faults.status is not None:
             return self._anthropic_error(rec, faults.status)
 
         plan = self._plan(faults, last_user, max_tokens)
-        enc = _AnthropicEncoder(model, count_input_tokens(texts))
+        enc = _AnthropicEncoder(model, count_input_tokens(texts), plan)
         req_headers = {"request-id": "req_" + uuid.uuid4().hex}
         if body.get("stream"):
             return await self._stream(request, rec, plan, enc, {**_SSE_HEADERS, **req_headers})
@@ -1165,11 +1488,65 @@ class FakeUpstream:
 
 
 _INVALID = object()
+_EFFORTS = (None, "minimal", "low", "medium", "high")
 _OPENAI_BAD_JSON = (
     "We could not parse the JSON body of your request. (HINT: This likely means you aren't using "
     "your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was "
     "not valid JSON.)"
 )
+
+
+_THINKING_DOCS = "Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
+
+
+def _anthropic_thinking_problem(body: dict[str, Any], max_tokens: int) -> str | None:
+    """What the Messages API says of a request's ``thinking`` settings, or None when it takes them."""
+    thinking = body.get("thinking")
+    if thinking is None:
+        return None
+    if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "disabled"):
+        return "thinking: Input tag does not match any of the expected tags: 'enabled', 'disabled'"
+    if thinking["type"] == "disabled":
+        return None
+    budget = thinking.get("budget_tokens")
+    if not isinstance(budget, int) or isinstance(budget, bool):
+        return "thinking.enabled.budget_tokens: Field required"
+    if budget < 1024:
+        return "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
+    if max_tokens <= budget:
+        return f"`max_tokens` must be greater than `thinking.budget_tokens`. {_THINKING_DOCS}"
+    if body.get("temperature", 1) != 1:
+        return f"`temperature` may only be set to 1 when thinking is enabled. {_THINKING_DOCS}"
+    top_p = body.get("top_p")
+    if top_p is not None and not (isinstance(top_p, (int, float)) and 0.95 <= top_p <= 1):
+        return f"`top_p` must be greater than or equal to 0.95 or unset when thinking is enabled. {_THINKING_DOCS}"
+    return None
+
+
+def _anthropic_blocks_problem(index: int, role: str, content: Any, *, check_signatures: bool) -> str | None:
+    """What the Messages API says of a message's content blocks, or None when it takes them: thinking
+    blocks only in replies, each with the signature the fake gave it."""
+    if not isinstance(content, list):
+        return None
+    for j, block in enumerate(content):
+        where = f"messages.{index}.content.{j}"
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            return f"{where}: Input should be a valid dictionary or object to extract fields from"
+        kind = block["type"]
+        if kind not in ("thinking", "redacted_thinking"):
+            continue
+        if role != "assistant":
+            return f"{where}: `{kind}` blocks can only appear in `assistant` messages"
+        if kind == "redacted_thinking":
+            if not isinstance(block.get("data"), str):
+                return f"{where}.redacted_thinking.data: Field required"
+            continue
+        thinking, signature = block.get("thinking"), block.get("signature")
+        if not isinstance(thinking, str) or not isinstance(signature, str):
+            return f"{where}.thinking: `thinking` and `signature` are required"
+        if check_signatures and not hmac.compare_digest(signature, thinking_signature(thinking)):
+            return f"{where}: Invalid `signature` in `thinking` block"
+    return None
 
 
 def _responses_input(value: Any) -> list[tuple[str, str]] | None:
@@ -1203,8 +1580,9 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tests.fake_upstream",
         description="Fake OpenAI / Anthropic upstream speaking the real streaming wire formats. "
-                    "Faults are chosen by model name: error-401, error-429, error-500, error-529, "
-                    "midstream-error, stall, malformed, slow, long.",
+                    "Faults and behaviours are chosen by model name: error-401, error-429, error-500, "
+                    "error-529, midstream-error, stall, malformed, slow, long, think, thinktag, refuse; "
+                    "replay:<api>/<name> replays a recorded stream from tests/data/recorded.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")

@@ -40,8 +40,9 @@ def add(conversation, parent, role, content, *, at: int, **fields) -> Turn:
 
 @pytest.fixture
 def tree(alice):
-    """A tree with two roots, an edited prompt, a regenerated reply, a stopped and a failed reply,
-    usage, cost and an omitted context, settings, non-ASCII and emoji."""
+    """A tree with two roots, an edited prompt, a regenerated reply, a stopped, a failed and a
+    refused reply, usage, cost and an omitted context, settings, reasoning (text, signed blocks,
+    tokens, seconds, effort and budget), non-ASCII and emoji."""
     conversation = services.conversation_create(owner=alice, title="Ünïcode & trees 🌳")
     settings = {"system_prompt": "Answer in haiku. 🎋", "temperature": 0.3, "max_tokens": 512}
     reply = dict(provider="openai", model="gpt-4.1-mini", settings=settings)
@@ -54,13 +55,26 @@ def tree(alice):
                   first_token_at=T0 + timedelta(minutes=1, seconds=1, microseconds=7),
                   finished_at=T0 + timedelta(minutes=1, seconds=2, microseconds=9))
     t["a1b"] = add(conversation, t["q1"], "assistant", "Un arbre. 🌳", at=2, provider="anthropic",
-                   model="claude-sonnet-4-5", settings={"temperature": 1.0}, input_tokens=20, output_tokens=5,
-                   cost=Decimal("0.0001100000"))
+                   model="claude-sonnet-4-5", settings={"temperature": 1.0, "max_tokens": 4096,
+                                                        "thinking_budget": 2048},
+                   input_tokens=20, output_tokens=5, cost=Decimal("0.0001100000"),
+                   reasoning="Der Nutzer fragt nach 木: das ist „Baum“. 🌳", reasoning_tokens=17,
+                   reasoning_seconds=1.25,
+                   reasoning_blocks=[{"type": "thinking", "thinking": "Der Nutzer fragt nach 木: das ist „Baum“. 🌳",
+                                      "signature": "EqQBCkgIAhABGAIiQL7x0p/5vQ=="},
+                                     {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/LafPsn4a"}])
     t["q2"] = add(conversation, t["a1"], "user", "Tell me more.\n\n```py\nprint('🌲')\n```", at=3)
     t["a2"] = add(conversation, t["q2"], "assistant", "Roots go", at=4, **reply, status="stopped",
                   input_tokens=40, output_tokens=2, usage_estimated=True, cost=Decimal("0.0000170000"))
     t["a2e"] = add(conversation, t["q2"], "assistant", "Partial", at=5, **reply, status="error",
                    error="Rate limited (429): slow down.", usage_estimated=True, input_tokens=40, output_tokens=1)
+    t["a2r"] = add(conversation, t["q2"], "assistant", "I can't help with that.", at=5, **reply, refused=True,
+                   input_tokens=40, output_tokens=6)
+    t["a2x"] = add(conversation, t["q2"], "assistant", "Roots drink.", at=5, provider="openai-responses",
+                   model="o4-mini", settings={**settings, "reasoning_effort": "high"}, input_tokens=40,
+                   output_tokens=70, reasoning="**Brevity**\n\nTwo words.", reasoning_tokens=64, reasoning_seconds=3.5,
+                   reasoning_blocks=[{"type": "reasoning", "id": "rs_68a1", "encrypted_content": "gAAAAABo…",
+                                      "summary": [{"type": "summary_text", "text": "**Brevity**\n\nTwo words."}]}])
     t["q2b"] = add(conversation, t["a1"], "user", "Tell me less.", at=6)
     t["a3"] = add(conversation, t["q2b"], "assistant", "Leaves fall.", at=7, **reply, input_tokens=12,
                   output_tokens=3, cost=Decimal("0.0000096000"),
@@ -141,8 +155,8 @@ def test_export_is_an_attachment_listing_every_turn_parents_first(tree, alice):
     assert response["Content-Disposition"].startswith("attachment; filename")
     assert "%C3%BCn%C3%AFcode-trees" in response["Content-Disposition"]
     document = json.loads(response.content)
-    assert document["format"] == "workbench.conversation" and document["version"] == 1
-    assert len(document["turns"]) == 10
+    assert document["format"] == "workbench.conversation" and document["version"] == 2
+    assert len(document["turns"]) == 12
     seen = set()
     for turn in document["turns"]:
         assert turn["parent"] is None or turn["parent"] in seen
@@ -151,6 +165,16 @@ def test_export_is_an_attachment_listing_every_turn_parents_first(tree, alice):
     assert a1["cost"] == "0.0000123400" and a1["author"] == "alice"
     assert a1["first_token_at"] == "2024-05-01T09:31:16.123463+00:00"
     assert document["conversation"]["main_turn"] == tree.t["a3"].id
+    assert document["conversation"]["forked_from"] is None
+    a1b = next(turn for turn in document["turns"] if turn["id"] == tree.t["a1b"].id)
+    assert a1b["reasoning"] == "Der Nutzer fragt nach 木: das ist „Baum“. 🌳"
+    assert [block["type"] for block in a1b["reasoning_blocks"]] == ["thinking", "redacted_thinking"]
+    assert a1b["reasoning_blocks"][0]["signature"] == "EqQBCkgIAhABGAIiQL7x0p/5vQ=="
+    assert [a1b["reasoning_tokens"], a1b["reasoning_seconds"], a1b["refused"]] == [17, 1.25, False]
+    assert a1b["settings"] == {"temperature": 1.0, "max_tokens": 4096, "thinking_budget": 2048}
+    a2x = next(turn for turn in document["turns"] if turn["id"] == tree.t["a2x"].id)
+    assert a2x["settings"]["reasoning_effort"] == "high" and a2x["reasoning_blocks"][0]["id"] == "rs_68a1"
+    assert next(turn for turn in document["turns"] if turn["id"] == tree.t["a2r"].id)["refused"] is True
 
 
 def test_export_then_import_gives_the_same_tree(tree, alice):
@@ -168,6 +192,83 @@ def test_export_then_import_gives_the_same_tree(tree, alice):
         Turn.objects.filter(conversation=copy, content__in=[tree.t["q1"].content, tree.t["a1"].content])
         .order_by("id").values_list("id", flat=True)
     )
+
+
+def test_a_version_1_file_still_imports(tree, alice):
+    """As this workbench exported before version 2: no reasoning fields, no "forked_from"."""
+    document = export(signed_in(alice), tree)
+    document["version"] = 1
+    del document["conversation"]["forked_from"]
+    for turn in document["turns"]:
+        for name in ("reasoning", "reasoning_blocks", "reasoning_tokens", "reasoning_seconds", "refused"):
+            del turn[name]
+        turn["settings"] = {
+            key: value for key, value in turn["settings"].items() if key not in ("reasoning_effort", "thinking_budget")
+        }
+    copy = imported(upload(signed_in(alice), json.dumps(document).encode()))
+    turns = Turn.objects.filter(conversation=copy)
+    assert turns.count() == 12 and copy.title == tree.title
+    reasoning = {(t.reasoning, t.reasoning_tokens, t.reasoning_seconds, t.refused) for t in turns}
+    assert reasoning == {("", None, None, False)}
+    assert all(t.reasoning_blocks == [] for t in turns)
+
+
+# --- the fork's link to its source ---------------------------------------------------------------
+
+
+@pytest.fixture
+def fork(tree, alice):
+    """alice's fork of the tree at a2, with a turn of its own after the copied branch."""
+    fork = services.conversation_fork(conversation=tree, turn_id=tree.t["a2"].id, owner=alice)
+    add(fork, fork.current_turn, "user", "And then?", at=20)
+    return fork
+
+
+def test_a_fork_exports_its_source_and_reimports_linked_to_it(tree, fork, alice):
+    client = signed_in(alice)
+    first = export(client, fork)
+    assert first["conversation"]["forked_from"] == {"conversation": tree.id, "turn": tree.t["a2"].id}
+    copy = imported(upload(client, json.dumps(first).encode()))
+    assert copy.forked_from_id == tree.t["a2"].id
+    # export → import → export: the same document, but for ids and the export's own time.
+    again = export(client, copy)
+    assert without_ids(again) == without_ids(first)
+    assert again["conversation"]["forked_from"] == first["conversation"]["forked_from"]
+
+
+def test_the_link_is_dropped_for_an_importer_who_cannot_read_the_source(tree, fork, alice, charlie):
+    document = export(signed_in(alice), fork)
+    copy = imported(upload(signed_in(charlie), json.dumps(document).encode()))
+    assert copy.forked_from is None and Turn.objects.filter(conversation=copy).count() == 5
+
+
+@pytest.mark.parametrize("change", ["another turn", "no such turn", "another conversation", "edited copy"])
+def test_the_link_is_dropped_when_it_does_not_name_this_forks_source(change, tree, fork, alice):
+    """Ids from another workbench, or a file edited since: the named turn is kept as the source only
+    when its branch reads as the fork's copy of it does."""
+    document = export(signed_in(alice), fork)
+    source = document["conversation"]["forked_from"]
+    if change == "another turn":
+        source["turn"] = tree.t["a3"].id
+    elif change == "no such turn":
+        source["turn"] = 999_999
+    elif change == "another conversation":
+        source["conversation"] = services.conversation_create(owner=alice, title="Elsewhere").id
+    else:
+        document["turns"][0]["content"] = "Not what the source said"
+    copy = imported(upload(signed_in(alice), json.dumps(document).encode()))
+    assert copy.forked_from is None
+
+
+def test_an_export_names_the_source_only_to_whom_may_read_it(tree, alice, bob, team):
+    """bob forks a team conversation, then leaves the team: his fork's export no longer names it."""
+    shared = services.conversation_create(owner=alice, title="Team plans", workspace=team)
+    question = add(shared, None, "user", "Plan?", at=0)
+    fork = services.conversation_fork(conversation=shared, turn_id=question.id, owner=bob)
+    assert export(signed_in(bob), fork)["conversation"]["forked_from"] == {"conversation": shared.id,
+                                                                            "turn": question.id}
+    team.memberships.filter(user=bob).delete()
+    assert export(signed_in(bob), fork)["conversation"]["forked_from"] is None
 
 
 def test_imported_turns_belong_to_the_importer_whatever_the_file_says(tree, alice, charlie):
@@ -298,9 +399,10 @@ def by_content(conversation) -> dict[str, Turn]:
 
 def test_chatgpt_export_imports_every_branch(alice):
     data = (DATA / "chatgpt_conversations.json").read_bytes()
-    response = upload(signed_in(alice), data, name="conversations.json")
+    client = signed_in(alice)
+    response = upload(client, data, name="conversations.json")
     assert response.status_code == 302
-    assert response.url == f"{reverse('conversations_import')}?imported=2&turns=14"
+    assert response.url.startswith(f"{reverse('conversations_import')}?report=")
     kyoto, regex = Conversation.objects.filter(owner=alice).order_by("id")
 
     assert kyoto.title == "Three days in Kyoto 🗾" and kyoto.forked_from is None
@@ -341,16 +443,24 @@ def test_chatgpt_export_imports_every_branch(alice):
     # current_node is a tool result: the nearest turn above it is current.
     assert regex.current_turn_id == stopped.id
 
-    summary = signed_in(alice).get(response.url)
-    text = summary.content.decode()
-    assert "Imported 2 conversations (14 turns)." in text
+    summary = client.get(response.url)
+    text = html.unescape(summary.content.decode())
+    assert "Imported 2 conversations (14 turns)." in text and "From conversations.json." in text
     assert reverse("conversation", args=[kyoto.id]) in text and reverse("conversation", args=[regex.id]) in text
+    # What each left out: the hidden custom instructions (the empty system message held nothing to
+    # leave out), the browsing result, the photo (marked [image] in its turn); the regex's tool output.
+    assert "Left out: 1 hidden message, 1 tool or browsing result, 1 image." in text
+    assert "Left out: 1 tool or browsing result." in text
 
 
-def test_one_chatgpt_conversation_opens_after_import(alice):
+def test_one_chatgpt_conversation_ends_on_its_summary_too(alice):
     conversations = json.loads((DATA / "chatgpt_conversations.json").read_text())
-    response = upload(signed_in(alice), json.dumps(conversations[1:]).encode())
-    assert response.url == reverse("conversation", args=[Conversation.objects.get(owner=alice).id])
+    client = signed_in(alice)
+    response = upload(client, json.dumps(conversations[1:]).encode())
+    regex = Conversation.objects.get(owner=alice)
+    assert response.status_code == 302 and response.url.startswith(f"{reverse('conversations_import')}?report=")
+    text = html.unescape(client.get(response.url).content.decode())
+    assert "Imported 1 conversation (4 turns)." in text and reverse("conversation", args=[regex.id]) in text
 
 
 # --- Bad files ---------------------------------------------------------------------------------
@@ -397,7 +507,9 @@ BAD_FILES = {
     "empty list": (b"[]", "The file holds an empty list: there are no conversations in it to import."),
     "unknown JSON": (b'{"messages": []}', "The file is JSON but not a format this workbench knows."),
     "unknown format": (b'{"format": "slack.export"}', "The file says its format is 'slack.export'"),
-    "newer version": (as_bytes({**workbench(), "version": 2}), 'has "version": 2; this workbench reads version 1.'),
+    "newer version": (
+        as_bytes({**workbench(), "version": 3}), 'has "version": 3; this workbench reads versions 1 and 2.'
+    ),
     "NaN": (as_bytes(workbench(turn(1, settings={"temperature": float("nan")}))),
             "it contains NaN, which JSON does not allow."),
     "zip": (b"PK\x03\x04rest-of-archive", "The file is a ZIP archive."),
@@ -482,15 +594,71 @@ BAD_FILES = {
         as_bytes(workbench(turn(1, content="a\x00b"))),
         'turns[0] (id 1): "content" contains a NUL character, which cannot be stored.',
     ),
-    "ChatGPT: second conversation bad": (
-        as_bytes([GOOD_CHAT, chatgpt_conversation("Robot talk", a=("root", "user", "hi"), b=("a", "critic", "no"))]),
-        'conversations[1] ("Robot talk") node b: unknown author role \'critic\'; ChatGPT\'s roles are user, '
-        "assistant, system, tool.",
+    "reasoning not text": (
+        as_bytes(workbench(turn(1, role="assistant", reasoning=["step"]))),
+        'turns[0] (id 1): "reasoning" must be a string, not a list.',
     ),
-    "ChatGPT: cycle": (
-        as_bytes([GOOD_CHAT, chatgpt_conversation("Loop", a=("c", "user", "hi"), b=("a", "assistant", "x"),
-                                                  c=("b", "user", "y"))]),
-        'conversations[1] ("Loop") node a: its parent links form a loop (\'a\' → \'c\' → \'b\' → \'a\')',
+    "reasoning with a NUL": (
+        as_bytes(workbench(turn(1, role="assistant", reasoning="a\x00b"))),
+        'turns[0] (id 1): "reasoning" contains a NUL character, which cannot be stored.',
+    ),
+    "oversized reasoning": (
+        as_bytes(workbench(turn(1, role="assistant", reasoning="x" * 1_000_001))),
+        'turns[0] (id 1): "reasoning" is 1,000,001 characters long; at most 1,000,000 fit.',
+    ),
+    "reasoning blocks not a list": (
+        as_bytes(workbench(turn(1, role="assistant", reasoning_blocks={"type": "thinking"}))),
+        'turns[0] (id 1): "reasoning_blocks" must be a list, not an object.',
+    ),
+    "reasoning block not an object": (
+        as_bytes(workbench(turn(1, role="assistant", reasoning_blocks=["thinking"]))),
+        'turns[0] (id 1): "reasoning_blocks[0]" must be an object (a provider\'s reasoning block), not a string.',
+    ),
+    "reasoning block without a type": (
+        as_bytes(workbench(turn(1, role="assistant", reasoning_blocks=[{"type": "thinking"}, {"data": "x"}]))),
+        'turns[0] (id 1): "reasoning_blocks[1]" must have a "type" of lower-case letters, digits and "_" (like '
+        '"thinking"), not None.',
+    ),
+    "reasoning block with a NUL": (
+        as_bytes(workbench(turn(1, role="assistant", reasoning_blocks=[{"type": "thinking", "x": [{"y": "\x00"}]}]))),
+        'turns[0] (id 1): "reasoning_blocks[0]" contains a NUL character, which cannot be stored.',
+    ),
+    "negative reasoning tokens": (
+        as_bytes(workbench(turn(1, role="assistant", reasoning_tokens=-1))),
+        'turns[0] (id 1): "reasoning_tokens" must be a whole number from 0 to 2,147,483,647 or null, not -1.',
+    ),
+    "reasoning seconds as text": (
+        as_bytes(workbench(turn(1, role="assistant", reasoning_seconds="12s"))),
+        "turns[0] (id 1): \"reasoning_seconds\" must be a number of seconds from 0 to 31,536,000 or null, not '12s'.",
+    ),
+    "refused not a boolean": (
+        as_bytes(workbench(turn(1, role="assistant", refused="yes"))),
+        'turns[0] (id 1): "refused" must be true or false, not a string.',
+    ),
+    "unknown reasoning effort": (
+        as_bytes(workbench(turn(1, role="assistant", settings={"reasoning_effort": "extreme"}))),
+        'turns[0] (id 1): "settings.reasoning_effort" must be "low", "medium" or "high", or null, not \'extreme\'.',
+    ),
+    "thinking budget too small": (
+        as_bytes(workbench(turn(1, role="assistant", settings={"thinking_budget": 100}))),
+        'turns[0] (id 1): "settings.thinking_budget" must be a whole number from 1,024 to 128,000 or null, not 100.',
+    ),
+    "fork source not an object": (
+        as_bytes(workbench(turn(1), forked_from=12)),
+        'conversation: "forked_from" must be an object, not a number.',
+    ),
+    "fork source without its turn": (
+        as_bytes(workbench(turn(1), forked_from={"conversation": 3})),
+        'conversation has no "forked_from.turn".',
+    ),
+    "fork source id not a number": (
+        as_bytes(workbench(turn(1), forked_from={"conversation": "3", "turn": 4})),
+        "conversation: \"forked_from.conversation\" must be a whole number from 1 to 9,223,372,036,854,775,807, "
+        "not '3'.",
+    ),
+    "fork source with an unknown field": (
+        as_bytes(workbench(turn(1), forked_from={"conversation": 3, "turn": 4, "title": "x"})),
+        'conversation: "forked_from.title" is not a field this workbench knows; remove it.',
     ),
     "ChatGPT: dangling parent": (
         as_bytes([chatgpt_conversation("Lost", a=("root", "user", "hi"), b=("gone-123", "assistant", "x"))]),

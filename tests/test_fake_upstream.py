@@ -28,11 +28,18 @@ from tests.fake_upstream import (
     FILLER_WORDS,
     LONG_TOKENS,
     MODEL_IDS,
+    RECORDED_DIR,
+    REFUSAL_TEXT,
+    REFUSAL_TOKENS,
     FakeUpstream,
     count_input_tokens,
     parse_faults,
+    reasoning_parts,
+    reasoning_text,
+    replay_path,
     reply_text,
     reply_tokens,
+    thinking_signature,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -735,3 +742,194 @@ def test_cli_serves_and_stops_on_ctrl_c():
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
+
+
+# --------------------------------------------------------------------------- reasoning, refusals, replays
+
+
+def test_parse_faults_reads_reasoning_and_refusal_words():
+    assert parse_faults("fake-think-slow")[4:] == (True, False, False) and parse_faults("fake-think-slow").slow
+    assert parse_faults("fake-thinktag")[4:] == (True, True, False)
+    assert parse_faults("fake-refuse")[4:] == (False, False, True)
+    assert parse_faults("fake-model")[4:] == (False, False, False)
+
+
+def test_reasoning_parts_echo_the_user_then_conclude():
+    assert reasoning_parts("a b") == [["Considering:", " a", " b"], ["Answering", " now."]]
+    assert reasoning_text("") == "Considering the question.\n\nAnswering now."
+    assert len(reasoning_parts(" ".join(["w"] * 50))[0]) == 13
+
+
+def test_chat_think_streams_reasoning_content_then_text(fake, oai):
+    text, chunks = chat_stream_text(oai, model="fake-think", stream_options={"include_usage": True})
+    thought = "".join((c.choices[0].delta.model_extra or {}).get("reasoning_content") or ""
+                      for c in chunks if c.choices)
+    assert thought == reasoning_text(USER_TEXT)
+    assert text == reply_text(USER_TEXT, 12)
+    first_text = next(i for i, c in enumerate(chunks) if c.choices and c.choices[0].delta.content)
+    assert all(not (c.choices and (c.choices[0].delta.model_extra or {}).get("reasoning_content"))
+               for c in chunks[first_text:])
+    reasoning = sum(len(part) for part in reasoning_parts(USER_TEXT))
+    usage = chunks[-1].usage
+    assert usage.completion_tokens == 12 + reasoning
+    assert usage.completion_tokens_details.reasoning_tokens == reasoning
+
+
+def test_chat_thinktag_puts_the_reasoning_in_think_tags(oai):
+    text, _ = chat_stream_text(oai, model="fake-thinktag")
+    assert text == "<think>" + reasoning_text(USER_TEXT) + "</think>\n\n" + reply_text(USER_TEXT, 12)
+    done = oai.chat.completions.create(model="fake-thinktag", messages=[{"role": "user", "content": "x"}])
+    assert done.choices[0].message.content == "<think>" + reasoning_text("x") + "</think>\n\n" + reply_text("x", 12)
+
+
+def test_chat_refuse_streams_delta_refusal(oai):
+    text, chunks = chat_stream_text(oai, model="fake-refuse")
+    assert text == ""
+    assert chunks[0].choices[0].delta.refusal == "" and chunks[0].choices[0].delta.content is None
+    assert "".join(c.choices[0].delta.refusal or "" for c in chunks if c.choices) == REFUSAL_TEXT
+    done = oai.chat.completions.create(model="fake-refuse", messages=[{"role": "user", "content": "x"}])
+    assert (done.choices[0].message.content, done.choices[0].message.refusal) == (None, REFUSAL_TEXT)
+
+
+def test_chat_reasoning_effort_is_checked(fake):
+    body = {"model": "fake-model", "messages": [{"role": "user", "content": "x"}], "reasoning_effort": "max"}
+    status, _, data = raw_request(fake.url, "POST", "/v1/chat/completions", body, OPENAI_AUTH)
+    assert status == 400 and json.loads(data)["error"]["param"] == "reasoning_effort"
+
+
+def test_responses_think_streams_a_reasoning_summary_then_the_message(fake, oai):
+    events = list(oai.responses.create(model="fake-think", input=USER_TEXT, stream=True,
+                                       reasoning={"effort": "low", "summary": "auto"},
+                                       include=["reasoning.encrypted_content"]))
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    types = [e.type for e in events]
+    assert types.index("response.output_item.done") < types.index("response.output_text.delta")
+    summary = [e for e in events if e.type == "response.reasoning_summary_text.delta"]
+    assert [e.summary_index for e in summary] == [0] * len(reasoning_parts(USER_TEXT)[0]) + [1, 1]
+    assert [e.delta for e in summary] == [d for part in reasoning_parts(USER_TEXT) for d in part]
+    completed = events[-1].response
+    assert [item.type for item in completed.output] == ["reasoning", "message"]
+    assert [s.text for s in completed.output[0].summary] == ["".join(p) for p in reasoning_parts(USER_TEXT)]
+    assert completed.output[0].encrypted_content
+    assert completed.output_text == reply_text(USER_TEXT, 12)
+    assert completed.reasoning.effort == "low"
+    assert completed.usage.output_tokens_details.reasoning_tokens == sum(map(len, reasoning_parts(USER_TEXT)))
+
+
+def test_responses_think_raw_events_validate_strictly(fake):
+    body = {"model": "fake-think", "stream": True, "input": "hey"}
+    status, _, data = raw_request(fake.url, "POST", "/v1/responses", body, OPENAI_AUTH)
+    assert status == 200
+    adapter = TypeAdapter(ResponseStreamEvent)
+    for event, payload in sse_events(data):
+        assert adapter.validate_python(json.loads(payload)).type == event
+
+
+def test_responses_refuse_streams_refusal_events(oai):
+    events = list(oai.responses.create(model="fake-refuse", input=USER_TEXT, stream=True))
+    assert "".join(e.delta for e in events if e.type == "response.refusal.delta") == REFUSAL_TEXT
+    assert not [e for e in events if e.type == "response.output_text.delta"]
+    message = events[-1].response.output[0]
+    assert message.content[0].type == "refusal" and message.content[0].refusal == REFUSAL_TEXT
+
+
+def test_responses_reasoning_setting_is_checked(fake):
+    body = {"model": "fake-model", "input": "x", "reasoning": {"effort": "extreme"}}
+    status, _, data = raw_request(fake.url, "POST", "/v1/responses", body, OPENAI_AUTH)
+    assert status == 400 and json.loads(data)["error"]["param"] == "reasoning"
+
+
+def test_anthropic_think_streams_signed_thinking_blocks(anth):
+    with anth.messages.stream(model="claude-think", max_tokens=2000,
+                              thinking={"type": "enabled", "budget_tokens": 1024},
+                              messages=[{"role": "user", "content": USER_TEXT}]) as stream:
+        final = stream.get_final_message()
+    parts = ["".join(p) for p in reasoning_parts(USER_TEXT)]
+    assert [(b.type, b.thinking, b.signature) for b in final.content[:2]] == [
+        ("thinking", part, thinking_signature(part)) for part in parts]
+    assert final.content[2].type == "text" and final.content[2].text == reply_text(USER_TEXT, 12)
+    assert final.usage.output_tokens == 12 + sum(map(len, reasoning_parts(USER_TEXT)))
+    again = anth.messages.create(model="claude-think", max_tokens=2000,
+                                 thinking={"type": "enabled", "budget_tokens": 1024},
+                                 messages=[{"role": "user", "content": USER_TEXT},
+                                           {"role": "assistant", "content": [b.model_dump() for b in final.content]},
+                                           {"role": "user", "content": "more"}])
+    assert [b.type for b in again.content] == ["thinking", "thinking", "text"]
+
+
+def test_anthropic_refuse_stops_for_refusal(anth):
+    with anth.messages.stream(model="claude-refuse", max_tokens=100,
+                              messages=[{"role": "user", "content": "x"}]) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == REFUSAL_TEXT and final.stop_reason == "refusal"
+    assert len(REFUSAL_TOKENS) == final.usage.output_tokens
+
+
+SIGNED = {"type": "thinking", "thinking": "t", "signature": thinking_signature("t")}
+
+
+@pytest.mark.parametrize("extra, messages, fragment", [
+    ({"thinking": {"type": "enabled", "budget_tokens": 1000}}, None, "greater than or equal to 1024"),
+    ({"thinking": {"type": "enabled", "budget_tokens": 1024}, "max_tokens": 1024}, None,
+     "`max_tokens` must be greater than `thinking.budget_tokens`"),
+    ({"thinking": {"type": "enabled", "budget_tokens": 1024}, "temperature": 0.5}, None,
+     "`temperature` may only be set to 1 when thinking is enabled"),
+    ({"thinking": {"type": "on"}}, None, "expected tags"),
+    ({}, [{"role": "user", "content": [SIGNED]}], "messages.0.content.0: `thinking` blocks can only appear"),
+    ({}, [{"role": "user", "content": "q"}, {"role": "assistant", "content": [{**SIGNED, "thinking": "u"}]},
+          {"role": "user", "content": "r"}], "messages.1.content.0: Invalid `signature` in `thinking` block"),
+])
+def test_anthropic_extended_thinking_is_checked(fake, extra, messages, fragment):
+    body = {"model": "claude-fake", "max_tokens": 2000, "messages": messages or [{"role": "user", "content": "x"}],
+            **extra}
+    status, _, data = raw_request(fake.url, "POST", "/v1/messages", body, ANTHROPIC_AUTH)
+    assert status == 400, data
+    assert fragment in json.loads(data)["error"]["message"]
+
+
+def test_anthropic_signed_blocks_are_taken_back(fake):
+    body = {"model": "claude-fake", "max_tokens": 2000, "thinking": {"type": "enabled", "budget_tokens": 1024},
+            "messages": [{"role": "user", "content": "q"},
+                         {"role": "assistant", "content": [SIGNED, {"type": "redacted_thinking", "data": "x"},
+                                                           {"type": "text", "text": "a"}]},
+                         {"role": "user", "content": "r"}]}
+    status, _, data = raw_request(fake.url, "POST", "/v1/messages", body, ANTHROPIC_AUTH)
+    assert status == 200, data
+
+
+@pytest.mark.parametrize("path, model, headers", [
+    ("/v1/chat/completions", "replay:chat/refusal_gpt_4o", OPENAI_AUTH),
+    ("/v1/responses", "replay:responses/reasoning_text_openrouter_gpt_oss", OPENAI_AUTH),
+    ("/v1/messages", "replay:messages/thinking_claude_sonnet_4", ANTHROPIC_AUTH),
+])
+def test_replay_serves_the_recording_verbatim(fake, path, model, headers):
+    body = {"model": model, "stream": True, "max_tokens": 10, "messages": [{"role": "user", "content": "x"}],
+            "input": "x"}
+    status, response_headers, data = raw_request(fake.url, "POST", path, body, headers)
+    assert status == 200
+    assert response_headers["content-type"] == "text/event-stream; charset=utf-8"
+    recording = replay_path(model)
+    assert recording is not None and data == recording.read_bytes()
+    assert fake.requests[-1]["replay"] == recording.relative_to(RECORDED_DIR).as_posix()
+
+
+@pytest.mark.parametrize("path, model, headers, status, fragment", [
+    ("/v1/chat/completions", "replay:chat/missing", OPENAI_AUTH, 404, "names no recording"),
+    ("/v1/chat/completions", "replay:../../etc/passwd", OPENAI_AUTH, 404, "names no recording"),
+    ("/v1/messages", "replay:messages/missing", ANTHROPIC_AUTH, 404, "names no recording"),
+    ("/v1/responses", "replay:chat/refusal_gpt_4o", OPENAI_AUTH, 400, "is a recording of the chat API"),
+    ("/v1/messages", "replay:responses/refusal_synthetic", ANTHROPIC_AUTH, 400, "recording of the responses API"),
+])
+def test_replay_of_no_recording_or_another_api_is_refused(fake, path, model, headers, status, fragment):
+    body = {"model": model, "stream": True, "max_tokens": 10, "messages": [{"role": "user", "content": "x"}],
+            "input": "x"}
+    got, _, data = raw_request(fake.url, "POST", path, body, headers)
+    assert got == status
+    assert fragment in json.loads(data)["error"]["message"]
+
+
+def test_replay_path_names_only_files_under_the_recordings():
+    assert replay_path("replay:chat/refusal_gpt_4o") == RECORDED_DIR / "chat" / "refusal_gpt_4o.sse"
+    for model in ("replay:chat/../x", "replay:chat", "fake-model", "replay:/etc/passwd", "replay:Chat/x"):
+        assert replay_path(model) is None

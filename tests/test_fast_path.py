@@ -69,7 +69,9 @@ async def typed_events(provider, request):
                     elif event.type in ("response.completed", "response.incomplete"):
                         response = event.response
                         if response.usage is not None:
-                            yield Usage(response.usage.input_tokens, response.usage.output_tokens)
+                            details = response.usage.output_tokens_details
+                            yield Usage(response.usage.input_tokens, response.usage.output_tokens,
+                                        details.reasoning_tokens if details else None)
                         details = response.incomplete_details
                         incomplete = event.type == "response.incomplete" and details
                         yield Finish((details.reason or "incomplete") if incomplete else "stop")
@@ -89,7 +91,9 @@ async def typed_events(provider, request):
                         sent_id = True
                         yield ResponseId(chunk.id)
                     if chunk.usage is not None:
-                        yield Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                        details = chunk.usage.completion_tokens_details
+                        yield Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens,
+                                    details.reasoning_tokens if details else None)
                     for choice in chunk.choices:
                         if choice.delta.content:
                             yield TextDelta(choice.delta.content)

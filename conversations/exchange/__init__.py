@@ -2,8 +2,10 @@
 
 Parsers are pure functions from parsed JSON to plans (no database); they raise ImportProblem with
 a message that names the problem and where it is in the file, so a person can fix the file. The
-importer validates a whole file into plans before it writes anything, then writes it all in one
-transaction: a bad file leaves nothing behind.
+importer validates a whole file into plans before it writes anything, then writes each conversation
+in a transaction of its own. A Workbench file is one conversation: imported whole or refused. A
+ChatGPT export holds many: each is imported whole or skipped (`Skipped`, with its problem and its
+place), and one broken conversation does not keep the others out.
 """
 from __future__ import annotations
 
@@ -89,6 +91,22 @@ class ConversationPlan:
     main_turn: Hashable | None
     # Parents before children; siblings in the order their ids should keep them.
     turns: list[TurnPlan] = field(default_factory=list)
+    # What the file held that the conversation leaves out, by kind (see chatgpt.LEFT_OUT_KINDS).
+    left_out: dict[str, int] = field(default_factory=dict)
+    # (conversation id, turn id) of the turn it was forked from, as the exporting workbench
+    # recorded them: restored only if the importer may read that turn and it is this one's source.
+    forked_from: tuple[int, int] | None = None
+    # Where the file holds it, for a file of several: conversations[3] ("Trip plan").
+    place: str = ""
+
+
+@dataclass
+class Skipped:
+    """A conversation of a file that is not imported, and why."""
+
+    title: str
+    # The whole message, its place in the file included: `conversations[3] ("Trip plan") node …: …`.
+    problem: str
 
 
 def describe_id(key: Hashable) -> str:

@@ -2,20 +2,28 @@
 
 ChatGPT stores a conversation as a `mapping` of nodes linked by `parent`. An edited prompt or a
 regenerated reply is a sibling node, exactly as in the Workbench, so every branch is kept, not only
-the one ChatGPT shows. Nodes that are not a visible message (the empty root, hidden system
-messages (and any message ChatGPT marks hidden), tool calls and results, reasoning, non-text
-content) are left out, and their children hang from the nearest ancestor that is kept.
+the one ChatGPT shows. Nodes that are not a visible message are left out, and their children hang
+from the nearest ancestor that is kept; what was left out is counted by kind (LEFT_OUT_KINDS), so
+the import can say so. A reasoning model's thoughts ("thoughts", "reasoning_recap") are not turns of
+their own: they become the reasoning of the reply that follows them.
+
+Each conversation is read on its own: one that is broken is skipped with its problem and place, and
+the others are imported.
 """
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Hashable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from conversations.exchange import (
     ConversationPlan,
     ImportProblem,
     RepeatedKeys,
+    Skipped,
     TurnPlan,
     check_turn_count,
     parents_first,
@@ -25,39 +33,67 @@ from conversations.exchange.schema import (
     ChatGPTContent,
     ChatGPTConversation,
     ChatGPTMessage,
-    chatgpt_file,
+    chatgpt_conversation,
     chatgpt_place,
 )
-from conversations.fields import shown
+from conversations.fields import kind_of, shown
 
 PROVIDER = "chatgpt"
-SKIPPED_ROLES = ("tool",)  # the others (schema.CHATGPT_ROLES) are kept
 PARTS_TYPES = ("text", "multimodal_text")
 # Content written as one `text` field: code a reply ran, and quotes.
 TEXT_TYPES = ("code",)
-PART_PLACEHOLDERS = {"image_asset_pointer": "[image]", "audio_asset_pointer": "[audio]",
+REASONING_TYPES = ("thoughts", "reasoning_recap")
+IMAGE_PART = "image_asset_pointer"
+PART_PLACEHOLDERS = {IMAGE_PART: "[image]", "audio_asset_pointer": "[audio]",
                      "real_time_user_audio_video_asset_pointer": "[video]"}
 # How ChatGPT marked a reply the person stopped, or one that never finished.
 REPLY_STATUSES = {"finished_partial_completion": "stopped", "in_progress": "interrupted"}
+# metadata.finish_details.type of a reply the person stopped with the stop button.
+STOPPED_FINISH = "interrupted"
 TITLE_LENGTH = 200
+# What a conversation leaves out, by kind. Other kinds are content types, as "type:<name>".
+HIDDEN, TOOL, IMAGE, REASONING = "hidden", "tool", "image", "reasoning"
+LEFT_OUT_KINDS = (HIDDEN, TOOL, IMAGE, REASONING)
+OTHER_PREFIX = "type:"
+# "Thought for 12s", "Thought for 1m 5s", "Thought for 12 seconds", "Réfléchi pendant 10s".
+_DURATION = re.compile(r"(\d+(?:[.,]\d+)?)\s*(h|hours?|m|mins?|minutes?|s|secs?|seconds?)\b", re.IGNORECASE)
+_UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
 
 
 def is_chatgpt_export(data: Any) -> bool:
     if isinstance(data, dict):
         return "mapping" in data
-    return isinstance(data, list) and bool(data) and isinstance(data[0], dict) and "mapping" in data[0]
+    return isinstance(data, list) and any(isinstance(item, dict) and "mapping" in item for item in data)
 
 
-def _text(content: ChatGPTContent, place: str) -> str | None:
-    """The visible text of a message's content, or None when it has none to show."""
+@dataclass(frozen=True)
+class _Reasoning:
+    """A reasoning node: its readable text (thoughts) and how long it took (a recap's, or a
+    thoughts node's own finished_duration_sec)."""
+
+    key: Hashable
+    text: str
+    seconds: float | None
+    recap: bool
+
+
+def _is_empty(content: ChatGPTContent) -> bool:
+    """A message with nothing in it: ChatGPT's empty system messages and placeholders."""
+    if content.content_type in TEXT_TYPES:
+        return not (content.text or "").strip()
+    if content.content_type in PARTS_TYPES:
+        return not any(part.strip() if isinstance(part, str) else part is not None for part in content.parts or [])
+    return False
+
+
+def _text(content: ChatGPTContent, place: str, left_out: Counter) -> str:
+    """The visible text of a text, multimodal or code message; what it leaves out is counted."""
     if content.content_type in TEXT_TYPES:
         if content.text is None:
             raise ImportProblem(
                 f'{place}: "message.content.text" of a {content.content_type} message must be a string.'
             )
         return content.text
-    if content.content_type not in PARTS_TYPES:
-        return None
     if content.parts is None:
         raise ImportProblem(f'{place}: "message.content.parts" must be a list, not null.')
     pieces = []
@@ -67,19 +103,71 @@ def _text(content: ChatGPTContent, place: str) -> str | None:
         elif isinstance(part, dict) and part.get("content_type") == "audio_transcription":
             pieces.append(part.get("text") or "")
         elif isinstance(part, dict):
-            pieces.append(PART_PLACEHOLDERS.get(part.get("content_type") or "", "[attachment]"))
+            kind = part.get("content_type") or "attachment"
+            left_out[IMAGE if kind == IMAGE_PART else OTHER_PREFIX + kind] += 1
+            pieces.append(PART_PLACEHOLDERS.get(kind, "[attachment]"))
     return "\n\n".join(piece for piece in pieces if piece)
 
 
-def _turn_fields(
-    message: ChatGPTMessage | None, place: str, fallback_time: datetime | None, default_model: str
-) -> dict | None:
-    """The Turn fields of a node's message, or None when it is not a visible turn."""
-    if message is None or message.author.role in SKIPPED_ROLES:
+def recap_seconds(recap: str) -> float | None:
+    """The seconds a recap like "Thought for 1m 5s" names, or None when it names none."""
+    found = _DURATION.findall(recap)
+    if not found:
         return None
+    return float(sum(float(number.replace(",", ".")) * _UNIT_SECONDS[unit[0].lower()] for number, unit in found))
+
+
+def _reasoning(key: Hashable, message: ChatGPTMessage, place: str) -> _Reasoning:
+    content = message.content
+    seconds = message.metadata.finished_duration_sec if message.metadata else None
+    if content.content_type == "thoughts":
+        if content.thoughts is None:
+            raise ImportProblem(f'{place}: "message.content.thoughts" of a thoughts message must be a list, not null.')
+        steps = []
+        for thought in content.thoughts:
+            summary, body = (thought.summary or "").strip(), (thought.content or "").strip()
+            steps.append("\n\n".join(dict.fromkeys(piece for piece in (summary, body) if piece)))
+        return _Reasoning(key, "\n\n".join(step for step in steps if step), seconds, recap=False)
+    recap = content.content
+    if recap is not None and not isinstance(recap, str):
+        raise ImportProblem(
+            f'{place}: "message.content.content" of a reasoning_recap message must be a string, not {kind_of(recap)}.'
+        )
+    if seconds is None and recap:
+        seconds = recap_seconds(recap)
+    return _Reasoning(key, "", seconds, recap=True)
+
+
+def _left_out_kind(message: ChatGPTMessage) -> str | None:
+    """Why a message that is not empty is left out, or None when it is a turn."""
     metadata = message.metadata
-    text = _text(message.content, place)
-    if not text or not text.strip() or (metadata and metadata.is_visually_hidden_from_conversation):
+    if (metadata and metadata.is_visually_hidden_from_conversation) or message.author.role == "system":
+        # ChatGPT never shows these: its own instructions, custom instructions, context it adds.
+        return HIDDEN
+    content_type = message.content.content_type
+    if message.author.role == "tool":
+        has_image = content_type == "multimodal_text" and any(
+            isinstance(part, dict) and part.get("content_type") == IMAGE_PART for part in message.content.parts or []
+        )
+        return IMAGE if has_image else TOOL
+    if content_type not in PARTS_TYPES + TEXT_TYPES:
+        return OTHER_PREFIX + (content_type or "unknown")
+    return None
+
+
+def _turn_fields(
+    message: ChatGPTMessage, place: str, fallback_time: datetime | None, default_model: str, left_out: Counter
+) -> dict | None:
+    """The Turn fields of a node's message, or None when it is not a visible turn (counted in
+    `left_out` when it held anything)."""
+    if _is_empty(message.content):
+        return None
+    kind = _left_out_kind(message)
+    if kind is not None:
+        left_out[kind] += 1
+        return None
+    text = _text(message.content, place, left_out)
+    if not text.strip():
         return None
     limit = turn_char_limit()
     if len(text) > limit:
@@ -92,12 +180,40 @@ def _turn_fields(
         "created_at": message.create_time or fallback_time,
     }
     if message.author.role == "assistant":
+        metadata = message.metadata
+        finish = metadata.finish_details.type if metadata and metadata.finish_details else None
         fields.update(
             provider=PROVIDER,
             model=(metadata and metadata.model_slug) or default_model,
-            status=REPLY_STATUSES.get(message.status or "", "complete"),
+            status="stopped" if finish == STOPPED_FINISH else REPLY_STATUSES.get(message.status or "", "complete"),
         )
     return fields
+
+
+# Reasoning waiting for the reply it belongs to, down one branch: a linked list from the newest
+# node up (branches share their common part, so a long chain of thoughts is not copied per node).
+Pending: TypeAlias = "tuple[_Reasoning, Pending] | None"
+
+
+def _take_reasoning(fields: dict, pending: Pending, place: str, used: set[Hashable]) -> None:
+    """Give a reply the reasoning that came before it: the thoughts' text in order, and the
+    seconds the recaps name (or, without a recap, the thoughts' own)."""
+    steps: list[_Reasoning] = []
+    while pending is not None:
+        steps.append(pending[0])
+        pending = pending[1]
+    steps.reverse()
+    used.update(step.key for step in steps)
+    text = "\n\n".join(step.text for step in steps if step.text)
+    limit = turn_char_limit()
+    if len(text) > limit:
+        raise ImportProblem(f"{place}: its reasoning is {len(text):,} characters; a turn may hold at most {limit:,}.")
+    if "\x00" in text:
+        raise ImportProblem(f"{place}: its reasoning contains a NUL character, which cannot be stored.")
+    recaps = [step.seconds for step in steps if step.recap and step.seconds is not None]
+    timed = recaps or [step.seconds for step in steps if step.seconds is not None]
+    fields["reasoning"] = text
+    fields["reasoning_seconds"] = float(sum(timed)) if timed else None
 
 
 def _title(raw: str | None, turns: list[TurnPlan]) -> str:
@@ -111,10 +227,6 @@ def _title(raw: str | None, turns: list[TurnPlan]) -> str:
 
 def _conversation(conversation: ChatGPTConversation, raw: dict, index: int) -> ConversationPlan:
     place = chatgpt_place(index, raw)
-    if isinstance(raw["mapping"], RepeatedKeys):
-        raise ImportProblem(
-            f'{place}: node {raw["mapping"].repeated[:80]} appears twice in its "mapping"; node ids must be unique.'
-        )
     mapping = conversation.mapping
     created_at = conversation.create_time
     default_model = conversation.default_model_slug or ""
@@ -130,16 +242,33 @@ def _conversation(conversation: ChatGPTConversation, raw: dict, index: int) -> C
     order = parents_first(mapping, lambda key: mapping[key].parent, node_place, noun="node")
     position: dict[Hashable, int] = {key: index for index, key in enumerate(order)}
     kept_ancestor: dict[str, str | None] = {}
+    pending: dict[str, Pending] = {}
+    used: set[Hashable] = set()
+    reasonings: list[_Reasoning] = []
+    left_out: Counter = Counter()
     kept: list[TurnPlan] = []
     for key in order:
         parent = mapping[key].parent
         above = kept_ancestor[parent] if parent is not None else None
-        fields = _turn_fields(mapping[key].message, node_place(key), created_at, default_model)
-        if fields is None:
-            kept_ancestor[key] = above
+        waiting = pending[parent] if parent is not None else None
+        message = mapping[key].message
+        kept_ancestor[key], pending[key] = above, waiting
+        if message is None:  # the empty root
             continue
-        kept_ancestor[key] = key
+        if message.author.role == "assistant" and message.content.content_type in REASONING_TYPES:
+            step = _reasoning(key, message, node_place(key))
+            reasonings.append(step)
+            pending[key] = (step, waiting)
+            continue
+        fields = _turn_fields(message, node_place(key), created_at, default_model, left_out)
+        if fields is None:
+            continue
+        if fields["role"] == "assistant":
+            _take_reasoning(fields, waiting, node_place(key), used)
+        kept_ancestor[key], pending[key] = key, None
         kept.append(TurnPlan(key=key, parent=above, fields=fields))
+    # Thoughts no reply came after (the person stopped it while it was thinking).
+    left_out[REASONING] += sum(1 for step in reasonings if step.text and step.key not in used)
     current = conversation.current_node
     if current is not None and current not in mapping:
         raise ImportProblem(f'{place}: "current_node" {shown(current, 60)} is not a node of its mapping.')
@@ -150,6 +279,8 @@ def _conversation(conversation: ChatGPTConversation, raw: dict, index: int) -> C
         current_turn=kept_ancestor[current] if current is not None else None,
         main_turn=None,
         turns=_siblings_by_time(kept, position),
+        left_out={kind: count for kind, count in left_out.items() if count},
+        place=place,
     )
 
 
@@ -173,19 +304,43 @@ def _siblings_by_time(turns: list[TurnPlan], position: dict[Hashable, int]) -> l
     return ordered
 
 
-def conversation_plans(data: Any) -> list[ConversationPlan]:
-    """Validate a whole conversations.json (or one conversation of it) into plans: every field the
-    workbench reads against the declared schema (schema.ChatGPTConversation), then each tree."""
+def skipped_title(raw: Any) -> str:
+    """A skipped conversation's title as the file gives it, for the summary."""
+    title = raw.get("title") if isinstance(raw, dict) else None
+    return _title(title, []) if isinstance(title, str) else ""
+
+
+def _plan(raw: Any, index: int, problem: str | None) -> ConversationPlan:
+    """One conversation checked and read, or ImportProblem naming its first problem."""
+    if problem is not None:  # found while reading the file: a lone surrogate, a repeated key
+        raise ImportProblem(problem)
+    if isinstance(raw, dict) and isinstance(raw.get("mapping"), RepeatedKeys):
+        raise ImportProblem(
+            f'{chatgpt_place(index, raw)}: node {raw["mapping"].repeated[:80]} appears twice in its "mapping"; '
+            "node ids must be unique."
+        )
+    return _conversation(chatgpt_conversation(raw, index), raw, index)
+
+
+def conversation_plans(data: Any, problems: dict[int, str] | None = None) -> list[ConversationPlan | Skipped]:
+    """Each conversation of a conversations.json (or the one conversation of a file that holds
+    one) validated against the declared schema (schema.ChatGPTConversation) and read into a plan,
+    or Skipped with the problem that keeps it out. `problems` are those the reader of the file
+    already found, by the conversation's index. Raises ImportProblem only for the file as a whole:
+    no conversations, or more turns than one import takes."""
     raws = [data] if isinstance(data, dict) else data
     if not raws:
         raise ImportProblem("The file holds an empty list: there are no conversations in it to import.")
-    conversations = chatgpt_file(raws)
-    plans = []
+    problems = problems or {}
+    outcomes: list[ConversationPlan | Skipped] = []
     total = 0
-    for index, (raw, conversation) in enumerate(zip(raws, conversations, strict=True)):
-        plan = _conversation(conversation, raw, index)
+    for index, raw in enumerate(raws):
+        try:
+            plan = _plan(raw, index, problems.get(index))
+        except ImportProblem as problem:
+            outcomes.append(Skipped(title=skipped_title(raw) or f"conversations[{index}]", problem=problem.message))
+            continue
         total += len(plan.turns)
         check_turn_count(total)
-        plans.append(plan)
-    return plans
-
+        outcomes.append(plan)
+    return outcomes

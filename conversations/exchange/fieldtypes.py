@@ -28,6 +28,7 @@ from conversations.fields import (
     problem,
     shown,
 )
+from conversations.streaming.protocol import MAX_THINKING_BUDGET
 
 # The largest value a PositiveIntegerField holds on every supported database.
 MAX_COUNT = 2_147_483_647
@@ -36,6 +37,11 @@ COST_DIGITS, COST_PLACES = 16, 10
 COST_STEP = Decimal(1).scaleb(-COST_PLACES)
 TITLE_LENGTH = 200
 CHATGPT_ROLES = ("user", "assistant", "system", "tool")
+REASONING_EFFORTS = ("low", "medium", "high")
+# Anthropic's least thinking budget, as a reply's settings are checked (streaming/protocol.py).
+MIN_THINKING_BUDGET = 1024
+# Longer than any model thinks or any ChatGPT reply took: a year.
+MAX_SECONDS = 365 * 24 * 3600
 
 TURN_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
 NODE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
@@ -204,6 +210,45 @@ def _chatgpt_part(value: Any) -> Any:
     raise problem(f"holds {shown(value)}, which is neither text nor an attachment.")
 
 
+def _seconds(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not 0 <= value <= MAX_SECONDS:
+        return f"must be a number of seconds from 0 to {MAX_SECONDS:,} or null, not {shown(value)}."
+    return None
+
+
+def _reasoning_effort(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and value in REASONING_EFFORTS):
+        return None
+    return f'must be "low", "medium" or "high", or null, not {shown(value)}.'
+
+
+def _reasoning_block(value: Any) -> Any:
+    """One piece of a reply's reasoning as its provider must get it back (see providers/base.py:
+    ReasoningBlock): an object with a "type", any JSON inside, and no NUL character anywhere (a
+    JSON column on PostgreSQL cannot hold one)."""
+    if not isinstance(value, dict):
+        raise problem(f"must be an object (a provider's reasoning block), not {kind_of(value)}.")
+    kind = value.get("type")
+    if not isinstance(kind, str) or IDENTIFIER.fullmatch(kind) is None:
+        raise problem(
+            f'must have a "type" of lower-case letters, digits and "_" (like "thinking"), not {shown(kind)}.'
+        )
+    stack: list[Any] = [value]
+    while stack:  # iterative: nesting is bounded by the importer, but not small
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and "\x00" in item:
+            raise problem("contains a NUL character, which cannot be stored.")
+    return value
+
+
 def _optional_string(value: Any) -> str | None:
     return None if value is None or isinstance(value, str) else f"must be a string or null, not {kind_of(value)}."
 
@@ -251,5 +296,11 @@ OptionalModelName = Annotated[str | None, checked(lambda value: None if value is
 Identifier = Annotated[str | None, checked(_identifier)]
 OptionalString = Annotated[str | None, checked(_optional_string)]
 OptionalFlag = Annotated[bool | None, checked(lambda value: None if value is None else _boolean(value))]
+ReasoningText = Annotated[str, checked(_text(turn_char_limit))]
+ReasoningBlock = Annotated[dict, PlainValidator(_reasoning_block)]
+Seconds = Annotated[float | None, checked(_seconds)]
+ReasoningEffort = Annotated[str | None, checked(_reasoning_effort)]
+ThinkingBudget = Annotated[int | None, checked(_whole(MIN_THINKING_BUDGET, MAX_THINKING_BUDGET, null=True))]
+DatabaseId = Annotated[int, checked(_whole(1, MAX_ID, null=False))]
 ChatGPTRole = Annotated[str, PlainValidator(_choice(CHATGPT_ROLES, "author role", "ChatGPT's roles are"))]
 ChatGPTPart = Annotated[Any, PlainValidator(_chatgpt_part)]

@@ -6,7 +6,7 @@ things: providers, models, encodings, ids) outside a strict character set. ChatG
 many fields the workbench does not read; those are ignored, and every field it reads is checked.
 The tree (parents, loops, ids named elsewhere) is checked by the parsers afterwards.
 
-`workbench_file` and `chatgpt_file` raise ImportProblem naming the place of the first problem the
+`workbench_file` and `chatgpt_conversation` raise ImportProblem naming the place of the first problem the
 way the parsers do: `turns[3] (id 7): "model" must be a model name: …`.
 """
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
-    TypeAdapter,
     ValidationError,
     model_validator,
 )
@@ -29,6 +28,7 @@ from conversations.exchange.fieldtypes import (
     Content,
     Cost,
     Count,
+    DatabaseId,
     EncodingName,
     ErrorText,
     Flag,
@@ -41,11 +41,16 @@ from conversations.exchange.fieldtypes import (
     OptionalNodeId,
     OptionalString,
     OptionalTurnKey,
+    ReasoningBlock,
+    ReasoningEffort,
+    ReasoningText,
     ResponseId,
     Role,
+    Seconds,
     Status,
     SystemPrompt,
     Temperature,
+    ThinkingBudget,
     Title,
     TokenCount,
     TopP,
@@ -76,6 +81,8 @@ class TurnSettings(_Declared):
     temperature: Temperature = None
     max_tokens: MaxTokens = None
     top_p: TopP = None
+    reasoning_effort: ReasoningEffort = None
+    thinking_budget: ThinkingBudget = None
 
 
 class TurnContext(_Declared):
@@ -95,6 +102,12 @@ class WorkbenchTurn(_Declared):
     parent: OptionalTurnKey = None
     role: Role
     content: Content
+    # Version 2: the reply's reasoning, kept apart from its content.
+    reasoning: ReasoningText = ""
+    reasoning_blocks: list[ReasoningBlock] = []
+    reasoning_tokens: Count = None
+    reasoning_seconds: Seconds = None
+    refused: Flag = False
     status: Status = "complete"
     provider: ProviderName = ""
     model: ModelName = ""
@@ -121,17 +134,27 @@ class WorkbenchTurn(_Declared):
         return self
 
 
+class ForkSource(_Declared):
+    """The turn a forked conversation was copied from, by its ids in the workbench that exported it."""
+
+    conversation: DatabaseId
+    turn: DatabaseId
+
+
 class ConversationMeta(_Declared):
     title: Title = ""
     created_at: Moment = None
     updated_at: Moment = None
     current_turn: OptionalTurnKey = None
     main_turn: OptionalTurnKey = None
+    forked_from: ForkSource | None = None  # version 2
 
 
 class WorkbenchFile(_Declared):
     format: Literal["workbench.conversation"]
-    version: Literal[1]
+    # Version 2 adds the reasoning fields of a turn and the conversation's "forked_from"; a
+    # version 1 file is read by the same schema (it simply has none of them).
+    version: Literal[1, 2]
     exported_at: Moment = None
     conversation: ConversationMeta
     turns: list[WorkbenchTurn]
@@ -172,15 +195,34 @@ class ChatGPTAuthor(_Read):
     role: ChatGPTRole
 
 
+class ChatGPTThought(_Read):
+    """One step of a reasoning model's thoughts: a short summary (its heading) and its text."""
+
+    summary: OptionalString = None
+    content: OptionalString = None
+
+
 class ChatGPTContent(_Read):
     content_type: Identifier = None
     parts: list[ChatGPTPart] | None = None
     text: OptionalString = None
+    # content_type "thoughts": the model's reasoning before its reply.
+    thoughts: list[ChatGPTThought] | None = None
+    # content_type "reasoning_recap": "Thought for 12s". Other content types may use the key for
+    # something else, so it is checked where it is read: only for a recap (chatgpt.py).
+    content: Any = None
+
+
+class ChatGPTFinishDetails(_Read):
+    type: OptionalString = None  # "stop", "max_tokens", or "interrupted" when the person stopped it
 
 
 class ChatGPTMetadata(_Read):
     model_slug: OptionalModelName = None
     is_visually_hidden_from_conversation: OptionalFlag = None
+    finish_details: ChatGPTFinishDetails | None = None
+    # How long the model reasoned, on a reasoning recap.
+    finished_duration_sec: Seconds = None
 
 
 class ChatGPTMessage(_Read):
@@ -206,9 +248,6 @@ class ChatGPTConversation(_Read):
     default_model_slug: OptionalModelName = None
 
 
-_CHATGPT_FILE = TypeAdapter(list[ChatGPTConversation])
-
-
 def chatgpt_place(index: int, raw: Any) -> str:
     """conversations[1] ("Its title"), as the ChatGPT parser names a conversation."""
     place = f"conversations[{index}]"
@@ -217,20 +256,19 @@ def chatgpt_place(index: int, raw: Any) -> str:
     return place
 
 
-def _chatgpt_place(raws: list, loc: tuple) -> tuple[str, tuple]:
-    place = chatgpt_place(loc[0], raws[loc[0]])
-    loc = loc[1:]
+def _chatgpt_place(place: str, loc: tuple) -> tuple[str, tuple]:
     if len(loc) >= 2 and loc[0] == "mapping" and loc[2:3] != ("[key]",):
         node = loc[1] if NODE_ID.fullmatch(str(loc[1])) else shown(loc[1], 60)
         return f"{place} node {node}", loc[2:]
     return place, loc
 
 
-def chatgpt_file(raws: list) -> list[ChatGPTConversation]:
-    """Every conversation of a ChatGPT export, checked; ImportProblem naming the first problem's place."""
+def chatgpt_conversation(raw: Any, index: int) -> ChatGPTConversation:
+    """One conversation of a ChatGPT export, checked on its own (a broken one does not stop the
+    others); ImportProblem naming the first problem's place."""
     try:
-        return _CHATGPT_FILE.validate_python(raws)
+        return ChatGPTConversation.model_validate(raw)
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
-        place, loc = _chatgpt_place(raws, error["loc"])
+        place, loc = _chatgpt_place(chatgpt_place(index, raw), error["loc"])
         raise ImportProblem(describe(error, place, loc)) from None

@@ -3,6 +3,10 @@
 Export writes every field of every turn; import reads one back into a plan that recreates the same
 tree. Only database ids change (remapped, including context["omitted"] and the current and main
 turns), and the author: see `conversation_plan`.
+
+Version 2 adds a reply's reasoning (its text, the provider's blocks with their signatures, its
+tokens and seconds), whether it refused, and the turn a fork was copied from. Version 1 files,
+written before those existed, still import.
 """
 from __future__ import annotations
 
@@ -23,14 +27,16 @@ from conversations.exchange import (
 from conversations.exchange.schema import WorkbenchTurn, workbench_file
 from conversations.fields import shown
 from conversations.models import Conversation, Turn
+from conversations.permissions import Need, conversation_for
 
 FORMAT = "workbench.conversation"
-VERSION = 1
-COPIED_FIELDS = ("role", "content", "status", "provider", "model", "settings", "token_counts",
-                 "input_tokens", "output_tokens", "usage_estimated")
+VERSION = 2
+VERSIONS = (1, 2)
+COPIED_FIELDS = ("role", "content", "reasoning", "reasoning_blocks", "reasoning_tokens", "reasoning_seconds",
+                 "refused", "status", "provider", "model", "settings", "token_counts", "input_tokens",
+                 "output_tokens", "usage_estimated")
 EXPORTED_FIELDS = (
-    "id", "parent_id", "role", "content", "status", "provider", "model", "settings", "token_counts",
-    "input_tokens", "output_tokens", "usage_estimated", "cost", "context", "response_id", "error",
+    "id", "parent_id", *COPIED_FIELDS, "cost", "context", "response_id", "error",
     "author__username", "created_at", "first_token_at", "finished_at",
 )
 
@@ -40,8 +46,21 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def conversation_export(*, conversation: Conversation) -> dict:
-    """Every turn of the conversation, parents before children, in one query."""
+def _fork_source(conversation: Conversation, user) -> dict | None:
+    """The turn the conversation was forked from, if `user` may read it: an export says no more
+    than the conversation page shows the same person."""
+    source_id = conversation.forked_from_id
+    if source_id is None or user is None:
+        return None
+    source = Turn.objects.filter(pk=source_id).values_list("conversation_id", flat=True).first()
+    if source is None or conversation_for(user, source, need=Need.READ) is None:
+        return None
+    return {"conversation": source, "turn": source_id}
+
+
+def conversation_export(*, conversation: Conversation, user=None) -> dict:
+    """Every turn of the conversation, parents before children, in one query; and the turn it was
+    forked from when `user` may see it."""
     rows = Turn.objects.filter(conversation=conversation).order_by("id").values(*EXPORTED_FIELDS)
     by_id = {row["id"]: row for row in rows}
     # Turns are only appended, so id order already has parents first; this is a guard.
@@ -72,6 +91,7 @@ def conversation_export(*, conversation: Conversation) -> dict:
             "updated_at": _iso(conversation.updated_at),
             "current_turn": conversation.current_turn_id,
             "main_turn": conversation.main_turn_id,
+            "forked_from": _fork_source(conversation, user),
         },
         "turns": turns,
     }
@@ -84,6 +104,11 @@ def _turn_plan(turn: WorkbenchTurn) -> TurnPlan:
     fields = {
         "role": turn.role,
         "content": turn.content,
+        "reasoning": turn.reasoning,
+        "reasoning_blocks": list(turn.reasoning_blocks),
+        "reasoning_tokens": turn.reasoning_tokens,
+        "reasoning_seconds": turn.reasoning_seconds,
+        "refused": turn.refused,
         # Nothing generates it any more: it stopped where the export caught it.
         "status": "interrupted" if turn.status == "streaming" else turn.status,
         "provider": turn.provider,
@@ -113,9 +138,10 @@ def conversation_plan(data: dict) -> ConversationPlan:
     from the content on import, so they always match it (a reply exported mid-stream has none yet).
     """
     version = data.get("version")
-    if version != VERSION:
+    if isinstance(version, bool) or version not in VERSIONS:
         raise ImportProblem(
-            f'This Workbench export has "version": {shown(version, 20)}; this workbench reads version {VERSION}.'
+            f'This Workbench export has "version": {shown(version, 20)}; this workbench reads versions '
+            f"{' and '.join(map(str, VERSIONS))}."
         )
     raw_turns = data.get("turns")
     if isinstance(raw_turns, list):  # before checking each of them
@@ -156,4 +182,5 @@ def conversation_plan(data: dict) -> ConversationPlan:
         current_turn=meta.current_turn,
         main_turn=meta.main_turn,
         turns=[by_key[key] for key in order],
+        forked_from=(meta.forked_from.conversation, meta.forked_from.turn) if meta.forked_from else None,
     )

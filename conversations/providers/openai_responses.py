@@ -3,7 +3,12 @@
 Every assistant turn stores the response id it produced. Continuing a branch sends the id of that
 branch's last reply from this provider plus only the messages that came after it, so each branch
 chains from its own point. A stored id the server rejects (expired, another store) falls back to
-sending the whole history.
+sending the whole history, where a reply is its text alone: its reasoning stays with the stored
+response.
+
+A reasoning model's thinking arrives as summary text (one part after another, joined here with a
+blank line) or as raw reasoning text, and its finished `reasoning` item is kept whole as a
+ReasoningBlock.
 """
 from __future__ import annotations
 
@@ -17,6 +22,9 @@ from conversations.providers.base import (
     GenerationRequest,
     Message,
     ProviderError,
+    ReasoningBlock,
+    ReasoningDelta,
+    RefusalDelta,
     ResponseId,
     TextDelta,
     Usage,
@@ -28,6 +36,11 @@ from conversations.providers.sse import ReadPacer, SSEDecoder, drain, loads
 
 if TYPE_CHECKING:  # the SDK is imported with the first client (see sdk.py)
     import openai
+
+# The events that carry reasoning text: a summary of it, or (some models) the reasoning itself.
+_REASONING_DELTAS = frozenset({"response.reasoning_summary_text.delta", "response.reasoning_text.delta"})
+# Between two parts of a reasoning summary, as the API's own reasoning items show them apart.
+PART_SEPARATOR = "\n\n"
 
 
 def _rejected_previous_response(exc: openai.APIStatusError) -> bool:
@@ -77,6 +90,8 @@ class OpenAIResponsesProvider(SDKProvider):
             body["top_p"] = settings.top_p
         if settings.max_tokens is not None:
             body["max_output_tokens"] = settings.max_tokens
+        if settings.reasoning_effort:
+            body["reasoning"] = {"effort": settings.reasoning_effort, "summary": "auto"}
         return body
 
     async def stream(self, request: GenerationRequest) -> AsyncGenerator[Event, None]:
@@ -98,6 +113,7 @@ class OpenAIResponsesProvider(SDKProvider):
                     response = await stack.enter_async_context(create(**fallback))
                 chunks = await stack.enter_async_context(aclosing(openai_body(response.http_response)))
                 decoder, pacer = SSEDecoder(), ReadPacer(self.read_interval)
+                reasoning_part: tuple | None = None  # the summary part or text the last reasoning came from
                 async for raw in chunks:
                     for _name, data in decoder.feed(raw):
                         if data[:6] == b"[DONE]":
@@ -105,13 +121,32 @@ class OpenAIResponsesProvider(SDKProvider):
                         event = loads(data)
                         if type(event) is not dict:
                             continue
-                        if event.get("error"):
-                            raise self.midstream(openai_stream_error(event["error"]))
                         kind = event.get("type")
-                        if kind == "response.output_text.delta":
+                        if kind == "response.output_text.delta":  # nearly every event
                             if event.get("delta"):
                                 pacer.flowing = True
                                 yield TextDelta(event["delta"])
+                            continue
+                        if event.get("error"):
+                            raise self.midstream(openai_stream_error(event["error"]))
+                        if kind in _REASONING_DELTAS:
+                            text = event.get("delta")
+                            if not text or type(text) is not str:
+                                continue
+                            part = (event.get("item_id"), kind, event.get("summary_index"), event.get("content_index"))
+                            if reasoning_part is not None and part != reasoning_part:
+                                yield ReasoningDelta(PART_SEPARATOR)
+                            reasoning_part = part
+                            pacer.flowing = True
+                            yield ReasoningDelta(text)
+                        elif kind == "response.refusal.delta":
+                            if event.get("delta"):
+                                pacer.flowing = True
+                                yield RefusalDelta(event["delta"])
+                        elif kind == "response.output_item.done":
+                            item = event.get("item")
+                            if type(item) is dict and item.get("type") == "reasoning":
+                                yield ReasoningBlock(item)
                         elif kind == "response.created":
                             yield ResponseId(event["response"]["id"])
                         elif kind in ("response.completed", "response.incomplete"):
@@ -142,7 +177,10 @@ class OpenAIResponsesProvider(SDKProvider):
         events: list[Event] = []
         usage = response.get("usage")
         if usage is not None:
-            events.append(Usage(usage.get("input_tokens"), usage.get("output_tokens")))
+            details = usage.get("output_tokens_details") or {}
+            events.append(
+                Usage(usage.get("input_tokens"), usage.get("output_tokens"), details.get("reasoning_tokens"))
+            )
         reason = "stop"
         details = response.get("incomplete_details")
         if kind == "response.incomplete" and details:
