@@ -1,5 +1,5 @@
-"""A corpus of hostile text in prompts and replies runs no script in real Chromium: on the
-conversation page, on a comparison and on shared pages (snapshot and live)."""
+"""A corpus of hostile text in prompts, replies and the replies' reasoning runs no script in real
+Chromium: on the conversation page, on a comparison and on shared pages (snapshot and live)."""
 from __future__ import annotations
 
 import json
@@ -25,20 +25,23 @@ parent = None
 for payload in payloads:
     parent = Turn.objects.append(conversation=conversation, parent=parent, role="user", content=payload)
     parent = Turn.objects.append(conversation=conversation, parent=parent, role="assistant", content=payload,
-                                 provider="openai", model=payload[:100], error=payload)
+                                 provider="openai", model=payload[:100], error=payload, reasoning=payload)
 tip_a = parent
 prompt = Turn.objects.append(conversation=conversation, parent=tip_a.parent.parent, role="user", content=payloads[-1])
 tip_b = Turn.objects.append(conversation=conversation, parent=prompt, role="assistant", content="\\n\\n".join(payloads),
-                            provider="openai", model="fake-model")
+                            provider="openai", model="fake-model", reasoning="\\n\\n".join(payloads))
 conversation.current_turn = tip_a
 conversation.save()
 links = [
     sharing.share_create(conversation=conversation, by=user, turn_id=None, with_subtree=False, mode=mode,
-                         audience="anyone", expires_at=None).token
+                         audience="anyone", expires_at=None, include_reasoning=True).token
     for mode in ("snapshot", "live")
 ]
 print(conversation.id, tip_a.id, tip_b.id, *links)
 """
+
+# Every reply's Thinking block opened: its reasoning is rendered only once open.
+OPEN_THINKING = "() => document.querySelectorAll('details.thinking').forEach((d) => { d.open = true; })"
 
 TRAP = """
 window.__hits = [];
@@ -70,7 +73,9 @@ def test_hostile_text_never_runs(page, workbench_server):
     for article in page.locator("#transcript article.turn-assistant").all():
         article.scroll_into_view_if_needed()
     expect(page.locator("#transcript .markdown-pending")).to_have_count(0)
-    for link in page.locator("#transcript .turn-body a").all():
+    page.evaluate(OPEN_THINKING)
+    expect(page.locator("#transcript .thinking-body:not([hidden])")).to_have_count(len(PAYLOADS))
+    for link in page.locator("#transcript .turn-body a, #transcript .thinking-body a").all():
         href = link.get_attribute("href") or ""
         assert href.startswith(("http:", "https:", "mailto:", "#")) or href == "", href
     assert page.locator("#transcript [onclick], #transcript [onerror], #transcript [onload]").count() == 0
@@ -81,9 +86,11 @@ def test_hostile_text_never_runs(page, workbench_server):
 
     page.goto(f"{workbench_server.url}/c/{conversation_id}/compare/?tips={tip_a},{tip_b}")
     expect(page.locator(".column-head")).to_have_count(2)
+    page.evaluate(OPEN_THINKING)
     page.uncheck("#diff-toggle")
     page.check("#diff-toggle")
     page.wait_for_timeout(300)
+    assert page.locator(".columns .thinking-body img, .columns .thinking-body script").count() == 0
     assert page.evaluate("window.__hits") == []
 
     # The shared page, as a reader without an account, for a snapshot and a live link.
@@ -94,6 +101,8 @@ def test_hostile_text_never_runs(page, workbench_server):
         for article in page.locator("#transcript article.turn-assistant").all():
             article.scroll_into_view_if_needed()
         expect(page.locator("#transcript .markdown-pending")).to_have_count(0)
+        page.evaluate(OPEN_THINKING)
+        expect(page.locator("#transcript .thinking-body:not([hidden])")).to_have_count(len(PAYLOADS))
         assert page.locator("#transcript script, #transcript iframe, #transcript img, #transcript svg, "
                             "#transcript [onclick], #transcript [onerror], #transcript [onload]").count() == 0
         page.wait_for_timeout(200)

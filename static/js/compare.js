@@ -1,9 +1,10 @@
 // A comparison: the path the branches share, once, then one column per branch, turns at the same
-// depth on the same row; replies in a row get a word-level diff against the first column.
+// depth on the same row; replies in a row get a word-level diff against the first column, their
+// text and, when a Thinking block is opened, their reasoning alike.
 import { Socket } from './socket.js';
 import { latency, settingsText } from './format.js';
-import { applyDelta, applyFinished } from './stream.js';
-import { el, renderBody, turnElement } from './turns.js';
+import { applyDelta, applyFinished, applyReasoning, resumeFrame } from './stream.js';
+import { el, renderReasoningMarkdown, renderStreaming, turnElement } from './turns.js';
 import { fillUrl } from './urls.js';
 import { diffHtml } from './worddiff.js';
 
@@ -31,12 +32,23 @@ function columnSummary(column) {
     el('div', { class: 'muted small', text: [...settingsText(first?.settings), `${input} in · ${output} out`, ...(first ? latency(first) : [])].join(' · ') }));
 }
 
+// How a cell's reasoning shows: against the first column's, word by word, when both have some
+// and differences are highlighted; as Markdown otherwise.
+function reasoningRenderer(base, columnIndex) {
+  return (turn, body) => {
+    const diffing = diffToggle.checked && columnIndex > 0 && turn.status !== 'streaming' && base?.reasoning;
+    body.classList.toggle('diff', Boolean(diffing));
+    if (diffing) body.innerHTML = diffHtml(window.Diff.diffWords, base.reasoning, turn.reasoning);
+    else renderReasoningMarkdown(turn, body);
+  };
+}
+
 function cell(turn, rowIndex, columnIndex) {
   if (!turn) return el('div', { class: 'cell empty', 'aria-hidden': 'true' });
-  const node = turnElement(turn, { modelLabels, lazy: false });
+  const base = page.columns[0].turns[rowIndex];
+  const node = turnElement(turn, { modelLabels, lazy: false, renderReasoning: reasoningRenderer(base, columnIndex) });
   node.classList.add('cell');
   const body = node.querySelector('.turn-body');
-  const base = page.columns[0].turns[rowIndex];
   if (turn.status === 'streaming') {
     node.append(el('button', { type: 'button', class: 'link-button', onclick: () => socket.send({ action: 'stop', turn: turn.id }), text: '■ Stop' }));
   } else if (diffToggle.checked && columnIndex > 0 && base && base.role === turn.role) {
@@ -44,6 +56,15 @@ function cell(turn, rowIndex, columnIndex) {
     body.innerHTML = diffHtml(window.Diff.diffWords, base.content, turn.content);
   }
   return node;
+}
+
+// Where a turn stands in the columns: its renderer of reasoning follows the cell's place.
+function placeOf(id) {
+  for (const [columnIndex, column] of page.columns.entries()) {
+    const rowIndex = column.turns.findIndex((t) => t.id === id);
+    if (rowIndex >= 0) return { base: page.columns[0].turns[rowIndex], columnIndex };
+  }
+  return { base: null, columnIndex: 0 };
 }
 
 function render() {
@@ -87,13 +108,26 @@ function queueRender() {
   });
 }
 
+// A streaming cell's text and reasoning are redrawn at most once per animation frame.
+const cellsQueued = new Set();
+function queueCell(turn) {
+  if (cellsQueued.has(turn.id)) return;
+  cellsQueued.add(turn.id);
+  requestAnimationFrame(() => {
+    cellsQueued.delete(turn.id);
+    const article = document.querySelector(`article[data-turn="${turn.id}"]`);
+    const { base, columnIndex } = placeOf(turn.id);
+    if (article) renderStreaming(turn, article, { renderReasoning: reasoningRenderer(base, columnIndex) });
+  });
+}
+
 diffToggle.addEventListener('change', render);
 
 const socket = new Socket(page.urls.socket, {
   onOpen: () => {
     connection.hidden = true;
     for (const turn of byId.values()) {
-      if (turn.status === 'streaming') socket.send({ action: 'resume', turn: turn.id, offset: turn.content.length });
+      if (turn.status === 'streaming') socket.send(resumeFrame(turn));
     }
   },
   onClose: (code) => {
@@ -104,20 +138,19 @@ const socket = new Socket(page.urls.socket, {
           : 'Connection lost. Reconnecting…';
   },
   onMessage: (message) => {
-    if (message.type === 'delta') {
+    if (message.type === 'delta' || message.type === 'reasoning') {
       const turn = byId.get(message.turn);
       if (!turn) return;
-      const result = applyDelta(turn, message.offset, message.text);
-      if (result === 'gap') socket.send({ action: 'resume', turn: turn.id, offset: turn.content.length });
-      else if (result === 'applied') {
-        const body = columnsBox.querySelector(`[data-turn="${turn.id}"] .turn-body`);
-        if (body) renderBody(turn, body);
-      }
+      const result = message.type === 'delta'
+        ? applyDelta(turn, message.offset, message.text, { refused: message.refused })
+        : applyReasoning(turn, message.offset, message.text);
+      if (result === 'gap') socket.send(resumeFrame(turn));
+      else if (result === 'applied') queueCell(turn);
     } else if (message.type === 'turn.finished') {
       const turn = byId.get(message.turn.id);
       if (!turn) return;
       if (applyFinished(turn, message.turn)) queueRender();
-      else socket.send({ action: 'resume', turn: turn.id, offset: turn.content.length });
+      else socket.send(resumeFrame(turn));
     }
   },
 });

@@ -1,9 +1,12 @@
-// The composer: the message box, the model (or several, for a fan-out) and its settings.
-import { preview } from './format.js';
+// The composer: the message box, the model (or several, for a fan-out) and its settings. A model
+// the catalogue marks as a reasoning model gets its own setting: a reasoning effort ("effort") or
+// a thinking budget in tokens ("budget"); other models never see either.
+import { preview, reasoningKind, settingsForModel } from './format.js';
 import { el } from './turns.js';
 
 const STORAGE_KEY = 'workbench.composer';
 const MAX_VARIANTS = 6;
+const MIN_THINKING_BUDGET = 1024;
 
 export class Composer {
   constructor({ page, socket, modelLabels, lastTurn, track, streamingTurn, onChange = () => {} }) {
@@ -20,6 +23,9 @@ export class Composer {
     this.systemPrompt = $('system-prompt');
     this.temperature = $('temperature');
     this.maxTokens = $('max-tokens');
+    this.reasoningEffort = $('reasoning-effort');
+    this.thinkingBudget = $('thinking-budget');
+    this.reasoningFields = { effort: $('reasoning-effort-field'), budget: $('thinking-budget-field') };
     this.variantsBox = $('variants');
     this.addVariant = $('add-variant');
     this.attachBox = $('composer-attach');
@@ -41,6 +47,9 @@ export class Composer {
     this.temperature.value = saved.temperature ?? '';
     this.maxTokens.value = saved.max_tokens ?? '';
     this.maxTokens.max = this.page.limits.max_output_tokens;
+    this.reasoningEffort.value = saved.reasoning_effort || '';
+    this.thinkingBudget.value = saved.thinking_budget ?? '';
+    this.showReasoningSettings();
     if (!this.page.models.length) {
       this.showError(this.page.local_model_problem || 'No model is configured.');
       this.prompt.disabled = true;
@@ -73,6 +82,14 @@ export class Composer {
       this.settingsToggle.setAttribute('aria-expanded', String(!this.settings.hidden));
     });
     this.addVariant.addEventListener('click', () => this.addVariantRow());
+    this.model.addEventListener('change', () => this.showReasoningSettings());
+  }
+
+  // The reasoning setting of the chosen model's kind, or neither. A fan-out's other models get
+  // the one that suits them when the request is made (variants()).
+  showReasoningSettings() {
+    const kind = reasoningKind(this.page.models, this.model.value);
+    for (const [name, field] of Object.entries(this.reasoningFields)) field.hidden = name !== kind;
   }
 
   // Fan-out: extra models, each with its own temperature, answer the same prompt side by side.
@@ -101,18 +118,36 @@ export class Composer {
     if (system) settings.system_prompt = system;
     if (this.temperature.value !== '') settings.temperature = Number(this.temperature.value);
     if (this.maxTokens.value !== '') settings.max_tokens = Number(this.maxTokens.value);
-    localStorage.setItem(STORAGE_KEY, JSON.stringify({ model: this.model.value, ...settings }));
+    // Only the reasoning setting on show counts (the chosen model's kind); both are remembered.
+    const kind = reasoningKind(this.page.models, this.model.value);
+    const effort = this.reasoningEffort.value;
+    const budget = this.thinkingBudget.value;
+    if (kind === 'effort' && effort) settings.reasoning_effort = effort;
+    if (kind === 'budget' && budget !== '') settings.thinking_budget = Number(budget);
+    localStorage.setItem(STORAGE_KEY, JSON.stringify({
+      model: this.model.value, ...settings, reasoning_effort: effort, thinking_budget: budget === '' ? null : Number(budget),
+    }));
     return settings;
   }
 
+  // Each model with the settings it takes; null (and the reason shown) when a setting is invalid.
   variants() {
     const base = this.baseSettings();
-    const variants = [{ model: this.model.value, settings: base }];
+    const kind = (model) => reasoningKind(this.page.models, model);
+    if (base.thinking_budget != null) {
+      const budget = base.thinking_budget;
+      if (!Number.isInteger(budget) || budget < MIN_THINKING_BUDGET) {
+        this.showError(`The thinking budget must be a whole number of tokens, at least ${MIN_THINKING_BUDGET.toLocaleString('en-US')} (or empty for no thinking).`);
+        return null;
+      }
+    }
+    const variants = [{ model: this.model.value, settings: settingsForModel(base, kind(this.model.value)) }];
     for (const row of this.variantsBox.children) {
       const settings = { ...base };
       const temperature = row.querySelector('.variant-temperature').value;
       if (temperature !== '') settings.temperature = Number(temperature);
-      variants.push({ model: row.querySelector('.variant-model').value, settings });
+      const model = row.querySelector('.variant-model').value;
+      variants.push({ model, settings: settingsForModel(settings, kind(model)) });
     }
     return variants;
   }
@@ -120,6 +155,7 @@ export class Composer {
   // The model/settings part of a frame: one variant, or a fan-out.
   choice() {
     const variants = this.variants();
+    if (!variants) return null;
     return variants.length > 1 ? { variants } : variants[0];
   }
 
@@ -149,6 +185,7 @@ export class Composer {
     this.showError('');
     const parent = this.attached || this.lastTurn();
     const choice = this.choice();
+    if (!choice) return;
     this.request('send', { action: 'send', parent: parent ? parent.id : null, content, ...choice }, choice.variants?.length || 1);
   }
 
@@ -156,12 +193,14 @@ export class Composer {
     if (!content.trim() || !this.checkLength(content)) return false;
     this.showError('');
     const choice = this.choice();
+    if (!choice) return false;
     return this.request('edit', { action: 'edit', turn: turn.id, content, ...choice }, choice.variants?.length || 1);
   }
 
   regenerate(turn) {
     this.showError('');
-    const [variant] = this.variants();
+    const [variant] = this.variants() ?? [];
+    if (!variant) return;
     this.request('regenerate', { action: 'regenerate', turn: turn.id, ...variant }, 1);
   }
 

@@ -1,13 +1,10 @@
 // The branch on the conversation page, as data: the turns on screen, and what each websocket frame
 // does to them. No DOM: the page's modules render what it holds and act on what its methods
 // return, and `node --test` (tests/js/conversation-branch.test.mjs) checks it.
-import { applyDelta, applyFinished } from './stream.js';
+import { applyDelta, applyFinished, applyReasoning, resumeFrame } from './stream.js';
 import { defaultContextReply } from './tokens.js';
 
-// The frame that asks the server for the rest of a streaming reply, from the text the page has.
-export function resumeFrame(turn) {
-  return { action: 'resume', turn: turn.id, offset: turn.content.length };
-}
+export { resumeFrame };
 
 // The version `step` places from `turn` among its siblings (-1: the previous), or undefined.
 export function siblingOf(turn, step) {
@@ -125,14 +122,21 @@ export class Branch {
   }
 
   // A delta frame: the turn it belongs to (if shown) and applyDelta's answer ('absent' if not shown).
-  delta({ turn: id, offset, text }) {
+  delta({ turn: id, offset, text, refused = false }) {
     const turn = this.get(id);
     if (!turn) return { turn: null, result: 'absent' };
-    return { turn, result: applyDelta(turn, offset, text) };
+    return { turn, result: applyDelta(turn, offset, text, { refused }) };
+  }
+
+  // A reasoning frame, as a delta frame is for the text.
+  reasoning({ turn: id, offset, text }) {
+    const turn = this.get(id);
+    if (!turn) return { turn: null, result: 'absent' };
+    return { turn, result: applyReasoning(turn, offset, text) };
   }
 
   // A turn.finished frame: 'absent' (not on this branch; its cost still counts), 'finished', or
-  // 'gap' (text still missing: resume from what the turn has).
+  // 'gap' (text or reasoning still missing: resume from what the turn has).
   finished(update) {
     if (update.cost != null) this.conversationCost = (this.conversationCost ?? 0) + update.cost;
     const turn = this.get(update.id);

@@ -1,7 +1,8 @@
-// The conversation page, live: what the conversation's websocket says (new turns, deltas by
-// offset, the ends of replies, deletions, the main line, the title, who else is here), applied to
-// the branch and shown. socket.js reconnects; on every open, the replies still streaming resume
-// from the text the page has, and a delta past that text (a gap) asks for the rest the same way.
+// The conversation page, live: what the conversation's websocket says (new turns, deltas of text
+// and of reasoning by offset, the ends of replies, deletions, the main line, the title, who else
+// is here), applied to the branch and shown. socket.js reconnects; on every open, the replies
+// still streaming resume from the text and reasoning the page has, and a delta past either (a
+// gap) asks for the rest the same way.
 import { resumeFrame } from './conversation-branch.js';
 import { scrollToBottom } from './conversation-transcript.js';
 import { withTurnDefaults } from './stream.js';
@@ -62,6 +63,8 @@ export class LiveConversation {
       }
       case 'delta':
         return this.delta(message);
+      case 'reasoning':
+        return this.reasoning(message);
       case 'turn.finished':
         this.treePanel.upsert(message.turn);
         return this.finished(message.turn);
@@ -100,6 +103,12 @@ export class LiveConversation {
 
   delta(message) {
     const { turn, result } = this.branch.delta(message);
+    if (result === 'gap') this.socket.send(resumeFrame(turn));
+    else if (result === 'applied') this.transcript.queueBody(turn);
+  }
+
+  reasoning(message) {
+    const { turn, result } = this.branch.reasoning(message);
     if (result === 'gap') this.socket.send(resumeFrame(turn));
     else if (result === 'applied') this.transcript.queueBody(turn);
   }

@@ -2,7 +2,7 @@
 // turns its request left out, its actions and the conversations forked from it; redrawn whole when
 // the branch changes, one turn at a time as frames arrive.
 import { markOmitted } from './context.js';
-import { el, renderBody, turnElement } from './turns.js';
+import { el, renderStreaming, turnElement } from './turns.js';
 
 export function isNearBottom() {
   const root = document.scrollingElement;
@@ -103,16 +103,16 @@ export class Transcript {
     markOmitted(this.root, this.branch.turns, this.branch.markedReply());
   }
 
-  // Streaming deltas re-render the reply's Markdown at most once per animation frame.
+  // Streaming deltas and reasoning re-render the reply's Markdown at most once per animation frame.
   queueBody(turn) {
     if (this.renderQueued.has(turn.id)) return;
     this.renderQueued.add(turn.id);
     requestAnimationFrame(() => {
       this.renderQueued.delete(turn.id);
-      const body = this.root.querySelector(`[data-turn="${turn.id}"] .turn-body`);
-      if (!body) return;
+      const article = this.article(turn.id);
+      if (!article || !article.querySelector(':scope > .turn-body')) return; // gone, or being edited
       const atBottom = isNearBottom();
-      renderBody(turn, body);
+      renderStreaming(turn, article);
       if (atBottom) scrollToBottom();
     });
   }

@@ -24,8 +24,56 @@ export function settingsText(settings = {}) {
   if (settings.temperature != null) parts.push(`temp ${settings.temperature}`);
   if (settings.max_tokens != null) parts.push(`max ${settings.max_tokens}`);
   if (settings.top_p != null) parts.push(`top_p ${settings.top_p}`);
+  if (settings.reasoning_effort) parts.push(`effort ${settings.reasoning_effort}`);
+  if (settings.thinking_budget != null) parts.push(`thinking budget ${formatTokens(settings.thinking_budget)}`);
   if (settings.system_prompt) parts.push('system prompt');
   return parts;
+}
+
+// --- reasoning ------------------------------------------------------------------------------------
+
+// Whether a reply shows a Thinking block: it has reasoning to read, or the provider withheld some.
+export function hasThinking(turn) {
+  return Boolean(turn.reasoning) || Boolean(turn.reasoning_redacted);
+}
+
+// The Thinking block's label. While a reply thinks (streaming, no text yet): "Thinking… 7 s", counted
+// from the reply's start at `now` (ms). Once it has thought: "Thought for 12 s", from the server's
+// reasoning_seconds or, until the reply ends, the page's own measure (thought_seconds, taken when
+// its text began). Without either: "Thinking".
+export function thinkingLabel(turn, now = Date.now()) {
+  const seconds = turn.reasoning_seconds ?? turn.thought_seconds;
+  if (seconds != null) return `Thought for ${formatSeconds(seconds * 1000)}`;
+  const elapsed = thinkingElapsed(turn, now);
+  return elapsed == null ? 'Thinking' : `Thinking… ${elapsed} s`;
+}
+
+// Whole seconds a reply has been thinking at `now`, while it is (streaming without text yet, and
+// without a measure of its thinking); null otherwise.
+export function thinkingElapsed(turn, now = Date.now()) {
+  if (turn.status !== 'streaming' || turn.content || (turn.reasoning_seconds ?? turn.thought_seconds) != null) return null;
+  const started = Date.parse(turn.created_at);
+  return Number.isNaN(started) ? 0 : Math.max(0, Math.floor((now - started) / 1000));
+}
+
+// The rest of the Thinking block's summary: "1,234 reasoning tokens" when the API counted them.
+export function thinkingDetail(turn) {
+  const n = turn.reasoning_tokens;
+  return n == null ? '' : `${formatTokens(n)} reasoning token${n === 1 ? '' : 's'}`;
+}
+
+// The reasoning setting a model takes, from the catalogue: 'effort', 'budget' or ''.
+export function reasoningKind(models, modelId) {
+  return models.find((m) => m.id === modelId)?.reasoning || '';
+}
+
+// Settings for one model: the reasoning settings it does not take are left out (a fan-out shares
+// one set of settings between models of different kinds).
+export function settingsForModel(settings, kind) {
+  const own = { ...settings };
+  if (kind !== 'effort') delete own.reasoning_effort;
+  if (kind !== 'budget') delete own.thinking_budget;
+  return own;
 }
 
 export function formatCost(dollars) {
@@ -39,7 +87,9 @@ export function formatCost(dollars) {
 export function usageText(turn) {
   if (turn.status === 'streaming' || (turn.input_tokens == null && turn.output_tokens == null)) return [];
   const approx = turn.usage_estimated ? '≈ ' : '';
-  const parts = [`${approx}${formatTokens(turn.input_tokens ?? 0)} in · ${formatTokens(turn.output_tokens ?? 0)} out`];
+  // Reasoning tokens are part of the output; a Thinking block says how many, a reply without one here.
+  const reasoning = turn.reasoning_tokens != null && !hasThinking(turn) ? ` (${formatTokens(turn.reasoning_tokens)} reasoning)` : '';
+  const parts = [`${approx}${formatTokens(turn.input_tokens ?? 0)} in · ${formatTokens(turn.output_tokens ?? 0)} out${reasoning}`];
   if (turn.cost != null) parts.push(`${approx}${formatCost(turn.cost)}`);
   return parts;
 }

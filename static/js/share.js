@@ -13,7 +13,8 @@ function describe(link) {
   const what = link.scope === 'branch' ? `branch to turn ${link.turn}${link.with_subtree ? ' and below' : ''}` : 'whole conversation';
   const who = link.audience === 'anyone' ? 'anyone with the link' : 'workspace members';
   const until = link.expires_at ? `until ${new Date(link.expires_at).toLocaleString()}` : 'no expiry';
-  return `${link.mode} · ${what} · ${who} · ${until} · ${link.views} view${link.views === 1 ? '' : 's'}`;
+  const thinking = link.include_reasoning ? ' · with the thinking' : '';
+  return `${link.mode} · ${what}${thinking} · ${who} · ${until} · ${link.views} view${link.views === 1 ? '' : 's'}`;
 }
 
 export function openShareDialog({ createUrl, listUrl, csrfToken, branchTip }) {
@@ -24,6 +25,10 @@ export function openShareDialog({ createUrl, listUrl, csrfToken, branchTip }) {
       radio('scope', 'branch', `This branch (up to turn ${branchTip ?? '—'})`, branchTip != null),
       el('label', { class: 'choice indent' }, el('input', { type: 'checkbox', name: 'with_subtree', value: '1', checked: true }), ' and the turns that follow it (new replies included, when live)'),
       radio('scope', 'conversation', 'The whole conversation', branchTip == null)),
+    // Off by default: a model's reasoning can hold what its reply leaves out.
+    el('fieldset', {}, el('legend', { text: 'Thinking' }),
+      el('label', { class: 'choice' }, el('input', { type: 'checkbox', name: 'include_reasoning', value: '1', 'aria-describedby': 'share-thinking-hint' }), ' Include the models’ thinking'),
+      el('span', { class: 'choice indent', id: 'share-thinking-hint', text: 'Readers see each reply’s reasoning, as you do.' })),
     el('fieldset', {}, el('legend', { text: 'Kind' }),
       radio('mode', 'snapshot', 'Snapshot: as it is now', true),
       radio('mode', 'live', 'Live: new turns appear, replies stream in')),

@@ -1,8 +1,8 @@
 // The shared page: a read-only branch of what a link shares, live over the link's socket when the
 // link is live. It knows nothing beyond what the server put in it.
 import { Socket } from './socket.js';
-import { applyDelta, applyFinished, withTurnDefaults } from './stream.js';
-import { el, renderBody, turnElement } from './turns.js';
+import { applyDelta, applyFinished, applyReasoning, resumeFrame, withTurnDefaults } from './stream.js';
+import { el, renderStreaming, turnElement } from './turns.js';
 import { fillUrl } from './urls.js';
 
 const page = JSON.parse(document.getElementById('page-data').textContent);
@@ -65,7 +65,7 @@ function gone(message) {
 function resumeStreaming() {
   if (!socket) return;
   for (const turn of state.turns) {
-    if (turn.status === 'streaming') socket.send({ action: 'resume', turn: turn.id, offset: turn.content.length });
+    if (turn.status === 'streaming') socket.send(resumeFrame(turn));
   }
 }
 
@@ -74,8 +74,8 @@ function queueRender(turn) {
   state.queued.add(turn.id);
   requestAnimationFrame(() => {
     state.queued.delete(turn.id);
-    const body = transcript.querySelector(`[data-turn="${turn.id}"] .turn-body`);
-    if (body) renderBody(turn, body);
+    const article = transcript.querySelector(`[data-turn="${turn.id}"]`);
+    if (article) renderStreaming(turn, article);
   });
 }
 
@@ -97,13 +97,15 @@ function onMessage(message) {
   }
   const turn = state.turns[indexOf(message.turn?.id ?? message.turn)];
   if (!turn) return;
-  if (message.type === 'delta') {
-    const result = applyDelta(turn, message.offset, message.text);
-    if (result === 'gap') socket.send({ action: 'resume', turn: turn.id, offset: turn.content.length });
+  if (message.type === 'delta' || message.type === 'reasoning') {
+    const result = message.type === 'delta'
+      ? applyDelta(turn, message.offset, message.text, { refused: message.refused })
+      : applyReasoning(turn, message.offset, message.text);
+    if (result === 'gap') socket.send(resumeFrame(turn));
     else if (result === 'applied') queueRender(turn);
   } else if (message.type === 'turn.finished') {
     if (applyFinished(turn, message.turn)) rerender(turn);
-    else socket.send({ action: 'resume', turn: turn.id, offset: turn.content.length });
+    else socket.send(resumeFrame(turn));
   } else if (message.type === 'turn.deleted') {
     if (message.parent != null && indexOf(message.parent) >= 0) showBranch(message.parent);
     else gone('What was shared here was deleted.');

@@ -40,11 +40,12 @@ describe('reading the branch', () => {
   test('resumes every streaming reply from the text it has, counted in UTF-16 code units', () => {
     const branch = new Branch({ turns: [user(1, null), reply(2, 1, { status: 'streaming', content: 'a😀' }), user(3, 2), reply(4, 3, { status: 'streaming', content: '' })] });
     assert.deepEqual(branch.resumeFrames(), [
-      { action: 'resume', turn: 2, offset: 3 },
-      { action: 'resume', turn: 4, offset: 0 },
+      { action: 'resume', turn: 2, offset: 3, reasoning_offset: 0 },
+      { action: 'resume', turn: 4, offset: 0, reasoning_offset: 0 },
     ]);
     assert.deepEqual(fourTurns().resumeFrames(), []);
-    assert.deepEqual(resumeFrame({ id: 7, content: 'abc' }), { action: 'resume', turn: 7, offset: 3 });
+    assert.deepEqual(resumeFrame({ id: 7, content: 'abc' }), { action: 'resume', turn: 7, offset: 3, reasoning_offset: 0 });
+    assert.deepEqual(resumeFrame({ id: 7, content: '', reasoning: 'I think 🤔' }), { action: 'resume', turn: 7, offset: 0, reasoning_offset: 10 });
   });
 
   test('the marked reply: the one clicked while it is on the branch, else the newest that left turns out', () => {
@@ -218,6 +219,24 @@ describe('deltas and ends of replies', () => {
     assert.equal(branch.get(2).content, 'Hello');
   });
 
+  test('reasoning applies by its own offsets, apart from the text', () => {
+    const branch = streamingBranch();
+    assert.deepEqual(branch.reasoning({ turn: 2, offset: 0, text: 'Let me' }), { turn: branch.get(2), result: 'applied' });
+    assert.equal(branch.reasoning({ turn: 2, offset: 3, text: ' me think' }).result, 'applied');
+    assert.equal(branch.reasoning({ turn: 2, offset: 0, text: 'Let' }).result, 'duplicate');
+    assert.equal(branch.reasoning({ turn: 2, offset: 40, text: 'later' }).result, 'gap');
+    assert.equal(branch.get(2).reasoning, 'Let me think');
+    assert.equal(branch.get(2).content, 'Hel');
+    assert.deepEqual(branch.reasoning({ turn: 99, offset: 0, text: 'x' }), { turn: null, result: 'absent' });
+    assert.deepEqual(branch.resumeFrames(), [{ action: 'resume', turn: 2, offset: 3, reasoning_offset: 12 }]);
+  });
+
+  test('a delta that says refused marks the reply', () => {
+    const branch = streamingBranch();
+    branch.delta({ turn: 2, offset: 3, text: 'p, no.', refused: true });
+    assert.equal(branch.get(2).refused, true);
+  });
+
   test('a delta for a turn not shown is absent', () => {
     assert.deepEqual(streamingBranch().delta({ turn: 99, offset: 0, text: 'x' }), { turn: null, result: 'absent' });
   });
@@ -229,6 +248,17 @@ describe('deltas and ends of replies', () => {
     branch.delta({ turn: 2, offset: 3, text: 'lo' });
     assert.equal(branch.finished({ id: 2, status: 'complete', length: 5 }).result, 'finished');
     assert.equal(branch.get(2).status, 'complete');
+  });
+
+  test('a reply ends once all its reasoning is there too', () => {
+    const branch = streamingBranch();
+    branch.reasoning({ turn: 2, offset: 0, text: 'Hmm' });
+    assert.equal(branch.finished({ id: 2, status: 'complete', length: 3, reasoning_length: 10 }).result, 'gap');
+    assert.equal(branch.get(2).status, 'streaming');
+    branch.reasoning({ turn: 2, offset: 3, text: ', let me ' });
+    assert.equal(branch.finished({ id: 2, status: 'complete', length: 3, reasoning_length: 10, reasoning_seconds: 4 }).result, 'finished');
+    assert.equal(branch.get(2).status, 'complete');
+    assert.equal(branch.get(2).reasoning_seconds, 4);
   });
 
   test('every reply that ends adds its cost to the conversation, shown or not', () => {

@@ -165,7 +165,8 @@ describe('withTurnDefaults', () => {
       id: 3, role: 'assistant', status: 'streaming', parent: null, provider: '', model: '',
       settings: {}, token_counts: {}, input_tokens: null, output_tokens: null,
       usage_estimated: false, cost: null, context: {}, error: '', first_token_at: null,
-      finished_at: null, length: 0, content: '',
+      finished_at: null, length: 0, content: '', reasoning: '', reasoning_length: 0,
+      reasoning_tokens: null, reasoning_seconds: null, reasoning_redacted: false, refused: false,
     });
   });
 
