@@ -305,3 +305,18 @@ def test_a_refusal_streams_marked(page, reasoning_server):
     page.reload()
     expect(replies(page).nth(0).locator(".turn-head .badge")).to_have_text("refused")
     assert page.errors == []
+
+
+def test_what_the_model_saw_says_the_earlier_thinking_was_not_sent(page, reasoning_server):
+    ids = seed(reasoning_server, "thinker7")
+    sign_in(page, reasoning_server, "thinker7")
+    page.goto(f"{reasoning_server.url}/c/{ids['conversation']}/t/{ids['plain']}/")
+    reply = page.locator(f'article[data-turn="{ids["plain"]}"]')
+    reply.get_by_role("button", name="What the model saw").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text(
+        "the reasoning of 1 earlier reply was not sent: only the provider that made it gets it back, with thinking on"
+    )
+    # Nor is it anywhere in the body as text.
+    expect(dialog.locator("pre")).not_to_contain_text("Planes fly hourly")
+    assert page.errors == []

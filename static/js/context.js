@@ -1,7 +1,7 @@
 // Tokens, context and cost on the conversation page: the context meter, per-turn counts, the
 // turns a reply's request left out, and the "what the model saw" and "get code" dialogs.
 import { renderMarkdown } from './markdown.js';
-import { formatCost, formatTokens } from './format.js';
+import { formatCost, formatTokens, reasoningFact } from './format.js';
 import { branchCost, branchTokens } from './tokens.js';
 import { el } from './turns.js';
 
@@ -163,6 +163,7 @@ export async function showRequest(url, codeUrl) {
     data.known ? `${data.label} · ${data.api}${data.base_url ? ` · ${data.base_url}` : ''}` : `${data.label} is not configured here: shown as the branch in Chat Completions form.`,
     context.input_tokens != null ? `planned input ≈ ${formatTokens(context.input_tokens)} tokens of ${formatTokens(context.history_budget)} available (window ${formatTokens(context.window)}, reply budget ${formatTokens(context.reply_budget)})` : null,
     context.omitted?.length ? `${context.omitted.length} older turn${context.omitted.length === 1 ? ' was' : 's were'} left out to fit the window` : 'nothing was left out',
+    reasoningFact(data.reasoning),
   ].filter(Boolean);
   dialog(`What the model saw · reply ${data.reply}`,
     el('ul', { class: 'dialog-facts muted small' }, ...facts.map((f) => el('li', { text: f }))),

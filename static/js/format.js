@@ -118,3 +118,15 @@ export function preview(text, limit, more = '') {
   const end = last >= 0xd800 && last <= 0xdbff ? limit - 1 : limit;
   return line.slice(0, end) + more;
 }
+
+// What became of the reasoning of the earlier replies the request carried: it is never sent as
+// text; signed thinking goes back only to the provider that made it, and only with thinking on.
+export function reasoningFact(reasoning) {
+  const earlier = reasoning?.earlier_replies || 0;
+  if (!earlier) return null;
+  const replies = `${earlier} earlier repl${earlier === 1 ? 'y' : 'ies'}`;
+  const sent = reasoning.sent_back || 0;
+  if (sent === earlier) return `the reasoning of ${replies} went back as signed thinking blocks`;
+  if (sent) return `the reasoning of ${sent} of ${replies} went back as signed thinking blocks; the rest was not sent`;
+  return `the reasoning of ${replies} was not sent: only the provider that made it gets it back, with thinking on`;
+}
