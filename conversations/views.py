@@ -134,14 +134,16 @@ def conversation_new(request):
         raise Http404("You cannot start conversations in this workspace.")
     reg = registry()
     page = {
-        "models": [{"id": c.id, "label": c.label} for c in reg.choices()],
+        "models": [
+            {"id": c.id, "label": c.label, **reg.model_info(c.id).as_json()} for c in reg.choices()
+        ],
         "default_model": reg.default_model(),
         "local_model_problem": reg.local_model_problem,
         "limits": {
             "max_message_chars": settings.MAX_MESSAGE_CHARS,
             "max_output_tokens": settings.MAX_OUTPUT_TOKENS,
         },
-        "urls": {"socket": f"/ws/workspaces/{workspace_id}/conversations/new/"},
+        "urls": {"socket": f"/ws/workspaces/{workspace_id}/conversations/new/", "tokens": reverse("tokens_count")},
     }
     return render(
         request,

@@ -7,8 +7,8 @@ until the first message. That page's socket takes one `send` (the conversation s
 
   {"type": "conversation.created", "conversation": id, "url": "/c/<id>/", "request_id": ...}
 
-The page then opens the conversation's own page, whose socket resumes the replies by offset as it
-does after any reload. A send refused (an unknown model, too many replies streaming, ...) is
+(for a fan-out, "url" is the comparison of its replies). The page then opens it, and its socket
+resumes the replies by offset as after any reload. A send refused (an unknown model, too many replies streaming, ...) is
 answered with an `error` frame, and nothing is stored.
 """
 from __future__ import annotations
@@ -86,16 +86,18 @@ class NewConversationConsumer(ReadsFrames, SendsUntilClosed, AsyncJsonWebsocketC
             started = await database_sync_to_async(services.conversation_start)(
                 owner=self.user, workspace=workspace, content=action.content, variants=list(action.variants)
             )
-            self.started = started.conversation.id
+            self.started = conversation_id = started.conversation.id
+            replies = [prepared.reply.id for prepared in started.sent.replies]
+            # Where it opens: the conversation, or for a fan-out its replies side by side (as a fan-out
+            # sent on the conversation's page opens them).
+            url = reverse("conversation", args=[conversation_id])
+            if len(replies) > 1:
+                url = f"{reverse('compare', args=[conversation_id])}?tips={','.join(map(str, replies))}"
             try:
-                await self.send_json(
-                    {
-                        "type": "conversation.created",
-                        "conversation": started.conversation.id,
-                        "url": reverse("conversation", args=[started.conversation.id]),
-                        "request_id": request_id,
-                    }
-                )
+                await self.send_json({
+                    "type": "conversation.created", "conversation": conversation_id, "url": url,
+                    "request_id": request_id,
+                })
             finally:
                 # Stored, so they stream whatever became of this socket: its page catches up by offset.
                 for prepared in started.sent.replies:

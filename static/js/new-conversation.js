@@ -3,6 +3,7 @@
 // which stores the conversation with it and answers with its address; the conversation's own page
 // then opens, and the reply streams in there.
 import { Composer } from './composer.js';
+import { ContextMeter } from './context.js';
 import { Socket } from './socket.js';
 
 const page = JSON.parse(document.getElementById('page-data').textContent);
@@ -30,6 +31,9 @@ const socket = new Socket(page.urls.socket, {
     composer.connected();
   },
   onClose(code) {
+    // A message the server never answered may be sent again once the socket is back (its text is
+    // still in the composer).
+    sending = false;
     if (code === 4401) setConnection('You are signed out. Sign in again to start a conversation.', true);
     else if (code === 4404) setConnection('You cannot start conversations in this workspace any more.', true);
     else setConnection('Connection lost. Reconnecting…');
@@ -52,5 +56,21 @@ composer = new Composer({
   track: () => {},
   streamingTurn: () => null,
 });
-document.getElementById('prompt').focus();
+// The meter measures what the first request will hold: the draft and the system prompt.
+const $ = (id) => document.getElementById(id);
+const meter = new ContextMeter({
+  root: $('context-meter'),
+  models: page.models,
+  tokensUrl: page.urls.tokens,
+  csrfToken: document.querySelector('input[name=csrfmiddlewaretoken]').value,
+});
+function updateMeter() {
+  const modelId = $('model').value;
+  meter.update({ turns: [], modelId, conversationCost: null });
+  meter.countPending({ modelId, system: $('system-prompt').value, draft: $('prompt').value });
+}
+for (const id of ['model', 'system-prompt', 'prompt', 'max-tokens']) $(id).addEventListener('input', updateMeter);
+updateMeter();
+
+$('prompt').focus();
 socket.connect();
