@@ -418,3 +418,19 @@ async def test_a_refused_first_send_stores_nothing(alice, providers, frame, code
     assert await _count() == 0
     assert await database_sync_to_async(Turn.objects.count)() == 0
     await ws.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("no_leftover_generations")
+async def test_a_first_fan_out_opens_its_replies_side_by_side(alice, providers):
+    workspace = await database_sync_to_async(personal_workspace)(alice)
+    ws = await _new_socket(alice, workspace.id)
+    await ws.send_json_to({"action": "send", "parent": None, "content": "Two views",
+                           "variants": [{"model": "openai:fake-model"}, {"model": "anthropic:fake-model"}]})
+    created = await ws.receive_json_from(timeout=WAIT)
+    replies = await database_sync_to_async(
+        lambda: list(Turn.objects.filter(role="assistant").order_by("id").values_list("id", flat=True))
+    )()
+    conversation = created["conversation"]
+    assert created["url"] == f"/c/{conversation}/compare/?tips={replies[0]},{replies[1]}"
+    await ws.disconnect()
