@@ -218,7 +218,6 @@ function rename(row, url) {
   if (row.querySelector('.conv-rename')) return;
   const input = document.createElement('input');
   input.className = 'conv-rename';
-  input.maxLength = 200;
   input.value = link.textContent;
   input.setAttribute('aria-label', 'New title');
   link.hidden = true;
@@ -290,6 +289,8 @@ if (list) {
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   if (zone && cookie(TZ_COOKIE) !== zone) {
     document.cookie = `${TZ_COOKIE}=${zone}; path=/; max-age=31536000; samesite=lax`;
-    if (list.dataset.tz !== zone && !list.querySelector('.list-newest')) refresh().catch((error) => showError(error.message));
+    if (list.dataset.tz !== zone && !list.querySelector('.list-newest')) {
+      refresh().then(() => { list.dataset.tz = zone; }, (error) => showError(error.message));
+    }
   }
 }
