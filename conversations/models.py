@@ -9,6 +9,16 @@ from conversations.tree import TurnQuerySet
 
 
 class Conversation(models.Model):
+    class TitleSource(models.TextChoices):
+        """Where the title came from, which decides whether the model may still replace it."""
+
+        OTHER = "", "given when it was made (a fork, an import)"
+        USER = "user", "typed by a person: never replaced"
+        PROMPT = "prompt", "the first prompt, for good (automatic titles off, or the model made none)"
+        PENDING = "pending", "the first prompt, until the model's title comes after the first reply"
+        TITLING = "titling", "the first prompt, while the model is asked for a title"
+        MODEL = "model", "made by the conversation's model from the first prompt"
+
     # The workspace it lives in decides who may see and change it.
     workspace = models.ForeignKey("Workspace", on_delete=models.CASCADE, related_name="conversations")
     # Who created it.
@@ -16,6 +26,7 @@ class Conversation(models.Model):
         django_settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
     )
     title = models.CharField(max_length=200, blank=True)
+    title_source = models.CharField(max_length=16, choices=TitleSource.choices, blank=True, default="")
     # The latest reply anyone asked for: where the conversation opens unless a main line is set.
     current_turn = models.ForeignKey(
         "Turn", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -34,7 +45,15 @@ class Conversation(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["owner", "-updated_at"], name="conversation_recent"),
-            models.Index(fields=["workspace", "-updated_at"], name="conversation_in_workspace"),
+            # A workspace's list, newest activity first, read page by page from a (updated_at, id)
+            # cursor: the id breaks ties, so no conversation is skipped or shown twice.
+            models.Index(fields=["workspace", "-updated_at", "-id"], name="conversation_list"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(title_source__in=["", "user", "prompt", "pending", "titling", "model"]),
+                name="conversation_title_source_valid",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -155,6 +174,30 @@ class Turn(models.Model):
             # A child at depth 0 would read as a root and break every path through it.
             raise ValueError("A turn with a parent is placed in its tree: create it with Turn.objects.append().")
         super().save(*args, **kwargs)
+
+
+class ConversationPin(models.Model):
+    """A conversation one person keeps at the top of their list.
+
+    Per person, not per conversation: a team workspace is shared, and one member pinning what they
+    work on must not rearrange everyone else's list. A viewer may pin too: it changes nothing
+    anyone else sees."""
+
+    # Indexed by pin_once below, together with the conversation.
+    user = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversation_pins", db_index=False
+    )
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="pins")
+    pinned_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # Its index also serves "is this conversation pinned by this person?".
+            models.UniqueConstraint(fields=["user", "conversation"], name="pin_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} pinned {self.conversation}"
 
 
 class Workspace(models.Model):

@@ -6,8 +6,10 @@ Access to a conversation comes from a role in its workspace:
 
 | need   | what it allows                                                  | roles                 |
 |--------|-----------------------------------------------------------------|-----------------------|
-| READ   | open, watch, resume a stream, export, fork into your workspace  | owner, editor, viewer |
+| READ   | open, watch, resume a stream, export, fork into your workspace, | owner, editor, viewer |
+|        | pin it to the top of your own list                              |                       |
 | WRITE  | send, edit, regenerate, stop, star the main line, rename, share | owner, editor         |
+|        | (in a workspace: start a conversation there)                    |                       |
 | MANAGE | delete turns and conversations, manage members                  | owner                 |
 
 A share link grants READ on what it shares and nothing else (see `share_for`).

@@ -8,6 +8,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Substr
 
+from conversations.conversation_list import Cursor, conversation_list
 from conversations.models import Conversation, Turn
 from conversations.permissions import Need, allows
 from conversations.workspaces.services import workspaces_for
@@ -254,13 +255,23 @@ def conversation_cost(*, conversation_id: int):
     return Turn.objects.filter(conversation_id=conversation_id).aggregate(total=Sum("cost"))["total"]
 
 
-def sidebar(user, workspace_id: int) -> dict:
-    """What the sidebar shows: the workspaces to switch between and one workspace's conversations."""
+def sidebar(user, workspace_id: int, *, before: Cursor | None = None) -> dict:
+    """What the sidebar shows: the workspaces to switch between and one workspace's conversation
+    list (from `before`, or its first page)."""
     mine = list(workspaces_for(user))
     current = next((w for w in mine if w.id == workspace_id), None)
+    listed = None
+    if current is not None:
+        listed = conversation_list(
+            user=user,
+            workspace_id=current.id,
+            can_write=allows(current.role, Need.WRITE),
+            can_manage=allows(current.role, Need.MANAGE),
+            before=before,
+        )
     return {
         "workspaces": mine,
         "workspace": current,
         "can_write_here": current is not None and allows(current.role, Need.WRITE),
-        "conversations": conversations_for(user=user, workspace_id=workspace_id)[:200],
+        "conversation_list": listed,
     }

@@ -9,7 +9,7 @@ from django.db import transaction
 from conversations.context import ContextOverflow, plan_context
 from conversations.errors import ServiceError
 from conversations.fields import stored_names_problem
-from conversations.models import Conversation, Turn
+from conversations.models import Conversation, ConversationPin, Turn
 from conversations.providers.base import (
     GenerationRequest,
     GenerationSettings,
@@ -46,6 +46,12 @@ class Sent:
     replies: list[PreparedReply]
 
 
+@dataclass(frozen=True)
+class Started:
+    conversation: Conversation
+    sent: Sent
+
+
 MAX_VARIANTS = 6
 
 
@@ -54,6 +60,15 @@ def conversation_create(*, owner, title: str = "", workspace=None) -> Conversati
     return Conversation.objects.create(
         owner=owner, workspace=workspace or personal_workspace(owner), title=title.strip()[:200]
     )
+
+
+def conversation_start(*, owner, workspace, content: str, variants: list[Variant]) -> Started:
+    """A new conversation in `workspace` with its first prompt and replies, in one transaction: a
+    conversation is only ever stored with its first message, and a refused send stores nothing."""
+    with transaction.atomic():
+        conversation = Conversation.objects.create(owner=owner, workspace=workspace)
+        sent = turn_send(conversation=conversation, parent_id=None, content=content, author=owner, variants=variants)
+    return Started(conversation=conversation, sent=sent)
 
 
 def _title_from(content: str) -> str:
@@ -194,8 +209,16 @@ def turn_send(
             author=author,
         )
         if not conversation.title:
+            # As stored now (renamed in another tab since it was read?), under the lock.
+            conversation.refresh_from_db(fields=["title", "title_source"])
+        if not conversation.title and conversation.title_source != Conversation.TitleSource.USER:
+            # The first prompt names it at once; the model's shorter title may follow its first
+            # reply (see titles.py).
             conversation.title = _title_from(content)
-            conversation.save(update_fields=["title"])
+            conversation.title_source = (
+                Conversation.TitleSource.PENDING if django_settings.AUTO_TITLES else Conversation.TitleSource.PROMPT
+            )
+            conversation.save(update_fields=["title", "title_source"])
         replies = _create_replies(
             conversation=conversation, path=[*path, prompt], author=author, variants=variants
         )
@@ -342,7 +365,20 @@ def conversation_delete(*, conversation: Conversation) -> None:
 
 
 def conversation_rename(*, conversation: Conversation, title: str) -> None:
-    """Raises ServiceError for a title that is too long or not valid Unicode: refused, never cut."""
+    """Raises ServiceError for a title that is too long or not valid Unicode: refused, never cut.
+    A title typed by a person is theirs: the model's automatic title never replaces it. Renaming
+    is not activity in the conversation: it keeps its place in the list (ordered by updated_at)."""
     limit = Conversation._meta.get_field("title").max_length
     conversation.title = clean_line(title, field="The title", limit=limit)
-    conversation.save(update_fields=["title", "updated_at"])
+    conversation.title_source = Conversation.TitleSource.USER
+    conversation.save(update_fields=["title", "title_source"])
+
+
+def conversation_pin(*, conversation: Conversation, user, pinned: bool) -> bool:
+    """Pin the conversation to the top of `user`'s list, or unpin it; True if anything changed.
+    Pins are each person's own (see models.ConversationPin)."""
+    if pinned:
+        _, created = ConversationPin.objects.get_or_create(user=user, conversation=conversation)
+        return created
+    deleted, _ = ConversationPin.objects.filter(user=user, conversation=conversation).delete()
+    return bool(deleted)

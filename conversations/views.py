@@ -7,9 +7,11 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from conversations import replay, selectors, services
+from conversations.conversation_list import BadCursor, Cursor
 from conversations.converters import url_template
 from conversations.errors import ServiceError
 from conversations.fields import ID_PATTERN
@@ -79,27 +81,75 @@ def _workspace_id(raw: str | None, user) -> int:
     return int(raw)
 
 
+def _cursor(request) -> Cursor | None:
+    """The list position ?before= names (a "Load more" link's), or None for the first page."""
+    raw = request.GET.get("before")
+    return Cursor.parse(raw) if raw else None
+
+
+def _wants_json(request) -> bool:
+    """The page's scripts ask for JSON; a form posted without them gets a page."""
+    return "application/json" in request.headers.get("Accept", "")
+
+
 @login_required
 @require_GET
 def home(request):
     workspace_id = _workspace_id(request.GET.get("w"), request.user)
+    try:
+        sidebar = selectors.sidebar(request.user, workspace_id, before=_cursor(request))
+    except BadCursor as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
     reg = registry()
     return render(
         request,
         "conversations/home.html",
-        {**selectors.sidebar(request.user, workspace_id), "models": reg.choices(), "local_model": reg.local_model},
+        {**sidebar, "models": reg.choices(), "local_model": reg.local_model},
     )
 
 
 @login_required
-@require_POST
+@require_GET
+def conversation_list(request):
+    """A page of the conversation list, as the sidebar's HTML (its "Load more" and its refresh)."""
+    workspace_id = _workspace_id(request.GET.get("w"), request.user)
+    try:
+        sidebar = selectors.sidebar(request.user, workspace_id, before=_cursor(request))
+    except BadCursor as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
+    return render(
+        request,
+        "conversations/_conversation_groups.html",
+        {"list": sidebar["conversation_list"], "list_return": f"{reverse('home')}?w={workspace_id}"},
+    )
+
+
+@login_required
+@require_GET
 def conversation_new(request):
-    workspace_id = _workspace_id(request.POST.get("workspace"), request.user)
-    workspace = workspace_for(request.user, workspace_id, need=Need.WRITE)
-    if workspace is None:
+    """A new conversation, not stored until its first message: its socket creates it (see
+    streaming/new_conversation.py)."""
+    workspace_id = _workspace_id(request.GET.get("w"), request.user)
+    if workspace_for(request.user, workspace_id, need=Need.WRITE) is None:
         raise Http404("You cannot start conversations in this workspace.")
-    conversation = services.conversation_create(owner=request.user, workspace=workspace)
-    return redirect("conversation", conversation_id=conversation.id)
+    reg = registry()
+    page = {
+        "models": [
+            {"id": c.id, "label": c.label, **reg.model_info(c.id).as_json()} for c in reg.choices()
+        ],
+        "default_model": reg.default_model(),
+        "local_model_problem": reg.local_model_problem,
+        "limits": {
+            "max_message_chars": settings.MAX_MESSAGE_CHARS,
+            "max_output_tokens": settings.MAX_OUTPUT_TOKENS,
+        },
+        "urls": {"socket": f"/ws/workspaces/{workspace_id}/conversations/new/", "tokens": reverse("tokens_count")},
+    }
+    return render(
+        request,
+        "conversations/new.html",
+        {**selectors.sidebar(request.user, workspace_id), "starting": True, "page": page},
+    )
 
 
 @login_required
@@ -172,6 +222,14 @@ def earlier_json(request, conversation_id: int, turn_id: int):
     return JsonResponse(_turns_data(turns, siblings, earlier, request.user))
 
 
+def _back(request, conversation) -> str:
+    """Where a form posted from the list returns: its `next` (a path of this site), else the list."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts=None) and target.startswith("/"):
+        return target
+    return f"{reverse('home')}?w={conversation.workspace_id}"
+
+
 @login_required
 @require_POST
 def conversation_rename(request, conversation_id: int):
@@ -180,6 +238,8 @@ def conversation_rename(request, conversation_id: int):
         services.conversation_rename(conversation=conversation, title=request.POST.get("title", ""))
     except ServiceError as exc:
         return HttpResponseBadRequest(exc.message, content_type="text/plain; charset=utf-8")
+    if _wants_json(request):
+        return JsonResponse({"id": conversation.id, "title": conversation.title})
     return redirect("conversation", conversation_id=conversation.id)
 
 
@@ -190,8 +250,27 @@ def conversation_delete(request, conversation_id: int):
     try:
         services.conversation_delete(conversation=conversation)
     except services.ServiceError as exc:
-        return HttpResponseBadRequest(exc.message)
+        return HttpResponseBadRequest(exc.message, content_type="text/plain; charset=utf-8")
+    if _wants_json(request):
+        return JsonResponse({"id": conversation_id, "deleted": True})
     return redirect(f"{reverse('home')}?w={conversation.workspace_id}")
+
+
+@login_required
+@require_POST
+def conversation_pin(request, conversation_id: int):
+    """Pin a conversation to the top of your own list (pinned=1), or unpin it (pinned=0). Anyone who
+    may read it may: a pin is nobody else's business."""
+    conversation = conversation_or_404(request, conversation_id, Need.READ)
+    pinned = request.POST.get("pinned")
+    if pinned not in ("0", "1"):
+        return HttpResponseBadRequest(
+            "Say pinned=1 to pin the conversation, or pinned=0 to unpin it.", content_type="text/plain; charset=utf-8"
+        )
+    services.conversation_pin(conversation=conversation, user=request.user, pinned=pinned == "1")
+    if _wants_json(request):
+        return JsonResponse({"id": conversation.id, "pinned": pinned == "1"})
+    return redirect(_back(request, conversation))
 
 
 @login_required

@@ -11,6 +11,12 @@ tests/ names it: a deployment, `make run` and manage.py use workbench.settings.
 """
 from __future__ import annotations
 
+from workbench.env import env_bool
 from workbench.settings import *  # noqa: F403 - every setting of the workbench, then the overrides
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Automatic titles send one more request after a conversation's first reply, which tests of other
+# things would find in the fake upstream's request log at a moment they do not choose: off, unless a
+# test turns it on (tests/test_conversation_list_titles.py) or a live server's environment does.
+AUTO_TITLES = env_bool("WORKBENCH_AUTO_TITLES", False)

@@ -21,12 +21,13 @@ def sign_up(page, base: str) -> str:
     page.fill("#id_password1", PASSWORD)
     page.fill("#id_password2", PASSWORD)
     page.click("button[type=submit]")
-    expect(page.get_by_role("button", name="Start a conversation")).to_be_visible()
+    expect(page.get_by_role("link", name="Start a conversation")).to_be_visible()
     return username
 
 
 def start_conversation(page) -> None:
-    page.get_by_role("button", name="Start a conversation").click()
+    """Opens a new conversation, which its first message will create (and then open)."""
+    page.get_by_role("link", name="Start a conversation").click()
     expect(page.locator("body")).to_have_attribute("data-socket", "open")
 
 
@@ -47,28 +48,32 @@ def test_converse_stream_stop_reload_and_switch_siblings(page, live_server_url):
     sign_up(page, live_server_url)
     start_conversation(page)
 
-    # Three turns; the reply visibly grows while it streams.
+    # Three turns; the first message creates the conversation and opens it.
+    choose_model(page, "fake-model")
+    send(page, "first question")
+    expect(page).to_have_url(re.compile(r"/c/\d+/$"))
+    expect(replies(page).nth(0)).to_have_attribute("data-status", "complete")
+    expect(page.locator(".rename-form input[name=title]")).to_have_value("first question")
+
+    # The reply visibly grows while it streams.
     choose_model(page, "fake-slow")
     # Every length the reply's text takes on screen, recorded as it changes.
     page.evaluate("""() => {
         window.__lengths = [];
         new MutationObserver(() => {
-            const body = document.querySelector('article.turn-assistant .turn-body');
+            const body = document.querySelectorAll('article.turn-assistant .turn-body')[1];
             if (body) window.__lengths.push(body.textContent.length);
         }).observe(document.getElementById('transcript'), {childList: true, subtree: true, characterData: true});
     }""")
-    send(page, "first question")
-    body = replies(page).nth(0).locator(".turn-body")
-    expect(body).to_contain_text("Echo: first")
-    expect(replies(page).nth(0)).to_have_attribute("data-status", "complete")
+    send(page, "second question")
+    body = replies(page).nth(1).locator(".turn-body")
+    expect(body).to_contain_text("Echo: second")
+    expect(replies(page).nth(1)).to_have_attribute("data-status", "complete")
     grew = sorted(set(page.evaluate("window.__lengths")) - {0})
     assert len(grew) >= 3, grew  # it grew in steps, not all at once
-    expect(body).to_have_text(reply_text("first question", 12))
-    expect(page.locator(".rename-form input[name=title]")).to_have_value("first question")
+    expect(body).to_have_text(reply_text("second question", 12))
 
     choose_model(page, "fake-model")
-    send(page, "second question")
-    expect(replies(page).nth(1)).to_have_attribute("data-status", "complete")
     send(page, "third question")
     expect(replies(page).nth(2)).to_have_attribute("data-status", "complete")
     expect(replies(page).nth(2).locator(".turn-body")).to_have_text(reply_text("third question", 12))
@@ -125,6 +130,9 @@ def test_a_provider_error_is_shown_and_the_page_stays_usable(page, live_server_u
 def test_a_second_tab_watches_the_reply_stream(browser, page, live_server_url):
     sign_up(page, live_server_url)
     start_conversation(page)
+    send(page, "a first message makes the conversation")
+    expect(page).to_have_url(re.compile(r"/c/\d+/$"))
+    expect(replies(page).nth(0)).to_have_attribute("data-status", "complete")
     url = page.url
     watcher = page.context.new_page()
     watcher.goto(url)
@@ -134,16 +142,16 @@ def test_a_second_tab_watches_the_reply_stream(browser, page, live_server_url):
     watcher.evaluate("""() => {
         window.__statuses = [];
         new MutationObserver(() => {
-            const reply = document.querySelector('article.turn-assistant');
+            const reply = document.querySelectorAll('article.turn-assistant')[1];
             if (reply) window.__statuses.push(reply.dataset.status);
         }).observe(document.getElementById('transcript'),
                    {childList: true, subtree: true, attributes: true, attributeFilter: ['data-status']});
     }""")
     choose_model(page, "fake-slow")
     send(page, "watch this")
-    expect(watcher.locator("article.turn-assistant")).to_have_attribute("data-status", "complete")
+    expect(watcher.locator("article.turn-assistant").nth(1)).to_have_attribute("data-status", "complete")
     assert "streaming" in watcher.evaluate("window.__statuses")
-    expect(watcher.locator("article.turn-assistant .turn-body")).to_have_text(reply_text("watch this", 12))
+    expect(watcher.locator("article.turn-assistant .turn-body").nth(1)).to_have_text(reply_text("watch this", 12))
 
 
 def test_model_output_is_rendered_as_markdown_and_never_runs(page, live_server_url):

@@ -29,7 +29,7 @@ from django.test import Client
 from django.utils import timezone
 
 from conversations.exchange.workbench_json import conversation_export
-from conversations.models import Conversation, Membership, ShareLink, Turn, Workspace
+from conversations.models import Conversation, ConversationPin, Membership, ShareLink, Turn, Workspace
 from conversations.sharing import services as sharing
 from conversations.sharing.consumer import ShareConsumer
 from conversations.workspaces import services as workspaces
@@ -140,6 +140,11 @@ GET_ROWS = [
     ("/c/{conv}/t/{a2}/export.md", READ),
     ("/c/{conv}/shares.json", WRITE),
     ("/c/{private}/", CHARLIES),
+    ("/c/new/", ANY),
+    ("/c/new/?w={team}", WRITE),
+    ("/c/new/?w={charlie_personal}", CHARLIES),
+    ("/c/list/?w={team}", READ),
+    ("/c/list/?w={charlie_personal}", CHARLIES),
     ("/c/{conv}/t/{private_turn}/", cells(404, 404, 404, 404)),
     ("/w/{team}/", READ),
     ("/w/{charlie_personal}/", CHARLIES),
@@ -189,9 +194,9 @@ def newest(queryset):
     return queryset.order_by("-pk").first()
 
 
-def _verify_new(w, user, response):
-    created = newest(Conversation.objects.filter(workspace=w.team))
-    assert created.owner == user and response.url == f"/c/{created.id}/"
+def _verify_pin(w, user, response):
+    # Their own pin, no one else's: only their list changes.
+    assert list(ConversationPin.objects.values_list("user", "conversation")) == [(user.id, w.conv.id)]
 
 
 def _verify_fork(w, user, response):
@@ -222,9 +227,9 @@ def _export_file(w: World) -> dict:
 
 MANAGE = cells(302, 404, 404, 404)
 POST_ROWS = [
-    Post("new-conversation-in-Team", "/c/new/", cells(302, 302, 404, 404),
-         lambda w: Conversation.objects.filter(workspace=w.team).count(),
-         lambda w: {"workspace": w.team.id}, _verify_new),
+    Post("pin", "/c/{conv}/pin/", cells(302, 302, 302, 404),
+         lambda w: sorted(ConversationPin.objects.values_list("user__username", flat=True)),
+         lambda w: {"pinned": "1"}, _verify_pin),
     Post("rename", "/c/{conv}/rename/", cells(302, 302, 404, 404),
          lambda w: Conversation.objects.get(pk=w.conv.pk).title, lambda w: {"title": "Renamed"}),
     Post("delete", "/c/{doomed}/delete/", MANAGE,
@@ -441,6 +446,32 @@ async def test_ws_connect(world, target, persona, expected):
     assert await open_or_close_code(ws) == expected
     if expected == OPEN and target == "Team":
         await assert_still_reads(ws, world)
+    await ws.disconnect()
+
+
+@ws_test
+@pytest.mark.parametrize(
+    "persona,expected", [(OWNER, OPEN), (EDITOR, OPEN), (VIEWER, 4404), (OUTSIDER, 4404), (ANON, 4401)],
+    ids=SHARE_PERSONAS,
+)
+@pytest.mark.parametrize("target", ["Team", "charlies"])
+async def test_ws_new_conversation(world, providers, target, persona, expected):
+    """The socket that starts a conversation: for those who may write in the workspace."""
+    if target == "charlies":
+        expected = {OUTSIDER: OPEN, ANON: 4401}.get(persona, 4404)
+    workspace = world.team.id if target == "Team" else world.private.workspace_id
+    before = await database_sync_to_async(Conversation.objects.count)()
+    ws = communicator(f"/ws/workspaces/{workspace}/conversations/new/", world.user(persona))
+    assert await open_or_close_code(ws) == expected
+    if expected == OPEN:
+        await ws.send_json_to(send_frame("Hello, new conversation", request_id="first"))
+        frame = await next_frame(ws)
+        created = await database_sync_to_async(Conversation.objects.get)(pk=frame["conversation"])
+        assert frame == {"type": "conversation.created", "conversation": created.id,
+                         "url": f"/c/{created.id}/", "request_id": "first"}
+        assert (created.owner_id, created.workspace_id) == (world.user(persona).id, workspace)
+    else:
+        assert await database_sync_to_async(Conversation.objects.count)() == before
     await ws.disconnect()
 
 

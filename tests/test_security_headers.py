@@ -262,7 +262,7 @@ def _sign_in(page, base: str) -> None:
     page.fill("#id_username", "csp-reader")
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
-    expect(page.get_by_role("button", name="Start a conversation")).to_be_visible()
+    expect(page.get_by_role("link", name="Start a conversation")).to_be_visible()
 
 
 def _watch(page) -> list[str]:

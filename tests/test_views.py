@@ -99,8 +99,8 @@ def test_the_page_opens_with_two_queries_for_the_branch(alice, conversation, pro
     client.get(reverse("conversation", args=[conversation.id]))  # warm the session
     # Session, user, conversation with the role, the branch (without text, then the text of the
     # turns shown), siblings, forks, the conversation's cost, the sidebar's workspaces (the
-    # personal one made if missing, then all) and conversations.
-    with django_assert_max_num_queries(11):
+    # personal one made if missing, then all), its pinned conversations and a page of the others.
+    with django_assert_max_num_queries(12):
         client.get(reverse("conversation", args=[conversation.id]))
 
 
@@ -132,11 +132,13 @@ def test_home_lists_only_your_conversations(alice, charlie, conversation):
     assert b"Tree talk" in response.content and b"secret" not in response.content
 
 
-def test_new_rename_and_delete(alice, conversation):
+def test_new_rename_and_delete(alice, conversation, providers):
     client = signed_in(alice)
-    response = client.post(reverse("conversation_new"))
-    created = Conversation.objects.latest("id")
-    assert response["Location"] == reverse("conversation", args=[created.id]) and created.owner == alice
+    # "+ New conversation" is a page: nothing is stored until its first message (see
+    # tests/test_conversation_list.py).
+    assert client.get(reverse("conversation_new")).status_code == 200
+    assert client.post(reverse("conversation_new")).status_code == 405
+    assert list(Conversation.objects.all()) == [conversation]
     client.post(reverse("conversation_rename", args=[conversation.id]), {"title": "  A   better\ttitle "})
     conversation.refresh_from_db()
     assert conversation.title == "A better title"

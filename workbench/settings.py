@@ -68,6 +68,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The browser's time zone, from a cookie the pages set: dates are grouped in it.
+    "workbench.timezones.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires: turns a locked-out sign-in into the lockout page.
@@ -344,5 +346,10 @@ MAX_OUTPUT_TOKENS = env_int("WORKBENCH_MAX_OUTPUT_TOKENS", 32_000, minimum=1)
 MAX_CONCURRENT_REPLIES = env_int("WORKBENCH_MAX_CONCURRENT_REPLIES", 12, minimum=1)
 # Websocket frames one socket may send a second (bursts up to twice as many).
 WS_FRAMES_PER_SECOND = env_float("WORKBENCH_WS_FRAMES_PER_SECOND", 10.0, minimum=0.1)
+# Short titles: once a conversation's first reply is done, its model is asked for a title of the
+# first prompt (the first prompt stays the title when it is off, fails or takes longer than the
+# timeout, in seconds). A title a person typed is never replaced.
+AUTO_TITLES = env_bool("WORKBENCH_AUTO_TITLES", True)
+AUTO_TITLE_TIMEOUT = env_float("WORKBENCH_AUTO_TITLE_TIMEOUT", 20.0, minimum=0.1)
 # Whether anyone who reaches the workbench may create an account.
 SIGNUP_OPEN = env_bool("WORKBENCH_SIGNUP", True)

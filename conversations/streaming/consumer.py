@@ -9,7 +9,7 @@ from django.conf import settings
 
 from conversations import services
 from conversations.errors import ServiceError
-from conversations.models import Turn
+from conversations.models import Conversation, Turn
 from conversations.permissions import SOCKET_ACTION_NEEDS, Need, conversation_for
 from conversations.streaming import control, generation
 from conversations.streaming.frames import (
@@ -45,13 +45,18 @@ class ConversationConsumer(ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWeb
         self.conversation_id = int(self.scope["url_route"]["kwargs"]["conversation_id"])
         self.group = conversation_group(self.conversation_id)
         allowed = self.user is not None and self.user.is_authenticated
-        if allowed and await _conversation(self.user, self.conversation_id, Need.READ) is not None:
+        conversation = await _conversation(self.user, self.conversation_id, Need.READ) if allowed else None
+        if conversation is not None:
             # Join before accepting, so nothing sent after the page sees the socket open is missed.
             await self.channel_layer.group_add(self.group, self.channel_name)
             await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
             await control.ensure_listener()
             await self.accept()
             await self.presence_announce({"name": self.user.get_username(), "kind": "member"})
+            if conversation.title_source == Conversation.TitleSource.MODEL:
+                # The model's title may have come after the page was made and before this socket
+                # joined the group: the page is told it now (a title it has already is no change).
+                await self.send_json({"type": "conversation.updated", "title": conversation.title})
             return
         # Accept, then close, so the code reaches the page: 4401 sign in, 4404 no such conversation.
         await self.accept()

@@ -17,7 +17,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from conversations import services
+from conversations import services, titles
 from conversations.models import Turn
 from conversations.providers.base import (
     Finish,
@@ -239,6 +239,11 @@ class Generation:
             await self._finish(status, error)
         finally:
             _running.pop(self.turn_id, None)
+        if status == Turn.Status.COMPLETE:
+            # After the final write and its frame, in a task of its own: the reply waits for nothing.
+            titles.title_after_reply(
+                conversation_id=self.conversation_id, model_id=f"{self.provider.name}:{self.request.model}"
+            )
 
     async def _finish(self, status: str, error: str) -> None:
         text, reasoning = self.text, self.reasoning
@@ -302,4 +307,5 @@ async def generations_stop_all() -> None:
     for running_generation in running_now:
         running_generation.stop(interrupted=True)
     await asyncio.gather(*(g.task for g in running_now if g.task is not None), return_exceptions=True)
+    await titles.titles_stop_all()
 

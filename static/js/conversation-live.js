@@ -72,7 +72,9 @@ export class LiveConversation {
         this.treePanel.reload();
         return this.deleted(message);
       case 'conversation.updated':
-        this.branch.mainTurn = message.main_turn;
+        // The main line, or the title (the model's, once the first reply is done).
+        if ('main_turn' in message) this.branch.mainTurn = message.main_turn;
+        if (message.title) setTitle(message.title, { replace: true });
         return this.onChange();
       case 'error':
         if (message.request_id) this.branch.forget(message.request_id);
@@ -131,12 +133,15 @@ export class LiveConversation {
   }
 }
 
-// The conversation's title, once the first prompt names it: in the rename box (unless typed
-// into), the sidebar and the window's title.
-function setTitle(title) {
+// The conversation's title, once the first prompt names it (or the model's title `replace`s
+// that): in the rename box (unless typed into), the sidebar and the window's title.
+function setTitle(title, { replace = false } = {}) {
   const input = document.querySelector('.rename-form input[name=title]');
-  if (input && !input.value) input.value = title;
+  if (input && document.activeElement !== input && (replace || !input.value)) input.value = title;
   const link = document.querySelector('.conversation-list a.active');
-  if (link) link.textContent = title;
+  if (link) {
+    link.textContent = title;
+    link.title = title;
+  }
   document.title = `${title} · Workbench`;
 }
