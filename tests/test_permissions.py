@@ -599,7 +599,8 @@ async def test_ws_share_connect(world, kind, persona):
         await ws.send_json_to({"action": "resume", "turn": a1, "offset": 0})
         frames = await frames_until(ws, finished(a1))
         assert assemble(frames, a1) == TEXTS[1]
-        assert set(frames[-1]["turn"]) <= {"id", "status", "error", "refused", "length", "first_token_at", "finished_at"}
+        reader_fields = {"id", "status", "error", "refused", "length", "first_token_at", "finished_at"}
+        assert set(frames[-1]["turn"]) <= reader_fields
     await ws.disconnect()
 
 
