@@ -252,20 +252,25 @@ def test_a_share_link_shows_the_thinking_only_when_included(browser, page, reaso
 def test_thinking_streams_open_then_closes_and_survives_a_reload(page, reasoning_server):
     sign_up(page, reasoning_server.url)
     start_conversation(page)
+    # A first exchange stores the conversation and opens its page, where the thinking is watched.
+    page.select_option("#model", "openai:fake-model")
+    send(page, "hello")
+    expect(page).to_have_url(re.compile(r"/c/\d+/$"))
+    expect(replies(page).nth(0)).to_have_attribute("data-status", "complete")
     page.select_option("#model", "openai:fake-think-slow")
     # Every state the block shows, recorded as it changes: the reply may be over before a look
     # at the page would catch it thinking.
     page.evaluate("""() => {
         window.__seen = [];
         new MutationObserver(() => {
-            const block = document.querySelector('article.turn-assistant > details.thinking');
+            const block = document.querySelector('article.turn-assistant details.thinking');
             if (block) window.__seen.push([block.open, block.querySelector('summary').textContent,
                                            block.querySelector('.thinking-body').textContent.length]);
         }).observe(document.getElementById('transcript'),
                    {childList: true, subtree: true, characterData: true, attributes: true});
     }""")
     send(page, "think it over before you answer me")
-    reply = replies(page).nth(0)
+    reply = replies(page).nth(1)
     expect(reply).to_have_attribute("data-status", "complete")
     block = thinking(reply)
     expect(block).not_to_have_attribute("open", re.compile(".*"))
@@ -283,7 +288,7 @@ def test_thinking_streams_open_then_closes_and_survives_a_reload(page, reasoning
     assert body
 
     page.reload()
-    reply = replies(page).nth(0)
+    reply = replies(page).nth(1)
     block = thinking(reply)
     expect(block.locator("summary")).to_have_text(label)
     expect(block).not_to_have_attribute("open", re.compile(".*"))
