@@ -13,10 +13,11 @@ Both engines read their matches newest first from the index and stop at POOL.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils.safestring import SafeString
 
@@ -26,7 +27,7 @@ from conversations.search.query import Query
 from conversations.search.snippets import highlight
 from conversations.selectors import conversations_for
 
-POOL = 1000
+POOL = 500
 PAGE_SIZE = 20
 MAX_PAGE = POOL // PAGE_SIZE
 TITLE_HITS = 5
@@ -103,21 +104,38 @@ def _turn_filters(filters: Filters) -> tuple[str, list]:
     return "".join(f" AND {clause}" for clause in where), params
 
 
-def _turn_ids(user, query: Query, filters: Filters, *, offset: int, limit: int) -> tuple[list[int], bool]:
-    """Ids of matching turns, best first, from `offset`; and whether the pool was full."""
+# The page's rows of the pool, with what a result shows: one query, its conversation, workspace,
+# and for a prompt the model of the newest reply to it (the one its branch continues with).
+_HITS = """
+    SELECT t.id, t.conversation_id, t.role, t.provider, t.model, t.created_at,
+           {text} AS content,
+           c.title AS conversation_title, w.name AS workspace_name,
+           (SELECT r.provider || ':' || r.model FROM conversations_turn r
+            WHERE r.parent_id = t.id AND r.role = 'assistant' ORDER BY r.id DESC LIMIT 1) AS reply_model,
+           (SELECT count(*) FROM pool) AS pool_size
+    FROM page JOIN conversations_turn t ON t.id = page.id
+    JOIN conversations_conversation c ON c.id = t.conversation_id
+    JOIN conversations_workspace w ON w.id = c.workspace_id
+    ORDER BY page.position"""
+
+
+def _turn_rows(user, query: Query, filters: Filters, *, offset: int, limit: int) -> list[Turn]:
+    """The matching turns of one page, best first, each with the columns of _HITS beside its own
+    (`pool_size`: how many were ranked)."""
     readable, readable_params = _readable(user, filters)
     extra, extra_params = _turn_filters(filters)
     if connection.vendor == "postgresql":
+        tsquery = "to_tsquery('pg_catalog.simple', %s)"
         sql = f"""
             WITH pool AS MATERIALIZED (
                 SELECT t.id, t.created_at, t.search_vector AS vector FROM conversations_turn t
-                WHERE t.search_vector @@ to_tsquery('pg_catalog.simple', %s)
-                  AND t.conversation_id IN ({readable}){extra}
+                WHERE t.search_vector @@ {tsquery} AND t.conversation_id IN ({readable}){extra}
                 ORDER BY t.id DESC LIMIT %s
-            )
-            SELECT id, (SELECT count(*) FROM pool) FROM pool
-            ORDER BY ts_rank(vector, to_tsquery('pg_catalog.simple', %s), 1) DESC, created_at DESC, id DESC
-            LIMIT %s OFFSET %s"""
+            ), page AS (
+                SELECT id, row_number() OVER (
+                    ORDER BY ts_rank(vector, {tsquery}, 1) DESC, created_at DESC, id DESC) AS position
+                FROM pool ORDER BY position LIMIT %s OFFSET %s
+            )""" + _HITS.format(text=f"left(t.content, {INDEXED_CHARS})")
         params = [query.tsquery(), *readable_params, *extra_params, POOL, query.tsquery(), limit, offset]
     else:
         sql = f"""
@@ -126,88 +144,71 @@ def _turn_ids(user, query: Query, filters: Filters, *, offset: int, limit: int) 
                 FROM search_turn JOIN conversations_turn t ON t.id = search_turn.rowid
                 WHERE search_turn MATCH %s AND t.conversation_id IN ({readable}){extra}
                 ORDER BY search_turn.rowid DESC LIMIT %s
-            )
-            SELECT id, (SELECT count(*) FROM pool) FROM pool
-            ORDER BY score, created_at DESC, id DESC LIMIT %s OFFSET %s"""
+            ), page AS (
+                SELECT id, row_number() OVER (ORDER BY score, created_at DESC, id DESC) AS position
+                FROM pool ORDER BY position LIMIT %s OFFSET %s
+            )""" + _HITS.format(text=f"substr(t.content, 1, {INDEXED_CHARS})")
         params = [query.fts5(), *readable_params, *extra_params, POOL, limit, offset]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return [row[0] for row in rows], bool(rows) and rows[0][1] >= POOL
+    return list(Turn.objects.raw(sql, params))
 
 
-def _title_ids(user, query: Query, filters: Filters) -> list[int]:
+def _title_rows(user, query: Query, filters: Filters) -> list[Conversation]:
     readable, readable_params = _readable(user, filters)
     if connection.vendor == "postgresql":
+        tsquery = "to_tsquery('pg_catalog.simple', %s)"
         sql = f"""
-            SELECT c.id FROM conversations_conversation c
-            WHERE c.search_vector @@ to_tsquery('pg_catalog.simple', %s) AND c.id IN ({readable})
-            ORDER BY ts_rank(c.search_vector, to_tsquery('pg_catalog.simple', %s), 1) DESC,
-                     c.updated_at DESC, c.id DESC
+            SELECT c.id, c.title, c.updated_at, w.name AS workspace_name
+            FROM conversations_conversation c JOIN conversations_workspace w ON w.id = c.workspace_id
+            WHERE c.search_vector @@ {tsquery} AND c.id IN ({readable})
+            ORDER BY ts_rank(c.search_vector, {tsquery}, 1) DESC, c.updated_at DESC, c.id DESC
             LIMIT %s"""
         params = [query.tsquery(), *readable_params, query.tsquery(), TITLE_HITS]
     else:
         sql = f"""
-            SELECT c.id FROM search_title JOIN conversations_conversation c ON c.id = search_title.rowid
+            SELECT c.id, c.title, c.updated_at, w.name AS workspace_name
+            FROM search_title JOIN conversations_conversation c ON c.id = search_title.rowid
+            JOIN conversations_workspace w ON w.id = c.workspace_id
             WHERE search_title MATCH %s AND c.id IN ({readable})
             ORDER BY bm25(search_title), c.updated_at DESC, c.id DESC
             LIMIT %s"""
         params = [query.fts5(), *readable_params, TITLE_HITS]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()]
+    return list(Conversation.objects.raw(sql, params))
 
 
-def _models_of_prompts(prompt_ids: list[int]) -> dict[int, str]:
-    """For each prompt, the model of the newest reply to it: the one its branch continues with."""
-    models: dict[int, str] = {}
-    rows = (
-        Turn.objects.filter(parent_id__in=prompt_ids, role=Turn.Role.ASSISTANT)
-        .order_by("parent_id", "-id")
-        .values_list("parent_id", "provider", "model")
+def _turn_hit(turn, query: Query) -> TurnHit:
+    own = f"{turn.provider}:{turn.model}" if turn.provider else turn.model
+    return TurnHit(
+        turn_id=turn.id,
+        conversation_id=turn.conversation_id,
+        conversation_title=turn.conversation_title or f"Conversation {turn.conversation_id}",
+        workspace=turn.workspace_name,
+        role=turn.role,
+        model=own if turn.role == Turn.Role.ASSISTANT else (turn.reply_model or "").strip(":"),
+        created_at=turn.created_at,
+        snippet=highlight(turn.content, query),
     )
-    for parent_id, provider, model in rows:
-        if parent_id is not None:
-            models.setdefault(parent_id, f"{provider}:{model}" if provider else model)
-    return models
 
 
-def _turn_hits(ids: list[int], query: Query) -> list[TurnHit]:
-    turns = Turn.objects.select_related("conversation__workspace").only(
-        "id", "role", "provider", "model", "content", "created_at",
-        "conversation__id", "conversation__title", "conversation__workspace__name",
-    ).in_bulk(ids)
-    prompts = _models_of_prompts([i for i in ids if turns[i].role != Turn.Role.ASSISTANT])
-    hits = []
-    for turn_id in ids:
-        turn = turns[turn_id]
-        model = f"{turn.provider}:{turn.model}" if turn.provider else turn.model
-        hits.append(TurnHit(
-            turn_id=turn.id,
-            conversation_id=turn.conversation.id,
-            conversation_title=str(turn.conversation),
-            workspace=turn.conversation.workspace.name,
-            role=turn.role,
-            model=model if turn.role == Turn.Role.ASSISTANT else prompts.get(turn.id, ""),
-            created_at=turn.created_at,
-            snippet=highlight(turn.content[:INDEXED_CHARS], query),
-        ))
-    return hits
+def _title_hit(conversation, query: Query) -> TitleHit:
+    return TitleHit(
+        conversation_id=conversation.id,
+        title=highlight(conversation.title, query, whole=True),
+        workspace=conversation.workspace_name,
+        updated_at=conversation.updated_at,
+    )
 
 
-def _title_hits(ids: list[int], query: Query) -> list[TitleHit]:
-    found = Conversation.objects.select_related("workspace").only(
-        "id", "title", "updated_at", "workspace__name"
-    ).in_bulk(ids)
-    return [
-        TitleHit(
-            conversation_id=conversation.id,
-            title=highlight(conversation.title, query, whole=True),
-            workspace=conversation.workspace.name,
-            updated_at=conversation.updated_at,
-        )
-        for conversation in (found[i] for i in ids)
-    ]
+@contextmanager
+def _serial():
+    """PostgreSQL without parallel workers for these queries: each reads a bounded pool, and
+    starting workers cost more than they saved (a backward scan gathered from two workers took
+    65 ms where one process took 26; see BENCHMARKS.md, Search)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        yield
 
 
 def search(*, user, query: Query, filters: Filters = Filters(), page: int = 1) -> Results:
@@ -215,14 +216,14 @@ def search(*, user, query: Query, filters: Filters = Filters(), page: int = 1) -
     first, and on the first page the conversations whose titles match (unless a filter concerns
     turns alone)."""
     offset = (page - 1) * PAGE_SIZE
-    ids, pool_full = _turn_ids(user, query, filters, offset=offset, limit=PAGE_SIZE + 1)
-    results = Results(
+    with _serial():
+        rows = _turn_rows(user, query, filters, offset=offset, limit=PAGE_SIZE + 1)
+        titles = _title_rows(user, query, filters) if page == 1 and not filters.about_turns else []
+    return Results(
         query=query,
         page=page,
-        turns=_turn_hits(ids[:PAGE_SIZE], query),
-        has_next=len(ids) > PAGE_SIZE and page < MAX_PAGE,
-        pool_full=pool_full,
+        turns=[_turn_hit(turn, query) for turn in rows[:PAGE_SIZE]],
+        titles=[_title_hit(conversation, query) for conversation in titles],
+        has_next=len(rows) > PAGE_SIZE and page < MAX_PAGE,
+        pool_full=bool(rows) and getattr(rows[0], "pool_size", 0) >= POOL,
     )
-    if page == 1 and not filters.about_turns:
-        results.titles = _title_hits(_title_ids(user, query, filters), query)
-    return results

@@ -1,0 +1,487 @@
+"""Benchmark: full-text search over 250,000 turns in 5,000 conversations.
+
+    .venv/bin/python -m bench.search [--turns 250000] [--conversations 5000] [--runs 5]
+
+Builds the database once (SQLite in a temporary folder, or the PostgreSQL database named by
+BENCH_DATABASE_URL) through the real schema and its index triggers, in bulk: 20 workspaces, all
+owned by one person ("owner", who reads every turn), one of them shared with a second ("member",
+who reads a twentieth); conversations of prompts and replies with side branches (edits and
+regenerations), spread over two years, four models; and one conversation of 10,000 turns (a long
+main line with side branches). The text is drawn from a vocabulary of 50,000 words with English's
+word frequencies (Zipf), so that words range from ones in nearly every turn to ones in a handful.
+
+Then, for each kind of query (by how many turns hold its words; phrases, prefixes, filters), and
+as each person, times:
+
+- the search: `search.selectors.search` (the ranked, permission-checked query and the hits with
+  their snippets), p50 / p95 over every query and run;
+- its result page: GET /search/?q=… through Django's test client (server time, HTML included);
+- indexing per final write: a streaming reply's final UPDATE (text and status, as
+  streaming/replies.py writes it) with the index's trigger and without it, on the same texts;
+- opening a hit deep in the 10,000-turn conversation, on a side branch: GET /c/…/t/…/?q=….
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+TARGET_SEARCH_P95_MS = 50.0
+TARGET_PAGE_P95_MS = 100.0
+TARGET_INDEX_MS = 1.0
+VOCABULARY = 50_000
+SEED = 14
+
+
+def _setup(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workbench.settings")
+    os.environ.setdefault("WORKBENCH_LOCAL_MODEL", "false")
+    os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    samples = sorted(samples)
+    return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.95))]
+
+
+class Words:
+    """Pseudo-words (syllables), shorter ones more frequent, drawn with Zipf frequencies (s = 1.05)."""
+
+    def __init__(self, rng: random.Random) -> None:
+        consonants, vowels = "bcdfghjklmnprstvwz", "aeiou"
+        seen: set[str] = set()
+        words: list[str] = []
+        while len(words) < VOCABULARY:
+            syllables = min(1 + int(rng.expovariate(0.7)), 5)
+            word = "".join(
+                rng.choice(consonants) + rng.choice(vowels) + (rng.choice("nrst") if rng.random() < 0.3 else "")
+                for _ in range(syllables)
+            )
+            if word not in seen:
+                seen.add(word)
+                words.append(word)
+        # Shorter words are on the whole more frequent, as in English, but not strictly.
+        words.sort(key=lambda word: len(word) + rng.uniform(0, 6))
+        self.words = words
+        self.cumulative = list(itertools.accumulate(1 / (rank + 1) ** 1.05 for rank in range(VOCABULARY)))
+        self.rng = rng
+
+    def text(self, count: int) -> str:
+        chosen = self.rng.choices(self.words, cum_weights=self.cumulative, k=count)
+        # Sentences, so that texts look like text to the tokenizers (capitals, full stops).
+        out, since = [], 0
+        for word in chosen:
+            out.append(word.capitalize() if since == 0 else word)
+            since += 1
+            if since > 6 and self.rng.random() < 0.12:
+                out[-1] += "."
+                since = 0
+        return " ".join(out) + "."
+
+    def at(self, rank: int) -> str:
+        return self.words[rank]
+
+
+def _tree(size: int, rng: random.Random) -> list[int | None]:
+    """Parents (indexes) of `size` turns alternating prompt and reply: a line, and now and then an
+    edit or a regeneration (a turn beside the one two back, of its role), the line going on from it."""
+    parents: list[int | None] = []
+    for index in range(size):
+        if index >= 2 and rng.random() < 0.08:
+            parents.append(parents[index - 2])
+        else:
+            parents.append(index - 1 if index else None)
+    return parents
+
+
+def _long_tree(size: int, trunk: int, branch: int = 10) -> tuple[list[int | None], list[int]]:
+    """A main line of `trunk` turns, then side branches of `branch` turns spread along it; and the
+    indexes of the side branches' first turns."""
+    parents: list[int | None] = [index - 1 if index else None for index in range(trunk)]
+    groups = (size - trunk) // branch
+    starts = []
+    for group in range(groups):
+        first = trunk + group * branch
+        anchor = (group + 1) * trunk // (groups + 1)
+        if anchor % 2 == first % 2:  # a turn follows one of the other role
+            anchor -= 1
+        starts.append(first)
+        parents += [anchor] + [first + step for step in range(branch - 1)]
+    parents += [len(parents) - 1 + step for step in range(size - len(parents))]
+    return parents, starts
+
+
+def build(total: int, conversations: int, log=print) -> dict:
+    from django.contrib.auth.models import User
+    from django.db import connection, transaction
+
+    from conversations.lineage import lineage
+    from conversations.models import Conversation, Membership, Turn, Workspace
+    from conversations.tokens import count_all
+
+    rng = random.Random(SEED)
+    words = Words(rng)
+    stamp = time.time_ns()
+    owner = User.objects.create_user(f"owner{stamp}", password="bench-password-1")
+    member = User.objects.create_user(f"member{stamp}", password="bench-password-1")
+    spaces = [Workspace.objects.create(name=f"Workspace {n}") for n in range(20)]
+    Membership.objects.bulk_create([Membership(workspace=w, user=owner, role="owner") for w in spaces]
+                                   + [Membership(workspace=spaces[0], user=member, role="editor")])
+    models = [("openai", "gpt-4o"), ("anthropic", "claude-sonnet-4"), ("openai", "o3-mini"), ("ollama", "llama3")]
+    start = datetime.now(UTC) - timedelta(days=730)
+    counts = count_all("placeholder")  # the counts' shape; their values matter to no search
+    table = connection.ops.quote_name(Turn._meta.db_table)
+    long_size, trunk = (10_000, 9_800) if total >= 50_000 else (total // 10, total // 10 - 100)
+    rest, others = total - long_size, conversations - 1
+    sizes = [rest * (n + 1) // others - rest * n // others for n in range(others)]
+    sizes.insert(others // 2, long_size)
+    made = 0
+    long_conversation = None
+    for number, size in enumerate(sizes):
+        when = start + timedelta(days=730 * number / conversations)
+        provider, model = models[number % len(models)]
+        conversation = Conversation.objects.create(
+            owner=owner, workspace=spaces[number % len(spaces)], title=words.text(rng.randint(2, 6)).rstrip(".")
+        )
+        starts: list[int] = []
+        if number == others // 2:
+            parents, starts = _long_tree(size, trunk)
+        else:
+            parents = _tree(size, rng)
+        rows = []
+        for index in range(size):
+            reply = index % 2 == 1
+            length = 20 + int(rng.expovariate(1 / 150)) if reply else 3 + int(rng.expovariate(1 / 25))
+            rows.append(Turn(conversation=conversation, role="assistant" if reply else "user",
+                             content=words.text(length), token_counts=counts,
+                             provider=provider if reply else "", model=model if reply else ""))
+        with transaction.atomic():
+            ids = [t.id for t in Turn.objects.bulk_create(rows, batch_size=1000)]
+            links = [(ids[i], ids[p] if p is not None else None) for i, p in enumerate(parents)]
+            placed = lineage(links)
+            stamps = [connection.ops.adapt_datetimefield_value(when + timedelta(minutes=i)) for i in range(size)]
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    f"UPDATE {table} SET parent_id = %s, depth = %s, chain = %s, created_at = %s WHERE id = %s",
+                    [(parent, *placed[turn], stamps[i], turn) for i, (turn, parent) in enumerate(links)],
+                )
+            # The long one opens on its main line: its side branches are where it does not open.
+            Conversation.objects.filter(pk=conversation.pk).update(
+                current_turn_id=ids[trunk - 1] if starts else ids[-1],
+                created_at=when, updated_at=when + timedelta(minutes=size))
+        made += size
+        if starts:
+            long_conversation = (conversation, ids, starts)
+        if number % 500 == 0:
+            log(f"  {number:,} conversations, {made:,} turns")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+    return {"owner": owner, "member": member, "words": words, "long": long_conversation,
+            "workspace": spaces[0], "models": models}
+
+
+def _remembered_phrase(rng: random.Random) -> str:
+    """Two words side by side in a stored turn: a phrase someone could remember."""
+    from conversations.models import Turn
+
+    top = Turn.objects.order_by("-id").values_list("id", flat=True)[0]
+    while True:
+        content = Turn.objects.filter(pk=rng.randrange(1, top + 1)).values_list("content", flat=True).first()
+        words = (content or "").rstrip(".").replace(".", "").split()
+        if len(words) >= 2:
+            start = rng.randrange(len(words) - 1)
+            return '"' + " ".join(words[start:start + 2]) + '"'
+
+
+def queries(world: dict) -> list[tuple[str, str, dict]]:
+    """(kind, query text, filters) to time: words by how common they are, and combinations."""
+    words = world["words"]
+    rng = random.Random(SEED + 1)
+    pick = lambda low, high: words.at(rng.randrange(low, high))  # noqa: E731
+    long_words = [words.at(rank) for rank in range(1_500, 20_000) if len(words.at(rank)) >= 7]
+    found = []
+    for _ in range(4):
+        found += [
+            ("a rare word (in a handful of turns)", pick(20_000, 50_000), {}),
+            ("an uncommon word (0.1–1 % of turns)", pick(1_500, 6_000), {}),
+            ("a common word (5–20 % of turns)", pick(60, 400), {}),
+            ("a very common word (over half the turns)", pick(0, 12), {}),
+            ("two words", f"{pick(1_500, 6_000)} {pick(60, 400)}", {}),
+            ("three words", f"{pick(400, 3_000)} {pick(60, 400)} {pick(1_500, 6_000)}", {}),
+            ("a phrase remembered from a text", _remembered_phrase(rng), {}),
+            ("a phrase of two very common words", f'"{pick(0, 12)} {pick(0, 12)}"', {}),
+            ("a prefix of 3 letters", pick(200, 2_000)[:3], {}),
+            ("a prefix of 5 letters", rng.choice(long_words)[:5], {}),
+            ("a common word, replies only", pick(60, 400), {"role": "reply"}),
+            ("a common word, one model", pick(60, 400), {"model": ":".join(world["models"][0])}),
+            ("a common word, last 90 days", pick(60, 400), {"from": "recent"}),
+            ("a common word, one workspace", pick(60, 400), {"w": world["workspace"].id}),
+        ]
+    return found
+
+
+def _filters(spec: dict):
+    from django.utils import timezone
+
+    from conversations.search.selectors import Filters
+
+    provider, _, model = spec.get("model", "").partition(":")
+    return Filters(
+        workspace_id=spec.get("w"),
+        role={"reply": "assistant", "prompt": "user"}.get(spec.get("role", ""), ""),
+        provider=provider, model=model,
+        since=timezone.now() - timedelta(days=90) if spec.get("from") else None,
+    )
+
+
+def _url_params(spec: dict) -> dict:
+    params = {key: value for key, value in spec.items() if key != "from"}
+    if spec.get("from"):
+        params["from"] = (datetime.now(UTC) - timedelta(days=90)).date().isoformat()
+    return params
+
+
+def measure_searches(world: dict, runs: int) -> dict:
+    from django.test import Client
+
+    from conversations.search.query import parse
+    from conversations.search.selectors import search
+
+    results: dict = {}
+    for person in ("owner", "member"):
+        user = world[person]
+        client = Client()
+        client.force_login(user)
+        by_kind: dict[str, dict] = {}
+        every_search, every_page = [], []
+        for kind, text, spec in queries(world):
+            if person == "member" and spec.get("w"):
+                continue
+            query, filters = parse(text), _filters(spec)
+            search(user=user, query=query, filters=filters)  # warm: the first run reads from disk
+            row = by_kind.setdefault(kind, {"search": [], "page": [], "hits": [], "full": 0, "examples": []})
+            for _ in range(runs):
+                start = time.perf_counter()
+                found = search(user=user, query=query, filters=filters)
+                row["search"].append((time.perf_counter() - start) * 1000)
+                start = time.perf_counter()
+                response = client.get("/search/", {"q": text, **_url_params(spec)})
+                row["page"].append((time.perf_counter() - start) * 1000)
+                assert response.status_code == 200, response.content[:300]
+            row["hits"].append(len(found.turns))
+            row["full"] += found.pool_full
+            row["examples"].append(text)
+            every_search += row["search"][-runs:]
+            every_page += row["page"][-runs:]
+        results[person] = {
+            "kinds": {kind: {"search": percentiles(r["search"]), "page": percentiles(r["page"]),
+                             "hits": statistics.mean(r["hits"]), "full": r["full"], "count": len(r["hits"]),
+                             "examples": r["examples"][:2]}
+                      for kind, r in by_kind.items()},
+            "search": percentiles(every_search),
+            "page": percentiles(every_page),
+            "samples": len(every_search),
+        }
+    return results
+
+
+def measure_indexing(world: dict, runs: int) -> dict:
+    """A streaming reply's final write, with the index's trigger and without it."""
+    from django.db import connection
+
+    from conversations.models import Conversation, Turn
+
+    words = world["words"]
+    rng = random.Random(SEED + 2)
+    conversation = Conversation.objects.filter(owner=world["owner"]).earliest("id")
+    texts = [words.text(20 + int(rng.expovariate(1 / 150))) for _ in range(runs)]
+    timings: dict[str, list[float]] = {"with": [], "without": []}
+
+    def final_writes(label: str) -> None:
+        for text in texts:
+            reply = Turn.objects.create(conversation=conversation, role="assistant", status="streaming",
+                                        provider="openai", model="gpt-4o")
+            start = time.perf_counter()
+            Turn.objects.filter(pk=reply.pk, status="streaming").update(
+                content=text, status="complete", finished_at=datetime.now(UTC), token_counts={"o200k_base": 1})
+            timings[label].append((time.perf_counter() - start) * 1000)
+            reply.delete()
+
+    with connection.cursor() as cursor:
+        # Alternating rounds, so that neither side gets the warmer cache.
+        for _ in range(2):
+            final_writes("with")
+            if connection.vendor == "postgresql":
+                cursor.execute("ALTER TABLE conversations_turn DISABLE TRIGGER search_turn_vector")
+            else:
+                cursor.execute("DROP TRIGGER search_turn_update")
+            try:
+                final_writes("without")
+            finally:
+                if connection.vendor == "postgresql":
+                    cursor.execute("ALTER TABLE conversations_turn ENABLE TRIGGER search_turn_vector")
+                else:
+                    from conversations.search.index import SQLITE_TRIGGERS
+
+                    cursor.execute(SQLITE_TRIGGERS["search_turn"]["search_turn_update"])
+    def spread(samples: list[float]) -> dict:
+        samples = sorted(samples)
+        at = lambda share: samples[min(len(samples) - 1, int(len(samples) * share))]  # noqa: E731
+        return {"p50": statistics.median(samples), "p95": at(0.95), "p99": at(0.99), "max": samples[-1],
+                "mean": statistics.mean(samples)}
+
+    with_, without = spread(timings["with"]), spread(timings["without"])
+    return {"with": with_, "without": without, "writes": len(timings["with"]),
+            "added": {key: with_[key] - without[key] for key in ("p50", "mean")},
+            "chars": statistics.mean(len(t) for t in texts)}
+
+
+def measure_landing(world: dict, runs: int) -> dict:
+    """Opening a hit deep in the 10,000-turn conversation, on a side branch."""
+    from django.test import Client
+
+    from conversations.models import Turn
+
+    conversation, ids, starts = world["long"]
+    # The middle of the side branch that leaves the main line deepest.
+    target = ids[starts[-1] + 5]
+    turn = Turn.objects.get(pk=target)
+    client = Client()
+    client.force_login(world["owner"])
+    url = f"/c/{conversation.id}/t/{target}/?q=word"
+    client.get(url)
+    samples, size = [], 0
+    for _ in range(runs):
+        start = time.perf_counter()
+        response = client.get(url)
+        samples.append((time.perf_counter() - start) * 1000)
+        size = len(response.content)
+        assert response.status_code == 200
+    return {"page": percentiles(samples), "kb": size / 1024, "depth": turn.depth, "size": len(ids)}
+
+
+def database_size() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_database_size(current_database()), pg_relation_size('turn_search')")
+            total, index = cursor.fetchone()
+        else:
+            cursor.execute("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")
+            total = cursor.fetchone()[0]
+            cursor.execute("SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'search_turn%'")
+            index = cursor.fetchone()[0] or 0
+    return f"{total / 2**20:,.0f} MB, of which the turn index {index / 2**20:,.0f} MB"
+
+
+def _mark(value: float, target: float) -> str:
+    return "met" if value <= target else "**not met**"
+
+
+def section(result: dict) -> str:
+    lines = [
+        f"database: {result['database']}; {result['turns']:,} turns in {result['conversations']:,} conversations, "
+        f"built in {result['built_s']:.0f} s; {result['size']}",
+        "",
+    ]
+    for person, label in (("owner", "the owner (reads every turn)"), ("member", "a member of one workspace of 20")):
+        r = result["searches"][person]
+        lines += [
+            f"As {label}: {r['samples']} searches; the search p50 / p95 {r['search'][0]:.1f} / {r['search'][1]:.1f} ms "
+            f"(target p95 ≤ {TARGET_SEARCH_P95_MS:.0f} ms: {_mark(r['search'][1], TARGET_SEARCH_P95_MS)}); "
+            f"the result page p50 / p95 {r['page'][0]:.1f} / {r['page'][1]:.1f} ms "
+            f"(target p95 ≤ {TARGET_PAGE_P95_MS:.0f} ms: {_mark(r['page'][1], TARGET_PAGE_P95_MS)})",
+            "",
+            "| query | search p50 / p95 | page p50 / p95 | hits on page 1 | matched more than the pool |",
+            "|---|---|---|---|---|",
+        ]
+        for kind, k in r["kinds"].items():
+            lines.append(f"| {kind} | {k['search'][0]:.1f} / {k['search'][1]:.1f} ms | {k['page'][0]:.1f} / "
+                         f"{k['page'][1]:.1f} ms | {k['hits']:.0f} | {k['full']} of {k['count']} |")
+        lines.append("")
+    i = result["indexing"]
+    lines += [
+        f"A reply's final write, {i['writes']} writes each way of {i['chars']:,.0f} characters on average "
+        f"(the index adds {i['added']['p50']:.2f} ms at the median and {i['added']['mean']:.2f} ms on average: "
+        f"target ≤ {TARGET_INDEX_MS:.0f} ms {_mark(max(i['added'].values()), TARGET_INDEX_MS)}):",
+        "",
+        "| | p50 | p95 | p99 | max | mean |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, key in (("with the index", "with"), ("without (its trigger dropped)", "without")):
+        d = i[key]
+        lines.append(f"| {label} | {d['p50']:.2f} ms | {d['p95']:.2f} ms | {d['p99']:.2f} ms | {d['max']:.1f} ms "
+                     f"| {d['mean']:.2f} ms |")
+    lines.append("")
+    landing = result["landing"]
+    lines.append(
+        f"Opening a hit on a side branch {landing['depth']:,} turns deep in the {landing['size']:,}-turn conversation: "
+        f"p50 / p95 {landing['page'][0]:.0f} / {landing['page'][1]:.0f} ms, {landing['kb']:.0f} KB of HTML")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--turns", type=int, default=250_000)
+    parser.add_argument("--conversations", type=int, default=5_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--writes", type=int, default=300, help="final writes timed, each way")
+    parser.add_argument("--keep", action="store_true", help="keep the SQLite database (its folder is printed)")
+    args = parser.parse_args()
+    url = os.environ.get("BENCH_DATABASE_URL")
+    folder = None
+    if not url:
+        folder = tempfile.mkdtemp(prefix="bench-search-")
+        url = f"sqlite:///{folder}/bench.sqlite3"
+    _setup(url)
+    try:
+        run(args)
+    finally:
+        if folder and not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+        elif folder:
+            print(f"kept {folder}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> None:
+    from django.db import connection
+
+    from conversations.models import Conversation, Turn
+
+    started = time.perf_counter()
+    world = build(args.turns, args.conversations, log=lambda m: print(m, file=sys.stderr, flush=True))
+    built = time.perf_counter() - started
+    print(f"built in {built:.0f} s; measuring", file=sys.stderr, flush=True)
+    result = {
+        "database": connection.vendor,
+        "turns": Turn.objects.count(),
+        "conversations": Conversation.objects.count(),
+        "built_s": built,
+        "size": database_size(),
+        "searches": measure_searches(world, args.runs),
+        "indexing": measure_indexing(world, args.writes),
+        "landing": measure_landing(world, max(3, args.runs)),
+    }
+    print(section(result))
+
+
+if __name__ == "__main__":
+    main()
