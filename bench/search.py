@@ -34,6 +34,28 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+# How the figures are made, for BENCHMARKS.md (bench/extras.py puts it above them).
+METHOD = """`python -m bench.search` builds 250,000 turns in 5,000 conversations on each database, through
+the real schema and its index triggers (bulk inserts, so the index is written as the workbench
+writes it): 20 workspaces owned by one person ("owner", who reads every turn), one of them shared
+with a second ("member", who reads a twentieth); prompts and replies with side branches (edits and
+regenerations), spread over two years, four models; and one conversation of 10,000 turns (a main
+line of 9,800 and side branches along it). The words are drawn from a vocabulary of 50,000 with
+English's frequencies (Zipf, s = 1.05): a few are in most turns, most in a handful. Each kind of
+query below is four different queries, each run five times after one warm-up run, as each person.
+
+- *The search*: `search.selectors.search`, what the page calls: the ranked, permission-checked
+  query of a page of hits with their snippets, and the titles query.
+- *The result page*: GET /search/?q=… through Django's test client, the whole response (server time).
+- *Indexing*: a streaming reply's final UPDATE (its text and status, as streaming/replies.py writes
+  it, in its own transaction), with the index's trigger and with the trigger dropped, on the same
+  texts, in alternating rounds.
+- *Opening a hit*: GET of the conversation page at a turn on a side branch deep in the 10,000-turn
+  conversation (what a result links to).
+
+The machine is shared: other work ran beside these runs (the load average is printed with them),
+so the tails (p95) carry its noise."""
+
 TARGET_SEARCH_P95_MS = 50.0
 TARGET_PAGE_P95_MS = 100.0
 TARGET_INDEX_MS = 1.0
@@ -399,7 +421,7 @@ def _mark(value: float, target: float) -> str:
 def section(result: dict) -> str:
     lines = [
         f"database: {result['database']}; {result['turns']:,} turns in {result['conversations']:,} conversations, "
-        f"built in {result['built_s']:.0f} s; {result['size']}",
+        f"built in {result['built_s']:.0f} s; {result['size']}; load average {result['load']}",
         "",
     ]
     for person, label in (("owner", "the owner (reads every turn)"), ("member", "a member of one workspace of 20")):
@@ -479,6 +501,7 @@ def run(args: argparse.Namespace) -> None:
         "searches": measure_searches(world, args.runs),
         "indexing": measure_indexing(world, args.writes),
         "landing": measure_landing(world, max(3, args.runs)),
+        "load": " / ".join(f"{value:.1f}" for value in os.getloadavg()),
     }
     print(section(result))
 

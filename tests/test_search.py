@@ -46,10 +46,10 @@ def assert_index_matches_the_database() -> None:
                     CASE WHEN status = 'streaming' THEN NULL ELSE search_document(content) END""")
             assert cursor.fetchone()[0] == 0
             return
-        for name in index.SQLITE_TABLES:
+        for name, creates in index.SQLITE_TABLES.items():
             fresh = f"fresh_{name}"
-            cursor.execute(index.SQLITE_TABLES[name].replace(f"EXISTS {name} ", f"EXISTS temp.{fresh} "))
-            cursor.execute(index.SQLITE_FILL[name].replace(f"INTO {name}(", f"INTO temp.{fresh}("))
+            cursor.execute(creates[0].replace(f"EXISTS {name} ", f"EXISTS temp.{fresh} "))
+            cursor.execute(index.SQLITE_FILL[name][0].replace(f"INTO {name}(", f"INTO temp.{fresh}("))
             cursor.execute(f"CREATE VIRTUAL TABLE temp.live_words USING fts5vocab(main, {name}, instance)")
             cursor.execute(f"CREATE VIRTUAL TABLE temp.fresh_words USING fts5vocab(temp, {fresh}, instance)")
             for a, b in (("live_words", "fresh_words"), ("fresh_words", "live_words")):
@@ -58,6 +58,11 @@ def assert_index_matches_the_database() -> None:
             for table in ("live_words", "fresh_words", fresh):
                 cursor.execute(f"DROP TABLE temp.{table}")
             cursor.execute(f"INSERT INTO {name}({name}) VALUES ('integrity-check')")
+        fresh_meta = index.SQLITE_FILL["search_turn"][1].split(" SELECT ", 1)[1]
+        for a, b in (("SELECT * FROM search_turn_meta", f"SELECT {fresh_meta}"),
+                     (f"SELECT {fresh_meta}", "SELECT * FROM search_turn_meta")):
+            cursor.execute(f"{a} EXCEPT {b}")
+            assert cursor.fetchall() == [], "search_turn_meta differs from the turns"
 
 
 @pytest.fixture

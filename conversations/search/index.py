@@ -15,9 +15,10 @@ words ("example.com" is "example" then "com"), and case does not matter; accents
 work (query.py).
 
 - SQLite: two contentless FTS5 tables, `search_turn(body)` (rowid = the turn's id) and
-  `search_title(title)` (rowid = the conversation's id), fed by triggers that read only the row
-  being written. Contentless: the text is not stored twice; a removal gives the index the old
-  text, which the trigger has. No trigger or view may name another of Django's tables: SQLite
+  `search_title(title)` (rowid = the conversation's id), and `search_turn_meta` (what a search
+  filters and orders by), fed by triggers that read only the row being written. Contentless: the
+  text is not stored twice; a removal gives the index the old text, which the trigger has. No
+  trigger or view may name another of Django's tables: SQLite
   checks every one when Django rebuilds a table for a migration (it renames the new copy into
   place), and one naming a table that is gone at that moment fails the migration.
 - PostgreSQL: a `search_vector` tsvector column on the turns, set by a BEFORE trigger, and a
@@ -58,10 +59,27 @@ def _final(row: str) -> str:
     return _FINAL.format(row=row)
 
 
+_META_COLUMNS = ("id", "conversation_id", "role", "provider", "model", "created_at")
+
+
+def _meta(row: str) -> str:
+    return ", ".join(f"{row}.{column}" for column in _META_COLUMNS)
+
+
+# Each index's tables. `search_turn_meta` holds, beside every indexed turn, what a search filters
+# and orders by: a row of a few bytes, where the turn's own row holds its text (pages of it, read
+# for every candidate a search looked at, when it was joined instead).
 SQLITE_TABLES = {
-    "search_turn": f"CREATE VIRTUAL TABLE IF NOT EXISTS search_turn USING fts5(body, {_FTS_OPTIONS})",
-    "search_title": f"CREATE VIRTUAL TABLE IF NOT EXISTS search_title USING fts5(title, {_FTS_OPTIONS})",
+    "search_turn": [
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS search_turn USING fts5(body, {_FTS_OPTIONS})",
+        """CREATE TABLE IF NOT EXISTS search_turn_meta (
+            turn_id INTEGER PRIMARY KEY, conversation_id INTEGER NOT NULL, role TEXT NOT NULL,
+            provider TEXT NOT NULL, model TEXT NOT NULL, created_at TEXT NOT NULL)""",
+    ],
+    "search_title": [f"CREATE VIRTUAL TABLE IF NOT EXISTS search_title USING fts5(title, {_FTS_OPTIONS})"],
 }
+
+_META_INSERT = "INSERT INTO search_turn_meta(turn_id, conversation_id, role, provider, model, created_at)"
 
 # Each index's triggers, by name. A removal must give exactly what was indexed, so the conditions
 # and the text expressions of a removal are those of the insertion that made the entry.
@@ -71,6 +89,7 @@ SQLITE_TRIGGERS = {
             CREATE TRIGGER IF NOT EXISTS search_turn_insert AFTER INSERT ON {TURNS}
             WHEN {_final("new")} BEGIN
                 INSERT INTO search_turn(rowid, body) VALUES (new.id, {_body("new")});
+                {_META_INSERT} VALUES ({_meta("new")});
             END""",
         "search_turn_update": f"""
             CREATE TRIGGER IF NOT EXISTS search_turn_update AFTER UPDATE OF id, content, status ON {TURNS}
@@ -79,10 +98,18 @@ SQLITE_TRIGGERS = {
                     SELECT 'delete', old.id, {_body("old")} WHERE {_final("old")};
                 INSERT INTO search_turn(rowid, body) SELECT new.id, {_body("new")} WHERE {_final("new")};
             END""",
+        "search_turn_meta_update": f"""
+            CREATE TRIGGER IF NOT EXISTS search_turn_meta_update
+            AFTER UPDATE OF id, conversation_id, role, provider, model, created_at, status ON {TURNS}
+            WHEN {_final("old")} OR {_final("new")} BEGIN
+                DELETE FROM search_turn_meta WHERE turn_id = old.id;
+                {_META_INSERT} SELECT {_meta("new")} WHERE {_final("new")};
+            END""",
         "search_turn_delete": f"""
             CREATE TRIGGER IF NOT EXISTS search_turn_delete AFTER DELETE ON {TURNS}
             WHEN {_final("old")} BEGIN
                 INSERT INTO search_turn(search_turn, rowid, body) VALUES ('delete', old.id, {_body("old")});
+                DELETE FROM search_turn_meta WHERE turn_id = old.id;
             END""",
     },
     "search_title": {
@@ -104,8 +131,11 @@ SQLITE_TRIGGERS = {
 
 # What each index holds, read from its table: the same rows and expressions as the triggers.
 SQLITE_FILL = {
-    "search_turn": f"INSERT INTO search_turn(rowid, body) SELECT id, {_body(TURNS)} FROM {TURNS} WHERE {_final(TURNS)}",
-    "search_title": f"INSERT INTO search_title(rowid, title) SELECT id, title FROM {CONVERSATIONS}",
+    "search_turn": [
+        f"INSERT INTO search_turn(rowid, body) SELECT id, {_body(TURNS)} FROM {TURNS} WHERE {_final(TURNS)}",
+        f"{_META_INSERT} SELECT {_meta(TURNS)} FROM {TURNS} WHERE {_final(TURNS)}",
+    ],
+    "search_title": [f"INSERT INTO search_title(rowid, title) SELECT id, title FROM {CONVERSATIONS}"],
 }
 
 
@@ -116,7 +146,10 @@ def _sqlite_names(cursor, kind: str) -> set[str]:
 
 def _sqlite_rebuild(cursor, index: str) -> None:
     cursor.execute(f"INSERT INTO {index}({index}) VALUES ('delete-all')")
-    cursor.execute(SQLITE_FILL[index])
+    if index == "search_turn":
+        cursor.execute("DELETE FROM search_turn_meta")
+    for fill in SQLITE_FILL[index]:
+        cursor.execute(fill)
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------------
@@ -168,8 +201,9 @@ def install(connection: BaseDatabaseWrapper) -> None:
     """Create the index and fill it from what the database holds."""
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
-            for index, create in SQLITE_TABLES.items():
-                cursor.execute(create)
+            for index, creates in SQLITE_TABLES.items():
+                for create in creates:
+                    cursor.execute(create)
                 for trigger in SQLITE_TRIGGERS[index].values():
                     cursor.execute(trigger)
                 _sqlite_rebuild(cursor, index)
@@ -185,6 +219,7 @@ def uninstall(connection: BaseDatabaseWrapper) -> None:
                 for name in triggers:
                     cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
                 cursor.execute(f"DROP TABLE IF EXISTS {index}")
+            cursor.execute("DROP TABLE IF EXISTS search_turn_meta")
         elif connection.vendor == "postgresql":
             for statement in POSTGRES_UNINSTALL:
                 cursor.execute(statement)

@@ -86,20 +86,21 @@ def _readable(user, filters: Filters) -> tuple[str, tuple]:
     return sql, tuple(params)
 
 
-def _turn_filters(filters: Filters) -> tuple[str, list]:
+def _turn_filters(filters: Filters, row: str) -> tuple[str, list]:
+    """Conditions on the candidate turn `row` (its role, provider, model and created_at)."""
     where: list[str] = []
     params: list = []
     if filters.role:
-        where.append("t.role = %s")
+        where.append(f"{row}.role = %s")
         params.append(filters.role)
     if filters.model:
-        where.append("t.provider = %s AND t.model = %s")
+        where.append(f"{row}.provider = %s AND {row}.model = %s")
         params += [filters.provider, filters.model]
     if filters.since is not None:
-        where.append("t.created_at >= %s")
+        where.append(f"{row}.created_at >= %s")
         params.append(connection.ops.adapt_datetimefield_value(filters.since))
     if filters.until is not None:
-        where.append("t.created_at < %s")
+        where.append(f"{row}.created_at < %s")
         params.append(connection.ops.adapt_datetimefield_value(filters.until))
     return "".join(f" AND {clause}" for clause in where), params
 
@@ -123,8 +124,8 @@ def _turn_rows(user, query: Query, filters: Filters, *, offset: int, limit: int)
     """The matching turns of one page, best first, each with the columns of _HITS beside its own
     (`pool_size`: how many were ranked)."""
     readable, readable_params = _readable(user, filters)
-    extra, extra_params = _turn_filters(filters)
     if connection.vendor == "postgresql":
+        extra, extra_params = _turn_filters(filters, "t")
         tsquery = "to_tsquery('pg_catalog.simple', %s)"
         sql = f"""
             WITH pool AS MATERIALIZED (
@@ -138,11 +139,12 @@ def _turn_rows(user, query: Query, filters: Filters, *, offset: int, limit: int)
             )""" + _HITS.format(text=f"left(t.content, {INDEXED_CHARS})")
         params = [query.tsquery(), *readable_params, *extra_params, POOL, query.tsquery(), limit, offset]
     else:
+        extra, extra_params = _turn_filters(filters, "m")
         sql = f"""
             WITH pool AS MATERIALIZED (
-                SELECT search_turn.rowid AS id, bm25(search_turn) AS score, t.created_at AS created_at
-                FROM search_turn JOIN conversations_turn t ON t.id = search_turn.rowid
-                WHERE search_turn MATCH %s AND t.conversation_id IN ({readable}){extra}
+                SELECT search_turn.rowid AS id, bm25(search_turn) AS score, m.created_at AS created_at
+                FROM search_turn JOIN search_turn_meta m ON m.turn_id = search_turn.rowid
+                WHERE search_turn MATCH %s AND m.conversation_id IN ({readable}){extra}
                 ORDER BY search_turn.rowid DESC LIMIT %s
             ), page AS (
                 SELECT id, row_number() OVER (ORDER BY score, created_at DESC, id DESC) AS position
