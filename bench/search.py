@@ -50,8 +50,21 @@ query below is four different queries, each run five times after one warm-up run
 - *Indexing*: a streaming reply's final UPDATE (its text and status, as streaming/replies.py writes
   it, in its own transaction), with the index's trigger and with the trigger dropped, on the same
   texts, in alternating rounds.
-- *Opening a hit*: GET of the conversation page at a turn on a side branch deep in the 10,000-turn
-  conversation (what a result links to).
+- *Opening a hit*: GET of the conversation page at the turn a result links to, in the 10,000-turn
+  conversation: on a side branch deep in it, and on its main line 100 turns from the root.
+
+Reading the figures. A search ranks the newest 500 matches the person may read (selectors.py:
+POOL). SQLite's FTS5 reads matches newest first from the index and stops there; what it pays for
+is each candidate's check against the person's conversations (a row of `search_turn_meta`), more of
+them the smaller the person's share, and, for a phrase, bm25 counting the phrase's matches in
+the whole index. PostgreSQL finds the newest matches by walking the turns newest first and testing
+each one's vector, or by fetching every match the GIN index names and sorting them, whichever its
+planner expects to be cheaper; a word in 5–20 % of the turns means thousands of turns read to
+find 500, at 1–3 µs each. A narrower table of vectors made the owner's searches 20–40 % faster in
+a trial, but PostgreSQL then chose far slower plans for the member's (150–230 ms), so it was not
+kept. Opening a hit loads the branch through it from that turn (or its last 200 turns) down to
+the branch's end: deep in a conversation that is a window of about 200 turns; near the root of a
+long main line it is everything below the hit, which the second landing line measures.
 
 The machine is shared: other work ran beside these runs (the load average is printed with them),
 so the tails (p95) carry its noise."""
@@ -186,6 +199,7 @@ def build(total: int, conversations: int, log=print) -> dict:
             parents, starts = _long_tree(size, trunk)
         else:
             parents = _tree(size, rng)
+        order = list(range(size))
         rows = []
         for index in range(size):
             reply = index % 2 == 1
@@ -193,8 +207,14 @@ def build(total: int, conversations: int, log=print) -> dict:
             rows.append(Turn(conversation=conversation, role="assistant" if reply else "user",
                              content=words.text(length), token_counts=counts,
                              provider=provider if reply else "", model=model if reply else ""))
+        # The long one's side branches are older than its main line (the versions it moved on
+        # from), so the main line is the newest child at every step, as it is in use.
+        order = [*range(trunk, size), *range(trunk)] if starts else list(range(size))
         with transaction.atomic():
-            ids = [t.id for t in Turn.objects.bulk_create(rows, batch_size=1000)]
+            created = Turn.objects.bulk_create([rows[i] for i in order], batch_size=1000)
+            ids = [0] * size
+            for position, index in enumerate(order):
+                ids[index] = created[position].id
             links = [(ids[i], ids[p] if p is not None else None) for i, p in enumerate(parents)]
             placed = lineage(links)
             stamps = [connection.ops.adapt_datetimefield_value(when + timedelta(minutes=i)) for i in range(size)]
@@ -346,23 +366,27 @@ def measure_indexing(world: dict, runs: int) -> dict:
             timings[label].append((time.perf_counter() - start) * 1000)
             reply.delete()
 
+    from conversations.search.index import SQLITE_TRIGGERS
+
+    triggers = SQLITE_TRIGGERS["search_turn"]
     with connection.cursor() as cursor:
-        # Alternating rounds, so that neither side gets the warmer cache.
+        # Alternating rounds, so that neither side gets the warmer cache. Without the index, every
+        # trigger of the turn index is gone: the round's turns are neither indexed nor unindexed.
         for _ in range(2):
             final_writes("with")
             if connection.vendor == "postgresql":
                 cursor.execute("ALTER TABLE conversations_turn DISABLE TRIGGER search_turn_vector")
             else:
-                cursor.execute("DROP TRIGGER search_turn_update")
+                for name in triggers:
+                    cursor.execute(f"DROP TRIGGER {name}")
             try:
                 final_writes("without")
             finally:
                 if connection.vendor == "postgresql":
                     cursor.execute("ALTER TABLE conversations_turn ENABLE TRIGGER search_turn_vector")
                 else:
-                    from conversations.search.index import SQLITE_TRIGGERS
-
-                    cursor.execute(SQLITE_TRIGGERS["search_turn"]["search_turn_update"])
+                    for create in triggers.values():
+                        cursor.execute(create)
     def spread(samples: list[float]) -> dict:
         samples = sorted(samples)
         at = lambda share: samples[min(len(samples) - 1, int(len(samples) * share))]  # noqa: E731
@@ -376,27 +400,31 @@ def measure_indexing(world: dict, runs: int) -> dict:
 
 
 def measure_landing(world: dict, runs: int) -> dict:
-    """Opening a hit deep in the 10,000-turn conversation, on a side branch."""
+    """Opening hits in the 10,000-turn conversation: on a side branch deep in it, and on its main
+    line 100 turns from the root (the page then holds every turn from there to the end)."""
     from django.test import Client
 
     from conversations.models import Turn
 
     conversation, ids, starts = world["long"]
-    # The middle of the side branch that leaves the main line deepest.
-    target = ids[starts[-1] + 5]
-    turn = Turn.objects.get(pk=target)
     client = Client()
     client.force_login(world["owner"])
-    url = f"/c/{conversation.id}/t/{target}/?q=word"
-    client.get(url)
-    samples, size = [], 0
-    for _ in range(runs):
-        start = time.perf_counter()
-        response = client.get(url)
-        samples.append((time.perf_counter() - start) * 1000)
-        size = len(response.content)
-        assert response.status_code == 200
-    return {"page": percentiles(samples), "kb": size / 1024, "depth": turn.depth, "size": len(ids)}
+    found = {}
+    # The middle of the side branch that leaves the main line deepest; a main-line turn near the root.
+    for name, target in (("side", ids[starts[-1] + 5]), ("early", ids[100])):
+        url = f"/c/{conversation.id}/t/{target}/?q=word"
+        client.get(url)
+        samples, size = [], 0
+        for _ in range(runs):
+            start = time.perf_counter()
+            response = client.get(url)
+            samples.append((time.perf_counter() - start) * 1000)
+            size = len(response.content)
+            assert response.status_code == 200
+        found[name] = {"page": percentiles(samples), "kb": size / 1024,
+                       "depth": Turn.objects.get(pk=target).depth,
+                       "turns": response.content.count(b'"siblings"')}
+    return {**found, "size": len(ids)}
 
 
 def database_size() -> str:
@@ -448,15 +476,20 @@ def section(result: dict) -> str:
         "| | p50 | p95 | p99 | max | mean |",
         "|---|---|---|---|---|---|",
     ]
-    for label, key in (("with the index", "with"), ("without (its trigger dropped)", "without")):
+    for label, key in (("with the index", "with"), ("without (its triggers dropped)", "without")):
         d = i[key]
         lines.append(f"| {label} | {d['p50']:.2f} ms | {d['p95']:.2f} ms | {d['p99']:.2f} ms | {d['max']:.1f} ms "
                      f"| {d['mean']:.2f} ms |")
     lines.append("")
     landing = result["landing"]
-    lines.append(
-        f"Opening a hit on a side branch {landing['depth']:,} turns deep in the {landing['size']:,}-turn conversation: "
-        f"p50 / p95 {landing['page'][0]:.0f} / {landing['page'][1]:.0f} ms, {landing['kb']:.0f} KB of HTML")
+    for name, where in (("side", "on a side branch {depth:,} turns deep"),
+                        ("early", "on the main line {depth:,} turns from the root")):
+        d = landing[name]
+        lines.append(
+            f"Opening a hit {where.format(depth=d['depth'])} in the {landing['size']:,}-turn conversation: "
+            f"p50 / p95 {d['page'][0]:.0f} / {d['page'][1]:.0f} ms, {d['kb']:,.0f} KB of HTML, "
+            f"{d['turns']:,} turns on the page")
+        lines.append("")
     return "\n".join(lines) + "\n"
 
 
