@@ -253,6 +253,7 @@ def test_results_come_page_by_page(alice, notes):
     client = signed_in(alice)
     first = client.get(reverse("search"), {"q": "puffin"})
     assert len(first.context["results"].turns) == 20 and first.context["next_url"]
+    assert "25 turns match." in first.content.decode()
     second = client.get(first.context["next_url"])
     assert len(second.context["results"].turns) == 5 and not second.context["next_url"]
     seen = [h.turn_id for h in first.context["results"].turns + second.context["results"].turns]
@@ -436,5 +437,6 @@ def test_the_migration_can_be_reversed_and_applied_again(alice, notes):
 
 def test_hits_carry_json_safe_values(alice, notes):
     chain(notes, ["quetzal"])
+    assert "1 turn matches." in signed_in(alice).get(reverse("search"), {"q": "quetzal"}).content.decode()
     hit = search(user=alice, query=parse("quetzal")).turns[0]
     json.dumps({"snippet": str(hit.snippet), "when": hit.created_at.isoformat()})

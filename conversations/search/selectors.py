@@ -75,8 +75,12 @@ class Results:
     turns: list[TurnHit] = field(default_factory=list)
     titles: list[TitleHit] = field(default_factory=list)
     has_next: bool = False
-    # More turns matched than were ranked (POOL): the results are the best of the newest.
-    pool_full: bool = False
+    # How many turns matched, up to POOL; at POOL more may have: the results are the best of the newest.
+    matched: int = 0
+
+    @property
+    def pool_full(self) -> bool:
+        return self.matched >= POOL
 
 
 def _readable(user, filters: Filters) -> tuple[str, tuple]:
@@ -227,5 +231,5 @@ def search(*, user, query: Query, filters: Filters = Filters(), page: int = 1) -
         turns=[_turn_hit(turn, query) for turn in rows[:PAGE_SIZE]],
         titles=[_title_hit(conversation, query) for conversation in titles],
         has_next=len(rows) > PAGE_SIZE and page < MAX_PAGE,
-        pool_full=bool(rows) and getattr(rows[0], "pool_size", 0) >= POOL,
+        matched=getattr(rows[0], "pool_size", 0) if rows else 0,
     )
