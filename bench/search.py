@@ -1,6 +1,6 @@
 """Benchmark: full-text search over 250,000 turns in 5,000 conversations.
 
-    .venv/bin/python -m bench.search [--turns 250000] [--conversations 5000] [--runs 5]
+    .venv/bin/python -m bench.search [--turns 250000] [--conversations 5000] [--runs 5] [--writes 300]
 
 Builds the database once (SQLite in a temporary folder, or the PostgreSQL database named by
 BENCH_DATABASE_URL) through the real schema and its index triggers, in bulk: 20 workspaces, all
@@ -17,8 +17,11 @@ as each person, times:
   their snippets), p50 / p95 over every query and run;
 - its result page: GET /search/?q=… through Django's test client (server time, HTML included);
 - indexing per final write: a streaming reply's final UPDATE (text and status, as
-  streaming/replies.py writes it) with the index's trigger and without it, on the same texts;
-- opening a hit deep in the 10,000-turn conversation, on a side branch: GET /c/…/t/…/?q=….
+  streaming/replies.py writes it) with the index's triggers and without them, on the same texts;
+- opening a hit in the 10,000-turn conversation (GET /c/…/t/…/?q=…): on a side branch deep in it,
+  and on its main line near the root.
+
+The SQLite database is removed at the end (`--keep` keeps it); a PostgreSQL one is left as it is.
 """
 from __future__ import annotations
 
@@ -48,8 +51,8 @@ query below is four different queries, each run five times after one warm-up run
   query of a page of hits with their snippets, and the titles query.
 - *The result page*: GET /search/?q=… through Django's test client, the whole response (server time).
 - *Indexing*: a streaming reply's final UPDATE (its text and status, as streaming/replies.py writes
-  it, in its own transaction), with the index's trigger and with the trigger dropped, on the same
-  texts, in alternating rounds.
+  it, in its own transaction), with the index's triggers and with them dropped (PostgreSQL:
+  disabled), on the same texts, in alternating rounds.
 - *Opening a hit*: GET of the conversation page at the turn a result links to, in the 10,000-turn
   conversation: on a side branch deep in it, and on its main line 100 turns from the root.
 

@@ -9,7 +9,9 @@ Ranking: relevance (FTS5's bm25, PostgreSQL's ts_rank normalised by length), the
 found in tens of thousands of turns would otherwise have every one of them scored and sorted on
 each search, so the candidates are the newest POOL matches the person may read, and those are
 ranked: a search that matches more turns than that ranks the newest of them (the page says so).
-Both engines read their matches newest first from the index and stop at POOL.
+SQLite reads its matches newest first from the index and stops at POOL; PostgreSQL walks the turns
+newest first testing each, or sorts the matches its index names, as its planner judges cheaper
+(BENCHMARKS.md, Search).
 """
 from __future__ import annotations
 
@@ -207,8 +209,8 @@ def _title_hit(conversation, query: Query) -> TitleHit:
 @contextmanager
 def _serial():
     """PostgreSQL without parallel workers for these queries: each reads a bounded pool, and
-    starting workers cost more than they saved (a backward scan gathered from two workers took
-    65 ms where one process took 26; see BENCHMARKS.md, Search)."""
+    starting workers cost more than they saved (on the benchmark's database, a member's search for
+    a very common word took 65 ms gathered from two workers, 26 ms in one process)."""
     if connection.vendor != "postgresql":
         yield
         return
