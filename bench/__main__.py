@@ -6,7 +6,7 @@
 
 Parts (all run unless skipped): sqlite, postgresql, scaleout (two processes on PostgreSQL + Redis),
 idle (2,000 open websockets), profile (cProfile of the server), readpath (bench.read_path: reading
-the upstream alone), tree (bench.tree), context (bench.context_meter). PostgreSQL is
+the upstream alone), tree (bench.tree), context (bench.context_meter), search (bench.search). PostgreSQL is
 BENCH_DATABASE_URL or --postgres (default the local server); Redis is REDIS_URL or --redis. Each
 gets scratch databases / a channel prefix of its own, removed after. Not part of the test suite.
 """
@@ -34,7 +34,7 @@ from bench.scenarios import (
 from bench.server import ROOT, Deployment, reachable
 from bench.upstream import TimedUpstream
 
-PARTS = ("sqlite", "postgresql", "scaleout", "idle", "profile", "readpath", "tree", "context")
+PARTS = ("sqlite", "postgresql", "scaleout", "idle", "profile", "readpath", "tree", "context", "search")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -168,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         extra.append(extras.tree_section(options, postgres, args.quick, log=log))
     if "context" not in args.skip:
         extra.append(extras.context_section(options, postgres, args.quick, log=log))
+    if "search" not in args.skip:
+        extra.append(extras.search_section(options, postgres, args.quick, log=log))
     results["load_end"] = machine.load_average()
     results["finished"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     results["minutes"] = (time.time() - started) / 60

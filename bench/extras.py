@@ -1,4 +1,5 @@
-"""The other benchmarks' sections: tree size (bench.tree) and the context meter (bench.context_meter).
+"""The other benchmarks' sections: tree size (bench.tree), the context meter (bench.context_meter)
+and search (bench.search).
 
 Each runs in a subprocess of its own (they set Django up for their own database), on SQLite and, when
 PostgreSQL is reachable, on a scratch database made for it and dropped after; their command-line
@@ -97,6 +98,15 @@ def context_section(options: dict, postgres: str, quick: bool, log=print) -> str
     return _per_database("Context meter of a 2,000-turn branch", "bench.context_meter", flags, postgres,
                          "context", "Printed by `python -m bench.context_meter` (medians and 95th percentiles "
                          "of its runs), included as it printed it.")
+
+
+def search_section(options: dict, postgres: str, quick: bool, log=print) -> str:
+    log("search (bench.search)…")
+    flags = ["--turns", "20000", "--conversations", "400", "--runs", "2", "--writes", "50"] if quick else []
+    from bench.search import METHOD
+
+    return _per_database("Search", "bench.search", flags, postgres, "search",
+                         METHOD + "\n\nIts output on each database, as it printed it.")
 
 
 def _per_database(title: str, module: str, flags: list[str], postgres: str, name: str, note: str) -> str:

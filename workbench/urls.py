@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("conversations.sharing.urls")),
     path("", include("conversations.exchange.urls")),
     path("", include("conversations.workspaces.urls")),
+    path("", include("conversations.search.urls")),
 ]
