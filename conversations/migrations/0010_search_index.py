@@ -21,7 +21,7 @@ def uninstall(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0008_turn_reasoning'),
+        ('conversations', '0009_conversation_pin'),
     ]
 
     operations = [
