@@ -91,6 +91,7 @@ def _request_for(reply: Turn, turns: list[Turn], trimmed: bool) -> GenerationReq
         messages=messages_for(turns),
         settings=_settings_of(reply),
         chain=not trimmed,
+        reasoning=registry().model_info(f"{reply.provider}:{reply.model}").reasoning,
     )
 
 

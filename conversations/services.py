@@ -155,9 +155,9 @@ def _create_replies(
             )
         except ContextOverflow as exc:
             raise ServiceError(exc.message, code="context_overflow") from None
-        planned.append((provider, model, settings, plan))
+        planned.append((provider, model, settings, plan, info.reasoning))
     prepared = []
-    for provider, model, settings, plan in planned:
+    for provider, model, settings, plan, reasoning in planned:
         reply = Turn.objects.append(
             conversation=conversation,
             parent=path[-1] if path else None,
@@ -176,6 +176,7 @@ def _create_replies(
             settings=settings,
             # A trimmed history must not chain from a stored response that holds all of it.
             chain=not plan.omitted,
+            reasoning=reasoning,
         )
         prepared.append(PreparedReply(reply=reply, request=request, provider=provider))
     conversation.current_turn = prepared[-1].reply

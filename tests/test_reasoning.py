@@ -369,3 +369,18 @@ def test_what_the_model_saw_says_whether_earlier_reasoning_went_back(
     blocks = [b for m in data["body"]["messages"] if isinstance(m["content"], list) for b in m["content"]]
     assert ("s3cret" in str(blocks)) is bool(sent_back)
     assert "I weighed it." not in str(data["body"]) or sent_back  # never as text
+
+
+async def test_a_reasoning_model_is_asked_for_its_summaries_without_an_effort(
+    alice, conversation, reasoning_catalogue, upstream
+):
+    ws = await connect(alice, conversation.id)
+    await ws.send_json_to(send_frame(model="openai-responses:fake-think"))
+    frames = await frames_until(ws, finished())
+    assert upstream.requests[-1]["json"]["reasoning"] == {"summary": "auto"}
+    assert (await saved(created_reply(frames)["id"])).reasoning
+    # A model the catalogue does not mark as reasoning is asked for none.
+    await ws.send_json_to(send_frame(model="openai-responses:fake-model"))
+    await frames_until(ws, finished())
+    assert "reasoning" not in upstream.requests[-1]["json"]
+    await ws.disconnect()

@@ -54,6 +54,9 @@ class GenerationRequest:
     # Whether a provider that stores conversations may continue from its stored copy; off when the
     # history was trimmed to fit the window (the stored copy holds what was left out).
     chain: bool = True
+    # The reasoning setting the model takes, as the model catalogue declares it: "effort" (a
+    # reasoning model, whose reasoning summaries are asked for), "budget", or "" for none.
+    reasoning: str = ""
 
 
 @dataclass(frozen=True, slots=True)

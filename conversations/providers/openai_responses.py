@@ -90,8 +90,11 @@ class OpenAIResponsesProvider(SDKProvider):
             body["top_p"] = settings.top_p
         if settings.max_tokens is not None:
             body["max_output_tokens"] = settings.max_tokens
-        if settings.reasoning_effort:
-            body["reasoning"] = {"effort": settings.reasoning_effort, "summary": "auto"}
+        if settings.reasoning_effort or request.reasoning == "effort":
+            # A reasoning model shows its thinking only as summaries, and only when asked for them.
+            body["reasoning"] = {"summary": "auto"}
+            if settings.reasoning_effort:
+                body["reasoning"] = {"effort": settings.reasoning_effort, "summary": "auto"}
         return body
 
     async def stream(self, request: GenerationRequest) -> AsyncGenerator[Event, None]:
