@@ -88,7 +88,7 @@ export function usageText(turn) {
   if (turn.status === 'streaming' || (turn.input_tokens == null && turn.output_tokens == null)) return [];
   const approx = turn.usage_estimated ? '≈ ' : '';
   // Reasoning tokens are part of the output; a Thinking block says how many, a reply without one here.
-  const reasoning = turn.reasoning_tokens != null && !hasThinking(turn) ? ` (${formatTokens(turn.reasoning_tokens)} reasoning)` : '';
+  const reasoning = turn.reasoning_tokens && !hasThinking(turn) ? ` (${formatTokens(turn.reasoning_tokens)} reasoning)` : '';
   const parts = [`${approx}${formatTokens(turn.input_tokens ?? 0)} in · ${formatTokens(turn.output_tokens ?? 0)} out${reasoning}`];
   if (turn.cost != null) parts.push(`${approx}${formatCost(turn.cost)}`);
   return parts;

@@ -143,6 +143,8 @@ describe('the Thinking label', () => {
     const done = { role: 'assistant', status: 'complete', input_tokens: 10, output_tokens: 500, reasoning_tokens: 400 };
     assert.deepEqual(usageText(done), ['10 in · 500 out (400 reasoning)']);
     assert.deepEqual(usageText({ ...done, reasoning: 'Hmm' }), ['10 in · 500 out']);
+    // A model that does not reason reports 0: nothing to say.
+    assert.deepEqual(usageText({ ...done, reasoning_tokens: 0 }), ['10 in · 500 out']);
   });
 });
 
