@@ -26,10 +26,10 @@ from conversations.streaming.sockets import (
     Presence,
     ReadsFrames,
     SendsUntilClosed,
+    echoed_request_id,
     resume,
     turn_in,
 )
-from conversations.validation import unpaired_surrogate
 
 logger = logging.getLogger(__name__)
 
@@ -78,10 +78,7 @@ class ConversationConsumer(ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWeb
         return frame_limit()
 
     async def receive_json(self, content, **kwargs) -> None:
-        request_id = content.get("request_id") if isinstance(content, dict) else ""
-        # Echoed only when it is valid text; otherwise the error says what is wrong with it.
-        if not isinstance(request_id, str) or unpaired_surrogate(request_id) is not None:
-            request_id = ""
+        request_id = echoed_request_id(content)
         try:
             action = parse_action(content)
             need = SOCKET_ACTION_NEEDS[action.name]

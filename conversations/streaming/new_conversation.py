@@ -31,8 +31,8 @@ from conversations.streaming.sockets import (
     FrameBudget,
     ReadsFrames,
     SendsUntilClosed,
+    echoed_request_id,
 )
-from conversations.validation import unpaired_surrogate
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +61,7 @@ class NewConversationConsumer(ReadsFrames, SendsUntilClosed, AsyncJsonWebsocketC
         return frame_limit()
 
     async def receive_json(self, content, **kwargs) -> None:
-        request_id = content.get("request_id") if isinstance(content, dict) else ""
-        if not isinstance(request_id, str) or unpaired_surrogate(request_id) is not None:
-            request_id = ""
+        request_id = echoed_request_id(content)
         try:
             action = parse_action(content)
             if action.name != "send" or action.parent is not None:

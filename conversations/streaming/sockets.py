@@ -22,7 +22,7 @@ from conversations.streaming.frames import (
     utf16_length,
     utf16_tail,
 )
-from conversations.validation import loads_untrusted
+from conversations.validation import loads_untrusted, unpaired_surrogate
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,15 @@ class FrameBudget:
             return None
         self.last_refusal = now
         return f"Too many frames: at most {self.rate:g} a second. Frames over the limit were ignored."
+
+
+def echoed_request_id(content: Any) -> str:
+    """The frame's "request_id", to echo in the answer: only when it is valid text (otherwise the
+    error says what is wrong with it)."""
+    request_id = content.get("request_id") if isinstance(content, dict) else ""
+    if not isinstance(request_id, str) or unpaired_surrogate(request_id) is not None:
+        return ""
+    return request_id
 
 
 async def resume(
