@@ -34,9 +34,9 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from bench.search_world import SEED, build, queries
+from bench.tree import django_setup, percentiles
 
 # How the figures are made, for BENCHMARKS.md (bench/extras.py puts it above them).
 METHOD = """`python -m bench.search` builds 250,000 turns in 5,000 conversations on each database, through
@@ -76,25 +76,6 @@ so the tails (p95) carry its noise."""
 TARGET_SEARCH_P95_MS = 50.0
 TARGET_PAGE_P95_MS = 100.0
 TARGET_INDEX_MS = 1.0
-
-
-def _setup(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workbench.settings")
-    os.environ.setdefault("WORKBENCH_LOCAL_MODEL", "false")
-    os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1")
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    samples = sorted(samples)
-    return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.95))]
 
 
 def _filters(spec: dict):
@@ -324,7 +305,7 @@ def main() -> None:
     if not url:
         folder = tempfile.mkdtemp(prefix="bench-search-")
         url = f"sqlite:///{folder}/bench.sqlite3"
-    _setup(url)
+    django_setup(url)
     try:
         run(args)
     finally:

@@ -26,7 +26,8 @@ TARGET_PAGE_MS = 150.0
 TARGET_PAGE_KB = 500.0
 
 
-def _setup(database_url: str) -> None:
+def django_setup(database_url: str) -> None:
+    """Django set up on `database_url`, its schema migrated: for the benchmarks run outside a server."""
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workbench.settings")
     os.environ.setdefault("WORKBENCH_LOCAL_MODEL", "false")
@@ -40,7 +41,7 @@ def _setup(database_url: str) -> None:
     call_command("migrate", verbosity=0)
 
 
-def _percentiles(samples: list[float]) -> tuple[float, float]:
+def percentiles(samples: list[float]) -> tuple[float, float]:
     samples = sorted(samples)
     return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.95))]
 
@@ -144,9 +145,9 @@ def measure(total: int, runs: int) -> dict:
         "database": connection.vendor,
         "turns": Turn.objects.count(),
         "built_s": built,
-        "query": _percentiles(query_ms),
-        "path": _percentiles(path_ms),
-        "page": _percentiles(page_ms),
+        "query": percentiles(query_ms),
+        "path": percentiles(path_ms),
+        "page": percentiles(page_ms),
         "page_kb": size / 1024,
     }
 
@@ -181,7 +182,7 @@ def main() -> None:
     url = os.environ.get("BENCH_DATABASE_URL")
     if not url:
         url = f"sqlite:///{tempfile.mkdtemp(prefix='bench-tree-')}/bench.sqlite3"
-    _setup(url)
+    django_setup(url)
     result = measure(args.turns, args.runs)
     print(f"built {result['turns']:,} turns in {result['built_s']:.0f} s\n")
     print(section([result]))
