@@ -284,7 +284,7 @@ class Generation:
                         finished_at=finished.finished_at,
                         refused=self.refused,
                         reasoning_length=utf16_length(reasoning),
-                        reasoning_tokens=finished.reasoning_tokens,
+                        reasoning_tokens=self.reasoning_tokens,
                         reasoning_seconds=self.reasoning_seconds,
                         reasoning_redacted=reasoning_redacted(self.reasoning_blocks),
                     )

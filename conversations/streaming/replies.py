@@ -65,7 +65,6 @@ def reply_finish(
         output_tokens=usage.get("output_tokens"),
         usage_estimated=usage.get("usage_estimated", False),
         cost=usage.get("cost"),
-        reasoning_tokens=reasoning_tokens,
     )
 
 
@@ -78,7 +77,6 @@ class FinishedReply:
     output_tokens: int | None
     usage_estimated: bool
     cost: Decimal | None
-    reasoning_tokens: int | None
 
 
 def _usage_of(
