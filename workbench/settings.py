@@ -90,6 +90,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # The project's own tags, with no app of their own to be found in.
+            "libraries": {"icons": "workbench.templatetags.icons"},
         },
     },
 ]
