@@ -112,9 +112,13 @@ def review_summary(*, conversation, user) -> dict:
     for thread in threads:
         open_per_turn[thread["turn"]] += 1
     counts = comment_counts(conversation.id)
+    role = getattr(conversation, "role", None)
     return {
         "me": user.get_username(),
         "can_review": can_review(conversation),
+        # Workspace owners may delete anyone's comment; they and the conversation's owner resolve any thread.
+        "can_moderate": role == Membership.Role.OWNER,
+        "can_resolve_any": role == Membership.Role.OWNER or conversation.owner_id == user.pk,
         "turns": {
             turn_id: {"comments": counts.get(turn_id, 0), "open": open_per_turn.get(turn_id, 0)}
             for turn_id in set(counts) | set(open_per_turn)

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from conversations.converters import url_template
 from conversations.errors import ServiceError
 from conversations.permissions import REVIEW_ACTION_NEEDS, Need, conversation_for
 from conversations.review import selectors, services
@@ -63,7 +64,26 @@ def _write(request, conversation_id: int, action: str, run):
 @require_GET
 def review_json(request, conversation_id: int):
     conversation = _conversation(request, conversation_id, "read")
-    return JsonResponse(selectors.review_summary(conversation=conversation, user=request.user))
+    return JsonResponse({
+        **selectors.review_summary(conversation=conversation, user=request.user),
+        "urls": review_urls(conversation.id),
+    })
+
+
+def review_urls(conversation_id: int) -> dict:
+    """What a page's review scripts ask and post to, as URL templates (static/js/urls.js fills them)."""
+    ids = {"conversation_id": conversation_id}
+    return {
+        "summary": reverse("review_json", args=[conversation_id]),
+        "threads": url_template("turn_comments_json", "turn_id", **ids),
+        "comment": url_template("comment_create", "turn_id", **ids),
+        "edit": url_template("comment_edit", "comment_id", **ids),
+        "delete": url_template("comment_delete", "comment_id", **ids),
+        "resolve": url_template("thread_resolve", "comment_id", **ids),
+        "verdict": url_template("verdict_set", "turn_id", **ids),
+        "preference": reverse("preference_set", args=[conversation_id]),
+        "turn": url_template("conversation_turn", "turn_id", **ids),
+    }
 
 
 @login_required

@@ -11,6 +11,7 @@ import { scrollToBottom, Transcript } from './conversation-transcript.js';
 import { conversationUrls, turnFromPath } from './conversation-urls.js';
 import { Composer } from './composer.js';
 import { ContextMeter } from './context.js';
+import { startReview } from './review-page.js';
 import { Presence } from './share.js';
 import { Socket } from './socket.js';
 import { TreePanel } from './treepanel.js';
@@ -98,8 +99,8 @@ function updateMeter() {
 
 // The socket's frames go to `live`, made below once everything it updates exists.
 const socket = new Socket(page.urls.socket, {
-  onMessage: (message) => live.handle(message),
-  onOpen: () => live.opened(),
+  onMessage: (message) => review.handle(message) || live.handle(message),
+  onOpen: () => { live.opened(); review.opened(); },
   onClose: (code, reason) => live.closed(code, reason),
 });
 
@@ -185,6 +186,9 @@ bindKeys({
     write: () => promptBox.focus(),
   },
 });
+
+// Comments, verdicts and preferred branches (review-page.js), on every turn the transcript draws.
+const review = startReview({ summaryUrl: page.urls.review, transcriptRoot: $('transcript'), showBranch, currentTurn: () => turnFromPath(location.pathname) });
 
 if (page.conversation.forked_from) transcript.showForkOrigin(page.conversation.forked_from);
 
