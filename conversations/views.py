@@ -337,6 +337,7 @@ def compare(request, conversation_id: int):
         "urls": {
             "socket": f"/ws/conversations/{conversation.id}/",
             "turn": url_template("conversation_turn", "turn_id", conversation_id=conversation.id),
+            "review": reverse("review_json", args=[conversation.id]),
         },
     }
     return render(

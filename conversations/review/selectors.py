@@ -162,6 +162,8 @@ def threads_by_turn(*, conversation_id: int, turn_ids: Iterable[int], names=None
     `names(comment)` may replace authors' names."""
     by_turn: dict[int, list[Comment]] = defaultdict(list)
     for comment in _comments(conversation_id, turn_ids):
+        if names is not None:
+            names(comment)  # numbered in the order they first commented
         by_turn[comment.turn_id].append(comment)
     return {turn_id: threads for turn_id, rows in by_turn.items() if (threads := _threads_from(rows, names))}
 

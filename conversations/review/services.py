@@ -244,6 +244,13 @@ def preference_set(*, conversation, user, turn_id) -> Preference | None:
     return preference
 
 
+def workspace_review_setting(*, workspace, viewers_may_review: bool) -> None:
+    """Whether the workspace's viewers may comment, vote and prefer; their next action is checked
+    against it (nothing is cached)."""
+    type(workspace).objects.filter(pk=workspace.pk).update(viewers_may_review=viewers_may_review)
+    workspace.viewers_may_review = viewers_may_review
+
+
 # --- the inbox ------------------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("c/<id:conversation_id>/comments/<id:comment_id>/resolve/", views.thread_resolve, name="thread_resolve"),
     path("c/<id:conversation_id>/t/<id:turn_id>/verdict/", views.verdict_set, name="verdict_set"),
     path("c/<id:conversation_id>/preference/", views.preference_set, name="preference_set"),
+    path("w/<id:workspace_id>/review/", views.workspace_review_setting, name="workspace_review_setting"),
     path("inbox/", views.inbox, name="inbox"),
     path("inbox/<id:notification_id>/", views.notification_open, name="notification_open"),
     path("inbox/read/", views.notifications_read_all, name="notifications_read_all"),

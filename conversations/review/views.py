@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from conversations.converters import url_template
 from conversations.errors import ServiceError
-from conversations.permissions import REVIEW_ACTION_NEEDS, Need, conversation_for
+from conversations.permissions import REVIEW_ACTION_NEEDS, Need, conversation_for, workspace_for
 from conversations.review import selectors, services
 from conversations.review.frames import comment_payload
 from conversations.validation import check_strings, loads_untrusted
@@ -157,6 +157,19 @@ def preference_set(request, conversation_id: int):
         preference = services.preference_set(conversation=conversation, user=request.user, turn_id=data["turn"])
         return {"turn": preference.turn_id if preference else None}
     return _write(request, conversation_id, "prefer", run)
+
+
+@login_required
+@require_POST
+def workspace_review_setting(request, workspace_id: int):
+    """The workspace owner's switch: may viewers review? (A form on the workspace page.)"""
+    workspace = workspace_for(request.user, workspace_id, need=Need.MANAGE)
+    if workspace is None:
+        raise Http404("No such workspace.")
+    services.workspace_review_setting(
+        workspace=workspace, viewers_may_review=request.POST.get("viewers_may_review") == "1"
+    )
+    return redirect("workspace", workspace_id=workspace.id)
 
 
 # --- the inbox ------------------------------------------------------------------------------------

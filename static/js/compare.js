@@ -1,6 +1,7 @@
 // A comparison: the path the branches share, once, then one column per branch, turns at the same
 // depth on the same row; replies in a row get a word-level diff against the first column, their
 // text and, when a Thinking block is opened, their reasoning alike.
+import { startCompareReview } from './review-compare.js';
 import { Socket } from './socket.js';
 import { latency, settingsText } from './format.js';
 import { applyDelta, applyFinished, applyReasoning, resumeFrame } from './stream.js';
@@ -125,6 +126,7 @@ diffToggle.addEventListener('change', render);
 
 const socket = new Socket(page.urls.socket, {
   onOpen: () => {
+    review.opened();
     connection.hidden = true;
     for (const turn of byId.values()) {
       if (turn.status === 'streaming') socket.send(resumeFrame(turn));
@@ -138,6 +140,7 @@ const socket = new Socket(page.urls.socket, {
           : 'Connection lost. Reconnecting…';
   },
   onMessage: (message) => {
+    if (review.handle(message)) return;
     if (message.type === 'delta' || message.type === 'reasoning') {
       const turn = byId.get(message.turn);
       if (!turn) return;
@@ -154,6 +157,9 @@ const socket = new Socket(page.urls.socket, {
     }
   },
 });
+
+// Each column's verdicts, comments and preferred branch (review-compare.js).
+const review = startCompareReview({ page });
 
 render();
 socket.connect();

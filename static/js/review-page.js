@@ -7,6 +7,7 @@
 //   socket frames → review.handle(frame); socket (re)opened → review.opened()
 import { ReviewApi } from './review-api.js';
 import { ReviewStore } from './review-store.js';
+import { markTree } from './review-tree.js';
 import { createReview } from './review.js';
 import { el } from './turns.js';
 
@@ -55,7 +56,9 @@ export function startReview({ summaryUrl, transcriptRoot, showBranch, currentTur
       mountAll(transcriptRoot);
       panel.init();
       updatePanel();
-      for (const listener of listeners) listener(store);
+      const tree = document.getElementById('tree-panel');
+      if (tree) markTree(tree, store);
+      for (const listener of listeners) listener(store, api);
     } catch (exc) {
       console.warn('Review could not load:', exc);
     }
@@ -137,7 +140,7 @@ export function startReview({ summaryUrl, transcriptRoot, showBranch, currentTur
       }
     },
     onReady(listener) {
-      if (store) listener(store);
+      if (store) listener(store, api);
       else listeners.add(listener);
     },
     goTo,
