@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings as django_settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 MAX_COMMENT_CHARS = 10_000
 
@@ -26,7 +27,8 @@ class Comment(models.Model):
     # removed since): shown instead of an author.
     author_name = models.CharField(max_length=150, blank=True)
     body = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # A default, not auto_now_add: an import keeps the time a comment was written.
+    created_at = models.DateTimeField(default=timezone.now)
     edited_at = models.DateTimeField(null=True, blank=True)
     # Deleted by its author: the body is gone; the comment stays only to hold its thread's replies.
     deleted_at = models.DateTimeField(null=True, blank=True)
@@ -63,7 +65,7 @@ class Verdict(models.Model):
     # An imported verdict whose person has no account here keeps their name.
     user_name = models.CharField(max_length=150, blank=True)
     value = models.SmallIntegerField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
