@@ -138,7 +138,7 @@ def test_markdown_export_includes_comments_when_asked(reviewed, personas):
 def test_forks_copy_no_review(reviewed, personas):
     conversation, q1, a1, a1b = reviewed
     response = signed_in(personas.bob).post(reverse("conversation_fork", args=[conversation.id, a1b.id]))
-    fork = Conversation.objects.get(pk=int(response.url.strip("/").split("/")[-1]))
+    fork = Conversation.objects.get(pk=int(response["Location"].strip("/").split("/")[-1]))
     link = make_link(conversation, personas.alice)
     shared = sharing.shared_fork(link=link, tree=sharing.shared_tree(link), turn_id=a1b.id, owner=personas.charlie)
     for copy in (fork, shared):
