@@ -87,13 +87,12 @@ def _with_role(rows, pk, user, need: Need, memberships: str):
     `viewers_may_review`, if that role allows `need`."""
     if not _signed_in(user):
         return None
-    workspace = memberships.removesuffix("memberships")  # "workspace__" or "" (a workspace itself)
+    through = memberships.removesuffix("memberships")  # "workspace__", or "" for a workspace itself
+    annotations = {"role": F(f"{memberships}__role")}
+    if through:  # a workspace has the field itself
+        annotations["viewers_may_review"] = F(f"{through}viewers_may_review")
     try:
-        row = (
-            rows.filter(pk=pk, **{f"{memberships}__user": user})
-            .annotate(role=F(f"{memberships}__role"), viewers_may_review=F(f"{workspace}viewers_may_review"))
-            .first()
-        )
+        row = rows.filter(pk=pk, **{f"{memberships}__user": user}).annotate(**annotations).first()
     except (ValueError, TypeError):
         return None
     if row is None or not allows(row.role, need, viewers_may_review=row.viewers_may_review):
