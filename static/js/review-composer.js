@@ -14,7 +14,7 @@ export function commentComposer({ members, me, label, submitLabel, value = '', o
   const listId = `${id}-mentions`;
   const box = el('textarea', {
     class: 'review-input', id, rows: '2', maxlength: '10000', placeholder: 'Comment… (Markdown; @ mentions a teammate)',
-    'aria-label': label, 'aria-autocomplete': 'list', 'aria-controls': listId, 'aria-expanded': 'false',
+    'aria-label': label, 'aria-autocomplete': 'list', 'aria-controls': listId,
   });
   box.value = value;
   const list = el('ul', { class: 'mention-list', id: listId, role: 'listbox', 'aria-label': 'Teammates to mention', hidden: true });
@@ -34,7 +34,6 @@ export function commentComposer({ members, me, label, submitLabel, value = '', o
 
   function close() {
     list.hidden = true;
-    box.setAttribute('aria-expanded', 'false');
     box.removeAttribute('aria-activedescendant');
     choices = [];
   }
@@ -46,7 +45,6 @@ export function commentComposer({ members, me, label, submitLabel, value = '', o
       text: `@${name}`,
     })));
     list.hidden = false;
-    box.setAttribute('aria-expanded', 'true');
     box.setAttribute('aria-activedescendant', `${listId}-${active}`);
   }
 

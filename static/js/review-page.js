@@ -108,6 +108,21 @@ export function startReview({ summaryUrl, transcriptRoot, showBranch, currentTur
     panel.root.querySelector('.open-threads')?.replaceChildren(...items);
     const empty = panel.root.querySelector('.open-threads-empty');
     if (empty) empty.hidden = threads.length > 0;
+    // Who prefers which branch: each links to its branch.
+    const preferences = [...store.preferences.values()].sort((a, b) => String(a.at).localeCompare(String(b.at)));
+    panel.root.querySelector('.preferred-branches')?.replaceChildren(...preferences.map((p) => el('li', { class: 'preferred-branch' },
+      el('a', {
+        href: api.turnUrl(p.turn),
+        onclick: (event) => {
+          if (event.metaKey || event.ctrlKey || event.shiftKey) return;
+          event.preventDefault();
+          showBranch(p.turn, { focus: true });
+        },
+      }, el('strong', { text: p.user }), ` prefers the branch to turn ${p.turn}`),
+      el('span', { class: 'muted small', text: p.at ? ` · ${new Date(p.at).toLocaleString()}` : '' }))));
+    const none = panel.root.querySelector('.preferred-empty');
+    if (none) none.hidden = preferences.length > 0;
+    if (panel.button) panel.button.dataset.preferences = String(preferences.length);
   }
 
   function goTo(thread) {

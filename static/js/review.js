@@ -76,7 +76,7 @@ export function createReview({ store, api }) {
       }, list.length ? el('span', { class: 'count', text: String(list.length) }) : null);
       return tooltip(button, list.length ? `${word} by ${names(list, 6)}` : disabled ? '' : word);
     };
-    return [make(1, 'thumbs-up', v.up, 'Good reply'), make(-1, 'thumbs-down', v.down, 'Bad reply')];
+    return [make(1, 'thumbs-up', v.up, 'Thumbs up'), make(-1, 'thumbs-down', v.down, 'Thumbs down')];
   }
 
   function preferButton(turn) {
@@ -146,7 +146,7 @@ export function createReview({ store, api }) {
     if (store.canReview && replyForms.has(thread.id)) {
       node.append(replyForms.get(thread.id).form);
     } else if (store.canReview) {
-      const replyButton = el('button', { type: 'button', class: 'link-button small reply-button' }, icon('corner-down-right'), ' Reply');
+      const replyButton = el('button', { type: 'button', class: 'link-button small reply-button' }, icon('corner-down-right'), ' Reply in thread');
       replyButton.addEventListener('click', () => {
         const done = () => { replyForms.delete(thread.id); redraw(turnId); };
         const composer = commentComposer({
