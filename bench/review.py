@@ -78,7 +78,8 @@ def build(turns: int, comments: int) -> dict:
 
 
 def measure(turns: int, comments: int, runs: int) -> dict:
-    from django.db import connection
+    from django.core.signals import request_finished
+    from django.db import close_old_connections, connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
@@ -91,8 +92,13 @@ def measure(turns: int, comments: int, runs: int) -> dict:
     for name, url in (("page", f"/c/{world['conversation'].id}/"),
                       ("summary", f"/c/{world['conversation'].id}/review.json")):
         client.get(url)  # warm the session and caches
-        with CaptureQueriesContext(connection) as queries:
-            response = client.get(url)
+        # Counted on one connection: a request's end would otherwise close it, and its log with it.
+        request_finished.disconnect(close_old_connections)
+        try:
+            with CaptureQueriesContext(connection) as queries:
+                response = client.get(url)
+        finally:
+            request_finished.connect(close_old_connections)
         assert response.status_code == 200
         samples = []
         for _ in range(runs):

@@ -26,6 +26,27 @@ def shot(page, name: str) -> None:
         page.screenshot(path=f"{SHOTS}/{name}.png", full_page=False)
 
 
+def every_size(alice, bob, base: str, side_id: str) -> None:
+    """Each page of the story at 390, 768 and 1280 px, light and dark."""
+    alice.locator("#tree-toggle").click()  # closed again
+    compare_url = bob.url
+    for scheme in ("light", "dark"):
+        for width in (390, 768, 1280):
+            for page in (alice, bob):
+                page.emulate_media(color_scheme=scheme)
+                page.set_viewport_size({"width": width, "height": 860})
+            alice.locator(f'article[data-turn="{side_id}"] .review-threads').scroll_into_view_if_needed()
+            shot(alice, f"conversation-thread-{width}-{scheme}")
+            alice.locator("#review-threads-toggle").click()
+            shot(alice, f"conversation-panel-{width}-{scheme}")
+            alice.keyboard.press("Escape")
+            bob.goto(compare_url)
+            expect(bob.locator(".review-column")).to_have_count(2)
+            shot(bob, f"compare-{width}-{scheme}")
+            bob.goto(base + "/inbox/")
+            shot(bob, f"inbox-{width}-{scheme}")
+
+
 def test_two_teammates_review_a_side_branch_live(browser, live_server_url):
     alice, bob = new_page(browser), new_page(browser)
     try:
@@ -104,7 +125,8 @@ def test_two_teammates_review_a_side_branch_live(browser, live_server_url):
         # alice sees who prefers which branch, live: in the panel and on the tree map.
         alice.locator("#review-threads-toggle").click()
         panel = alice.locator("#review-panel")
-        expect(panel.locator(".preferred-branch")).to_contain_text(f"{bob_name} prefers the branch to turn {other_tip}")
+        expect(panel.locator(".preferred-branch")).to_contain_text(f"{bob_name} prefers the branch ending")
+        expect(panel.locator(".preferred-branch a")).to_have_attribute("href", re.compile(rf"/t/{other_tip}/$"))
         expect(panel.locator(".open-thread")).to_have_count(1)
         shot(alice, "alice-panel")
         alice.keyboard.press("Escape")
@@ -113,6 +135,9 @@ def test_two_teammates_review_a_side_branch_live(browser, live_server_url):
         expect(alice.locator(f'#tree-panel g[data-turn-id="{side_id}"]')).to_have_attribute("data-review-open", "")
         shot(alice, "alice-tree")
         assert axe_violations(alice, include="#transcript") == []
+        assert axe_violations(bob, include="main") == []
+        if SHOTS:
+            every_size(alice, bob, live_server_url, side_id)
         for page in (alice, bob):
             assert page.errors == []
     finally:

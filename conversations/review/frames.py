@@ -60,9 +60,10 @@ def verdicts_frame(turn_id: int, verdicts: dict) -> dict:
     return {"type": "review.verdicts", "turn": turn_id, "verdicts": verdicts}
 
 
-def preference_frame(user: str, turn_id: int | None, at: datetime | None) -> dict:
-    """`review.preference`: the branch `user` prefers now (ending at `turn_id`), or none."""
-    return {"type": "review.preference", "user": user, "turn": turn_id, "at": _iso(at)}
+def preference_frame(user: str, turn_id: int | None, at: datetime | None, excerpt: str = "") -> dict:
+    """`review.preference`: the branch `user` prefers now (ending at `turn_id`, which begins with
+    `excerpt`), or none."""
+    return {"type": "review.preference", "user": user, "turn": turn_id, "at": _iso(at), "excerpt": excerpt}
 
 
 def inbox_frame(unread: int) -> dict:

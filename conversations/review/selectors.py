@@ -14,6 +14,7 @@ from conversations.review.frames import _iso, author_name, comment_payload
 from conversations.review.models import Comment, Notification, Preference, Verdict
 
 EXCERPT_CHARS = 140
+PREFERENCE_CHARS = 80
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
@@ -91,8 +92,10 @@ def preferences_of(conversation_id: int) -> list[dict]:
     """Who prefers which branch (named by its last turn), and since when."""
     rows = Preference.objects.filter(conversation_id=conversation_id).order_by("created_at", "id")
     return [
-        {"user": username or name, "turn": turn_id, "at": _iso(at)}
-        for turn_id, username, name, at in rows.values_list("turn_id", "user__username", "user_name", "created_at")
+        {"user": username or name, "turn": turn_id, "at": _iso(at), "excerpt": excerpt(content, PREFERENCE_CHARS)}
+        for turn_id, username, name, at, content in rows.values_list(
+            "turn_id", "user__username", "user_name", "created_at", "turn__content"
+        )
     ]
 
 

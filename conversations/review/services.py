@@ -65,7 +65,7 @@ def _clean_body(body) -> str:
 
 
 def _turn(conversation, turn_id) -> Turn:
-    turn = Turn.objects.filter(pk=turn_id, conversation_id=conversation.id).only("id", "role").first() \
+    turn = Turn.objects.filter(pk=turn_id, conversation_id=conversation.id).only("id", "role", "content").first() \
         if isinstance(turn_id, int) and not isinstance(turn_id, bool) else None
     if turn is None:
         raise ServiceError(f"Turn {turn_id} does not exist in this conversation.", code="not_found")
@@ -239,6 +239,7 @@ def preference_set(*, conversation, user, turn_id) -> Preference | None:
             user.get_username(),
             preference.turn_id if preference else None,
             preference.created_at if preference else None,
+            selectors.excerpt(turn.content, selectors.PREFERENCE_CHARS) if preference else "",
         )
         _broadcast(conversation.id, frame)
     return preference

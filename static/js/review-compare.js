@@ -55,7 +55,7 @@ export function startCompareReview({ page }) {
             el('span', { 'aria-label': `${down} marked bad` }, icon('thumbs-down'), ` ${down}`), ' · ',
             el('span', { 'aria-label': `${comments} comments` }, icon('message-square'), ` ${comments}`))),
         el('div', { class: `small review-column-preferred${by.length ? '' : ' muted'}`,
-          text: by.length ? `Preferred by ${names(by, 6)}` : 'No one prefers this branch yet.' }),
+          text: by.length ? `Preferred by ${names(by.map((n) => (n === store.me ? 'you' : n)), 6)}` : 'No one prefers this branch yet.' }),
         error);
     }
 

@@ -118,7 +118,7 @@ export function startReview({ summaryUrl, transcriptRoot, showBranch, currentTur
           event.preventDefault();
           showBranch(p.turn, { focus: true });
         },
-      }, el('strong', { text: p.user }), ` prefers the branch to turn ${p.turn}`),
+      }, el('strong', { text: p.user === store.me ? 'You' : p.user }), ` ${p.user === store.me ? 'prefer' : 'prefers'} the branch ending “${p.excerpt || `turn ${p.turn}`}”`),
       el('span', { class: 'muted small', text: p.at ? ` · ${new Date(p.at).toLocaleString()}` : '' }))));
     const none = panel.root.querySelector('.preferred-empty');
     if (none) none.hidden = preferences.length > 0;

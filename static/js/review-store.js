@@ -88,7 +88,7 @@ export class ReviewStore {
         return true;
       case 'review.preference':
         if (frame.turn == null) this.preferences.delete(frame.user);
-        else this.preferences.set(frame.user, { user: frame.user, turn: frame.turn, at: frame.at });
+        else this.preferences.set(frame.user, { user: frame.user, turn: frame.turn, at: frame.at, excerpt: frame.excerpt || '' });
         this.changed({ kind: 'preference', user: frame.user, turn: frame.turn });
         return true;
       default:

@@ -82,13 +82,16 @@ export function createReview({ store, api }) {
   function preferButton(turn) {
     const by = store.preferredBy(turn.id);
     const mine = store.myPreference() === turn.id;
-    const button = iconButton('star', mine ? 'Preferred branch (yours): click to withdraw' : 'Prefer this branch', {
+    // Its name is what it says (pressed: this person prefers it).
+    const shown = by.map((name) => (name === store.me ? 'you' : name));
+    const button = el('button', {
+      type: 'button',
       class: `button ghost compact review-button prefer${by.length ? ' preferred' : ''}`,
       'aria-pressed': mine ? 'true' : 'false',
       disabled: !store.canReview,
       onclick: () => act(turn.id, () => api.prefer(mine ? null : turn.id)),
-    }, el('span', { class: 'prefer-label', text: by.length ? `Preferred by ${names(by)}` : 'Prefer' }));
-    return tooltip(button, by.length ? `The branch ending here is preferred by ${names(by, 8)}` : 'Prefer the branch that ends here');
+    }, icon('star'), el('span', { class: 'prefer-label', text: by.length ? `Preferred by ${names(shown)}` : 'Prefer this branch' }));
+    return tooltip(button, mine ? 'Your preferred branch ends here: press again to withdraw' : 'Prefer the branch that ends here');
   }
 
   function commentsButton(turn) {
