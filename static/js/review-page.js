@@ -136,6 +136,20 @@ export function startReview({ summaryUrl, transcriptRoot, showBranch, currentTur
     showBranch(thread.turn, { focus: true });
   }
 
+  // The Export menu's "This branch with comments": the Markdown link's twin, following its branch.
+  const markdown = document.getElementById('export-markdown');
+  if (markdown) {
+    const twin = el('a', { role: 'menuitem', id: 'export-markdown-comments', href: '#', download: true, text: 'This branch with comments (Markdown)' });
+    const follow = () => {
+      const href = markdown.getAttribute('href');
+      twin.href = href && href !== '#' ? `${href}?comments=1` : '#';
+      twin.setAttribute('aria-disabled', markdown.getAttribute('aria-disabled') || 'false');
+    };
+    markdown.after(twin);
+    follow();
+    new MutationObserver(follow).observe(markdown, { attributes: true, attributeFilter: ['href', 'aria-disabled'] });
+  }
+
   start();
 
   return {
