@@ -81,6 +81,19 @@ def test_two_teammates_review_a_side_branch_live(browser, live_server_url):
         expect(side_reply.locator(".review-button.comments .count")).to_have_text("1")
         shot(alice, "alice-asks")
 
+        # A comment is Markdown through the one sanitised renderer: nothing in it runs or loads.
+        dialogs: list[str] = []
+        alice.on("dialog", lambda dialog: dialogs.append(dialog.message))
+        prompt = alice.locator("article.turn-user").first
+        prompt.locator(".review-button.comments").click()
+        prompt.locator(".review-threads textarea").fill(
+            '<img src=x onerror=alert(1)> [click](javascript:alert(2)) <script>alert(3)</script> `code`')
+        prompt.get_by_role("button", name="Comment", exact=True).click()
+        hostile = prompt.locator(".comment-body").first
+        expect(hostile.locator("code")).to_have_text("code")
+        expect(hostile.locator("img, script, a[href^='javascript']")).to_have_count(0)
+        assert dialogs == []
+
         # bob's badge counts it at once, without a reload; his inbox lists it.
         expect(bob.locator("#inbox-count")).to_have_text("1")
         bob.locator("#inbox-link").click()
@@ -117,7 +130,7 @@ def test_two_teammates_review_a_side_branch_live(browser, live_server_url):
         other = next(i for i in range(2) if columns.nth(i).get_attribute("data-review-tip") != side_id)
         other_tip = columns.nth(other).get_attribute("data-review-tip")
         columns.nth(other).get_by_role("button", name="Prefer this branch").click()
-        expect(columns.nth(other)).to_contain_text(f"Preferred by {bob_name}")
+        expect(columns.nth(other)).to_contain_text("Preferred by you")
         expect(columns.nth(other).locator("button[aria-pressed=true]")).to_have_count(1)
         shot(bob, "bob-compare")
         assert other_column is not None
@@ -127,7 +140,7 @@ def test_two_teammates_review_a_side_branch_live(browser, live_server_url):
         panel = alice.locator("#review-panel")
         expect(panel.locator(".preferred-branch")).to_contain_text(f"{bob_name} prefers the branch ending")
         expect(panel.locator(".preferred-branch a")).to_have_attribute("href", re.compile(rf"/t/{other_tip}/$"))
-        expect(panel.locator(".open-thread")).to_have_count(1)
+        expect(panel.locator(".open-thread")).to_have_count(2)  # the question and the hostile one
         shot(alice, "alice-panel")
         alice.keyboard.press("Escape")
         alice.locator("#tree-toggle").click()

@@ -210,3 +210,38 @@ def test_a_branch_link_shows_only_its_turns_comments(world):
     link.save(update_fields=["include_comments"])
     page = client_for(ANON, world).get(f"/s/{link.token}/").content.decode()
     assert "mine" in page and COMMENT_TEXT not in page
+
+
+# --- the settings that decide who sees and writes review ---------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_link_is_made_with_comments_and_names_as_its_maker_chooses(world):
+    from conversations.models import ShareLink
+
+    client = client_for(OWNER, world)
+    path = f"/c/{world.conv.id}/share/"
+    made = client.post(path, {"scope": "conversation", "mode": "live", "audience": "anyone",
+                              "include_comments": "1", "comment_names": "usernames"})
+    assert made.status_code == 201, made.content
+    assert (made.json()["include_comments"], made.json()["comment_names"]) == (True, "usernames")
+    plain = client.post(path, {"scope": "conversation", "mode": "snapshot", "audience": "anyone"}).json()
+    assert (plain["include_comments"], plain["comment_names"]) == (False, "teammates")
+    before = ShareLink.objects.count()
+    for bad in ({"include_comments": "perhaps"}, {"comment_names": "real names"}):
+        refused = client.post(path, {"scope": "conversation", "mode": "live", "audience": "anyone", **bad})
+        assert refused.status_code == 400 and refused.json()["error"]
+    assert ShareLink.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_the_workspace_switch_turns_viewers_review_off_and_on(world):
+    client = client_for(OWNER, world)
+    assert client.post(f"/w/{world.team.id}/review/", {}).status_code == 302
+    assert setting(world) is False
+    page = client.get(f"/w/{world.team.id}/").content.decode()
+    assert 'name="viewers_may_review"' in page and "checked" not in page.split('name="viewers_may_review"')[1][:40]
+    assert client.post(f"/w/{world.team.id}/review/", {"viewers_may_review": "1"}).status_code == 302
+    assert setting(world) is True
+    # An editor sees no switch.
+    assert 'name="viewers_may_review"' not in client_for(EDITOR, world).get(f"/w/{world.team.id}/").content.decode()
