@@ -45,6 +45,15 @@ def every_size(alice, bob, base: str, side_id: str) -> None:
             shot(bob, f"compare-{width}-{scheme}")
             bob.goto(base + "/inbox/")
             shot(bob, f"inbox-{width}-{scheme}")
+            alice.get_by_role("button", name="Share").click()
+            alice.locator("dialog[open] input[name=include_comments]").scroll_into_view_if_needed()
+            shot(alice, f"share-dialog-{width}-{scheme}")
+            alice.keyboard.press("Escape")
+    conversation = alice.url
+    alice.get_by_role("link", name="Members").click()
+    alice.locator("#review-setting-form").scroll_into_view_if_needed()
+    shot(alice, "workspace-setting-1280-dark")
+    alice.goto(conversation)
 
 
 def test_two_teammates_review_a_side_branch_live(browser, live_server_url):
