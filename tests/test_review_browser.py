@@ -152,6 +152,16 @@ def test_two_teammates_review_a_side_branch_live(browser, live_server_url):
         expect(panel.locator(".open-thread")).to_have_count(2)  # the question and the hostile one
         shot(alice, "alice-panel")
         alice.keyboard.press("Escape")
+
+        # From the other branch, an open thread in the panel opens its turn in its branch.
+        alice.locator(".siblings").get_by_role("button", name="Previous version").click()
+        expect(alice.locator(".sibling-count")).to_have_text("1 / 2")
+        expect(alice.locator(f'article[data-turn="{side_id}"]')).to_have_count(0)
+        alice.locator("#review-threads-toggle").click()
+        panel.locator(".open-thread a").filter(has_text="caching").click()
+        expect(alice).to_have_url(re.compile(rf"/t/{side_id}/$"))
+        expect(alice.locator(f'article[data-turn="{side_id}"] .thread').first).to_contain_text("It ran out of budget")
+        alice.locator("#review-threads-toggle").click()
         alice.locator("#tree-toggle").click()
         expect(alice.locator(f'#tree-panel g[data-turn-id="{other_tip}"]')).to_have_attribute("data-preferred", "")
         expect(alice.locator(f'#tree-panel g[data-turn-id="{side_id}"]')).to_have_attribute("data-review-open", "")
