@@ -2,6 +2,7 @@
 // the catalogue marks as a reasoning model gets its own setting: a reasoning effort ("effort") or
 // a thinking budget in tokens ("budget"); other models never see either.
 import { preview, reasoningKind, settingsForModel } from './format.js';
+import { icon } from './icons.js';
 import { el } from './turns.js';
 
 const STORAGE_KEY = 'workbench.composer';
@@ -100,7 +101,7 @@ export class Composer {
     select.value = this.model.value;
     const temperature = el('input', { type: 'number', class: 'variant-temperature', min: '0', max: '2', step: '0.1', placeholder: 'temp', 'aria-label': 'Temperature' });
     const row = el('div', { class: 'variant' }, 'and ', select, temperature,
-      el('button', { type: 'button', class: 'icon-button', 'aria-label': 'Remove this model', onclick: () => { row.remove(); this.updateVariantHint(); }, text: '×' }));
+      el('button', { type: 'button', class: 'button ghost compact icon-only', 'aria-label': 'Remove this model', onclick: () => { row.remove(); this.updateVariantHint(); } }, icon('x')));
     this.variantsBox.append(row);
     this.updateVariantHint();
     select.focus();
