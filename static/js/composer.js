@@ -51,6 +51,8 @@ export class Composer {
     this.reasoningEffort.value = saved.reasoning_effort || '';
     this.thinkingBudget.value = saved.thinking_budget ?? '';
     this.showReasoningSettings();
+    // A phone's box is one short line: the hint about Enter would only be cut off.
+    if (window.matchMedia('(max-width: 599.98px)').matches) this.prompt.placeholder = 'Message the model…';
     if (!this.page.models.length) {
       this.showError(this.page.local_model_problem || 'No model is configured.');
       this.prompt.disabled = true;
