@@ -81,7 +81,8 @@ def assert_fits(page, width: int) -> None:
                     && !el.closest('[inert], .sidebar:not(.open)') && !inScroller(el))
                 .map((el) => [el, el.getBoundingClientRect()])
                 .filter(([, box]) => box.width > 1 && (box.left < -0.5 || box.right > width + 0.5))
-                .map(([el, box]) => `${el.tagName}#${el.id}.${el.className} ${Math.round(box.left)}–${Math.round(box.right)}`);
+                .map(([el, box]) => `${el.tagName}#${el.id}.${el.className} ${Math.round(box.left)}–`
+                    + `${Math.round(box.right)}`);
         }""",
         width,
     )
