@@ -110,6 +110,9 @@ def test_the_drawer_on_a_phone_leads_to_another_conversation(browser, live_serve
         for name in ("New conversation", "Import…", "Members", "Shared links"):
             expect(sidebar.get_by_role("link", name=name)).to_be_visible()
         assert page.evaluate("document.querySelector('main').inert")
+        for _ in range(4):  # the keyboard stays in the drawer
+            page.keyboard.press("Shift+Tab")
+            assert page.evaluate("document.getElementById('sidebar').contains(document.activeElement)")
         assert_fits(page, 390)
         page.screenshot(path=SHOTS / "drawer-390-light.png")
 
@@ -179,6 +182,14 @@ def test_the_composer_and_top_bar_fit_a_phone(browser, live_server_url, seeded):
         assert_fits(page, 390)
         expect(send).to_have_text("Send to 3")
         page.screenshot(path=SHOTS / "composer-open-390-light.png")
+
+        # Someone else here shows as a dot on "More" while the list behind it is folded.
+        more = page.get_by_role("button", name="More")
+        expect(more).not_to_have_class(re.compile("has-presence"))
+        page.evaluate("document.getElementById('presence').hidden = false")
+        expect(more).to_have_class(re.compile("has-presence"))
+        page.evaluate("document.getElementById('presence').hidden = true")
+        expect(more).not_to_have_class(re.compile("has-presence"))
 
         # The title keeps the bar: the page's actions fold behind "More", the search box behind a button.
         for hidden in ("#share-button", "#tree-toggle", "#export-menu", ".topbar-search"):
@@ -262,14 +273,23 @@ def test_every_everyday_page_fits(browser, live_server_url, seeded, size, scheme
             assert_fits(page, width)
             page.screenshot(path=SHOTS / f"{name}-{width}-{scheme}.png")
             assert axe_violations(page) == [], name
-            if size == "phone" and name == "conversation":
+            if name != "conversation":
+                continue
+            if size == "phone":
+                page.get_by_role("button", name="More").click()
+                assert_fits(page, width)
+                page.screenshot(path=SHOTS / f"more-{width}-{scheme}.png")
+                page.keyboard.press("Escape")
+            page.locator("#account-menu > summary").click()
+            expect(page.get_by_role("button", name="Sign out")).to_be_in_viewport(ratio=1)
+            page.screenshot(path=SHOTS / f"account-{width}-{scheme}.png")
+            page.keyboard.press("Escape")
+            if size != "desktop":
                 page.get_by_role("button", name="Conversations", exact=True).click()
                 expect(page.locator("#sidebar")).to_be_in_viewport(ratio=1)
+                assert_fits(page, width)
                 page.screenshot(path=SHOTS / f"drawer-{width}-{scheme}.png")
-            if size == "tablet" and name == "conversation":
-                page.get_by_role("button", name="Conversations", exact=True).click()
-                expect(page.locator("#sidebar")).to_be_in_viewport(ratio=1)
-                page.screenshot(path=SHOTS / f"drawer-{width}-{scheme}.png")
+                assert axe_violations(page) == [], "drawer"
         assert page.errors == []
     finally:
         page.context.close()
