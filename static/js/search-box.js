@@ -12,14 +12,12 @@ const folded = document.getElementById('topbar-search');
 function unfold() {
   folded.classList.add('open');
   toggle.setAttribute('aria-expanded', 'true');
-  document.body.classList.add('searching');
 }
 
 function fold({ focusToggle = false } = {}) {
   if (!folded.classList.contains('open')) return;
   folded.classList.remove('open');
   toggle.setAttribute('aria-expanded', 'false');
-  document.body.classList.remove('searching');
   if (focusToggle) toggle.focus();
 }
 
