@@ -4,7 +4,8 @@
 //
 // A dollar sign is money far more often than math, so $…$ follows Pandoc's rule: the opening $ has a
 // non-space character right after it, the closing $ a non-space character right before it and no
-// digit right after it. "$5 and $10" stays text; "$x$" and "$x^2 + 1$" are math.
+// digit right after it. "$5 and $10" stays text; "$x$" and "$x^2 + 1$" are math. Inline math
+// holds no backtick: a code span ("`$x$`") is never the end of a formula begun before it.
 
 const SPACE = /\s/;
 const DIGIT = /[0-9]/;
@@ -23,7 +24,9 @@ export function inlineMath(src, pos, max = src.length) {
   if (first !== '$') return null;
   if (second === '$') return delimited(src, pos + 2, '$$', true, max);
   if (second === undefined || pos + 1 >= max || SPACE.test(second)) return null;
-  for (let close = src.indexOf('$', pos + 1); close >= 0 && close < max; close = src.indexOf('$', close + 1)) {
+  const tick = src.indexOf('`', pos + 1);
+  const limit = tick >= 0 && tick < max ? tick : max;
+  for (let close = src.indexOf('$', pos + 1); close >= 0 && close < limit; close = src.indexOf('$', close + 1)) {
     if (src[close - 1] === '\\') continue; // an escaped dollar inside the math
     if (SPACE.test(src[close - 1])) continue;
     if (close + 1 < max && DIGIT.test(src[close + 1])) continue;
@@ -36,7 +39,7 @@ function delimited(src, start, closer, display, max) {
   const close = src.indexOf(closer, start);
   if (close < 0 || close + closer.length > max) return null;
   const tex = src.slice(start, close);
-  if (!tex.trim()) return null;
+  if (!tex.trim() || tex.includes('`')) return null;
   return { tex, display, end: close + closer.length };
 }
 

@@ -4,10 +4,16 @@ import { describe, test } from 'node:test';
 
 import { inlineMath, mathBlock } from '../../static/js/math.js';
 
-// Every piece of inline math in `text`, scanning as the renderer does: left to right, past each.
+// Every piece of inline math in `text`, scanning as the renderer does: left to right, past each,
+// and past code spans (markdown-it's backtick rule reads them first).
 function allInline(text) {
   const found = [];
   for (let pos = 0; pos < text.length; pos++) {
+    if (text[pos] === '`') {
+      const close = text.indexOf('`', pos + 1);
+      if (close >= 0) pos = close;
+      continue;
+    }
     const math = inlineMath(text, pos);
     if (math) {
       found.push(math.display ? `[${math.tex}]` : math.tex);
@@ -36,6 +42,13 @@ describe('dollar signs', () => {
   test('an escaped dollar neither opens nor closes', () => {
     assert.deepEqual(allInline('\\$x$ costs'), []);
     assert.deepEqual(allInline('$a \\$ b$'), ['a \\$ b']);
+  });
+
+  test('a code span is never the end of a formula', () => {
+    assert.deepEqual(allInline('It costs $5 and $10; `$x$` is code.'), []);
+    assert.deepEqual(allInline('$a `b$` c$'), []);
+    assert.deepEqual(allInline('\\(a `b\\) c`'), []);
+    assert.deepEqual(allInline('$$a `b$$`'), []);
   });
 
   test('a closing $ followed by a digit does not close', () => {
