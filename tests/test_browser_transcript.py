@@ -358,12 +358,16 @@ def test_transcript_screenshots(page, workbench_server, scheme, tmp_path):
         reply = replies(page).first
         reply.scroll_into_view_if_needed()
         page.screenshot(path=str(folder / f"transcript-{width}-{scheme}.png"))
-        reply.get_by_role("button", name="More actions").focus()
+        more = reply.get_by_role("button", name="More actions")
+        more.evaluate("b => b.scrollIntoView({block: 'center'})")
+        more.focus()
         page.keyboard.press("Enter")
         expect(reply.get_by_role("menu")).to_be_visible()
+        page.wait_for_timeout(300)  # the actions fade in
         page.screenshot(path=str(folder / f"menu-{width}-{scheme}.png"))
         page.keyboard.press("Escape")
         page.get_by_role("button", name="Keyboard shortcuts").click()
+        page.wait_for_timeout(200)
         page.screenshot(path=str(folder / f"shortcuts-{width}-{scheme}.png"))
         page.keyboard.press("Escape")
         # Nothing in the transcript reaches past the window's edge (the composer is laid out apart).
