@@ -51,7 +51,8 @@ UNSAFE = """() => {
     const tags = ['script', 'iframe', 'img', 'object', 'embed', 'form', 'input', 'style', 'link', 'meta', 'base',
                   'video', 'audio', 'source', 'template', 'noscript', 'marquee', 'isindex', 'x'];
     const icon = (svg) => svg.matches('svg.icon') && svg.children.length === 1
-        && svg.firstElementChild.localName === 'use' && /^#i-[a-z0-9-]+$/.test(svg.firstElementChild.getAttribute('href'));
+        && svg.firstElementChild.localName === 'use'
+        && /^#i-[a-z0-9-]+$/.test(svg.firstElementChild.getAttribute('href'));
     for (const node of document.querySelectorAll('#transcript *, .columns *')) {
         const tag = node.localName;
         if (tags.includes(tag)) found.push(tag);
@@ -60,8 +61,10 @@ UNSAFE = """() => {
             if (/^\\s*(javascript|vbscript|data):/i.test(attr.value)) found.push(`${tag}[${attr.name}=${attr.value}]`);
         }
         if (tag === 'svg' && !icon(node) && !node.closest('.katex-html')) found.push('svg outside a formula');
-        if (node.closest('svg') && !node.closest('.katex-html') && !icon(node.closest('svg'))) found.push(`${tag} in svg`);
-        if (node.closest('.katex-html svg') && !['svg', 'path', 'line', 'g', 'rect'].includes(tag)) found.push(`${tag} in KaTeX`);
+        const drawing = node.closest('svg');
+        if (drawing && !node.closest('.katex-html') && !icon(drawing)) found.push(`${tag} in svg`);
+        const drawn = ['svg', 'path', 'line', 'g', 'rect'];
+        if (node.closest('.katex-html svg') && !drawn.includes(tag)) found.push(`${tag} in KaTeX`);
     }
     return found;
 }"""
