@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.axe import axe_violations
 from tests.conftest import PASSWORD
 from tests.test_browser import choose_model, replies, send, sign_up, start_conversation
 
@@ -350,7 +351,8 @@ OVERFLOWING = """width => [...document.querySelectorAll('#transcript *')]
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_transcript_screenshots(page, workbench_server, scheme, tmp_path):
     """The page with a long reply of code and math, its open menu, and the list of shortcuts, at
-    phone, tablet and desktop widths: each saved (WORKBENCH_SHOTS names a folder to keep them in)."""
+    phone, tablet and desktop widths: each saved (WORKBENCH_SHOTS names a folder to keep them in),
+    each without an accessibility violation (axe-core, WCAG 2.1 AA)."""
     folder = Path(os.environ.get("WORKBENCH_SHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     page.emulate_media(color_scheme=scheme)
@@ -362,6 +364,7 @@ def test_transcript_screenshots(page, workbench_server, scheme, tmp_path):
         reply = replies(page).first
         reply.scroll_into_view_if_needed()
         page.screenshot(path=str(folder / f"transcript-{width}-{scheme}.png"))
+        assert axe_violations(page, include="#transcript") == []
         more = reply.get_by_role("button", name="More actions")
         more.evaluate("b => b.scrollIntoView({block: 'center'})")
         more.focus()
@@ -369,10 +372,12 @@ def test_transcript_screenshots(page, workbench_server, scheme, tmp_path):
         expect(reply.get_by_role("menu")).to_be_visible()
         page.wait_for_timeout(300)  # the actions fade in
         page.screenshot(path=str(folder / f"menu-{width}-{scheme}.png"))
+        assert axe_violations(page, include=".action-menu-items:not([hidden])") == []
         page.keyboard.press("Escape")
         page.get_by_role("button", name="Keyboard shortcuts").click()
         page.wait_for_timeout(200)
         page.screenshot(path=str(folder / f"shortcuts-{width}-{scheme}.png"))
+        assert axe_violations(page, include="#shortcuts-dialog") == []
         page.keyboard.press("Escape")
         # Nothing in the transcript reaches past the window's edge (the composer is laid out apart).
         assert page.evaluate(OVERFLOWING, width) == []
