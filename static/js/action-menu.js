@@ -10,10 +10,14 @@ let openOne = null; // the menu that is open, if any: one at a time
 
 /**
  * `items()` gives the entries, each {label, icon, onSelect, danger, separated, action}: `separated`
- * draws a rule above it, `action` becomes its data-action. `floor()` gives the y (px, viewport) the
- * menu must not reach below, e.g. the top of a sticky composer; it opens upwards when it would.
+ * draws a rule above it, `action` becomes its data-action. `floor()` and `ceiling()` give the y (px,
+ * viewport) the menu must stay between, e.g. the top of a sticky composer and the bottom of a
+ * sticky bar: it opens upwards when there is more room above, and the page scrolls as little as
+ * it takes to show it whole.
  */
-export function menuButton({ label = 'More actions', menuLabel, items, floor = () => window.innerHeight }) {
+export function menuButton({
+  label = 'More actions', menuLabel, items, floor = () => window.innerHeight, ceiling = () => 0,
+}) {
   const id = `action-menu-${++made}`;
   const button = el('button', {
     type: 'button',
@@ -30,7 +34,8 @@ export function menuButton({ label = 'More actions', menuLabel, items, floor = (
   const entries = () => [...menu.querySelectorAll('[role=menuitem]')];
   const focusAt = (index) => {
     const all = entries();
-    if (all.length) all[(index + all.length) % all.length].focus();
+    // Without preventScroll, Chromium centres an item it focuses outside the view, menu and all.
+    if (all.length) all[(index + all.length) % all.length].focus({ preventScroll: true });
   };
 
   function fill() {
@@ -58,9 +63,13 @@ export function menuButton({ label = 'More actions', menuLabel, items, floor = (
     menu.hidden = false;
     button.setAttribute('aria-expanded', 'true');
     root.classList.remove('up');
-    const below = floor() - button.getBoundingClientRect().bottom;
-    const above = button.getBoundingClientRect().top;
+    const at = button.getBoundingClientRect();
+    const below = floor() - at.bottom;
+    const above = at.top - ceiling();
     if (menu.offsetHeight > below && above > below) root.classList.add('up');
+    const box = menu.getBoundingClientRect();
+    if (box.top < ceiling()) window.scrollBy(0, box.top - ceiling() - 8);
+    else if (box.bottom > floor()) window.scrollBy(0, Math.min(box.bottom - floor() + 8, box.top - ceiling()));
     openOne = close;
     document.addEventListener('pointerdown', outside, true);
     focusAt(focusIndex);

@@ -63,6 +63,7 @@ export class TurnActions {
       menuLabel: turn.role === 'user' ? 'Actions on this prompt' : 'Actions on this reply',
       items: () => this.actions(turn).map((a) => ({ ...a, onSelect: a.run })),
       floor: this.floor,
+      ceiling: () => document.querySelector('.topbar')?.getBoundingClientRect().bottom ?? 0,
     });
     return [...buttons, menu];
   }
