@@ -63,7 +63,7 @@ def test_a_word_from_an_old_side_branch_opens_that_branch_at_that_turn(page, liv
     # Change one's mind: the first prompt edited; the zanzibar branch is now a side branch.
     first = turns(page).nth(0)
     first.hover()
-    first.get_by_role("button", name="✎ Edit").click()
+    first.get_by_role("button", name="Edit", exact=True).click()
     page.locator(".edit-box").fill("plan a week in lisbon instead")
     page.get_by_role("button", name="Save & send").click()
     expect(turns(page).nth(0).locator(".sibling-count")).to_have_text("2 / 2")
