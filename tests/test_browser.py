@@ -44,6 +44,12 @@ def replies(page):
     return page.locator("article.turn-assistant")
 
 
+def turn_action(article, name: str) -> None:
+    """Runs one of a turn's actions from its "More actions" menu."""
+    article.get_by_role("button", name="More actions").click()
+    article.get_by_role("menuitem", name=name, exact=True).click()
+
+
 def test_converse_stream_stop_reload_and_switch_siblings(page, live_server_url):
     sign_up(page, live_server_url)
     start_conversation(page)
@@ -99,7 +105,7 @@ def test_converse_stream_stop_reload_and_switch_siblings(page, live_server_url):
 
     # Regenerate the third reply: a sibling streams, then switch between the two.
     choose_model(page, "fake-model")
-    replies(page).nth(2).get_by_role("button", name="↻ Regenerate").click()
+    replies(page).nth(2).get_by_role("button", name="Regenerate", exact=True).click()
     expect(replies(page).nth(2).locator(".sibling-count")).to_have_text("2 / 2")
     expect(page.locator("article.turn")).to_have_count(6)  # the new sibling ends the branch
     expect(replies(page).nth(2)).to_have_attribute("data-status", "complete")

@@ -130,9 +130,11 @@ def test_a_viewer_reads_and_forks_but_cannot_send(browser, live_server_url):
         expect(viewer.locator("#share-button")).to_have_count(0)
         reply = replies(viewer).first
         reply.hover()
-        expect(reply.get_by_role("button", name="↻ Regenerate")).to_have_count(0)
-        expect(reply.get_by_role("button", name="Delete")).to_have_count(0)
-        reply.get_by_role("button", name="Fork").click()
+        expect(reply.get_by_role("button", name="Regenerate", exact=True)).to_have_count(0)
+        reply.get_by_role("button", name="More actions").click()
+        expect(reply.get_by_role("menuitem", name="Regenerate")).to_have_count(0)
+        expect(reply.get_by_role("menuitem", name="Delete")).to_have_count(0)
+        reply.get_by_role("menuitem", name="Fork into a new conversation").click()
         expect(viewer.locator(".fork-origin")).to_contain_text("Forked from")
         expect(viewer.locator("#prompt")).to_be_enabled()  # the fork is theirs
         assert viewer.errors == [] and owner.errors == []
