@@ -36,7 +36,10 @@ def every_size(alice, bob, base: str, side_id: str) -> None:
                 page.emulate_media(color_scheme=scheme)
                 page.set_viewport_size({"width": width, "height": 860})
             alice.locator(f'article[data-turn="{side_id}"] .review-threads').scroll_into_view_if_needed()
+            alice.wait_for_timeout(500)  # the sidebar folding into its drawer as the window narrows
             shot(alice, f"conversation-thread-{width}-{scheme}")
+            if alice.locator("#more-button").is_visible():  # a phone folds the page's actions
+                alice.locator("#more-button").click()
             alice.locator("#review-threads-toggle").click()
             shot(alice, f"conversation-panel-{width}-{scheme}")
             alice.keyboard.press("Escape")
@@ -45,6 +48,8 @@ def every_size(alice, bob, base: str, side_id: str) -> None:
             shot(bob, f"compare-{width}-{scheme}")
             bob.goto(base + "/inbox/")
             shot(bob, f"inbox-{width}-{scheme}")
+            if alice.locator("#more-button").is_visible():
+                alice.locator("#more-button").click()
             alice.get_by_role("button", name="Share").click()
             alice.locator("dialog[open] input[name=include_comments]").scroll_into_view_if_needed()
             shot(alice, f"share-dialog-{width}-{scheme}")
