@@ -194,11 +194,11 @@ async def test_regenerate_streams_a_sibling_reply(alice, conversation, providers
 @pytest.mark.parametrize(
     "model,message",
     [
-        ("openai:fake-error-500", "server error (500)"),
-        ("anthropic:fake-error-401", "rejected the API key (401)"),
-        ("openai-responses:fake-error-429", "rate limiting"),
-        ("anthropic:fake-midstream-error", "mid-stream"),
-        ("openai:fake-stall", "stopped sending"),
+        ("openai:fake-error-500", "The model's server (OpenAI) had a problem"),
+        ("anthropic:fake-error-401", "Anthropic refused the API key"),
+        ("openai-responses:fake-error-429", "OpenAI Responses is receiving too many requests"),
+        ("anthropic:fake-midstream-error", "The model's server (Anthropic) had a problem"),
+        ("openai:fake-stall", "OpenAI took too long to respond"),
     ],
 )
 async def test_provider_failures_end_the_reply_with_an_error_and_the_socket_stays_usable(
