@@ -22,6 +22,7 @@ from conversations.permissions import (
     Need,
     conversation_or_404,
     revocable_link,
+    share_checked,
     share_for,
 )
 from conversations.selectors import sidebar
@@ -140,9 +141,31 @@ def _shared_or_404(request, token: str) -> ShareLink:
     return link
 
 
+def _gone(request, link: ShareLink | None, reason: str):
+    """The page a link that does not open answers with: what happened and what to do. A 404 for
+    every reason, as the link's socket closes with 4404: the page tells a person more than the
+    status tells a program."""
+    response = render(
+        request,
+        "sharing/gone.html",
+        {
+            "reason": reason,
+            "expired_on": link.expires_at if link is not None and reason == "expired" else None,
+            "login": f"{reverse('login')}?next={request.path}",
+        },
+        status=404,
+    )
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Referrer-Policy"] = "no-referrer"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
 @require_GET
 def shared(request, token: str):
-    link = _shared_or_404(request, token)
+    link, refusal = share_checked(request.user, token)
+    if refusal or link is None:
+        return _gone(request, link, refusal or "unknown")
     tree = sharing.shared_tree(link)
     opening = sharing.opening_turn(link, tree)
     sharing.share_viewed(link)
