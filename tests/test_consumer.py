@@ -238,7 +238,7 @@ BAD_FRAMES = [
     ('{"action": "send", "parent": null, "content": "x", "model": "openai:gpt-0"}',
      "unknown_model", "has no model 'gpt-0'"),
     ('{"action": "send", "parent": 999999, "content": "x", "model": "openai:fake-model"}',
-     "not_found", "does not exist in this conversation"),
+     "not_found", "is no longer in this conversation"),
     ('{"action": "send", "parent": null, "content": "x", "model": "openai:fake-model", "settings": {"temperature": 9}}',
      "wrong_type", "temperature must be a number from 0 to 2"),
     ('{"action": "send", "parent": null, "content": "x", "model": "openai:fake-model", '

@@ -47,6 +47,7 @@ def _link_json(request, link: ShareLink) -> dict:
         "url": request.build_absolute_uri(reverse("shared", args=[link.token])),
         "scope": "branch" if link.turn_id else "conversation",
         "turn": link.turn_id,
+        "describes": sharing.scope_words(link),
         "with_subtree": link.with_subtree,
         "include_reasoning": link.include_reasoning,
         "mode": link.mode,
@@ -104,7 +105,9 @@ def share_create(request, conversation_id: int):
 def conversation_links(request, conversation_id: int):
     """The links made to one conversation (editors and owners see them all)."""
     conversation = conversation_or_404(request, conversation_id, Need.WRITE)
-    links = ShareLink.objects.filter(conversation=conversation).select_related("created_by").order_by("-created_at")
+    links = (
+        ShareLink.objects.filter(conversation=conversation).select_related("created_by", "turn").order_by("-created_at")
+    )
     return JsonResponse({"links": [_link_json(request, link) for link in links]})
 
 
@@ -126,7 +129,10 @@ def share_revoke(request, link_id: int):
 def share_links(request):
     """The "Shared links" page: every link the user made."""
     now = timezone.now()
-    links = [(link, sharing.link_state(link, now)) for link in sharing.links_of(request.user)[:500]]
+    links = [
+        (link, sharing.link_state(link, now), sharing.scope_words(link))
+        for link in sharing.links_of(request.user)[:500]
+    ]
     return render(
         request,
         "sharing/shared_links.html",
