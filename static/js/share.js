@@ -18,7 +18,9 @@ function describe(link) {
   const how = [
     link.mode === 'live' ? 'Live' : 'Snapshot',
     link.audience === 'anyone' ? 'anyone with the link' : 'workspace members only',
-    link.expires_at ? `until ${new Date(link.expires_at).toLocaleString(undefined, WHEN)}` : 'never expires',
+    link.expires_at
+      ? `${link.state === 'expired' ? 'expired' : 'until'} ${new Date(link.expires_at).toLocaleString(undefined, WHEN)}`
+      : 'never expires',
     `${link.views} view${link.views === 1 ? '' : 's'}`,
     `made by ${link.created_by}`,
   ];
@@ -37,7 +39,7 @@ export function openShareDialog({ createUrl, listUrl, csrfToken, branchTip }) {
   const form = el('form', { class: 'share-form' },
     el('fieldset', {}, el('legend', { text: 'What' }),
       radio('scope', 'branch', 'This branch: the messages on screen, up to the last one', branchTip != null),
-      el('label', { class: 'choice indent' }, el('input', { type: 'checkbox', name: 'with_subtree', value: '1', checked: true }), ' and the turns that follow it (new replies included, when live)'),
+      el('label', { class: 'choice indent' }, el('input', { type: 'checkbox', name: 'with_subtree', value: '1', checked: true }), ' and the messages that follow it (new replies included, when live)'),
       radio('scope', 'conversation', 'The whole conversation', branchTip == null)),
     // Off by default: a model's reasoning can hold what its reply leaves out.
     el('fieldset', {}, el('legend', { text: 'Thinking' }),
@@ -45,7 +47,7 @@ export function openShareDialog({ createUrl, listUrl, csrfToken, branchTip }) {
       el('span', { class: 'choice indent', id: 'share-thinking-hint', text: 'Readers see each reply’s reasoning, as you do.' })),
     el('fieldset', {}, el('legend', { text: 'Kind' }),
       radio('mode', 'snapshot', 'Snapshot: as it is now', true),
-      radio('mode', 'live', 'Live: new turns appear, replies stream in')),
+      radio('mode', 'live', 'Live: new messages appear, replies stream in')),
     el('fieldset', {}, el('legend', { text: 'Who' }),
       radio('audience', 'anyone', 'Anyone with the link, signed in or not', true),
       radio('audience', 'members', 'Signed-in members of this workspace only')),
