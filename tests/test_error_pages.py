@@ -7,10 +7,12 @@ from django.contrib.auth.models import AnonymousUser
 from django.template import loader
 from django.test import Client, RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 from django.views import defaults
 
 from conversations import services
-from conversations.models import Membership
+from conversations.models import Membership, ShareLink, Turn
+from conversations.permissions import share_checked, share_for
 from conversations.sharing import services as sharing
 from conversations.workspaces import services as workspaces
 from tests.conftest import chain, expire, make_link, signed_in
@@ -94,9 +96,32 @@ def test_a_link_that_does_not_open_says_why_and_shows_nothing_it_shared(reason, 
 
 
 def test_the_reason_is_the_one_permission_check_uses(alice, conversation):
-    from conversations.permissions import share_checked, share_for
-
     link = make_link(conversation, alice, audience="members")
     assert share_checked(AnonymousUser(), link.token) == (link, "members")
     assert share_for(AnonymousUser(), link.token) is None
     assert share_checked(alice, link.token) == (link, "") and share_for(alice, link.token) == link
+
+
+def test_what_a_link_shares_is_said_in_words_not_turn_numbers(alice, conversation):
+    question, answer = Turn.objects.filter(conversation=conversation).order_by("id")
+    at = timezone.localtime(answer.created_at).strftime("%H:%M")
+    links = [
+        make_link(conversation, alice),
+        make_link(conversation, alice, turn=answer),
+        make_link(conversation, alice, turn=question),
+    ]
+    ShareLink.objects.filter(pk=links[1].pk).update(with_subtree=True)
+    links = [ShareLink.objects.select_related("turn").get(pk=link.pk) for link in links]
+    day = timezone.localtime(answer.created_at).strftime("%-d %b")
+    assert [sharing.scope_words(link) for link in links] == [
+        "The whole conversation",
+        f"One branch, up to the reply from fake-model at {at} on {day}, and what follows it",
+        f"One branch, up to the message at {timezone.localtime(question.created_at).strftime('%H:%M')} on {day}",
+    ]
+    client = signed_in(alice)
+    page = client.get(reverse("share_links")).content.decode()
+    listed = client.get(reverse("conversation_links", args=[conversation.id])).json()["links"]
+    assert sorted(link["describes"] for link in listed) == sorted(sharing.scope_words(link) for link in links)
+    for words in (f"turn {answer.id}", f"turn {question.id}", "branch to turn"):
+        assert words not in page and words not in str(listed)
+    assert "One branch, up to the reply from fake-model" in page

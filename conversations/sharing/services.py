@@ -138,9 +138,9 @@ def links_of(user):
 def scope_words(link: ShareLink) -> str:
     """What a link shares, in words a person knows the conversation by: the reply or message its
     branch ends at, by model and time (in the active time zone), never by a turn's number."""
-    if link.turn_id is None:
-        return "The whole conversation"
     turn = link.turn
+    if turn is None:
+        return "The whole conversation"
     when = dateformat.format(timezone.localtime(turn.created_at), r"H:i \o\n j M")
     if turn.role == Turn.Role.ASSISTANT:
         tip = f"the reply from {turn.model} at {when}" if turn.model else f"the reply at {when}"
