@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.template import loader
 from playwright.sync_api import expect
 
 from tests.axe import axe_violations
@@ -102,7 +103,7 @@ def check(page, name: str, width: int, dark: bool, *, within: str | None = None)
         assert box["x"] >= 0 and box["x"] + box["width"] <= width, f"{name} at {width} px: {box}"
     assert axe_violations(page, include=within) == [], name
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SHOTS / f"{name}-{width}-{'dark' if dark else 'light'}.png")
+    page.screenshot(path=SHOTS / f"{name}-{width}-{'dark' if dark else 'light'}.png", full_page=within is None)
 
 
 @pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
@@ -136,6 +137,25 @@ def test_what_a_reader_of_a_link_sees(browser, live_server_url, scene, width, da
         expect(page.get_by_role("heading", name="There is nothing here")).to_be_visible()
         expect(page.get_by_role("link", name="Sign in")).to_be_visible()
         check(page, "404", width, dark)
+
+        # A form whose CSRF cookie is gone (signed out in another tab, cookies cleared).
+        page.goto(live_server_url + "/accounts/login/")
+        page.context.clear_cookies()
+        page.fill("#id_username", "someone")
+        page.fill("#id_password", "wrong")
+        with page.expect_response(re.compile(r"/accounts/login/$")) as answer:
+            page.click("button[type=submit]")
+        assert answer.value.status == 403
+        expect(page.get_by_role("heading", name="That form could not be sent")).to_be_visible()
+        check(page, "403-csrf", width, dark)
+
+        # The 500 page as Django renders it: with no request behind it, served from the same origin.
+        html = loader.get_template("500.html").render()
+        page.route(f"{live_server_url}/server-error-preview/",
+                   lambda route: route.fulfill(status=500, body=html, content_type="text/html"))
+        assert page.goto(f"{live_server_url}/server-error-preview/").status == 500
+        expect(page.get_by_role("heading", name="Something went wrong on our side")).to_be_visible()
+        check(page, "500", width, dark)
         assert page.errors == []
     finally:
         page.context.close()

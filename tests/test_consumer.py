@@ -261,7 +261,8 @@ BAD_FRAMES = [
      "unknown_setting", "Unknown setting 'seed'"),
     ('{"action": "stop"}', "missing_field", '"turn" is missing'),
     ('{"action": "stop", "turn": 999999}', "not_found", "is no longer in this conversation"),
-    ('{"action": "regenerate", "turn": 999999, "model": "openai:fake-model"}', "not_found", "is no longer in this conversation"),
+    ('{"action": "regenerate", "turn": 999999, "model": "openai:fake-model"}',
+     "not_found", "is no longer in this conversation"),
     ('{"action": "resume", "turn": 1, "offset": -1}', "wrong_type", '"offset" must be a whole number'),
     ('{"action": "resume", "turn": 999999, "offset": 0}', "not_found", "is no longer in this conversation"),
 ]
