@@ -30,6 +30,8 @@ def test_the_tree_map_is_usable_390_pixels_wide(page, live_server_url, scheme):
     expect(replies(page).nth(0)).to_have_attribute("data-status", "complete", timeout=REPLY_WAIT_MS)
 
     page.set_viewport_size({"width": 390, "height": 844})
+    # On a phone the top bar's actions are behind "More".
+    page.get_by_role("button", name="More").click()
     page.get_by_role("button", name="Tree map").click()
     panel = page.locator("#tree-panel")
     expect(panel.locator(".tm-node[data-turn-id]")).to_have_count(5)
