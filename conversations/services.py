@@ -310,7 +310,8 @@ def conversation_fork(*, conversation: Conversation, turn_id: int, owner) -> Con
             {"id": turn.id, **{name: getattr(turn, name) for name in FORK_FIELDS}}
             for turn in _path(conversation, turn_id)
         ]
-        return path_copy(path=path, owner=owner, title=f"Fork of {conversation}", forked_from_id=turn_id)
+        title = f"Fork of {conversation.title or 'an untitled conversation'}"
+        return path_copy(path=path, owner=owner, title=title, forked_from_id=turn_id)
 
 
 def path_copy(*, path: list[dict], owner, title: str, forked_from_id: int | None = None) -> Conversation:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.views import defaults
 
 from conversations import services
+from conversations.exchange.markdown import branch_markdown
 from conversations.models import Membership, ShareLink, Turn
 from conversations.permissions import share_checked, share_for
 from conversations.sharing import services as sharing
@@ -125,3 +126,12 @@ def test_what_a_link_shares_is_said_in_words_not_turn_numbers(alice, conversatio
     for words in (f"turn {answer.id}", f"turn {question.id}", "branch to turn"):
         assert words not in page and words not in str(listed)
     assert "One branch, up to the reply from fake-model" in page
+
+
+def test_an_untitled_conversation_is_never_named_by_its_number(alice):
+    untitled = services.conversation_create(owner=alice)
+    question, _ = chain(untitled, ["q", "a"])
+    assert branch_markdown(conversation=untitled, turns=[]).startswith("# Untitled conversation")
+    fork = services.conversation_fork(conversation=untitled, turn_id=question.id, owner=alice)
+    assert fork.title == "Fork of an untitled conversation"
+    assert str(untitled.pk) not in fork.title
