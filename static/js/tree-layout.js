@@ -28,7 +28,7 @@ export function segmentWidth(count) {
   return Math.round(22 + segmentLabel(count).length * 6.4);
 }
 
-export const LABEL_ROOM_MAX = 240; // a turn's short text never needs more than this
+export const LABEL_ROOM_MAX = 320; // a turn's short text never needs more than this
 
 /**
  * The room right of each item for its short text, in content units: up to the next item of its

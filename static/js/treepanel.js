@@ -22,7 +22,7 @@ export class TreePanel {
     this.sheet = window.matchMedia(SHEET);
     this.pickButton = el('button', { type: 'button', class: 'button ghost compact', 'data-action': 'pick', onclick: () => this.setPicking(!this.picking), text: 'Compare…' });
     this.compareButton = el('button', { type: 'button', class: 'button primary compact', 'data-action': 'compare', hidden: true, onclick: () => this.onCompare(this.picked), text: 'Compare' });
-    this.closeButton = el('button', { type: 'button', class: 'button ghost compact icon-only tree-close', 'aria-label': 'Close the tree map', title: 'Close (Esc)', onclick: () => this.close() }, icon('x'));
+    this.closeButton = el('button', { type: 'button', class: 'button ghost compact icon-only tree-close', 'aria-label': 'Close', title: 'Close the tree map (Esc)', onclick: () => this.close() }, icon('x'));
     this.hint = el('span', { class: 'muted small tree-hint' });
     this.canvas = el('div', { class: 'tree-canvas' });
     panel.append(
