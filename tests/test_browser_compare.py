@@ -10,6 +10,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
+from tests.axe import axe_violations
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -95,6 +96,7 @@ def test_desktop_the_branches_start_on_the_first_screen_without_ghost_boxes(page
     summary.click()
     expect(page.locator("#shared-turns article.turn")).to_have_count(6)
     no_sideways_scroll(page)
+    assert axe_violations(page, include="main.compare") == []
     assert page.errors == []
 
 
@@ -169,6 +171,7 @@ def test_a_phone_shows_one_branch_at_a_time_and_switches(page, comparison, schem
     no_sideways_scroll(page)
     for name in ("Conversation", "Tree map"):
         assert in_viewport(page, page.get_by_role("link", name=name, exact=True))
+    assert axe_violations(page, include="main.compare") == []
     assert page.errors == []
 
 

@@ -10,6 +10,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
+from tests.axe import axe_violations
 from tests.conftest import PASSWORD
 from tests.test_browser import choose_model, replies, send, sign_up, start_conversation
 
@@ -58,6 +59,7 @@ def test_the_tree_map_is_a_full_screen_sheet_390_pixels_wide(page, live_server_u
     for name in ("Compare…", "Close"):
         assert inside(panel.get_by_role("button", name=name).bounding_box(), viewport), name
     assert page.evaluate("document.querySelector('.main').inert")
+    assert axe_violations(page, include="#tree-panel") == []
     # Every turn is on screen, inside the map, and none under the zoom buttons.
     canvas = panel.locator(".tree-canvas").bounding_box()
     buttons = panel.locator(".tm-controls").bounding_box()
