@@ -72,8 +72,10 @@ def test_the_tree_map_is_a_full_screen_sheet_390_pixels_wide(page, live_server_u
     panel.get_by_role("button", name="Compare…").click()
     leaves = page.eval_on_selector_all(
         "#tree-panel .tm-node[data-turn-id]",
-        """els => { const from = new Set([...document.querySelectorAll('#tree-panel .tm-edge')].map(e => e.dataset.from));
-                   return els.map(e => e.dataset.turnId).filter(id => !from.has(id)); }""",
+        """els => {
+             const from = new Set([...document.querySelectorAll('#tree-panel .tm-edge')].map(e => e.dataset.from));
+             return els.map(e => e.dataset.turnId).filter(id => !from.has(id));
+           }""",
     )
     assert len(leaves) == 2, leaves
     for leaf in leaves:
@@ -157,7 +159,8 @@ def test_a_300_turn_tree_fits_whole_clear_of_the_zoom_buttons(page, workbench_se
         # The main line is one straight column.
         xs = page.eval_on_selector_all(
             "#tree-panel .tm-node[data-on-branch] .tm-shape, #tree-panel .tm-node[data-on-branch] .tm-pill",
-            "els => els.map(e => { const r = e.getBoundingClientRect(); return Math.round((r.x + r.width / 2) * 2) / 2; })",
+            "els => els.map(e => { const r = e.getBoundingClientRect();"
+            " return Math.round((r.x + r.width / 2) * 2) / 2; })",
         )
         assert len(xs) > 10 and len(set(xs)) == 1, (view, sorted(set(xs)))
 

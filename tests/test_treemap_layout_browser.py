@@ -131,7 +131,8 @@ def sized_map(page, width: int, height: int, nodes: list[dict], branch: list[int
 @pytest.mark.parametrize("size", [(360, 800), (390, 760)], ids=["desktop-panel", "phone-sheet"])
 def test_a_fitted_three_hundred_turn_tree_is_whole_clear_of_the_buttons_and_straight(harness, size):
     harness.set_viewport_size({"width": 1280, "height": 900})
-    sized_map(harness, *size, three_hundred_turns(), list(range(1, 301)))
+    width, height = size
+    sized_map(harness, width, height, three_hundred_turns(), list(range(1, 301)))
     panel = harness.locator("#sized").bounding_box()
     buttons = harness.locator("#sized .tm-controls").bounding_box()
     root = harness.locator('#sized [data-turn-id="1"] .tm-shape').bounding_box()
@@ -140,7 +141,8 @@ def test_a_fitted_three_hundred_turn_tree_is_whole_clear_of_the_buttons_and_stra
     assert not overlaps(root, buttons), (root, buttons)
     shapes = harness.eval_on_selector_all(
         "#sized .tm-shape, #sized .tm-pill",
-        "els => els.map(e => { const r = e.getBoundingClientRect(); return {x: r.x, y: r.y, width: r.width, height: r.height}; })",
+        "els => els.map(e => { const r = e.getBoundingClientRect();"
+        " return {x: r.x, y: r.y, width: r.width, height: r.height}; })",
     )
     for box in shapes:
         assert panel["x"] <= box["x"] and box["x"] + box["width"] <= panel["x"] + panel["width"], box
@@ -163,7 +165,9 @@ def test_turns_show_short_text_once_zoomed_in_and_models_have_distinct_colours(h
     harness.evaluate("([nodes, branch]) => make('a', nodes, branch)", [nodes, list(range(1, 301))])
     harness.click('#a .tm-button[aria-label="Fit the whole tree"]')
     harness.wait_for_timeout(400)
-    visible_labels = "els => els.filter(e => getComputedStyle(e).display !== 'none' && e.textContent).map(e => e.textContent)"
+    visible_labels = (
+        "els => els.filter(e => getComputedStyle(e).display !== 'none' && e.textContent).map(e => e.textContent)"
+    )
     assert harness.eval_on_selector_all("#a .tm-node-label", visible_labels) == []  # too far out for text
     for _ in range(8):
         harness.click('#a .tm-button[aria-label="Zoom in"]')

@@ -121,8 +121,9 @@ export class TreePanel {
 
   select(id) {
     if (!this.picking) {
-      this.onSelect(id);
+      // A sheet closes first: the branch it opens takes the focus, not the Tree map button.
       if (this.sheet.matches) this.close();
+      this.onSelect(id);
       return;
     }
     if (this.picked.includes(id)) this.picked = this.picked.filter((p) => p !== id);
