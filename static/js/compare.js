@@ -113,6 +113,7 @@ function renderShared() {
 }
 
 function renderTabs() {
+  tabsBox.dataset.count = String(page.columns.length);
   tabsBox.replaceChildren(...page.columns.map((column, i) => el('button', {
     type: 'button', class: 'column-tab', 'data-column': String(i), 'aria-controls': `column-${i}`,
     'aria-pressed': String(i === current), onclick: () => showColumn(i, true),
@@ -173,7 +174,12 @@ function showColumn(index, smooth) {
   const column = $(`column-${index}`);
   if (!column || !scroller()) return;
   const reduce = matchMedia('(prefers-reduced-motion: reduce)').matches;
-  columnsBox.scrollTo({ left: column.offsetLeft - columnsBox.offsetLeft, behavior: smooth && !reduce ? 'smooth' : 'auto' });
+  const behavior = smooth && !reduce ? 'smooth' : 'auto';
+  columnsBox.scrollTo({ left: column.offsetLeft - columnsBox.offsetLeft, behavior });
+  // Read far down a long branch, a shorter one would show only blank: go up to its last turns.
+  const bar = tabsBox.getBoundingClientRect().bottom;
+  const end = column.getBoundingClientRect().bottom;
+  if (end < bar + 80) window.scrollBy({ top: end - bar - Math.min(innerHeight / 2, column.offsetHeight), behavior });
 }
 
 let scrollQueued = false;
