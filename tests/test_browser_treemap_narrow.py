@@ -47,7 +47,14 @@ def test_the_tree_map_is_a_full_screen_sheet_390_pixels_wide(page, live_server_u
 
     page.set_viewport_size({"width": 390, "height": 844})
     toggle = page.locator("#tree-toggle")
-    toggle.click()
+    more = page.get_by_role("button", name="More")
+
+    def open_map() -> None:
+        # On a phone the top bar's actions, Tree map among them, are folded behind "More".
+        more.click()
+        toggle.click()
+
+    open_map()
     panel = page.locator("#tree-panel")
     expect(panel.locator(".tm-node[data-turn-id]")).to_have_count(5)
     box = panel.bounding_box()
@@ -83,23 +90,24 @@ def test_the_tree_map_is_a_full_screen_sheet_390_pixels_wide(page, live_server_u
     compare = panel.get_by_role("button", name="Compare 2")
     expect(compare).to_be_visible()
     assert inside(compare.bounding_box(), viewport)
-    # Escape leaves picking first, then closes the sheet; focus goes back to the Tree map button.
+    # Escape leaves picking first, then closes the sheet; focus goes back to the Tree map button, or
+    # on a phone, where that button is folded away, to "More" that holds it.
     page.keyboard.press("Escape")
     expect(panel.get_by_role("button", name="Compare…")).to_be_visible()
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden()
-    expect(toggle).to_be_focused()
+    expect(more).to_be_focused()
     expect(toggle).to_have_attribute("aria-expanded", "false")
     assert not page.evaluate("document.querySelector('.main').inert")
 
     # Opened again and closed with its button: the same.
-    toggle.click()
+    open_map()
     panel.get_by_role("button", name="Close").click()
     expect(panel).to_be_hidden()
-    expect(toggle).to_be_focused()
+    expect(more).to_be_focused()
 
     # The deepest turn, off the branch on screen, opens its branch (four turns) and closes the sheet.
-    toggle.click()
+    open_map()
     off_branch = panel.locator(".tm-node[data-turn-id]:not([data-on-branch])")
     expect(off_branch.first).to_be_visible()
     deepest = max(off_branch.all(), key=lambda n: n.bounding_box()["y"])
@@ -143,6 +151,8 @@ def test_a_300_turn_tree_fits_whole_clear_of_the_zoom_buttons(page, workbench_se
     page.click("button[type=submit]")
     page.set_viewport_size({"width": width, "height": height})
     page.goto(f"{workbench_server.url}/c/{conversation_id}/")
+    if width < 600:  # a phone folds the top bar's actions behind "More"
+        page.get_by_role("button", name="More").click()
     page.locator("#tree-toggle").click()
     panel = page.locator("#tree-panel")
     expect(panel.locator(f'[data-turn-id="{leaf}"]')).to_have_attribute("data-branch-leaf", "true")

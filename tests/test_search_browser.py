@@ -186,14 +186,17 @@ def test_search_on_a_phone(page, live_server_url, scheme):
     send(page, "tell me about the giant tortoise of aldabra")
     expect(replies(page).nth(0)).to_have_attribute("data-status", "complete", timeout=REPLY_WAIT_MS)
     page.set_viewport_size({"width": 390, "height": 844})
-    # The box folds into a link on a narrow screen; the top bar still fits.
-    link = page.locator(".topbar-search-link")
-    expect(link).to_be_visible()
-    box = link.bounding_box()
+    # The box folds into a button on a phone, which opens it over the top bar.
+    toggle = page.get_by_role("button", name="Search", exact=True)
+    expect(toggle).to_be_visible()
+    expect(page.locator("#search-box")).to_be_hidden()
+    box = toggle.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
     shoot(page, f"topbar-390-{scheme}")
-    link.click()
+    toggle.click()
     expect(page.locator("#search-box")).to_be_focused()
+    box = page.locator("#search-box").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
     page.keyboard.type("tortoise aldab")
     page.keyboard.press("Enter")
     hits = page.locator(".search-hit")

@@ -2,7 +2,8 @@
 // click a turn to show its branch, or pick 2 to 4 turns to compare their branches.
 //
 // Below 1024 px the panel is a full-screen sheet: the page behind it is inert while it is open,
-// its close button or Escape closes it, focus goes back to the Tree map button, and choosing a turn
+// its close button or Escape closes it, focus goes back to the Tree map button (or "More", which
+// holds it on a phone), and choosing a turn
 // (outside picking) closes it to show that turn's branch. It opens fitted to the whole tree.
 import { icon } from './icons.js';
 import { preview } from './format.js';
@@ -72,7 +73,14 @@ export class TreePanel {
     document.querySelector('.layout').classList.remove('tree-open');
     localStorage.setItem('workbench.tree', 'closed');
     this.updateSheet();
-    if (hadFocus || this.sheet.matches) this.toggleButton.focus();
+    if (hadFocus || this.sheet.matches) this.returnFocus();
+  }
+
+  /** Focus back on the Tree map button; on a phone, where it is folded away, on "More" that holds it. */
+  returnFocus() {
+    const more = document.getElementById('more-button');
+    const target = this.toggleButton.getClientRects().length || !more ? this.toggleButton : more;
+    target.focus();
   }
 
   /** The page behind a sheet is inert: no focus, no clicks, no scrolling under it. */
