@@ -47,7 +47,7 @@ def test_the_tree_map_is_a_full_screen_sheet_390_pixels_wide(page, live_server_u
 
     page.set_viewport_size({"width": 390, "height": 844})
     toggle = page.locator("#tree-toggle")
-    more = page.get_by_role("button", name="More")
+    more = page.locator("#more-button")
 
     def open_map() -> None:
         # On a phone the top bar's actions, Tree map among them, are folded behind "More".
@@ -152,7 +152,7 @@ def test_a_300_turn_tree_fits_whole_clear_of_the_zoom_buttons(page, workbench_se
     page.set_viewport_size({"width": width, "height": height})
     page.goto(f"{workbench_server.url}/c/{conversation_id}/")
     if width < 600:  # a phone folds the top bar's actions behind "More"
-        page.get_by_role("button", name="More").click()
+        page.locator("#more-button").click()
     page.locator("#tree-toggle").click()
     panel = page.locator("#tree-panel")
     expect(panel.locator(f'[data-turn-id="{leaf}"]')).to_have_attribute("data-branch-leaf", "true")
