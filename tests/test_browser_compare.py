@@ -180,7 +180,13 @@ def test_a_tablet_shows_two_branches_side_by_side(page, comparison):
     page.goto(comparison["url"])
     assert in_viewport(page, page.locator("#column-0")) and in_viewport(page, page.locator("#column-1"))
     assert not in_viewport(page, page.locator("#column-2"))
-    page.locator("#column-tabs .column-tab").nth(2).click()
+    tabs = page.locator("#column-tabs .column-tab")
+    expect(tabs.nth(0)).to_have_attribute("aria-pressed", "true")
+    expect(tabs.nth(1)).to_have_attribute("aria-pressed", "true")  # the bar marks both in view
+    expect(tabs.nth(2)).to_have_attribute("aria-pressed", "false")
+    tabs.nth(2).click()
     page.wait_for_function("() => document.getElementById('column-2').getBoundingClientRect().right <= innerWidth + 1")
+    expect(tabs.nth(2)).to_have_attribute("aria-pressed", "true")
+    expect(tabs.nth(0)).to_have_attribute("aria-pressed", "false")
     no_sideways_scroll(page)
     assert page.errors == []

@@ -30,7 +30,6 @@ for (const turn of page.shared) byId.set(turn.id, turn);
 for (const column of page.columns) for (const turn of column.turns) byId.set(turn.id, turn);
 const rows = Math.max(...page.columns.map((c) => c.turns.length));
 let baseIndex = Math.max(0, page.columns.findIndex((c) => c.tip === page.base));
-let current = 0; // the column in view below 1024 px
 
 function columnModels(column) {
   const replies = column.turns.filter((t) => t.role === 'assistant');
@@ -116,12 +115,13 @@ function renderTabs() {
   tabsBox.dataset.count = String(page.columns.length);
   tabsBox.replaceChildren(...page.columns.map((column, i) => el('button', {
     type: 'button', class: 'column-tab', 'data-column': String(i), 'aria-controls': `column-${i}`,
-    'aria-pressed': String(i === current), onclick: () => showColumn(i, true),
+    'aria-pressed': 'false', onclick: () => showColumn(i, true),
   },
   el('span', { class: 'column-number', text: `${i + 1}` }),
   el('span', { class: 'column-tab-name', text: columnName(column, i) }),
   i === baseIndex ? el('span', { class: 'visually-hidden', text: ' (base)' }) : null)));
   tabsBox.children[baseIndex]?.classList.add('is-base');
+  requestAnimationFrame(markInView);
 }
 
 function render() {
@@ -169,8 +169,6 @@ function scroller() {
 }
 
 function showColumn(index, smooth) {
-  current = index;
-  for (const tab of tabsBox.children) tab.setAttribute('aria-pressed', String(Number(tab.dataset.column) === index));
   const column = $(`column-${index}`);
   if (!column || !scroller()) return;
   const reduce = matchMedia('(prefers-reduced-motion: reduce)').matches;
@@ -182,20 +180,24 @@ function showColumn(index, smooth) {
   if (end < bar + 80) window.scrollBy({ top: end - bar - Math.min(innerHeight / 2, column.offsetHeight), behavior });
 }
 
+// The bar marks the branches in view: one on a phone, two on a tablet.
+function markInView() {
+  const box = columnsBox.getBoundingClientRect();
+  for (const tab of tabsBox.children) {
+    const column = $(`column-${tab.dataset.column}`);
+    const rect = column?.getBoundingClientRect();
+    const centre = rect ? rect.left + rect.width / 2 : -1;
+    tab.setAttribute('aria-pressed', String(centre >= box.left && centre <= box.right));
+  }
+}
+
 let scrollQueued = false;
 columnsBox.addEventListener('scroll', () => {
   if (scrollQueued) return;
   scrollQueued = true;
   requestAnimationFrame(() => {
     scrollQueued = false;
-    const first = columnsBox.firstElementChild;
-    if (!first) return;
-    const step = first.getBoundingClientRect().width + parseFloat(getComputedStyle(columnsBox).columnGap || '0');
-    const index = Math.min(page.columns.length - 1, Math.max(0, Math.round(columnsBox.scrollLeft / step)));
-    if (index !== current) {
-      current = index;
-      for (const tab of tabsBox.children) tab.setAttribute('aria-pressed', String(Number(tab.dataset.column) === index));
-    }
+    markInView();
   });
 }, { passive: true });
 
