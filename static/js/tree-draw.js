@@ -144,7 +144,7 @@ export function drawSegment(rec, item) {
   side.textContent = segmentLabel(count);
   beside.append(side);
   const title = svg('title');
-  title.textContent = `${count} turns collapsed (#${first} … #${last}). Click to expand.`;
+  title.textContent = `${count} turns in a row with no other branch. Click to show them.`;
   el.replaceChildren(
     svg('rect', { class: 'tm-pill', x: -item.w / 2, y: -SEGMENT_H / 2, width: item.w, height: SEGMENT_H, rx: SEGMENT_H / 2 }),
     label,
