@@ -326,11 +326,17 @@ def compare(request, conversation_id: int):
     found = selectors.comparison(conversation=conversation, tip_ids=tips)
     if found is None:
         raise Http404("A branch named in this comparison is not in the conversation.")
+    # The base is the branch the others are diffed against: the first unless ?base= names another.
+    raw_base = request.GET.get("base", "")
+    if raw_base and (not ID_PATTERN.fullmatch(raw_base) or int(raw_base) not in tips):
+        return HttpResponseBadRequest("?base= names one of the compared branches' tips (a turn id from ?tips=).")
+    base_tip = int(raw_base) if raw_base else tips[0]
     reg = registry()
     page = {
         "conversation": _conversation_data(conversation, request.user),
         "shared": [turn_payload(t) for t in found.shared],
         "columns": [{"tip": tip, "turns": [turn_payload(t) for t in turns]} for tip, turns in found.columns],
+        "base": base_tip,
         "models": [
             {"id": c.id, "label": c.label, **reg.model_info(c.id).as_json()} for c in reg.choices()
         ],
@@ -343,7 +349,7 @@ def compare(request, conversation_id: int):
     return render(
         request,
         "conversations/compare.html",
-        {"conversation": conversation, "page": page, "columns": len(found.columns)},
+        {"conversation": conversation, "page": page, "columns": len(found.columns), "base_tip": base_tip},
     )
 
 

@@ -162,7 +162,7 @@ def test_the_main_line_is_where_the_conversation_opens(conversation, four):
     services.conversation_set_main(conversation=conversation, turn_id=four[3].id)
     view = selectors.branch_view(conversation=conversation)
     assert view is not None and view.turns[-1].id == four[3].id
-    with pytest.raises(services.ServiceError, match="does not exist"):
+    with pytest.raises(services.ServiceError, match="is no longer in this conversation"):
         services.conversation_set_main(conversation=conversation, turn_id=10**9)
 
 
@@ -212,6 +212,11 @@ def test_compare_page_and_its_errors(alice, charlie, conversation, four, provide
     url = reverse("compare", args=[conversation.id])
     response = client.get(f"{url}?tips={four[3].id},{edit[1].id}")
     assert response.status_code == 200 and b"Q2 edited" in response.content
+    # The base is the first branch unless ?base= names another of them; the way back opens it.
+    assert response.context["page"]["base"] == four[3].id
+    chosen = client.get(f"{url}?tips={four[3].id},{edit[1].id}&base={edit[1].id}")
+    assert chosen.status_code == 200 and chosen.context["page"]["base"] == edit[1].id
+    assert f'href="/c/{conversation.id}/t/{edit[1].id}/"'.encode() in chosen.content
     for query, status in [
         ("", 400),
         ("?tips=abc", 400),
@@ -219,6 +224,8 @@ def test_compare_page_and_its_errors(alice, charlie, conversation, four, provide
         (f"?tips={four[3].id},{four[3].id}", 400),
         ("?tips=" + ",".join(str(t.id) for t in four) + f",{edit[1].id}", 400),
         (f"?tips={four[3].id},999999", 404),
+        (f"?tips={four[3].id},{edit[1].id}&base=abc", 400),
+        (f"?tips={four[3].id},{edit[1].id}&base={four[1].id}", 400),  # not one of the tips
     ]:
         assert client.get(url + query).status_code == status, query
     other = services.conversation_create(owner=alice)
@@ -357,9 +364,9 @@ BAD_BRANCH_FRAMES = [
      '"variants": [{"model": "openai:fake-model"}, {"model": "openai:nope"}]}',
      "unknown_model", "has no model 'nope'"),
     ('{"action": "delete"}', "missing_field", '"turn" is missing'),
-    ('{"action": "delete", "turn": 999999}', "not_found", "does not exist"),
+    ('{"action": "delete", "turn": 999999}', "not_found", "is no longer in this conversation"),
     ('{"action": "main", "turn": "1"}', "wrong_type", '"turn" must be a turn id'),
-    ('{"action": "main", "turn": 999999}', "not_found", "does not exist"),
+    ('{"action": "main", "turn": 999999}', "not_found", "is no longer in this conversation"),
 ]
 
 

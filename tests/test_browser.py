@@ -126,7 +126,7 @@ def test_a_provider_error_is_shown_and_the_page_stays_usable(page, live_server_u
     choose_model(page, "fake-error-500")
     send(page, "will this work")
     expect(replies(page).nth(0)).to_have_attribute("data-status", "error")
-    expect(replies(page).nth(0).locator(".turn-error")).to_contain_text("server error (500)")
+    expect(replies(page).nth(0).locator(".turn-error")).to_contain_text("(OpenAI) had a problem; it may be busy.")
     choose_model(page, "fake-model")
     send(page, "and now")
     expect(replies(page).nth(1)).to_have_attribute("data-status", "complete")

@@ -78,7 +78,10 @@ def test_branch_by_editing_then_compare_regenerate_and_tree(page, live_server_ur
     tree.get_by_role("button", name="Compare 3").click()
     expect(page).to_have_url(re.compile(r"/compare/\?tips="))
     expect(page.locator(".column-head")).to_have_count(3)
-    expect(page.locator(".shared article.turn")).to_have_count(2)  # plan a trip, its answer
+    # The shared start (plan a trip, its answer) is one line until opened.
+    expect(page.locator("#shared-summary")).to_contain_text("Shared start: 2 messages")
+    page.locator("#shared-summary").click()
+    expect(page.locator(".shared article.turn")).to_have_count(2)
     expect(page.locator(".columns ins").first).to_be_visible()
     expect(page.locator(".columns del").first).to_be_visible()
     page.uncheck("#diff-toggle")

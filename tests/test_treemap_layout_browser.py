@@ -95,3 +95,100 @@ def test_fit_and_the_first_view_leave_the_zoom_buttons_clear(harness, shape):
             "return {x: r.x, y: r.y, width: r.width, height: r.height}; })",
         ):
             assert panel["x"] <= box["x"] and box["x"] + box["width"] <= panel["x"] + panel["width"], (view, box)
+
+
+MODELS = ["openai:gpt-4o", "anthropic:claude-sonnet", "openai:o3-mini", "google:gemini"]
+
+
+def three_hundred_turns() -> list[dict]:
+    """A 300-turn main line with a side branch every 20 turns: a prompt answered by another model."""
+    nodes = trunk_with_sides(300, 20)
+    extra = max(n["id"] for n in nodes)
+    for index, side in enumerate([n for n in nodes if n["id"] > 300]):
+        side.update(role="user", model="")
+        extra += 1
+        nodes.append(node(extra, side["id"], model=MODELS[index % len(MODELS)]))
+    return nodes
+
+
+def sized_map(page, width: int, height: int, nodes: list[dict], branch: list[int]) -> None:
+    """A map in a box of its own size (a desktop panel, a phone's sheet), fitted."""
+    page.evaluate(
+        """([w, h, nodes, branch]) => {
+             const box = document.createElement('div');
+             box.id = 'sized'; box.className = 'panel';
+             box.style.width = w + 'px'; box.style.height = h + 'px';
+             document.body.prepend(box);
+             make('sized', nodes, branch);
+           }""",
+        [width, height, nodes, branch],
+    )
+    page.wait_for_timeout(50)
+    page.click('#sized .tm-button[aria-label="Fit the whole tree"]')
+    page.wait_for_timeout(400)
+
+
+@pytest.mark.parametrize("size", [(360, 800), (390, 760)], ids=["desktop-panel", "phone-sheet"])
+def test_a_fitted_three_hundred_turn_tree_is_whole_clear_of_the_buttons_and_straight(harness, size):
+    harness.set_viewport_size({"width": 1280, "height": 900})
+    width, height = size
+    sized_map(harness, width, height, three_hundred_turns(), list(range(1, 301)))
+    panel = harness.locator("#sized").bounding_box()
+    buttons = harness.locator("#sized .tm-controls").bounding_box()
+    root = harness.locator('#sized [data-turn-id="1"] .tm-shape').bounding_box()
+    assert panel["x"] <= root["x"] and root["x"] + root["width"] <= panel["x"] + panel["width"], (root, panel)
+    assert panel["y"] <= root["y"] and root["y"] + root["height"] <= panel["y"] + panel["height"], (root, panel)
+    assert not overlaps(root, buttons), (root, buttons)
+    shapes = harness.eval_on_selector_all(
+        "#sized .tm-shape, #sized .tm-pill",
+        "els => els.map(e => { const r = e.getBoundingClientRect();"
+        " return {x: r.x, y: r.y, width: r.width, height: r.height}; })",
+    )
+    for box in shapes:
+        assert panel["x"] <= box["x"] and box["x"] + box["width"] <= panel["x"] + panel["width"], box
+        assert panel["y"] <= box["y"] and box["y"] + box["height"] <= panel["y"] + panel["height"], box
+        assert not overlaps(box, buttons), (box, buttons)
+    # The main line is one column: every drawn turn of it has the same x.
+    drawn = centres(harness, "#sized .tm-node[data-turn-id]")
+    trunk_x = {round(x, 1) for turn, (x, _) in drawn.items() if turn <= 300}
+    assert len(trunk_x) == 1, trunk_x
+    # The counts of collapsed runs read at 11 px or more, beside their pills at this zoom.
+    heights = harness.eval_on_selector_all(
+        "#sized .tm-pill-side",
+        "els => els.filter(e => getComputedStyle(e).display !== 'none').map(e => e.getBoundingClientRect().height)",
+    )
+    assert heights and min(heights) >= 11, heights
+
+
+def test_turns_show_short_text_once_zoomed_in_and_models_have_distinct_colours(harness):
+    nodes = three_hundred_turns()
+    harness.evaluate("([nodes, branch]) => make('a', nodes, branch)", [nodes, list(range(1, 301))])
+    harness.click('#a .tm-button[aria-label="Fit the whole tree"]')
+    harness.wait_for_timeout(400)
+    visible_labels = (
+        "els => els.filter(e => getComputedStyle(e).display !== 'none' && e.textContent).map(e => e.textContent)"
+    )
+    assert harness.eval_on_selector_all("#a .tm-node-label", visible_labels) == []  # too far out for text
+    for _ in range(8):
+        harness.click('#a .tm-button[aria-label="Zoom in"]')
+    harness.wait_for_timeout(400)
+    labels = harness.eval_on_selector_all("#a .tm-node-label", visible_labels)
+    assert any(label == "gpt-4o" for label in labels), labels
+    assert any(label.startswith("turn ") for label in labels), labels  # a prompt's first words
+    sizes = harness.eval_on_selector_all(
+        "#a .tm-node-label",
+        "els => els.filter(e => e.textContent).map(e => e.getBoundingClientRect().height)",
+    )
+    assert min(sizes) >= 11, sizes
+    # Each model its own colour, named in the legend.
+    fills = harness.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('#a .tm-legend-item[data-model]')].map(item =>
+             [item.dataset.model, getComputedStyle(item.querySelector('.tm-swatch')).backgroundColor]))"""
+    )
+    assert set(fills) == set(MODELS), fills
+    assert len(set(fills.values())) == len(MODELS), fills
+    for model, colour in fills.items():
+        node_fills = harness.eval_on_selector_all(
+            f'#a .tm-node[data-model="{model}"] .tm-shape', "els => els.map(e => getComputedStyle(e).fill)"
+        )
+        assert all(fill == colour for fill in node_fills), (model, colour, node_fills)

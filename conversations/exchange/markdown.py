@@ -172,7 +172,7 @@ def branch_markdown(
 ) -> str:
     """The path `turns` (root first) as one Markdown document; with `comments` (threads by turn,
     review.selectors.threads_by_turn), each turn's threads after it."""
-    blocks = [f"# {_inline(str(conversation)) or f'Conversation {conversation.pk}'}"]
+    blocks = [f"# {_inline(conversation.title) or 'Untitled conversation'}"]
     shown_prompt = ""
     for turn in turns:
         prompt = _system_prompt(turn)

@@ -61,7 +61,8 @@ export function startCompareReview({ page }) {
 
     function decorate() {
       const heads = columnsBox.querySelectorAll('header.column-head');
-      heads.forEach((node, index) => {
+      heads.forEach((node, order) => {
+        const index = Number(node.closest('[data-column]')?.dataset.column ?? order);
         const column = page.columns[index];
         if (!column) return;
         const fresh = head(column);
@@ -82,7 +83,8 @@ export function startCompareReview({ page }) {
     };
     store.onChange(queue);
     new MutationObserver((records) => {
-      if (records.some((r) => [...r.addedNodes].some((n) => n.nodeType === 1 && n.matches('header.column-head')))) queue();
+      const heads = (n) => n.nodeType === 1 && (n.matches('header.column-head') || n.querySelector('header.column-head'));
+      if (records.some((r) => [...r.addedNodes].some(heads))) queue();
     }).observe(columnsBox, { childList: true });
     decorate();
   });

@@ -3,7 +3,8 @@
 import { round } from './tree-draw.js';
 import { NODE_W } from './tree-layout.js';
 import {
-  PAD, between, centreOn, clearOf, contentArea, fitView, initialView, inView, minScale, zoomAround,
+  FAR_ZOOM, LABEL_ZOOM, NEAR_ZOOM, PAD, between, centreOn, clearOf, contentArea, fitView, initialView, inView,
+  minScale, zoomAround,
 } from './tree-view.js';
 
 const BUTTON_GAP = 6; // between a fitted tree and the zoom buttons
@@ -20,7 +21,14 @@ export class Camera {
   /** Shows `view`; `sync` draws what comes into view of a culled tree. */
   set(view, sync = true) {
     this.view = { x: view.x, y: view.y, k: view.k };
-    this.map.viewport.setAttribute('transform', `translate(${round(view.x)},${round(view.y)}) scale(${Math.round(view.k * 10000) / 10000})`);
+    const k = Math.round(view.k * 10000) / 10000;
+    this.map.viewport.setAttribute('transform', `translate(${round(view.x)},${round(view.y)}) scale(${k})`);
+    // What text shows, and at what size, follows the zoom (treemap.css).
+    const root = this.map.root;
+    root.style.setProperty('--tm-k', String(k));
+    root.classList.toggle('tm-zoom-labels', k >= LABEL_ZOOM);
+    root.classList.toggle('tm-zoom-near', k >= NEAR_ZOOM);
+    root.classList.toggle('tm-zoom-far', k < FAR_ZOOM);
     if (sync) this.map._syncIfNeeded();
   }
 

@@ -4,7 +4,7 @@ import { SEGMENT_H, segmentLabel } from './tree-layout.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 export const ROLES = { user: 'User', assistant: 'Assistant', system: 'System' };
-const LEGEND_MODELS = 6;
+const LEGEND_MODELS = 7;
 
 export function svg(tag, attrs) {
   const el = document.createElementNS(SVG_NS, tag);
@@ -26,19 +26,47 @@ export function toggleAttr(el, name, on) {
 
 export const round = (v) => Math.round(v * 100) / 100;
 
-/** A stable hue (0–359) for a model string; the same model gets the same colour on every map. */
-export function modelHue(model) {
-  let h = 2166136261;
-  for (let i = 0; i < model.length; i++) {
-    h ^= model.charCodeAt(i);
-    h = Math.imul(h, 16777619);
+// Replies take their model's colour from one palette (Okabe and Ito's, told apart with the common
+// kinds of colour blindness; its light and dark values are treemap.css's --tm-model-0 … -6).
+export const PALETTE_SIZE = 7;
+
+/**
+ * Each reply model's colour slot, 0 to PALETTE_SIZE - 1: in the order of each model's first reply,
+ * so a growing tree keeps its colours; past the palette the slots repeat.
+ */
+export function modelSlots(nodes) {
+  const first = new Map();
+  for (const n of nodes) {
+    if (n.role !== 'assistant' || !n.model) continue;
+    const seen = first.get(n.model);
+    if (seen === undefined || n.id < seen) first.set(n.model, n.id);
   }
-  h ^= h >>> 15;
-  h = Math.imul(h, 2246822507);
-  h ^= h >>> 13;
-  // Hues within 20 degrees of the accent blue (about 225) are skipped: that colour marks the branch.
-  const hue = (h >>> 0) % 320;
-  return hue < 205 ? hue : hue + 40;
+  const models = [...first.keys()].sort((a, b) => first.get(a) - first.get(b) || (a < b ? -1 : 1));
+  return new Map(models.map((model, i) => [model, i % PALETTE_SIZE]));
+}
+
+/** A model's name without its provider: "openai:gpt-4o" → "gpt-4o". */
+export function modelName(model) {
+  return model.slice(model.indexOf(':') + 1) || model;
+}
+
+const CHAR_PX = 6.4; // an average character of the map's 11 px text
+
+/**
+ * A turn's short text on the map: the model of a reply, the first words of a prompt; cut to
+ * what fits in `room` screen pixels ('' when not even a few characters do).
+ */
+export function turnLabel(n, room) {
+  const role = ROLES[n.role] ? n.role : 'assistant';
+  let text = role === 'assistant' ? (n.model ? modelName(n.model) : 'reply') : (n.preview || ROLES[role]);
+  if (n.status === 'error') text = `${text} · error`;
+  text = String(text).replace(/\s+/g, ' ').trim();
+  const fits = Math.floor(room / CHAR_PX);
+  if (fits < 4) return '';
+  if (text.length <= fits) return text;
+  const cut = text.slice(0, fits - 1);
+  const space = cut.lastIndexOf(' ');
+  return `${(space > fits / 2 ? cut.slice(0, space) : cut).trimEnd()}…`;
 }
 
 /**
@@ -55,7 +83,7 @@ export function edgePath(from, to) {
 }
 
 /** Patches a turn's element `rec.el` to show node `n`; rebuilds its shapes only when they change. */
-export function drawTurn(rec, item, n, isLeaf) {
+export function drawTurn(rec, item, n, isLeaf, slot, labelRoomPx) {
   const el = rec.el;
   const role = ROLES[n.role] ? n.role : 'assistant';
   const status = n.status || 'complete';
@@ -70,8 +98,8 @@ export function drawTurn(rec, item, n, isLeaf) {
   toggleAttr(el, 'data-branch-leaf', isLeaf);
   if (isLeaf) el.setAttribute('aria-current', 'true');
   else el.removeAttribute('aria-current');
-  if (role === 'assistant' && n.model) el.style.setProperty('--tm-hue', modelHue(n.model));
-  else el.style.removeProperty('--tm-hue');
+  if (role === 'assistant' && n.model && slot != null) el.style.setProperty('--tm-c', `var(--tm-model-${slot})`);
+  else el.style.removeProperty('--tm-c');
 
   const shapeKey = `${role}|${status === 'streaming'}`;
   if (rec.shapeRole !== shapeKey) {
@@ -84,10 +112,15 @@ export function drawTurn(rec, item, n, isLeaf) {
     else if (role === 'system') shape = svg('path', { class: 'tm-shape', d: 'M0,-7.5L7.5,0L0,7.5L-7.5,0Z' });
     else shape = svg('circle', { class: 'tm-shape', r: 6.5 });
     rec.title = svg('title');
-    el.append(shape, rec.title);
+    // The short text keeps its size on screen (treemap.css scales it by 1 / zoom).
+    const at = svg('g', { class: 'tm-label-at', transform: `translate(${item.w / 2 + 1},0)` });
+    rec.label = svg('text', { class: 'tm-fixed tm-node-label', x: 4, dy: '0.35em' });
+    at.append(rec.label);
+    el.append(shape, at, rec.title);
   }
   const head = [ROLES[role], n.model, status].filter(Boolean).join(' · ');
   rec.title.textContent = n.preview ? `${head}\n${n.preview}` : head;
+  rec.label.textContent = turnLabel(n, labelRoomPx);
 }
 
 /** Patches a segment's element: a pill saying how many turns it folds. */
@@ -102,34 +135,35 @@ export function drawSegment(rec, item) {
   el.setAttribute('data-hidden-count', String(count));
   toggleAttr(el, 'data-on-branch', item.onBranch);
   el.setAttribute('aria-expanded', 'false');
+  // The count shows inside the pill when zoomed in, beside it (at a fixed size on screen) when
+  // zoomed out; treemap.css shows one of them.
   const label = svg('text', { class: 'tm-pill-label', 'text-anchor': 'middle', dy: '0.35em' });
   label.textContent = segmentLabel(count);
+  const beside = svg('g', { class: 'tm-label-at', transform: `translate(${-item.w / 2},0)` });
+  const side = svg('text', { class: 'tm-fixed tm-pill-side', x: -5, 'text-anchor': 'end', dy: '0.35em' });
+  side.textContent = segmentLabel(count);
+  beside.append(side);
   const title = svg('title');
-  title.textContent = `${count} turns collapsed (#${first} … #${last}). Click to expand.`;
+  title.textContent = `${count} turns in a row with no other branch. Click to show them.`;
   el.replaceChildren(
     svg('rect', { class: 'tm-pill', x: -item.w / 2, y: -SEGMENT_H / 2, width: item.w, height: SEGMENT_H, rx: SEGMENT_H / 2 }),
     label,
+    beside,
     title,
   );
 }
 
-/** The models of the replies, most used first; the signature says when the legend must change. */
-export function legendModels(nodes) {
-  const counts = new Map();
-  for (const n of nodes) {
-    if (n.role === 'assistant' && n.model) counts.set(n.model, (counts.get(n.model) || 0) + 1);
-  }
-  return [...counts.keys()].sort((a, b) => counts.get(b) - counts.get(a) || (a < b ? -1 : 1));
-}
-
-export function drawLegend(legend, models) {
+/** The legend: each reply model with its colour, in the order of their slots. */
+export function drawLegend(legend, slots) {
   legend.replaceChildren();
+  const models = [...slots.keys()];
   const shown = models.slice(0, LEGEND_MODELS);
   for (const model of shown) {
     const entry = html('span', 'tm-legend-item');
+    entry.setAttribute('data-model', model);
     const swatch = html('span', 'tm-swatch');
-    swatch.style.setProperty('--tm-hue', modelHue(model));
-    entry.append(swatch, document.createTextNode(model.slice(model.indexOf(':') + 1) || model));
+    swatch.style.setProperty('--tm-c', `var(--tm-model-${slots.get(model)})`);
+    entry.append(swatch, document.createTextNode(modelName(model)));
     entry.title = model;
     legend.append(entry);
   }

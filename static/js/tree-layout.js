@@ -23,8 +23,34 @@ export function segmentLabel(count) {
   return `⋯ ${count} turns`;
 }
 
+// Wide enough for its label at 11 px (the label's size from zoom 1 up).
 export function segmentWidth(count) {
-  return Math.round(20 + segmentLabel(count).length * 5.8);
+  return Math.round(22 + segmentLabel(count).length * 6.4);
+}
+
+export const LABEL_ROOM_MAX = 320; // a turn's short text never needs more than this
+
+/**
+ * The room right of each item for its short text, in content units: up to the next item of its
+ * row (less a gap), LABEL_ROOM_MAX when nothing follows. Sets `item.room`.
+ */
+export function labelRoom(items) {
+  const rows = new Map();
+  for (const item of items) {
+    const row = rows.get(item.depth);
+    if (row) row.push(item);
+    else rows.set(item.depth, [item]);
+  }
+  for (const row of rows.values()) {
+    row.sort((a, b) => a.x - b.x);
+    for (let i = 0; i < row.length; i++) {
+      const item = row[i];
+      const next = row[i + 1];
+      item.room = next
+        ? Math.max(0, Math.min(LABEL_ROOM_MAX, next.x - next.w / 2 - (item.x + item.w / 2) - 6))
+        : LABEL_ROOM_MAX;
+    }
+  }
 }
 
 /**
@@ -70,7 +96,7 @@ export function removeChild(kids, parentId, id) {
 function makeItem(kind, parent) {
   const item = {
     kind, key: '', id: 0, hidden: null, parent, children: [], depth: parent.depth + 1,
-    w: NODE_W, x: 0, y: 0, onBranch: false,
+    w: NODE_W, x: 0, y: 0, onBranch: false, room: 0,
     // tidy-tree working fields
     i: 0, A: null, a: null, z: 0, m: 0, c: 0, s: 0, t: null, main: 0, reach: 0,
   };

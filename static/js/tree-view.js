@@ -6,6 +6,14 @@ export const ZOOM_MAX = 3;
 export const FIT_MAX = 1.25; // fitting a small tree does not blow it up beyond this
 export const READABLE = 0.5; // below this the first view shows the branch leaf instead of everything
 export const PAD = 18;
+// Text on the map keeps one size on screen (11 px) whatever the zoom; which text shows depends on
+// it: from LABEL_ZOOM up, each turn's short text (rows are far enough apart for a line of it);
+// from NEAR_ZOOM up, a collapsed run's count inside its pill, below it beside the pill; below
+// FAR_ZOOM, no counts (the rows are too close for them).
+export const LABEL_ZOOM = 0.6;
+export const NEAR_ZOOM = 1;
+export const FAR_ZOOM = 0.12;
+export const TEXT_PX = 11;
 
 const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
 

@@ -1,6 +1,6 @@
 // A map of a whole conversation: every turn is a node of a top-down tidy tree drawn in SVG.
 //
-//   const map = new TreeMap(container, { onSelect: (turnId) => {} });
+//   const map = new TreeMap(container, { onSelect: (turnId) => {}, firstView: 'auto' | 'fit' });
 //   map.setData(nodes);     // replace the whole tree
 //   map.setBranch(turnIds); // the branch shown on the page, root first: highlighted
 //   map.upsert(node);       // add or update one node; keeps the user's pan and zoom
@@ -23,8 +23,9 @@
 // EXPAND_ALL turns, otherwise the EXPAND_STEP turns at its top, leaving the rest collapsed below
 // them, so a segment of thousands of turns opens a screenful at a time. It never calls onSelect.
 //
-// The view (tree-view.js): the first data shown in an empty map gets an automatic view (the whole
-// tree when it stays readable, otherwise the end of the branch), redone on resize until the user
+// The view (tree-view.js): the first data shown in an empty map gets an automatic view (with
+// firstView 'fit' the whole tree; otherwise the whole tree when it stays readable, else the end of
+// the branch), redone on resize until the user
 // pans or zooms. After that nothing moves the view but the user, select() and fit(); setData,
 // setBranch and upsert keep the turn nearest the middle of the view where it was (usually the
 // transform is unchanged). Fitted views leave the zoom buttons' column free. Drag pans, the wheel
@@ -33,6 +34,11 @@
 // Enter or Space selects, + / - / 0 zoom and fit.
 //
 // A tree with more than CULL_OVER visible items only gets elements for what is in or near the view.
+//
+// Text keeps one size on screen at every zoom (tree-view.js): a collapsed run's count always
+// (inside its pill zoomed in, beside it zoomed out), a turn's short text (its model, or a prompt's
+// first words) once zoomed in enough. Replies take their model's colour from a colour-blind-safe
+// palette, in the order the models first answered; the legend names them.
 //
 // Elements the page and tests can target (all inside the container):
 //   .tm-node[data-turn-id="12"]   a turn; data-role, data-status, data-model attributes,
@@ -44,12 +50,12 @@
 //   path.tm-edge[data-from][data-to]   an edge; ends are turn ids or "s<first hidden id>"
 //   g.tm-viewport                 the pan/zoom transform ("translate(x,y) scale(k)")
 import { Camera } from './tree-camera.js';
-import { Drawing, drawLegend, drawSegment, drawTurn, html, legendModels, svg } from './tree-draw.js';
+import { Drawing, drawLegend, drawSegment, drawTurn, html, modelSlots, svg } from './tree-draw.js';
 import { ZOOM_STEP, bindInput } from './tree-input.js';
-import { LEVEL, indexTree, insertChild, layoutTree, removeChild } from './tree-layout.js';
-import { containsRect, keepInPlace, viewRect } from './tree-view.js';
+import { LEVEL, indexTree, insertChild, labelRoom, layoutTree, removeChild } from './tree-layout.js';
+import { LABEL_ZOOM, containsRect, keepInPlace, viewRect } from './tree-view.js';
 
-export { modelHue } from './tree-draw.js';
+export { modelSlots } from './tree-draw.js';
 
 const TAIL = 3; // ancestors of the branch leaf that never collapse
 const EXPAND_ALL = 40;
@@ -57,8 +63,9 @@ const EXPAND_STEP = 20;
 const CULL_OVER = 1000; // with more visible items, only those near the view get elements
 
 export class TreeMap {
-  constructor(container, { onSelect } = {}) {
+  constructor(container, { onSelect, firstView = 'auto' } = {}) {
     this.container = container;
+    this.firstView = firstView; // 'auto' (see tree-view.js's initialView) or 'fit'
     this.onSelect = typeof onSelect === 'function' ? onSelect : () => {};
     this.nodes = new Map(); // id -> node
     this.kids = new Map(); // parent id -> child ids, ascending
@@ -74,6 +81,7 @@ export class TreeMap {
     this.focusKey = '';
     this.leafKey = '';
     this.legendSig = null;
+    this.slots = new Map(); // reply model -> colour slot
     this.lastLayoutMs = 0;
     this._destroyed = false;
     this._build();
@@ -252,9 +260,10 @@ export class TreeMap {
   _firstRender() {
     this._render();
     // The first view is chosen once a setBranch() in the caller's same task has landed too.
-    this.camera.auto = 'initial';
+    const auto = this.firstView === 'fit' ? 'fit' : 'initial';
+    this.camera.auto = auto;
     queueMicrotask(() => {
-      if (!this._destroyed && this.camera.auto === 'initial') this.camera.applyAuto();
+      if (!this._destroyed && this.camera.auto === auto) this.camera.applyAuto();
     });
   }
 
@@ -278,6 +287,7 @@ export class TreeMap {
 
   _render(anchor = null) {
     const { items, box } = this._layout();
+    labelRoom(items);
     this.items = items;
     this.box = box;
     this.itemsByKey = new Map();
@@ -291,11 +301,11 @@ export class TreeMap {
     const leafId = this.branch.length ? this.branch[this.branch.length - 1] : null;
     this.leafKey = leafId != null && this.itemsByKey.has(String(leafId)) ? String(leafId) : '';
     if (!this.itemsByKey.has(this.focusKey)) this.focusKey = '';
-    const models = legendModels(this.nodes.values());
-    const sig = models.join('\n');
+    this.slots = modelSlots(this.nodes.values());
+    const sig = [...this.slots.keys()].join('\n');
     if (sig !== this.legendSig) {
       this.legendSig = sig;
-      drawLegend(this.legend, models);
+      drawLegend(this.legend, this.slots);
     }
 
     const now = anchor && this.itemsByKey.get(anchor.key);
@@ -345,9 +355,12 @@ export class TreeMap {
     }
     const n = this.nodes.get(item.id);
     const isLeaf = item.key === this.leafKey;
+    const slot = this.slots.get(n.model);
+    // The short text must fit at the smallest zoom that shows it.
+    const room = Math.round((item.room - 1) * LABEL_ZOOM - 4);
     return {
-      sig: `t|${n.role}|${n.status}|${n.model}|${n.preview}|${item.onBranch}|${isLeaf}`,
-      draw: (rec) => drawTurn(rec, item, n, isLeaf),
+      sig: `t|${n.role}|${n.status}|${n.model}|${n.preview}|${item.onBranch}|${isLeaf}|${slot}|${room}`,
+      draw: (rec) => drawTurn(rec, item, n, isLeaf, slot, room),
     };
   }
 

@@ -1,10 +1,17 @@
 // The tree map panel beside the transcript: the whole conversation, the current branch highlighted,
 // click a turn to show its branch, or pick 2 to 4 turns to compare their branches.
+//
+// Below 1024 px the panel is a full-screen sheet: the page behind it is inert while it is open,
+// its close button or Escape closes it, focus goes back to the Tree map button (or "More", which
+// holds it on a phone), and choosing a turn
+// (outside picking) closes it to show that turn's branch. It opens fitted to the whole tree.
+import { icon } from './icons.js';
 import { preview } from './format.js';
 import { TreeMap } from './treemap.js';
 import { el } from './turns.js';
 
 const MAX_COMPARE = 4;
+const SHEET = '(max-width: 1023.98px)';
 
 export class TreePanel {
   constructor({ panel, toggleButton, treeUrl, onSelect, onCompare }) {
@@ -13,30 +20,82 @@ export class TreePanel {
     this.branch = [];
     this.picking = false;
     this.picked = [];
+    this.sheet = window.matchMedia(SHEET);
     this.pickButton = el('button', { type: 'button', class: 'button ghost compact', 'data-action': 'pick', onclick: () => this.setPicking(!this.picking), text: 'Compare…' });
     this.compareButton = el('button', { type: 'button', class: 'button primary compact', 'data-action': 'compare', hidden: true, onclick: () => this.onCompare(this.picked), text: 'Compare' });
+    this.closeButton = el('button', { type: 'button', class: 'button ghost compact icon-only tree-close', 'aria-label': 'Close', title: 'Close the tree map (Esc)', onclick: () => this.close() }, icon('x'));
     this.hint = el('span', { class: 'muted small tree-hint' });
     this.canvas = el('div', { class: 'tree-canvas' });
     panel.append(
-      el('header', { class: 'tree-head' }, el('strong', { text: 'Tree' }), el('span', { class: 'spacer' }), this.pickButton, this.compareButton),
+      el('header', { class: 'tree-head' }, el('strong', { text: 'Tree map' }), el('span', { class: 'spacer' }), this.pickButton, this.compareButton, this.closeButton),
       this.hint,
       this.canvas,
     );
     toggleButton.addEventListener('click', () => this.toggle());
-    if (localStorage.getItem('workbench.tree') === 'open') this.toggle();
+    panel.addEventListener('keydown', (event) => {
+      if (event.key !== 'Escape' || event.defaultPrevented) return;
+      event.preventDefault();
+      if (this.picking) this.setPicking(false);
+      else this.close();
+    });
+    this.sheet.addEventListener('change', () => this.updateSheet());
+    // A sheet covers the page: it opens by itself only on a wide screen, or when the address asks.
+    const remembered = localStorage.getItem('workbench.tree') === 'open' && !this.sheet.matches;
+    if (remembered || location.hash === '#tree') this.toggle();
+  }
+
+  get isOpen() {
+    return !this.panel.hidden;
   }
 
   async toggle() {
-    const open = this.panel.hidden;
-    this.panel.hidden = !open;
-    this.toggleButton.setAttribute('aria-expanded', String(open));
-    document.querySelector('.layout').classList.toggle('tree-open', open);
-    localStorage.setItem('workbench.tree', open ? 'open' : 'closed');
-    if (open && !this.map) {
-      this.map = new TreeMap(this.canvas, { onSelect: (id) => this.select(id) });
-      await this.reload();
-      this.map.fit();
+    if (this.isOpen) {
+      this.close();
+      return;
     }
+    this.panel.hidden = false;
+    this.toggleButton.setAttribute('aria-expanded', 'true');
+    document.querySelector('.layout').classList.add('tree-open');
+    localStorage.setItem('workbench.tree', 'open');
+    this.updateSheet();
+    if (this.sheet.matches) this.closeButton.focus();
+    if (!this.map) {
+      this.map = new TreeMap(this.canvas, { onSelect: (id) => this.select(id), firstView: 'fit' });
+      await this.reload();
+    }
+  }
+
+  close() {
+    if (!this.isOpen) return;
+    const hadFocus = this.panel.contains(document.activeElement);
+    this.panel.hidden = true;
+    this.toggleButton.setAttribute('aria-expanded', 'false');
+    document.querySelector('.layout').classList.remove('tree-open');
+    localStorage.setItem('workbench.tree', 'closed');
+    this.updateSheet();
+    if (hadFocus || this.sheet.matches) this.returnFocus();
+  }
+
+  /** Focus back on the Tree map button; on a phone, where it is folded away, on "More" that holds it. */
+  returnFocus() {
+    const more = document.getElementById('more-button');
+    const target = this.toggleButton.getClientRects().length || !more ? this.toggleButton : more;
+    target.focus();
+  }
+
+  /** The page behind a sheet is inert: no focus, no clicks, no scrolling under it. */
+  updateSheet() {
+    const covering = this.isOpen && this.sheet.matches;
+    document.body.classList.toggle('tree-sheet-open', covering);
+    const keep = (node) => node === this.panel || node.contains(this.panel);
+    const behind = [...document.body.children, ...document.querySelector('.layout').children];
+    for (const node of behind) {
+      if (keep(node) || node.tagName === 'SCRIPT') continue;
+      node.inert = covering;
+    }
+    this.panel.setAttribute('role', covering ? 'dialog' : 'complementary');
+    if (covering) this.panel.setAttribute('aria-modal', 'true');
+    else this.panel.removeAttribute('aria-modal');
   }
 
   async reload() {
@@ -70,6 +129,8 @@ export class TreePanel {
 
   select(id) {
     if (!this.picking) {
+      // A sheet closes first: the branch it opens takes the focus, not the Tree map button.
+      if (this.sheet.matches) this.close();
       this.onSelect(id);
       return;
     }
@@ -90,6 +151,6 @@ export class TreePanel {
     for (const id of this.picked) this.canvas.querySelector(`[data-turn-id="${id}"]`)?.setAttribute('data-picked', '');
     this.compareButton.hidden = !this.picking || this.picked.length < 2;
     this.compareButton.textContent = `Compare ${this.picked.length}`;
-    this.hint.textContent = this.picking ? `Click 2 to ${MAX_COMPARE} turns: each one's branch becomes a column.` : '';
+    this.hint.textContent = this.picking ? `Pick 2 to ${MAX_COMPARE} turns: each one's branch becomes a column.` : '';
   }
 }

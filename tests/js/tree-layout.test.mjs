@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
-  LEVEL, NODE_W, buildVisible, indexTree, insertChild, layoutTree, removeChild, segmentWidth,
+  LABEL_ROOM_MAX, LEVEL, NODE_W, buildVisible, indexTree, insertChild, labelRoom, layoutTree, removeChild,
+  segmentWidth,
 } from '../../static/js/tree-layout.js';
 
 const SIBLING_GAP = 10; // the smallest gap the layout leaves between two items of a row
@@ -187,6 +188,49 @@ describe('layoutTree: shape', () => {
     const byId = new Map(items.map((i) => [i.id, i]));
     for (let id = 3; id <= 30; id++) assert.equal(byId.get(id).x, byId.get(1).x, `turn ${id}`);
     assert.ok(byId.get(2).x < byId.get(3).x); // the shorter, older version stays on the left
+  });
+
+  test('300 turns regenerated and edited along the way: the main line stays straight, versions beside it', () => {
+    // Every tenth turn has an older version (a regenerated reply or an edited prompt, answered),
+    // and the talk went on from the newer one: old versions leave on the left, and every fifth
+    // side branch runs a few turns of its own.
+    const parents = new Map([[1, null]]);
+    let id = 1;
+    const trunk = [1];
+    let nextSide = 10_000;
+    for (let depth = 1; depth < 300; depth++) {
+      const parent = trunk[trunk.length - 1];
+      if (depth % 10 === 0) {
+        let side = ++nextSide;
+        parents.set(side, parent);
+        const length = depth % 50 === 0 ? 6 : 1;
+        for (let k = 1; k < length; k++) {
+          parents.set(++nextSide, side);
+          side = nextSide;
+        }
+      }
+      parents.set(++id, parent);
+      trunk.push(id);
+    }
+    for (const pinAll of [false, true]) {
+      const { items } = lay(parents, pinAll ? trunk : []);
+      const main = items.filter((i) => (i.kind === 'turn' ? i.id : i.hidden[0]) < 10_000);
+      assert.equal(new Set(main.map((i) => i.x)).size, 1, `pinned all: ${pinAll}`);
+      const sides = items.filter((i) => i.kind === 'turn' && i.id > 10_000);
+      assert.ok(sides.length >= 29 && sides.every((side) => side.x !== main[0].x));
+      assertNoOverlap(items);
+    }
+  });
+
+  test("the room for a turn's short text ends before the next item of its row", () => {
+    const parents = new Map([[1, null], [2, 1], [3, 1], [4, 2], [5, 3]]);
+    const { items } = lay(parents, [...parents.keys()]);
+    labelRoom(items);
+    const byId = new Map(items.map((i) => [i.id, i]));
+    const [left, right] = [byId.get(2), byId.get(3)].sort((a, b) => a.x - b.x);
+    assert.equal(left.room, right.x - right.w / 2 - (left.x + left.w / 2) - 6);
+    assert.equal(right.room, LABEL_ROOM_MAX);
+    assert.equal(byId.get(1).room, LABEL_ROOM_MAX);
   });
 
   test('every parent sits right above its main child, and children keep their id order', () => {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { edgePath, legendModels, modelHue } from '../../static/js/tree-draw.js';
+import { PALETTE_SIZE, edgePath, modelName, modelSlots, turnLabel } from '../../static/js/tree-draw.js';
 import { nextItem } from '../../static/js/tree-input.js';
 import { indexTree, layoutTree } from '../../static/js/tree-layout.js';
 import {
@@ -206,25 +206,38 @@ describe('drawing', () => {
     assert.match(edgePath({ kind: 'turn', x: 0, y: 0 }, { kind: 'turn', x: 26, y: 38 }), /^M0,7C0,19 26,19 26,31$/);
   });
 
-  test('a model keeps its hue, and no hue is the branch blue', () => {
-    assert.equal(modelHue('openai:gpt-4o'), modelHue('openai:gpt-4o'));
-    const hues = new Set();
-    for (let i = 0; i < 2000; i++) {
-      const hue = modelHue(`provider:model-${i}`);
-      assert.ok(hue >= 0 && hue < 360 && (hue < 205 || hue >= 245), `${hue}`);
-      hues.add(hue);
-    }
-    assert.ok(hues.size > 200);
-    assert.ok(Number.isInteger(modelHue('')));
-    assert.ok(Number.isInteger(modelHue('😀')));
+  test('models take palette slots in the order of their first reply, and keep them as the tree grows', () => {
+    const nodes = [
+      { id: 5, role: 'assistant', model: 'b:two' }, { id: 2, role: 'assistant', model: 'a:one' },
+      { id: 9, role: 'assistant', model: 'b:two' }, { id: 1, role: 'user', model: 'z:user' },
+      { id: 3, role: 'assistant', model: '' }, { id: 7, role: 'assistant', model: 'a:zero' },
+    ];
+    const slots = modelSlots(nodes);
+    assert.deepEqual([...slots], [['a:one', 0], ['b:two', 1], ['a:zero', 2]]);
+    const grown = modelSlots([...nodes, { id: 12, role: 'assistant', model: 'c:new' }]);
+    assert.deepEqual([...grown], [['a:one', 0], ['b:two', 1], ['a:zero', 2], ['c:new', 3]]);
+    assert.deepEqual([...modelSlots([])], []);
   });
 
-  test('the legend lists reply models, most used first, then by name', () => {
-    const nodes = [
-      { role: 'assistant', model: 'b:two' }, { role: 'assistant', model: 'a:one' }, { role: 'assistant', model: 'b:two' },
-      { role: 'user', model: 'z:user' }, { role: 'assistant', model: '' }, { role: 'assistant', model: 'a:zero' },
-    ];
-    assert.deepEqual(legendModels(nodes), ['b:two', 'a:one', 'a:zero']);
-    assert.deepEqual(legendModels([]), []);
+  test('distinct models get distinct colours up to the palette size, then the slots repeat', () => {
+    const nodes = Array.from({ length: PALETTE_SIZE + 2 }, (_, i) => ({ id: i + 1, role: 'assistant', model: `p:m${i}` }));
+    const slots = [...modelSlots(nodes).values()];
+    assert.equal(new Set(slots.slice(0, PALETTE_SIZE)).size, PALETTE_SIZE);
+    assert.deepEqual(slots.slice(PALETTE_SIZE), [0, 1]);
+  });
+
+  test("a turn's short text: the model of a reply, a prompt's first words, cut to the room", () => {
+    assert.equal(modelName('openai:gpt-4o'), 'gpt-4o');
+    assert.equal(modelName('plain'), 'plain');
+    const reply = { role: 'assistant', model: 'anthropic:claude-sonnet', preview: 'Sure' };
+    assert.equal(turnLabel(reply, 300), 'claude-sonnet');
+    assert.equal(turnLabel({ ...reply, status: 'error' }, 300), 'claude-sonnet · error');
+    const prompt = { role: 'user', model: '', preview: 'Plan a trip to  Norway in June' };
+    assert.equal(turnLabel(prompt, 400), 'Plan a trip to Norway in June');
+    const cut = turnLabel(prompt, 80);
+    assert.ok(cut.endsWith('…') && cut.length * 6.4 <= 80, cut);
+    assert.equal(cut, 'Plan a trip…');
+    assert.equal(turnLabel(prompt, 20), ''); // not even a few characters fit
+    assert.equal(turnLabel({ role: 'system', preview: '' }, 300), 'System');
   });
 });
