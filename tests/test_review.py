@@ -228,3 +228,16 @@ def test_an_edit_notifies_those_newly_mentioned(personas, conv):
     services.comment_edit(conversation=as_(alice, conv), user=alice, comment_id=comment.id, body="hm @vera")
     services.comment_edit(conversation=as_(alice, conv), user=alice, comment_id=comment.id, body="hm @vera!")
     assert list(Notification.objects.values_list("recipient__username", flat=True)) == ["vera"]
+
+
+def test_the_inbox_shows_a_comment_as_plain_words(personas, conv):
+    from django.urls import reverse
+
+    from tests.conftest import signed_in
+
+    alice = personas.alice
+    services.comment_create(conversation=as_(alice, conv), user=alice, turn_id=conv.t["a1"].id,
+                            body="@bob why did **this** drop the `cache`? See [the docs](https://example.com)")
+    page = signed_in(personas.bob).get(reverse("inbox")).content.decode()
+    assert "@bob why did this drop the cache? See the docs" in page
+    assert "**" not in page and "example.com" not in page
