@@ -1,0 +1,133 @@
+// Evaluated on a page by tests/layout_checks.py: each way its layout breaks the rules, as a line.
+(() => {
+  const vw = window.innerWidth;
+  const root = document.documentElement;
+  const problems = [];
+  const px = (n) => Math.round(n);
+  const part = (e) => {
+    if (e instanceof SVGElement && e.tagName !== 'svg') {
+      const id = e.getAttribute('data-turn-id');
+      return e.tagName + (id ? `[data-turn-id="${id}"]` : '') + [...e.classList].slice(0, 2).map((c) => '.' + c).join('');
+    }
+    return e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + [...e.classList].slice(0, 3).map((c) => '.' + c).join('');
+  };
+  const describe = (e) => {
+    const path = [];
+    for (let n = e; n && n !== document.body && n !== root && path.length < 4; n = n.parentElement) {
+      path.unshift(part(n));
+      if (n.id) break;
+    }
+    const label = e.getAttribute('aria-label') || e.getAttribute('title') || e.innerText || e.textContent || e.value || '';
+    const text = String(label).trim().replace(/\s+/g, ' ').slice(0, 40);
+    return path.join(' > ') + (text ? ` "${text}"` : '');
+  };
+  const rectOf = (r) => `[x ${px(r.left)}…${px(r.right)}, w ${px(r.width)}]`;
+  const style = (e) => getComputedStyle(e);
+  const isRoot = (e) => e === root || e === document.body;
+  // A scroller meant to scroll sideways: a code block, a table's box, a text field.
+  const meantToScroll = (e) => e.matches('pre, textarea, input, select, table')
+    || [...e.children].some((c) => c.matches('table, pre'))
+    || (e.children.length === 1 && e.firstElementChild.matches('code'));
+  const clips = (v) => v === 'hidden' || v === 'clip';
+  const scrolls = (v) => v === 'auto' || v === 'scroll';
+  const fixedAncestor = (e) => {
+    for (let n = e; n && !isRoot(n); n = n.parentElement) if (['fixed', 'sticky'].includes(style(n).position)) return n;
+    return null;
+  };
+  const shown = (e) => e.checkVisibility({ checkVisibilityCSS: true });
+
+  // (a) the document's own width.
+  if (root.scrollWidth > vw) problems.push(`the page scrolls sideways: document scrollWidth ${root.scrollWidth} > innerWidth ${vw}`);
+
+  // (a) what sticks out past the viewport's edges, outermost first (a child inside an offender is not listed
+  // again), except inside a box that clips or scrolls it (that box answers for it).
+  const all = [...document.body.querySelectorAll('*')];
+  const offenders = new Set();
+  for (const e of all) {
+    if (!shown(e)) continue;
+    const r = e.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    const out = r.right > vw + 1 || r.left < -1;
+    if (!out) continue;
+    // Wholly off screen in a fixed box (a drawer parked off canvas), or a visually hidden label: not seen.
+    if ((r.left >= vw || r.right <= 0) && (fixedAncestor(e) || r.width <= 1)) continue;
+    let excused = false;
+    for (let n = e.parentElement; n && !isRoot(n); n = n.parentElement) {
+      const s = style(n);
+      if (clips(s.overflowX) || scrolls(s.overflowX)) { excused = true; break; }
+      if (offenders.has(n)) { excused = true; break; }
+    }
+    if (excused) continue;
+    offenders.add(e);
+    problems.push(`sticks out of the viewport: ${describe(e)} ${rectOf(r)}`);
+  }
+
+  // (a) boxes that scroll sideways without being meant to, with what sticks out of them.
+  for (const e of all) {
+    if (!shown(e) || isRoot(e)) continue;
+    const s = style(e);
+    if (!scrolls(s.overflowX) || e.scrollWidth <= e.clientWidth + 1 || meantToScroll(e)) continue;
+    if (e.closest('pre, table')) continue;
+    const box = e.getBoundingClientRect();
+    const inner = [];
+    for (const c of e.querySelectorAll('*')) {
+      const r = c.getBoundingClientRect();
+      if (r.width === 0 || !shown(c) || r.right <= box.right + 1) continue;
+      if (inner.some((p) => p.contains(c))) continue;
+      if (c.parentElement !== e && c.parentElement.closest('pre, table') && e.contains(c.parentElement.closest('pre, table'))) continue;
+      inner.push(c);
+      if (inner.length >= 4) break;
+    }
+    problems.push(`scrolls sideways (scrollWidth ${e.scrollWidth} > clientWidth ${e.clientWidth}): ${describe(e)}`
+      + (inner.length ? `; too wide inside it: ${inner.map((c) => `${describe(c)} ${rectOf(c.getBoundingClientRect())}`).join('; ')}` : ''));
+  }
+
+  // (b) controls: on screen sideways, not cut by a box that clips them, their label not cut.
+  const controls = document.querySelectorAll(
+    'button, a[href], input:not([type=hidden]), select, textarea, summary, [role=button], [role=menuitem], [role=tab], [tabindex="0"]');
+  for (const c of controls) {
+    if (!shown(c)) continue;
+    const r = c.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    if (r.width <= 1 && r.height <= 1) continue; // visually hidden (a label for screen readers)
+    let inScroller = false;
+    let cut = null;
+    for (let n = c.parentElement; n && !isRoot(n); n = n.parentElement) {
+      const s = style(n);
+      const b = n.getBoundingClientRect();
+      const cutX = clips(s.overflowX) && (r.left < b.left - 1 || r.right > b.right + 1);
+      const cutY = clips(s.overflowY) && (r.top < b.top - 1 || r.bottom > b.bottom + 1);
+      if (scrolls(s.overflowX)) inScroller = true;
+      if (cutX || cutY) {
+        const wholly = r.right <= b.left || r.left >= b.right || r.bottom <= b.top || r.top >= b.bottom;
+        if (!wholly) cut = `${describe(n)} [x ${px(b.left)}…${px(b.right)}, y ${px(b.top)}…${px(b.bottom)}]`;
+        break;
+      }
+    }
+    if (cut) problems.push(`control cut off by ${cut}: ${describe(c)} [x ${px(r.left)}…${px(r.right)}, y ${px(r.top)}…${px(r.bottom)}]`);
+    else if (!inScroller && (r.right > vw + 1 || r.left < -1) && !((r.left >= vw || r.right <= 0) && fixedAncestor(c))
+             && ![...offenders].some((o) => o !== c && o.contains(c))) {
+      // (Inside a box that sticks out itself, the box is the problem already named.)
+      problems.push(`control outside the viewport: ${describe(c)} ${rectOf(r)}`);
+    }
+    if (c instanceof HTMLElement && c.matches('button, .button, summary, [role=button]') && c.clientWidth > 0
+        && style(c).display !== 'inline' && c.scrollWidth > c.clientWidth + 1) {
+      problems.push(`label cut (scrollWidth ${c.scrollWidth} > clientWidth ${c.clientWidth}): ${describe(c)}`);
+    }
+    // A short label broken over several lines ("+ Compare with…" on three lines).
+    if (c instanceof HTMLElement && c.matches('button, .button, [role=button]')) {
+      const text = c.innerText.trim();
+      if (text && text.length <= 30) {
+        const range = document.createRange();
+        range.selectNodeContents(c);
+        const lines = [];
+        for (const t of range.getClientRects()) {
+          if (t.width < 1) continue;
+          if (!lines.some((l) => t.top < l.bottom - 2 && t.bottom > l.top + 2)) lines.push(t);
+        }
+        if (lines.length > 1) problems.push(`short label broken over ${lines.length} lines: ${describe(c)}`);
+      }
+    }
+  }
+  return problems;
+})
