@@ -31,7 +31,7 @@
   const clips = (v) => v === 'hidden' || v === 'clip';
   const scrolls = (v) => v === 'auto' || v === 'scroll';
   const fixedAncestor = (e) => {
-    for (let n = e; n && !isRoot(n); n = n.parentElement) if (['fixed', 'sticky'].includes(style(n).position)) return n;
+    for (let n = e; n && !isRoot(n); n = n.parentElement) if (style(n).position === 'fixed') return n;
     return null;
   };
   const shown = (e) => e.checkVisibility({ checkVisibilityCSS: true });
@@ -106,8 +106,8 @@
     }
     if (cut) problems.push(`control cut off by ${cut}: ${describe(c)} [x ${px(r.left)}…${px(r.right)}, y ${px(r.top)}…${px(r.bottom)}]`);
     else if (!inScroller && (r.right > vw + 1 || r.left < -1) && !((r.left >= vw || r.right <= 0) && fixedAncestor(c))
-             && ![...offenders].some((o) => o !== c && o.contains(c))) {
-      // (Inside a box that sticks out itself, the box is the problem already named.)
+             && ![...offenders].some((o) => o.contains(c))) {
+      // (One that sticks out itself, or sits in a box that does, is named above already.)
       problems.push(`control outside the viewport: ${describe(c)} ${rectOf(r)}`);
     }
     if (c instanceof HTMLElement && c.matches('button, .button, summary, [role=button]') && c.clientWidth > 0

@@ -436,6 +436,10 @@ def test_the_layout_checks_catch_what_breaks_a_page_and_pass_what_does_not(page)
 
     outside = probe(page, '<button id="away" style="position: absolute; left: 360px">Send now</button>')
     assert any("button#away" in line for line in outside), outside
+    # Wholly past the edge in a sticky bar (a composer's Send button pushed off a tablet's screen).
+    pushed = probe(page, '<div style="position: sticky; bottom: 0; display: flex"><span style="flex: none; '
+                         'width: 500px">Model</span><button id="send" style="flex: none">Send</button></div>')
+    assert any(line.startswith("sticks out of the viewport: button#send") for line in pushed), pushed
 
     label = probe(page, '<button class="tight">Save and send</button>')
     assert any(line.startswith("label cut") for line in label), label
