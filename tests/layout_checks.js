@@ -110,6 +110,21 @@
       // (One that sticks out itself, or sits in a box that does, is named above already.)
       problems.push(`control outside the viewport: ${describe(c)} ${rectOf(r)}`);
     }
+    // Past the edge of the framed box it sits in (a Send button poking out of the composer's border);
+    // a popover (positioned out of the flow) is meant to overlap what is around it.
+    if (!cut) {
+      for (let n = c.parentElement; n && !isRoot(n); n = n.parentElement) {
+        const s = style(n);
+        if (s.position === 'absolute' || s.position === 'fixed' || n.matches('dialog')) break;
+        const framed = ['Left', 'Right'].every((side) => parseFloat(s[`border${side}Width`]) > 0 && s[`border${side}Style`] !== 'none');
+        if (!framed) continue;
+        const b = n.getBoundingClientRect();
+        if (r.right > b.right + 1 || r.left < b.left - 1) {
+          problems.push(`control pokes out of its frame ${describe(n)} [x ${px(b.left)}…${px(b.right)}]: ${describe(c)} ${rectOf(r)}`);
+        }
+        break;
+      }
+    }
     if (c instanceof HTMLElement && c.matches('button, .button, summary, [role=button]') && c.clientWidth > 0
         && style(c).display !== 'inline' && c.scrollWidth > c.clientWidth + 1) {
       problems.push(`label cut (scrollWidth ${c.scrollWidth} > clientWidth ${c.clientWidth}): ${describe(c)}`);

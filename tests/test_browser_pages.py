@@ -10,8 +10,9 @@ workspace, import, sign in and sign up, search results, a new conversation, and 
 unknown address, a revoked link, an expired link).
 
 Screenshots go to var/artifacts/pages/<page>-<width>-<scheme>.png (the whole page) and
-…-view.png (the part in view), or to pages/ under the folder that WORKBENCH_ARTIFACTS names. Everything is seeded once per module; each width and colour scheme
-gets one browser tab per account (signed in, anonymous), reused from page to page.
+…-view.png (the part in view), or to pages/ under the folder that WORKBENCH_ARTIFACTS names.
+Everything is seeded once per module; each width and colour scheme gets one browser tab per account
+(signed in, anonymous), reused from page to page.
 """
 from __future__ import annotations
 
@@ -440,6 +441,13 @@ def test_the_layout_checks_catch_what_breaks_a_page_and_pass_what_does_not(page)
     pushed = probe(page, '<div style="position: sticky; bottom: 0; display: flex"><span style="flex: none; '
                          'width: 500px">Model</span><button id="send" style="flex: none">Send</button></div>')
     assert any(line.startswith("sticks out of the viewport: button#send") for line in pushed), pushed
+
+    poking = probe(page, '<form style="border: 1px solid; width: 200px; display: flex"><span style="flex: none; '
+                         'width: 180px">Message</span><button id="send" style="flex: none">Send</button></form>')
+    assert any(line.startswith("control pokes out of its frame main > form") for line in poking), poking
+    # Its own border is not a frame it sits in; a framed box it fits in is fine.
+    fits = '<form style="border: 1px solid; width: 200px"><button style="border: 1px solid">Send</button></form>'
+    assert probe(page, fits) == []
 
     label = probe(page, '<button class="tight">Save and send</button>')
     assert any(line.startswith("label cut") for line in label), label
