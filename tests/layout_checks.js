@@ -82,6 +82,50 @@
       + (inner.length ? `; too wide inside it: ${inner.map((c) => `${describe(c)} ${rectOf(c.getBoundingClientRect())}`).join('; ')}` : ''));
   }
 
+  // (a) a bar that stays put (sticky or fixed) must hide what scrolls under it: its text drawn over
+  // another element's text, with nothing opaque between, is two texts on top of each other.
+  const opaque = (e) => {
+    const s = style(e);
+    const alpha = s.backgroundColor.startsWith('rgba') ? parseFloat(s.backgroundColor.split(',')[3]) : 1;
+    // A gradient that fades from transparent (a bar fading in over the text above it) hides nothing
+    // where it is transparent: it counts as see-through.
+    const faint = /transparent|rgba\([^)]*,\s*0(\.[0-8]\d*)?\)/.test(s.backgroundImage);
+    return (s.backgroundColor !== 'transparent' && alpha >= 0.9) || (s.backgroundImage !== 'none' && !faint);
+  };
+  // The boxes of an element's own text (its text nodes, not its children's).
+  const textBoxes = (e) => [...e.childNodes].filter((t) => t.nodeType === Node.TEXT_NODE && t.textContent.trim())
+    .flatMap((t) => {
+      const range = document.createRange();
+      range.selectNodeContents(t);
+      return [...range.getClientRects()];
+    });
+  const overlap = (p, q) => Math.min(p.right, q.right) - Math.max(p.left, q.left) >= 2
+    && Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top) >= 2;
+  const bars = all.filter((e) => ['sticky', 'fixed'].includes(style(e).position) && shown(e) && !e.closest('dialog'));
+  const collided = new Set();
+  for (const bar of bars) {
+    const walker = document.createTreeWalker(bar, NodeFilter.SHOW_TEXT);
+    for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+      const holder = t.parentElement;
+      if (!t.textContent.trim() || !holder || !shown(holder) || collided.has(bar)) continue;
+      let covered = false;
+      for (let n = holder; n && n !== bar.parentElement; n = n.parentElement) if (opaque(n)) { covered = true; break; }
+      if (covered) continue;
+      const range = document.createRange();
+      range.selectNodeContents(t);
+      for (const q of range.getClientRects()) {
+        const beneath = new Set([0.1, 0.5, 0.9].flatMap((fx) => [0, 0.5, 1].flatMap(
+          (fy) => document.elementsFromPoint(q.left + q.width * fx, Math.min(q.top + q.height * fy, innerHeight - 1)))));
+        const under = [...beneath].find((u) => !bar.contains(u) && !u.contains(bar) && textBoxes(u).some((box) => overlap(box, q)));
+        if (under) {
+          problems.push(`text shows through a bar that stays put: ${describe(holder)} over ${describe(under)}`);
+          collided.add(bar);
+          break;
+        }
+      }
+    }
+  }
+
   // (b) controls: on screen sideways, not cut by a box that clips them, their label not cut.
   const controls = document.querySelectorAll(
     'button, a[href], input:not([type=hidden]), select, textarea, summary, [role=button], [role=menuitem], [role=tab], [tabindex="0"]');

@@ -449,6 +449,12 @@ def test_the_layout_checks_catch_what_breaks_a_page_and_pass_what_does_not(page)
     fits = '<form style="border: 1px solid; width: 200px"><button style="border: 1px solid">Send</button></form>'
     assert probe(page, fits) == []
 
+    # A see-through bar over text that scrolls under it; the same bar with a background is fine.
+    under = ('<p>Under the heading, which the bar covers</p>'
+             '<div style="position: fixed; top: 30px; left: 0; width: 390px{}"><span>Over it</span></div>')
+    assert any(line.startswith("text shows through a bar") for line in probe(page, under.format(""))), under
+    assert probe(page, under.format("; background: white")) == []
+
     label = probe(page, '<button class="tight">Save and send</button>')
     assert any(line.startswith("label cut") for line in label), label
 
