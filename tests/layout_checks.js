@@ -114,8 +114,12 @@
       const range = document.createRange();
       range.selectNodeContents(t);
       for (const q of range.getClientRects()) {
-        const beneath = new Set([0.1, 0.5, 0.9].flatMap((fx) => [0, 0.5, 1].flatMap(
-          (fy) => document.elementsFromPoint(q.left + q.width * fx, Math.min(q.top + q.height * fy, innerHeight - 1)))));
+        // Only what is painted beneath the bar at that point, where nothing opaque (a dialog) covers it.
+        const beneath = new Set([0.1, 0.5, 0.9].flatMap((fx) => [0, 0.5, 1].flatMap((fy) => {
+          const stack = document.elementsFromPoint(q.left + q.width * fx, Math.min(q.top + q.height * fy, innerHeight - 1));
+          const at = stack.findIndex((e) => bar.contains(e));
+          return at < 0 || stack.slice(0, at).some(opaque) ? [] : stack.slice(at + 1);
+        })));
         const under = [...beneath].find((u) => !bar.contains(u) && !u.contains(bar) && textBoxes(u).some((box) => overlap(box, q)));
         if (under) {
           problems.push(`text shows through a bar that stays put: ${describe(holder)} over ${describe(under)}`);

@@ -454,6 +454,11 @@ def test_the_layout_checks_catch_what_breaks_a_page_and_pass_what_does_not(page)
              '<div style="position: fixed; top: 30px; left: 0; width: 390px{}"><span>Over it</span></div>')
     assert any(line.startswith("text shows through a bar") for line in probe(page, under.format(""))), under
     assert probe(page, under.format("; background: white")) == []
+    # Text over the bar (a dialog's) is not under it.
+    above = ('<div style="position: fixed; top: 30px; left: 0; width: 390px; z-index: 0"><span>Bar</span></div>'
+             '<p style="position: fixed; top: 30px; left: 0; width: 390px; z-index: 1; margin: 0; background: white">'
+             'Over the bar</p>')
+    assert probe(page, above) == []
 
     label = probe(page, '<button class="tight">Save and send</button>')
     assert any(line.startswith("label cut") for line in label), label
