@@ -49,8 +49,9 @@
     if (r.width === 0 || r.height === 0) continue;
     const out = r.right > vw + 1 || r.left < -1;
     if (!out) continue;
-    // Wholly off screen in a fixed box (a drawer parked off canvas), or a visually hidden label: not seen.
-    if ((r.left >= vw || r.right <= 0) && (fixedAncestor(e) || r.width <= 1)) continue;
+    // Wholly off screen to the left (nothing scrolls there), or to the right in a fixed box (a drawer
+    // parked off canvas), or a visually hidden label: not seen, and no sideways scrolling.
+    if (r.right <= 0 || (r.left >= vw && (fixedAncestor(e) || r.width <= 1))) continue;
     let excused = false;
     for (let n = e.parentElement; n && !isRoot(n); n = n.parentElement) {
       const s = style(n);
@@ -153,7 +154,7 @@
       }
     }
     if (cut) problems.push(`control cut off by ${cut}: ${describe(c)} [x ${px(r.left)}…${px(r.right)}, y ${px(r.top)}…${px(r.bottom)}]`);
-    else if (!inScroller && (r.right > vw + 1 || r.left < -1) && !((r.left >= vw || r.right <= 0) && fixedAncestor(c))
+    else if (!inScroller && (r.right > vw + 1 || r.left < -1) && !(r.right <= 0 || (r.left >= vw && fixedAncestor(c)))
              && ![...offenders].some((o) => o.contains(c))) {
       // (One that sticks out itself, or sits in a box that does, is named above already.)
       problems.push(`control outside the viewport: ${describe(c)} ${rectOf(r)}`);

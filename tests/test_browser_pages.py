@@ -245,12 +245,20 @@ def open_conversation(page, site: Site, path: str, turns: int) -> None:
     expect(page.locator("#transcript article[data-turn]")).to_have_count(turns)
 
 
-def press_button(page, name: str | re.Pattern, *, more: re.Pattern = re.compile(r"^(More|Menu|More actions)$", re.I)):
-    """Clicks the visible button of that name, or finds it behind a menu button ("More…")."""
+MORE = re.compile(r"\b(more|menu|actions)\b", re.I)
+
+
+def press_button(page, name: str | re.Pattern) -> None:
+    """Clicks the visible button of that name, or finds it behind a menu button ("More", "Menu"),
+    the top bar's first."""
     button = page.get_by_role("button", name=name, exact=isinstance(name, str)).filter(visible=True)
     if button.count() == 0:
-        page.get_by_role("button", name=more).filter(visible=True).first.click()
-        button = page.get_by_role(re.compile("button|menuitem"), name=name).filter(visible=True)
+        banner = page.locator("header, [role=banner]").first.get_by_role("button", name=MORE).filter(visible=True)
+        menu = banner if banner.count() else page.get_by_role("button", name=MORE).filter(visible=True)
+        menu.first.click()
+        exact = isinstance(name, str)
+        button = page.get_by_role("menuitem", name=name, exact=exact).or_(
+            page.get_by_role("button", name=name, exact=exact)).filter(visible=True)
     button.first.click()
 
 
@@ -427,6 +435,7 @@ def test_the_layout_checks_catch_what_breaks_a_page_and_pass_what_does_not(page)
     assert probe(page, '<div class="scroller"><pre>' + "x" * 400 + "</pre></div>") == []
     assert probe(page, '<div class="scroller"><table><tr><td>' + "y" * 400 + "</td></tr></table></div>") == []
     assert probe(page, '<nav class="drawer"><a href="/">Home</a></nav>') == []
+    assert probe(page, '<nav style="position: absolute; left: -320px; width: 300px"><a href="/">Home</a></nav>') == []
 
     wide = probe(page, '<div id="wide" style="width: 2000px">wide</div>')
     assert any("scrolls sideways: document scrollWidth 2000" in line for line in wide), wide
@@ -476,3 +485,12 @@ def test_the_audit_catches_text_too_faint_to_read(page):
     assert [v["id"] for v in axe_audit(page)] == ["color-contrast"]
     page.set_content(PROBE.replace("{body}", '<p style="color: #333; background: #fff">Clear</p>'))
     assert axe_audit(page) == []
+
+
+def test_a_button_behind_the_top_bars_menu_is_found(page):
+    page.set_content(
+        '<header><button onclick="document.getElementById(\'m\').hidden = false">More</button>'
+        '<div id="m" role="menu" hidden><button role="menuitem" onclick="document.title = \'shared\'">Share</button>'
+        "</div></header><main><article><button>More actions</button></article></main>")
+    press_button(page, "Share")
+    assert page.title() == "shared"
