@@ -2,6 +2,12 @@
 without importing another (services, validation, the socket protocol, workspaces, sharing)."""
 from __future__ import annotations
 
+# A turn named by a request is not (or no longer) in its conversation: said without its id, which
+# means nothing to the person reading it.
+TURN_GONE = (
+    "That message is no longer in this conversation: it may have been deleted. Reload the page to see it as it is now."
+)
+
 
 class ServiceError(Exception):
     """A request refused or impossible, with a message for the person who made it and a short

@@ -107,19 +107,29 @@ def share_for(user, token: str) -> ShareLink | None:
     A link stops working when it is revoked, when it expires, when its maker can no longer write
     in the workspace, and, for a members-only link, for anyone not signed in as a member.
     """
+    link, refusal = share_checked(user, token)
+    return None if refusal else link
+
+
+def share_checked(user, token: str) -> tuple[ShareLink | None, str]:
+    """The link behind `token` and why it does not open for this visitor ("" when it does):
+    "unknown", "revoked", "expired", "withdrawn" (its maker may no longer write), "members" (for
+    members, and the visitor is not signed in) or "not_member". The page words each reason."""
     if not isinstance(token, str) or not 20 <= len(token) <= 64:
-        return None
+        return None, "unknown"
     link = ShareLink.objects.select_related("conversation").filter(token=token).first()
-    if link is None or link.revoked_at is not None:
-        return None
+    if link is None:
+        return None, "unknown"
+    if link.revoked_at is not None:
+        return link, "revoked"
     if link.expires_at is not None and link.expires_at <= timezone.now():
-        return None
+        return link, "expired"
     workspace_id = link.conversation.workspace_id
     if not allows(_role(link.created_by_id, workspace_id), Need.WRITE):
-        return None
+        return link, "withdrawn"
     if link.audience == ShareLink.Audience.MEMBERS and role_in(user, workspace_id) is None:
-        return None
-    return link
+        return link, "members" if not getattr(user, "is_authenticated", False) else "not_member"
+    return link, ""
 
 
 # What each action needs on the conversation socket: reading may resume, writing may send and stop,

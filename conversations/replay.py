@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from conversations.context import sendable
-from conversations.errors import ServiceError
+from conversations.errors import TURN_GONE, ServiceError
 from conversations.exchange.schema import TurnSettings
 from conversations.fields import describe, is_provider_name
 from conversations.models import Turn
@@ -99,7 +99,7 @@ def sent_request(*, conversation_id: int, turn_id: int) -> SentRequest:
     """The request reply `turn_id` was generated from."""
     path = Turn.objects.path(conversation_id=conversation_id, turn_id=turn_id)
     if not path:
-        raise ServiceError(f"Turn {turn_id} does not exist in this conversation.", code="not_found")
+        raise ServiceError(TURN_GONE, code="not_found")
     reply = path[-1]
     if reply.role != Turn.Role.ASSISTANT:
         raise ServiceError("Only a reply has a request: pick a reply.", code="invalid")
@@ -189,7 +189,7 @@ def code_snippet(sent: SentRequest) -> str:
     fixed text or names that pass the provider-name rule (`_comment`).
     """
     body = dict(sent.body)
-    header = _comment(f"Sends reply {int(sent.reply.id)}'s request again, as the workbench rebuilt it.")
+    header = _comment("Sends this reply's request again, as the workbench rebuilt it.")
     constants = {"PROVIDER": sent.provider, "LABEL": sent.label}
     imports = _OPENAI_IMPORT
     if sent.api == "messages":

@@ -274,4 +274,5 @@ def sidebar(user, workspace_id: int, *, before: Cursor | None = None) -> dict:
         "workspace": current,
         "can_write_here": current is not None and allows(current.role, Need.WRITE),
         "conversation_list": listed,
+        "with_sidebar": True,  # the top bar's menu button, which opens it as a drawer on a narrow screen
     }

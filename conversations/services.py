@@ -7,7 +7,7 @@ from django.conf import settings as django_settings
 from django.db import transaction
 
 from conversations.context import ContextOverflow, plan_context
-from conversations.errors import ServiceError
+from conversations.errors import TURN_GONE, ServiceError
 from conversations.fields import stored_names_problem
 from conversations.models import Conversation, ConversationPin, Turn
 from conversations.providers.base import (
@@ -90,7 +90,7 @@ def messages_for(turns: list[Turn]) -> list[Message]:
 def _path(conversation: Conversation, turn_id: int) -> list[Turn]:
     path = Turn.objects.path(conversation_id=conversation.id, turn_id=turn_id)
     if not path:
-        raise ServiceError(f"Turn {turn_id} does not exist in this conversation.", code="not_found")
+        raise ServiceError(TURN_GONE, code="not_found")
     return path
 
 
@@ -268,7 +268,7 @@ def turn_delete(*, conversation: Conversation, turn_id: int) -> int | None:
         _lock(conversation)
         ids = Turn.objects.subtree_ids(conversation_id=conversation.id, turn_id=turn_id)
         if not ids:
-            raise ServiceError(f"Turn {turn_id} does not exist in this conversation.", code="not_found")
+            raise ServiceError(TURN_GONE, code="not_found")
         doomed = Turn.objects.filter(pk__in=ids)
         if doomed.filter(status=Turn.Status.STREAMING).exists():
             raise ServiceError(
@@ -310,7 +310,8 @@ def conversation_fork(*, conversation: Conversation, turn_id: int, owner) -> Con
             {"id": turn.id, **{name: getattr(turn, name) for name in FORK_FIELDS}}
             for turn in _path(conversation, turn_id)
         ]
-        return path_copy(path=path, owner=owner, title=f"Fork of {conversation}", forked_from_id=turn_id)
+        title = f"Fork of {conversation.title or 'an untitled conversation'}"
+        return path_copy(path=path, owner=owner, title=title, forked_from_id=turn_id)
 
 
 def path_copy(*, path: list[dict], owner, title: str, forked_from_id: int | None = None) -> Conversation:
@@ -324,7 +325,8 @@ def path_copy(*, path: list[dict], owner, title: str, forked_from_id: int | None
     for turn in path:
         problem = stored_names_problem(provider=turn["provider"], model=turn["model"])
         if problem is not None:
-            raise ServiceError(f"Turn {turn['id']} cannot be copied: {problem}", code="invalid")
+            what = "A reply" if turn.get("role") == Turn.Role.ASSISTANT else "A message"
+            raise ServiceError(f"{what} on this branch cannot be copied: {problem}", code="invalid")
     with transaction.atomic():
         fork = Conversation.objects.create(
             owner=owner, workspace=personal_workspace(owner), title=_title_from(title), forked_from_id=forked_from_id

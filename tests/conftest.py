@@ -303,9 +303,13 @@ FAKE_MODELS = [
     # 400 tokens over 20 s: a reply that is surely still streaming when a test acts on it.
     "fake-slow-long",
     "fake-error-401",
+    "fake-error-403",
+    "fake-error-404",
     "fake-error-429",
     "fake-error-500",
     "fake-error-529",
+    "fake-error-context",
+    "fake-error-filter",
     "fake-midstream-error",
     "fake-stall",
     "fake-malformed",

@@ -16,7 +16,12 @@ client (several combine: ``fake-think-slow``):
 
 ====================  ======================================================================
 ``error-401``         HTTP 401 before streaming (vendor's authentication error body)
+``error-403``         HTTP 403 (vendor's permission error body)
+``error-404``         HTTP 404 (vendor's unknown-model error body)
 ``error-429``         HTTP 429 with ``retry-after: 1`` (vendor's rate-limit error body)
+``error-context``     HTTP 400: the vendor's "prompt longer than the context window" body
+``error-filter``      HTTP 400: the vendor's content-filter body (Azure OpenAI's; Anthropic's
+                      "Output blocked by content filtering policy")
 ``error-500``         HTTP 500 (vendor's server error body)
 ``error-529``         HTTP 529 (Anthropic ``overloaded_error``; OpenAI server_error body)
 ``midstream-error``  after 3 deltas, the vendor's in-stream error event, then the stream ends
@@ -242,7 +247,8 @@ class Faults(NamedTuple):
     refuse: bool = False  # a refusal instead of the reply
 
 
-_HTTP_FAULTS = (("error-401", 401), ("error-429", 429), ("error-500", 500), ("error-529", 529))
+_HTTP_FAULTS = (("error-401", 401), ("error-403", 403), ("error-404", 404), ("error-429", 429), ("error-500", 500),
+                ("error-529", 529), ("error-context", 400), ("error-filter", 400))
 _STREAM_FAULTS = ("midstream-error", "stall", "malformed")
 _NO_FAULTS = Faults(None, None, False, False)
 _KEYWORDS = ("error", "stall", "malformed", "slow", "long", "think", "refuse")
@@ -312,6 +318,36 @@ def openai_error_body(status: int, *, model: str = "", key: str = "") -> dict[st
             "param": None,
             "code": "invalid_api_key",
         }
+    elif status == 403:
+        err = {
+            "message": "You are not allowed to sample from this model",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        }
+    elif status == 404:
+        err = {
+            "message": f"The model `{model}` does not exist or you do not have access to it.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "model_not_found",
+        }
+    elif status == 400 and "filter" in model:
+        err = {
+            "message": "The response was filtered due to the prompt triggering Azure OpenAI's content management "
+                       "policy. Please modify your prompt and retry.",
+            "type": None,
+            "param": "prompt",
+            "code": "content_filter",
+        }
+    elif status == 400:
+        err = {
+            "message": "This model's maximum context length is 128000 tokens. However, your messages resulted in "
+                       "131072 tokens. Please reduce the length of the messages.",
+            "type": "invalid_request_error",
+            "param": "messages",
+            "code": "context_length_exceeded",
+        }
     elif status == 429:
         err = {
             "message": f"Rate limit reached for {model} in organization org-fakeupstream on "
@@ -341,6 +377,7 @@ def openai_error_body(status: int, *, model: str = "", key: str = "") -> dict[st
 _ANTHROPIC_ERRORS = {
     400: ("invalid_request_error", "Invalid request"),
     401: ("authentication_error", "invalid x-api-key"),
+    403: ("permission_error", "Your API key does not have permission to use the specified resource."),
     404: ("not_found_error", "Not found"),
     429: ("rate_limit_error", "This request would exceed the rate limit for your organization "
                               "of 50 requests per minute. Please try again later."),
@@ -353,6 +390,17 @@ def anthropic_error_body(status: int, message: str | None = None) -> dict[str, A
     """Anthropic's error body for an HTTP status."""
     etype, default = _ANTHROPIC_ERRORS.get(status, _ANTHROPIC_ERRORS[500])
     return {"type": "error", "error": {"type": etype, "message": message or default}}
+
+
+def _anthropic_fault_message(status: int, model: str) -> str | None:
+    """What the Messages API says for the fault a model name asks for (None: the status's default)."""
+    if status == 404:
+        return f"model: {model}"
+    if status == 400 and "filter" in model:
+        return "Output blocked by content filtering policy"
+    if status == 400:
+        return "prompt is too long: 210000 tokens > 200000 maximum"
+    return None
 
 
 _OPENAI_MIDSTREAM_ERROR = {
@@ -1459,7 +1507,7 @@ class FakeUpstream:
 
         faults = parse_faults(model)
         if faults.status is not None:
-            return self._anthropic_error(rec, faults.status)
+            return self._anthropic_error(rec, faults.status, _anthropic_fault_message(faults.status, model))
 
         plan = self._plan(faults, last_user, max_tokens)
         enc = _AnthropicEncoder(model, count_input_tokens(texts), plan)

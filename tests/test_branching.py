@@ -162,7 +162,7 @@ def test_the_main_line_is_where_the_conversation_opens(conversation, four):
     services.conversation_set_main(conversation=conversation, turn_id=four[3].id)
     view = selectors.branch_view(conversation=conversation)
     assert view is not None and view.turns[-1].id == four[3].id
-    with pytest.raises(services.ServiceError, match="does not exist"):
+    with pytest.raises(services.ServiceError, match="is no longer in this conversation"):
         services.conversation_set_main(conversation=conversation, turn_id=10**9)
 
 
@@ -357,9 +357,9 @@ BAD_BRANCH_FRAMES = [
      '"variants": [{"model": "openai:fake-model"}, {"model": "openai:nope"}]}',
      "unknown_model", "has no model 'nope'"),
     ('{"action": "delete"}', "missing_field", '"turn" is missing'),
-    ('{"action": "delete", "turn": 999999}', "not_found", "does not exist"),
+    ('{"action": "delete", "turn": 999999}', "not_found", "is no longer in this conversation"),
     ('{"action": "main", "turn": "1"}', "wrong_type", '"turn" must be a turn id'),
-    ('{"action": "main", "turn": 999999}', "not_found", "does not exist"),
+    ('{"action": "main", "turn": 999999}', "not_found", "is no longer in this conversation"),
 ]
 
 

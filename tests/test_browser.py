@@ -44,6 +44,12 @@ def replies(page):
     return page.locator("article.turn-assistant")
 
 
+def turn_action(article, name: str) -> None:
+    """Runs one of a turn's actions from its "More actions" menu."""
+    article.get_by_role("button", name="More actions").click()
+    article.get_by_role("menuitem", name=name, exact=True).click()
+
+
 def test_converse_stream_stop_reload_and_switch_siblings(page, live_server_url):
     sign_up(page, live_server_url)
     start_conversation(page)
@@ -99,7 +105,7 @@ def test_converse_stream_stop_reload_and_switch_siblings(page, live_server_url):
 
     # Regenerate the third reply: a sibling streams, then switch between the two.
     choose_model(page, "fake-model")
-    replies(page).nth(2).get_by_role("button", name="↻ Regenerate").click()
+    replies(page).nth(2).get_by_role("button", name="Regenerate", exact=True).click()
     expect(replies(page).nth(2).locator(".sibling-count")).to_have_text("2 / 2")
     expect(page.locator("article.turn")).to_have_count(6)  # the new sibling ends the branch
     expect(replies(page).nth(2)).to_have_attribute("data-status", "complete")
@@ -120,7 +126,7 @@ def test_a_provider_error_is_shown_and_the_page_stays_usable(page, live_server_u
     choose_model(page, "fake-error-500")
     send(page, "will this work")
     expect(replies(page).nth(0)).to_have_attribute("data-status", "error")
-    expect(replies(page).nth(0).locator(".turn-error")).to_contain_text("server error (500)")
+    expect(replies(page).nth(0).locator(".turn-error")).to_contain_text("(OpenAI) had a problem; it may be busy.")
     choose_model(page, "fake-model")
     send(page, "and now")
     expect(replies(page).nth(1)).to_have_attribute("data-status", "complete")

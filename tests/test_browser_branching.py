@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from conversations.selectors import WINDOW
 from tests.fake_upstream import reply_text
-from tests.test_browser import choose_model, replies, send, sign_up, start_conversation
+from tests.test_browser import choose_model, replies, send, sign_up, start_conversation, turn_action
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +33,7 @@ def test_branch_by_editing_then_compare_regenerate_and_tree(page, live_server_ur
     # Edit turn 3 (the second prompt): a new version beside it, answered anew.
     prompt = turns(page).nth(2)
     prompt.hover()
-    prompt.get_by_role("button", name="✎ Edit").click()
+    prompt.get_by_role("button", name="Edit", exact=True).click()
     page.locator(".edit-box").fill("what about ferries")
     page.get_by_role("button", name="Save & send").click()
     expect(turns(page).nth(2).locator(".sibling-count")).to_have_text("2 / 2")
@@ -52,7 +52,7 @@ def test_branch_by_editing_then_compare_regenerate_and_tree(page, live_server_ur
 
     # Regenerate the last reply with another model: a third tip.
     page.select_option("#model", "anthropic:fake-model")
-    replies(page).nth(1).get_by_role("button", name="↻ Regenerate").click()
+    replies(page).nth(1).get_by_role("button", name="Regenerate", exact=True).click()
     expect(turns(page).nth(3).locator(".sibling-count")).to_have_text("2 / 2")
     expect(replies(page).nth(1)).to_have_attribute("data-status", "complete")
 
@@ -97,8 +97,8 @@ def test_fan_out_to_three_settings_streams_into_a_comparison(page, live_server_u
     sign_up(page, live_server_url)
     start_conversation(page)
     choose_model(page, "fake-slow")
-    page.get_by_role("button", name="+ Compare with…").click()
-    page.get_by_role("button", name="+ Compare with…").click()
+    page.get_by_role("button", name="Compare with…").click()
+    page.get_by_role("button", name="Compare with…").click()
     page.locator(".variant-model").nth(0).select_option("anthropic:fake-slow")
     page.locator(".variant-temperature").nth(1).fill("1.2")
     expect(page.locator("#send")).to_have_text("Send to 3")
@@ -120,7 +120,7 @@ def test_reply_from_an_earlier_turn_fork_and_delete(page, live_server_url):
     converse(page, ["one", "two"])
     first_reply = replies(page).nth(0)
     first_reply.hover()
-    first_reply.get_by_role("button", name="↳ Reply here").click()
+    turn_action(first_reply, "Reply here")
     expect(page.locator("#composer-attach")).to_contain_text("Replying from")
     send(page, "branching off")
     expect(turns(page)).to_have_count(4)
@@ -136,7 +136,7 @@ def test_reply_from_an_earlier_turn_fork_and_delete(page, live_server_url):
     # Delete the new branch: the original remains, with no other version beside it.
     page.once("dialog", lambda dialog: dialog.accept())
     turns(page).nth(2).hover()
-    turns(page).nth(2).get_by_role("button", name="Delete").click()
+    turn_action(turns(page).nth(2), "Delete")
     expect(turns(page).nth(2).locator(".turn-body")).to_have_text("two")
     expect(turns(page)).to_have_count(4)
     expect(turns(page).nth(2).locator(".siblings")).to_have_count(0)
@@ -146,7 +146,7 @@ def test_reply_from_an_earlier_turn_fork_and_delete(page, live_server_url):
 
     # Fork at the first reply: a new conversation with those two turns, linked both ways.
     replies(page).nth(0).hover()
-    replies(page).nth(0).get_by_role("button", name="Fork", exact=True).click()
+    turn_action(replies(page).nth(0), "Fork into a new conversation")
     expect(page.locator(".fork-origin")).to_contain_text("Forked from")
     expect(turns(page)).to_have_count(2)
     page.locator(".fork-origin a").click()

@@ -69,7 +69,8 @@ def test_the_meter_fills_and_left_out_turns_are_marked(page, live_server_url):
     expect(page.locator(".meter-costs")).to_contain_text("Conversation $")
 
     # What the model saw, then the code that sends it again.
-    last.get_by_role("button", name="What the model saw").click()
+    last.get_by_role("button", name="More actions").click()
+    last.get_by_role("menuitem", name="What the model saw").click()
     dialog = page.locator("dialog[open]")
     expect(dialog).to_contain_text(re.compile(r"\d+ older turns? (was|were) left out to fit the window"))
     expect(dialog.locator(".dialog-code")).to_contain_text('"question number 0 about trains"')

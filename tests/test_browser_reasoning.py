@@ -317,7 +317,8 @@ def test_what_the_model_saw_says_the_earlier_thinking_was_not_sent(page, reasoni
     sign_in(page, reasoning_server, "thinker7")
     page.goto(f"{reasoning_server.url}/c/{ids['conversation']}/t/{ids['plain']}/")
     reply = page.locator(f'article[data-turn="{ids["plain"]}"]')
-    reply.get_by_role("button", name="What the model saw").click()
+    reply.get_by_role("button", name="More actions").click()
+    reply.get_by_role("menuitem", name="What the model saw").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text(
         "the reasoning of 1 earlier reply was not sent: only the provider that made it gets it back, with thinking on"

@@ -34,7 +34,9 @@ def test_a_reader_is_told_when_the_makers_demotion_ends_the_link(browser, live_s
         row.get_by_label(f"Role of {mate_name}").select_option("viewer")
         row.get_by_role("button", name="Change").click()
         expect(row.locator("select")).to_have_value("viewer")
-        expect(reader.locator("#connection")).to_have_text("This link is no longer available.")
+        expect(reader.locator("#connection")).to_have_text(
+            "This link is no longer available: it was turned off or has expired. "
+            "Ask the person who shared it for a new link.")
         expect(reader.locator("#connection")).to_be_visible()
         expect(reader.locator("#transcript article.turn")).to_have_count(0)
         expect(reader.locator("#transcript")).to_contain_text("no longer available")

@@ -26,7 +26,7 @@ def make_link(page, *, mode: str, subtree: bool = True) -> str:
     dialog.locator(f"input[name=mode][value={mode}]").check()
     dialog.locator("input[name=with_subtree]").set_checked(subtree)
     dialog.get_by_role("button", name="Create link").click()
-    url = dialog.locator(".share-result .link-url").input_value()
+    url = dialog.locator(".share-result .link-url").text_content().strip()
     page.keyboard.press("Escape")
     return url
 
@@ -103,7 +103,7 @@ def test_a_team_shares_a_branch_live_and_by_snapshot_then_revokes(browser, live_
 
         # Revoking the live link cuts the reader off at once, and the page answers 404 after.
         owner.goto(live_server_url + "/shared/")
-        row = owner.locator("tr.link-active").filter(has_text="live")
+        row = owner.locator(".link-card.link-active").filter(has_text="Live")
         row.get_by_role("button", name="Revoke").click()
         expect(reader.locator("#connection")).to_contain_text("revoked")
         expect(reader.locator("#transcript article.turn")).to_have_count(0)
@@ -130,9 +130,11 @@ def test_a_viewer_reads_and_forks_but_cannot_send(browser, live_server_url):
         expect(viewer.locator("#share-button")).to_have_count(0)
         reply = replies(viewer).first
         reply.hover()
-        expect(reply.get_by_role("button", name="↻ Regenerate")).to_have_count(0)
-        expect(reply.get_by_role("button", name="Delete")).to_have_count(0)
-        reply.get_by_role("button", name="Fork").click()
+        expect(reply.get_by_role("button", name="Regenerate", exact=True)).to_have_count(0)
+        reply.get_by_role("button", name="More actions").click()
+        expect(reply.get_by_role("menuitem", name="Regenerate")).to_have_count(0)
+        expect(reply.get_by_role("menuitem", name="Delete")).to_have_count(0)
+        reply.get_by_role("menuitem", name="Fork into a new conversation").click()
         expect(viewer.locator(".fork-origin")).to_contain_text("Forked from")
         expect(viewer.locator("#prompt")).to_be_enabled()  # the fork is theirs
         assert viewer.errors == [] and owner.errors == []

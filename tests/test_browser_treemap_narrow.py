@@ -25,11 +25,13 @@ def test_the_tree_map_is_usable_390_pixels_wide(page, live_server_url, scheme):
         send(page, prompt)
         expect(replies(page).nth(index)).to_have_attribute("data-status", "complete", timeout=REPLY_WAIT_MS)
     # A second version of the first reply: the branch on screen becomes that one.
-    replies(page).nth(0).get_by_role("button", name="↻ Regenerate").click()
+    replies(page).nth(0).get_by_role("button", name="Regenerate", exact=True).click()
     expect(page.locator("#transcript article.turn")).to_have_count(2, timeout=REPLY_WAIT_MS)
     expect(replies(page).nth(0)).to_have_attribute("data-status", "complete", timeout=REPLY_WAIT_MS)
 
     page.set_viewport_size({"width": 390, "height": 844})
+    # On a phone the top bar's actions are behind "More".
+    page.get_by_role("button", name="More").click()
     page.get_by_role("button", name="Tree map").click()
     panel = page.locator("#tree-panel")
     expect(panel.locator(".tm-node[data-turn-id]")).to_have_count(5)

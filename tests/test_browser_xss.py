@@ -43,6 +43,32 @@ print(conversation.id, tip_a.id, tip_b.id, *links)
 # Every reply's Thinking block opened: its reasoning is rendered only once open.
 OPEN_THINKING = "() => document.querySelectorAll('details.thinking').forEach((d) => { d.open = true; })"
 
+# Every element on the page that could run or load something, and every event-handler attribute or
+# script URL, as a list of what was found. The only SVG allowed: the page's own icons (one <use> of
+# the sprite) and KaTeX's drawings (of paths and lines) inside a typeset formula.
+UNSAFE = """() => {
+    const found = [];
+    const tags = ['script', 'iframe', 'img', 'object', 'embed', 'form', 'input', 'style', 'link', 'meta', 'base',
+                  'video', 'audio', 'source', 'template', 'noscript', 'marquee', 'isindex', 'x'];
+    const icon = (svg) => svg.matches('svg.icon') && svg.children.length === 1
+        && svg.firstElementChild.localName === 'use'
+        && /^#i-[a-z0-9-]+$/.test(svg.firstElementChild.getAttribute('href'));
+    for (const node of document.querySelectorAll('#transcript *, .columns *')) {
+        const tag = node.localName;
+        if (tags.includes(tag)) found.push(tag);
+        for (const attr of node.attributes) {
+            if (/^on/i.test(attr.name)) found.push(`${tag}[${attr.name}]`);
+            if (/^\\s*(javascript|vbscript|data):/i.test(attr.value)) found.push(`${tag}[${attr.name}=${attr.value}]`);
+        }
+        if (tag === 'svg' && !icon(node) && !node.closest('.katex-html')) found.push('svg outside a formula');
+        const drawing = node.closest('svg');
+        if (drawing && !node.closest('.katex-html') && !icon(drawing)) found.push(`${tag} in svg`);
+        const drawn = ['svg', 'path', 'line', 'g', 'rect'];
+        if (node.closest('.katex-html svg') && !drawn.includes(tag)) found.push(`${tag} in KaTeX`);
+    }
+    return found;
+}"""
+
 TRAP = """
 window.__hits = [];
 window.__xss = (name) => window.__hits.push(name);
@@ -78,9 +104,13 @@ def test_hostile_text_never_runs(page, workbench_server):
     for link in page.locator("#transcript .turn-body a, #transcript .thinking-body a").all():
         href = link.get_attribute("href") or ""
         assert href.startswith(("http:", "https:", "mailto:", "#")) or href == "", href
-    assert page.locator("#transcript [onclick], #transcript [onerror], #transcript [onload]").count() == 0
-    assert page.locator("#transcript script, #transcript iframe, #transcript img, #transcript svg, "
-                        "#transcript object, #transcript embed, #transcript form, #transcript input").count() == 0
+    assert page.evaluate(UNSAFE) == []
+    # The math payloads were typeset (the commands trust=false refuses drawn as errors), not
+    # skipped; the one in a code span stayed code.
+    typeset = page.evaluate("""() => [...document.querySelectorAll('[data-turn] > .turn-body .math')].map(
+        (m) => m.querySelector('.katex') ? 'katex' : m.querySelector('.katex-error') ? 'error' : 'raw')""")
+    assert "raw" not in typeset and len(typeset) >= 13 and typeset.count("error") >= 3, typeset
+    expect(page.locator("#transcript .turn-body code", has_text="code math").first).to_be_attached()
     page.get_by_role("button", name="Tree map").click()
     expect(page.locator("#tree-panel [data-turn-id]").first).to_be_attached()
 
@@ -91,6 +121,7 @@ def test_hostile_text_never_runs(page, workbench_server):
     page.check("#diff-toggle")
     page.wait_for_timeout(300)
     assert page.locator(".columns .thinking-body img, .columns .thinking-body script").count() == 0
+    assert page.evaluate(UNSAFE) == []
     assert page.evaluate("window.__hits") == []
 
     # The shared page, as a reader without an account, for a snapshot and a live link.
@@ -103,8 +134,8 @@ def test_hostile_text_never_runs(page, workbench_server):
         expect(page.locator("#transcript .markdown-pending")).to_have_count(0)
         page.evaluate(OPEN_THINKING)
         expect(page.locator("#transcript .thinking-body:not([hidden])")).to_have_count(len(PAYLOADS))
-        assert page.locator("#transcript script, #transcript iframe, #transcript img, #transcript svg, "
-                            "#transcript [onclick], #transcript [onerror], #transcript [onload]").count() == 0
+        assert page.evaluate(UNSAFE) == []
+        assert page.locator("#transcript .turn-body .math .katex").count() >= 4
         page.wait_for_timeout(200)
         assert page.evaluate("window.__hits") == []
     assert dialogs == []

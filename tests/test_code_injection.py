@@ -498,7 +498,7 @@ def test_continue_in_my_workspace_copies_clean_names_and_refuses_unchecked_ones(
     response = signed_in(charlie).post(reverse("shared_fork", args=[link.token]), {"turn": bad.id})
     assert response.status_code == 400
     text = response.content.decode()
-    assert text.startswith(f'Turn {bad.id} cannot be copied: its "model" is not a model name')
+    assert text.startswith('A reply on this branch cannot be copied: its "model" is not a model name')
     assert "import" not in text and "<script>" not in text  # the stored value is not repeated
     assert counts() == before
 
@@ -509,7 +509,7 @@ def test_a_fork_refuses_unchecked_names_and_writes_nothing(alice):
     response = signed_in(alice).post(reverse("conversation_fork", args=[bad.conversation_id, bad.id]))
     assert response.status_code == 400
     message = response.content.decode()
-    assert message.startswith(f'Turn {bad.id} cannot be copied: its "provider" is not a provider name')
+    assert message.startswith('A reply on this branch cannot be copied: its "provider" is not a provider name')
     assert counts() == before
 
 

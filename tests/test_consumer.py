@@ -194,11 +194,11 @@ async def test_regenerate_streams_a_sibling_reply(alice, conversation, providers
 @pytest.mark.parametrize(
     "model,message",
     [
-        ("openai:fake-error-500", "server error (500)"),
-        ("anthropic:fake-error-401", "rejected the API key (401)"),
-        ("openai-responses:fake-error-429", "rate limiting"),
-        ("anthropic:fake-midstream-error", "mid-stream"),
-        ("openai:fake-stall", "stopped sending"),
+        ("openai:fake-error-500", "The model's server (OpenAI) had a problem"),
+        ("anthropic:fake-error-401", "Anthropic refused the API key"),
+        ("openai-responses:fake-error-429", "OpenAI Responses is receiving too many requests"),
+        ("anthropic:fake-midstream-error", "The model's server (Anthropic) had a problem"),
+        ("openai:fake-stall", "OpenAI took too long to respond"),
     ],
 )
 async def test_provider_failures_end_the_reply_with_an_error_and_the_socket_stays_usable(
@@ -238,7 +238,7 @@ BAD_FRAMES = [
     ('{"action": "send", "parent": null, "content": "x", "model": "openai:gpt-0"}',
      "unknown_model", "has no model 'gpt-0'"),
     ('{"action": "send", "parent": 999999, "content": "x", "model": "openai:fake-model"}',
-     "not_found", "does not exist in this conversation"),
+     "not_found", "is no longer in this conversation"),
     ('{"action": "send", "parent": null, "content": "x", "model": "openai:fake-model", "settings": {"temperature": 9}}',
      "wrong_type", "temperature must be a number from 0 to 2"),
     ('{"action": "send", "parent": null, "content": "x", "model": "openai:fake-model", '
@@ -260,10 +260,11 @@ BAD_FRAMES = [
     ('{"action": "regenerate", "turn": 1, "model": "openai:fake-model", "settings": {"top_p": 2, "seed": 1}}',
      "unknown_setting", "Unknown setting 'seed'"),
     ('{"action": "stop"}', "missing_field", '"turn" is missing'),
-    ('{"action": "stop", "turn": 999999}', "not_found", "does not exist"),
-    ('{"action": "regenerate", "turn": 999999, "model": "openai:fake-model"}', "not_found", "does not exist"),
+    ('{"action": "stop", "turn": 999999}', "not_found", "is no longer in this conversation"),
+    ('{"action": "regenerate", "turn": 999999, "model": "openai:fake-model"}',
+     "not_found", "is no longer in this conversation"),
     ('{"action": "resume", "turn": 1, "offset": -1}', "wrong_type", '"offset" must be a whole number'),
-    ('{"action": "resume", "turn": 999999, "offset": 0}', "not_found", "does not exist"),
+    ('{"action": "resume", "turn": 999999, "offset": 0}', "not_found", "is no longer in this conversation"),
 ]
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from conversations.providers.anthropic_messages import DEFAULT_MAX_TOKENS
 from conversations.providers.base import (
+    FailureKind,
     Finish,
     GenerationRequest,
     GenerationSettings,
@@ -168,37 +169,45 @@ async def test_responses_fall_back_to_full_history_when_the_id_is_rejected(provi
 
 
 HTTP_FAULTS = [
-    ("fake-error-401", "rejected the API key (401)"),
-    ("fake-error-429", "rate limiting this key (429)"),
-    ("fake-error-500", "server error (500)"),
-    ("fake-error-529", "overloaded (529)"),
+    ("fake-error-401", "rejected the API key (401)", FailureKind.AUTH),
+    ("fake-error-403", "refused the request (403)", FailureKind.AUTH),
+    ("fake-error-404", "does not know this model or endpoint (404)", FailureKind.MODEL_NOT_FOUND),
+    ("fake-error-429", "rate limiting this key (429)", FailureKind.RATE_LIMITED),
+    ("fake-error-500", "server error (500)", FailureKind.SERVER_ERROR),
+    ("fake-error-529", "overloaded (529)", FailureKind.SERVER_ERROR),
+    ("fake-error-context", "rejected the request (400)", FailureKind.CONTEXT_LENGTH),
+    ("fake-error-filter", "rejected the request (400)", FailureKind.CONTENT_FILTER),
 ]
 
 
 @pytest.mark.parametrize("name", CLOUD)
-@pytest.mark.parametrize("model,message", HTTP_FAULTS)
-async def test_http_errors_become_clear_messages(providers, name, model, message):
+@pytest.mark.parametrize("model,message,kind", HTTP_FAULTS)
+async def test_http_errors_are_classified_with_their_detail(providers, name, model, message, kind):
     events, error = await collect(providers.providers[name], model=model)
     assert events == []
     assert error is not None and message in error.message
+    assert error.kind == kind and error.status == int(message[-4:-1])
     if "401" in model:
         assert KEY_SETTING[name] in error.message
     if "429" in model:
-        assert "Retry after 1 s" in error.message
+        assert "Retry after 1 s" in error.message and error.retry_after == 1
+    else:
+        assert error.retry_after is None
 
 
 STREAM_FAULTS = [
-    ("fake-midstream-error", "mid-stream"),
-    ("fake-stall", "stopped sending"),
-    ("fake-malformed", "malformed"),
+    ("fake-midstream-error", "mid-stream", FailureKind.SERVER_ERROR),
+    ("fake-stall", "stopped sending", FailureKind.TIMEOUT),
+    ("fake-malformed", "malformed", FailureKind.INCOMPLETE),
 ]
 
 
 @pytest.mark.parametrize("name", CLOUD)
-@pytest.mark.parametrize("model,message", STREAM_FAULTS)
-async def test_stream_faults_keep_the_text_that_arrived(providers, name, model, message):
+@pytest.mark.parametrize("model,message,kind", STREAM_FAULTS)
+async def test_stream_faults_keep_the_text_that_arrived(providers, name, model, message, kind):
     events, error = await collect(providers.providers[name], model=model)
     assert error is not None and message in error.message, error
+    assert error.kind == kind
     assert text_of(events) == reply_text("Hello tree", 12)[: len(text_of(events))]
     assert len([e for e in events if isinstance(e, TextDelta)]) == 3
 
@@ -215,6 +224,7 @@ async def test_connection_refused(providers, settings, name):
     events, error = await collect(build_registry().providers[name])
     assert events == []
     assert error is not None and "Could not reach" in error.message and url in error.message
+    assert error.kind == FailureKind.UNREACHABLE
 
 
 async def test_retries_happen_before_the_first_token_only(providers, settings, upstream):

@@ -63,7 +63,7 @@ def test_a_word_from_an_old_side_branch_opens_that_branch_at_that_turn(page, liv
     # Change one's mind: the first prompt edited; the zanzibar branch is now a side branch.
     first = turns(page).nth(0)
     first.hover()
-    first.get_by_role("button", name="✎ Edit").click()
+    first.get_by_role("button", name="Edit", exact=True).click()
     page.locator(".edit-box").fill("plan a week in lisbon instead")
     page.get_by_role("button", name="Save & send").click()
     expect(turns(page).nth(0).locator(".sibling-count")).to_have_text("2 / 2")
@@ -186,14 +186,17 @@ def test_search_on_a_phone(page, live_server_url, scheme):
     send(page, "tell me about the giant tortoise of aldabra")
     expect(replies(page).nth(0)).to_have_attribute("data-status", "complete", timeout=REPLY_WAIT_MS)
     page.set_viewport_size({"width": 390, "height": 844})
-    # The box folds into a link on a narrow screen; the top bar still fits.
-    link = page.locator(".topbar-search-link")
-    expect(link).to_be_visible()
-    box = link.bounding_box()
+    # The box folds into a button on a phone, which opens it over the top bar.
+    toggle = page.get_by_role("button", name="Search", exact=True)
+    expect(toggle).to_be_visible()
+    expect(page.locator("#search-box")).to_be_hidden()
+    box = toggle.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
     shoot(page, f"topbar-390-{scheme}")
-    link.click()
+    toggle.click()
     expect(page.locator("#search-box")).to_be_focused()
+    box = page.locator("#search-box").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
     page.keyboard.type("tortoise aldab")
     page.keyboard.press("Enter")
     hits = page.locator(".search-hit")

@@ -35,7 +35,8 @@ from tests.test_permissions import (
 )
 from tests.wsclient import WAIT, assemble, connect, finished, frames_until
 
-GONE = {"type": "share.gone", "error": "This link is no longer available."}
+GONE = {"type": "share.gone", "error": "This link is no longer available: it was turned off or has expired. "
+                                        "Ask the person who shared it for a new link."}
 
 
 async def watch(link: ShareLink, user=None):

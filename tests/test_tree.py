@@ -157,7 +157,7 @@ def test_send_under_a_missing_or_foreign_parent_is_refused(conversation, alice, 
     other = services.conversation_create(owner=alice)
     foreign = chain(other, 1)[0]
     for parent_id in (foreign.id, 10**9):
-        with pytest.raises(services.ServiceError, match="does not exist in this conversation"):
+        with pytest.raises(services.ServiceError, match="is no longer in this conversation"):
             services.turn_send(
                 conversation=conversation, parent_id=parent_id, content="x", author=alice,
                 variants=[Variant("openai:fake-model")],

@@ -21,6 +21,8 @@ ICONS = (
     "message-square", "minimize-2", "network", "paperclip", "pencil", "play", "plus", "refresh-cw",
     "scan", "search", "send", "share-2", "sliders-horizontal", "square", "star", "thumbs-down",
     "thumbs-up", "trash-2", "upload", "users", "x", "zoom-in", "zoom-out",
+    # The error pages and gone share links.
+    "clock", "house", "link-2-off", "log-in", "search-x", "shield-alert", "triangle-alert",
 )
 
 _SVG = re.compile(r"<svg\b[^>]*>(?P<body>.*)</svg>", re.DOTALL)

@@ -148,7 +148,7 @@ def _system_prompt(turn: Turn) -> str:
 
 def branch_markdown(*, conversation: Conversation, turns: list[Turn]) -> str:
     """The path `turns` (root first) as one Markdown document."""
-    blocks = [f"# {_inline(str(conversation)) or f'Conversation {conversation.pk}'}"]
+    blocks = [f"# {_inline(conversation.title) or 'Untitled conversation'}"]
     shown_prompt = ""
     for turn in turns:
         prompt = _system_prompt(turn)

@@ -25,7 +25,7 @@ from conversations.providers.base import (
     conversation_messages,
     system_prompt_of,
 )
-from conversations.providers.sdk import SDKProvider, anthropic_stream_error
+from conversations.providers.sdk import SDKProvider, anthropic_error_body, anthropic_stream_error
 from conversations.providers.sse import ReadPacer, SSEDecoder, drain, loads
 
 DEFAULT_MAX_TOKENS = 4096
@@ -134,7 +134,7 @@ class AnthropicProvider(SDKProvider):
                         if name is None or name == b"ping":
                             continue
                         if name == b"error":
-                            raise self.midstream(anthropic_stream_error(data))
+                            raise self.midstream(anthropic_stream_error(data), anthropic_error_body(data))
                         if not data:
                             continue
                         event = loads(data)
@@ -188,7 +188,7 @@ class AnthropicProvider(SDKProvider):
                             await drain(chunks)
                             return
                     await pacer.pause()
-                raise ProviderError(f"{self.label} ended the stream before the message was complete.")
+                raise self.ended()
         except ProviderError:
             raise
         except self.errors as exc:

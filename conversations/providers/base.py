@@ -1,13 +1,15 @@
 """The one interface every provider implements: an async generator of typed events.
 
 Providers receive the messages of one branch (root to the new reply's parent) and the settings of
-the request; they never touch the database. Failures are raised as ProviderError with a message a
-person can act on.
+the request; they never touch the database. Failures are raised as ProviderError: what kind of
+failure it was (the page words each kind once, in streaming/failures.py) and the technical detail,
+for the server's log.
 """
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
 
 
@@ -109,13 +111,45 @@ class Finish:
 Event = TextDelta | ReasoningDelta | ReasoningBlock | RefusalDelta | Usage | ResponseId | Finish
 
 
-class ProviderError(Exception):
-    """A failure a person can read: what went wrong upstream and how to fix it."""
+class FailureKind(StrEnum):
+    """What went wrong, as far as a person can act on it: the page words each kind once."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    UNREACHABLE = "unreachable"  # no connection: server down, wrong address, TLS, proxy
+    TIMEOUT = "timeout"  # connected (or trying to) but nothing came in time
+    AUTH = "auth"  # the key was refused (401) or lacks a permission (403)
+    RATE_LIMITED = "rate_limited"  # 429: too many requests for now
+    QUOTA = "quota"  # the account is out of credit: waiting does not help
+    MODEL_NOT_FOUND = "model_not_found"  # 404: no such model (or no access to it)
+    CONTEXT_LENGTH = "context_length"  # the conversation is longer than the model's window
+    CONTENT_FILTER = "content_filter"  # the provider's content policy blocked it
+    BAD_REQUEST = "bad_request"  # any other 4xx: the provider rejected the request
+    SERVER_ERROR = "server_error"  # 5xx, overloaded
+    INCOMPLETE = "incomplete"  # the stream broke off or could not be read
+    UNKNOWN = "unknown"
+
+
+class ProviderError(Exception):
+    """A failure talking to a model: its kind, and the technical detail (the upstream's own words,
+    the network error) that belongs in the server's log, never in front of a reader: it may name
+    hosts, ports or a masked key."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: FailureKind = FailureKind.UNKNOWN,
+        status: int | None = None,
+        retry_after: float | None = None,
+        error_type: str = "",
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.kind = kind
         self.status = status
+        # Seconds the provider asked to wait before trying again (a 429's retry-after).
+        self.retry_after = retry_after
+        # The provider's own name for the error ("rate_limit_error", "context_length_exceeded").
+        self.error_type = error_type
 
 
 class Provider(Protocol):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from conversations.providers.base import (
     Event,
+    FailureKind,
     Finish,
     GenerationRequest,
     ProviderError,
@@ -252,7 +253,11 @@ class LocalProvider:
             try:
                 self._generate(request, emit, cancelled)
             except Exception as exc:  # reported to the reply, not lost in the thread
-                emit(ProviderError(f"The local model failed: {type(exc).__name__}: {exc}"))
+                # llama.cpp refuses a prompt longer than its window with a ValueError saying so.
+                kind = FailureKind.CONTEXT_LENGTH if "context window" in str(exc) else FailureKind.UNKNOWN
+                emit(ProviderError(
+                    f"The local model failed: {type(exc).__name__}: {exc}", kind=kind, error_type=type(exc).__name__
+                ))
             finally:
                 emit(_DONE)
 

@@ -162,7 +162,7 @@ class OpenAIChatProvider(SDKProvider):
                             continue
                         error = chunk.get("error")
                         if error:
-                            raise self.midstream(openai_stream_error(error))
+                            raise self.midstream(openai_stream_error(error), error)
                         if not response_id_sent and chunk.get("id"):
                             response_id_sent = True
                             yield ResponseId(chunk["id"])

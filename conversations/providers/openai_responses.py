@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from conversations.providers.base import (
     Event,
+    FailureKind,
     Finish,
     GenerationRequest,
     Message,
@@ -31,7 +32,13 @@ from conversations.providers.base import (
     conversation_messages,
     system_prompt_of,
 )
-from conversations.providers.sdk import SDKProvider, openai_body, openai_stream_error
+from conversations.providers.sdk import (
+    SDKProvider,
+    error_type,
+    failure_kind,
+    openai_body,
+    openai_stream_error,
+)
 from conversations.providers.sse import ReadPacer, SSEDecoder, drain, loads
 
 if TYPE_CHECKING:  # the SDK is imported with the first client (see sdk.py)
@@ -131,7 +138,7 @@ class OpenAIResponsesProvider(SDKProvider):
                                 yield TextDelta(event["delta"])
                             continue
                         if event.get("error"):
-                            raise self.midstream(openai_stream_error(event["error"]))
+                            raise self.midstream(openai_stream_error(event["error"]), event["error"])
                         if kind in _REASONING_DELTAS:
                             text = event.get("delta")
                             if not text or type(text) is not str:
@@ -159,12 +166,13 @@ class OpenAIResponsesProvider(SDKProvider):
                             return
                         elif kind == "response.failed":
                             error = event["response"].get("error")
+                            detail = error.get("message") if error else "no reason given"
                             raise ProviderError(
-                                f"{self.label} failed the response: "
-                                f"{error.get('message') if error else 'no reason given'}"
+                                f"{self.label} failed the response: {detail}",
+                                kind=failure_kind(None, error, str(detail)), error_type=error_type(error),
                             )
                         elif kind == "error":
-                            raise self.midstream(f"{event.get('message')}")
+                            raise self.midstream(f"{event.get('message')}", event)
                     await pacer.pause()
                 raise self.ended()
         except ProviderError:
@@ -172,8 +180,11 @@ class OpenAIResponsesProvider(SDKProvider):
         except self.errors as exc:
             raise self.failure(exc) from exc
 
-    def ended(self) -> ProviderError:
-        return ProviderError(f"{self.label} ended the stream before the response completed.")
+    def ended(self, what: str = "response") -> ProviderError:
+        return ProviderError(
+            f"{self.label} ended the stream before the {what} completed.",
+            kind=FailureKind.INCOMPLETE, error_type="stream_ended",
+        )
 
     @staticmethod
     def _final_events(kind: str, response: dict) -> list[Event]:

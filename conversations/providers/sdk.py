@@ -1,7 +1,7 @@
 """Common ground of the providers that talk through the openai and anthropic SDKs: their
 configuration, one SDK client per event loop on the SDK's own aiohttp-backed HTTP client (which
 takes the proxies the environment names, as any httpx2 client does), and their exceptions turned
-into messages a person can act on.
+into a kind of failure (base.FailureKind) with the technical detail for the server's log.
 
 An SDK is imported when its provider first needs a client, not before: each weighs tens of
 megabytes, and a deployment that uses one of them (or only the local model) never loads the other.
@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import anyio
 import httpx2
 
-from conversations.providers.base import GenerationRequest, ProviderError
+from conversations.providers.base import FailureKind, GenerationRequest, ProviderError
 from conversations.providers.sse import loads
 
 if TYPE_CHECKING:
@@ -57,9 +57,75 @@ def _upstream_message(exc: Exception) -> str:
     return error_detail(getattr(exc, "body", None), str(getattr(exc, "message", "") or exc))
 
 
-def midstream_error(label: str, detail: str) -> ProviderError:
-    """An error event inside a stream that had started fine."""
-    return ProviderError(f"{label} reported an error mid-stream: {detail}")
+def _error_object(body: Any) -> dict:
+    """The error object of a body: OpenAI's SDK gives the inner `error`, Anthropic's the whole body."""
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict):
+            return error
+    return {}
+
+
+def error_type(body: Any) -> str:
+    """The provider's own name for an error: its `code` (OpenAI), else its `type`."""
+    error = _error_object(body)
+    for key in ("code", "type"):
+        if isinstance(error.get(key), str) and error[key]:
+            return error[key]
+    return ""
+
+
+_CONTEXT_WORDS = ("context_length_exceeded", "maximum context length", "prompt is too long", "context window",
+                  "too many tokens", "reduce the length")
+_FILTER_WORDS = ("content_filter", "content_policy_violation", "content filter", "content management policy",
+                 "content filtering policy")
+_QUOTA_WORDS = ("insufficient_quota", "exceeded your current quota", "credit balance is too low", "billing")
+
+
+def failure_kind(status: int | None, body: Any, detail: str) -> FailureKind:
+    """What kind of failure an upstream's error was, from its HTTP status (None: an error event in
+    a stream that had started) and its error object's code and type; the words of its message
+    only where the vendors give no code (Anthropic's "prompt is too long")."""
+    error = _error_object(body)
+    codes = {str(error.get("code") or ""), str(error.get("type") or "")} - {""}
+    said = " ".join([detail, *codes]).lower()
+    if any(word in said for word in _QUOTA_WORDS):
+        return FailureKind.QUOTA
+    if status == 413 or any(word in said for word in _CONTEXT_WORDS):
+        return FailureKind.CONTEXT_LENGTH
+    if any(word in said for word in _FILTER_WORDS):
+        return FailureKind.CONTENT_FILTER
+    if status == 404 or codes & {"model_not_found", "not_found_error"}:
+        return FailureKind.MODEL_NOT_FOUND
+    if status in (401, 403) or codes & {"authentication_error", "permission_error", "invalid_api_key"}:
+        return FailureKind.AUTH
+    if status == 429 or codes & {"rate_limit_error", "rate_limit_exceeded", "requests", "tokens"}:
+        return FailureKind.RATE_LIMITED
+    if status == 407:
+        return FailureKind.UNREACHABLE
+    if (status is not None and status >= 500) or codes & {"overloaded_error", "api_error", "server_error"}:
+        return FailureKind.SERVER_ERROR
+    if (status is not None and status >= 400) or "invalid_request_error" in codes:
+        return FailureKind.BAD_REQUEST
+    return FailureKind.UNKNOWN
+
+
+def midstream_error(label: str, detail: str, body: Any = None) -> ProviderError:
+    """An error event inside a stream that had started fine; `body` is its error object, if any."""
+    return ProviderError(
+        f"{label} reported an error mid-stream: {detail}",
+        kind=failure_kind(None, body, detail),
+        error_type=error_type(body),
+    )
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A retry-after header's seconds; None for an HTTP date or nonsense (the wait is then not told)."""
+    try:
+        seconds = float(value) if value else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and 0 <= seconds < 86400 else None
 
 
 def openai_stream_error(error: Any) -> str:
@@ -68,6 +134,14 @@ def openai_stream_error(error: Any) -> str:
     if not message or not isinstance(message, str):
         message = "An error occurred during streaming"
     return error_detail(error, message)
+
+
+def anthropic_error_body(data: bytes) -> Any:
+    """The body of an Anthropic `event: error`, or None when it is not JSON."""
+    try:
+        return loads(data)
+    except Exception:  # noqa: BLE001 - read as anthropic_stream_error reads it
+        return None
 
 
 def anthropic_stream_error(data: bytes) -> str:
@@ -149,21 +223,25 @@ def _network_failure(exc: Exception, *, label: str, where: str, base_url: str) -
     if timed_out == "stall":
         return ProviderError(
             f"{label} stopped sending{where}: no data arrived within the stall timeout "
-            "(WORKBENCH_STALL_TIMEOUT). The text received so far is kept."
+            "(WORKBENCH_STALL_TIMEOUT). The text received so far is kept.",
+            kind=FailureKind.TIMEOUT, error_type="stall_timeout",
         )
     if timed_out == "connect":
         return ProviderError(
             f"Could not reach {label}{where}: no connection within the connect timeout "
-            "(WORKBENCH_CONNECT_TIMEOUT). Check that the server is running and the base URL is right."
+            "(WORKBENCH_CONNECT_TIMEOUT). Check that the server is running and the base URL is right.",
+            kind=FailureKind.TIMEOUT, error_type="connect_timeout",
         )
     if through_proxy:
         proxy, variable = _proxy_in_use(base_url)
         return ProviderError(
             f"Could not reach {label}{where}: through the proxy {public_url(proxy)} ({variable}): {detail}. "
-            f"Check the proxy and the proxy variables ({', '.join(PROXY_VARIABLES)})."
+            f"Check the proxy and the proxy variables ({', '.join(PROXY_VARIABLES)}).",
+            kind=FailureKind.UNREACHABLE, error_type="proxy_error",
         )
     return ProviderError(
-        f"Could not reach {label}{where}: {detail}. Check that the server is running and the base URL is right."
+        f"Could not reach {label}{where}: {detail}. Check that the server is running and the base URL is right.",
+        kind=FailureKind.UNREACHABLE, error_type=type(cause or exc.__cause__ or exc).__name__,
     )
 
 
@@ -175,10 +253,11 @@ def provider_error(exc: Exception, *, label: str, key_setting: str, base_url: st
         return network
     if _is_status_error(exc) and exc.status_code < 400:
         # An error event inside a stream that had started fine (the SDK reports the HTTP 200).
-        return midstream_error(label, _upstream_message(exc))
+        return midstream_error(label, _upstream_message(exc), exc.body)
     if _is_status_error(exc):
         status = exc.status_code
         detail = _upstream_message(exc)
+        retry_after = retry_after_seconds(exc.response.headers.get("retry-after") if exc.response else None)
         if status == 401:
             hint = f"{label} rejected the API key (401): {detail} Check {key_setting}."
         elif status == 407:
@@ -191,8 +270,7 @@ def provider_error(exc: Exception, *, label: str, key_setting: str, base_url: st
         elif status == 404:
             hint = f"{label} does not know this model or endpoint (404): {detail}"
         elif status == 429:
-            retry_after = exc.response.headers.get("retry-after") if exc.response else None
-            wait = f" Retry after {retry_after} s." if retry_after else ""
+            wait = f" Retry after {retry_after:g} s." if retry_after is not None else ""
             hint = f"{label} is rate limiting this key (429): {detail}{wait}"
         elif status == 529:
             hint = f"{label} is overloaded (529): {detail} Try again in a moment."
@@ -200,12 +278,18 @@ def provider_error(exc: Exception, *, label: str, key_setting: str, base_url: st
             hint = f"{label} had a server error ({status}): {detail} Try again in a moment."
         else:
             hint = f"{label} rejected the request ({status}): {detail}"
-        return ProviderError(hint, status=status)
+        return ProviderError(
+            hint, status=status, kind=failure_kind(status, exc.body, detail), error_type=error_type(exc.body),
+            retry_after=retry_after if status == 429 else None,
+        )
     if isinstance(exc, _sdk_classes("APIError")):
-        return midstream_error(label, _upstream_message(exc))
+        return midstream_error(label, _upstream_message(exc), getattr(exc, "body", None))
     if isinstance(exc, json.JSONDecodeError):
-        return ProviderError(f"{label} sent a malformed event that could not be read: {exc}.")
-    return ProviderError(f"{label} failed: {type(exc).__name__}: {exc}")
+        return ProviderError(
+            f"{label} sent a malformed event that could not be read: {exc}.",
+            kind=FailureKind.INCOMPLETE, error_type="malformed_event",
+        )
+    return ProviderError(f"{label} failed: {type(exc).__name__}: {exc}", error_type=type(exc).__name__)
 
 
 def _proxy_in_use(base_url: str) -> tuple[str, str]:
@@ -248,7 +332,8 @@ def _check_proxy_variables() -> None:
 def _unusable_proxy(url: str, variable: str, reason: str) -> ProviderError:
     return ProviderError(
         f"Cannot use the proxy {public_url(url)} ({variable}): {reason}. Set {variable} to a proxy's URL "
-        "(http://host:port, or http://user:password@host:port), or unset it."
+        "(http://host:port, or http://user:password@host:port), or unset it.",
+        kind=FailureKind.UNREACHABLE, error_type="unusable_proxy",
     )
 
 
@@ -360,5 +445,11 @@ class SDKProvider:
     def failure(self, exc: Exception) -> ProviderError:
         return provider_error(exc, label=self.label, key_setting=self.key_setting, base_url=self.base_url)
 
-    def midstream(self, detail: str) -> ProviderError:
-        return midstream_error(self.label, detail)
+    def midstream(self, detail: str, body: Any = None) -> ProviderError:
+        return midstream_error(self.label, detail, body)
+
+    def ended(self, what: str = "message") -> ProviderError:
+        return ProviderError(
+            f"{self.label} ended the stream before the {what} was complete.",
+            kind=FailureKind.INCOMPLETE, error_type="stream_ended",
+        )

@@ -50,7 +50,9 @@ logger = logging.getLogger(__name__)
 MAX_FRAME = 1_000
 FRAMES_PER_SECOND = 5
 NOT_SHARED = "That turn is not shared here."
-GONE = "This link is no longer available."
+GONE = (
+    "This link is no longer available: it was turned off or has expired. Ask the person who shared it for a new link."
+)
 
 
 @database_sync_to_async
@@ -212,7 +214,9 @@ class ShareConsumer(ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWebsocketC
             await self.send_json({"type": "turn.deleted", "turn": event["turn"], "parent": event["parent"]})
 
     async def share_revoked(self, message) -> None:
-        await self._gone("This link was revoked.")
+        await self._gone(
+            "This link was revoked by the person who shared it. Ask them for a new link if you still need it."
+        )
 
     async def share_check(self, message) -> None:
         """Something that can end the link happened (its maker's role, its deletion): ask again."""

@@ -16,9 +16,9 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
-from conversations.errors import ServiceError
+from conversations.errors import TURN_GONE, ServiceError
 from conversations.models import Conversation, ShareLink, Turn
 from conversations.services import path_copy
 from conversations.streaming.frames import reader_columns, reader_payload, reader_turn
@@ -93,7 +93,7 @@ def share_create(
     if expires_at is not None and not now < expires_at <= now + MAX_EXPIRY:
         raise ServiceError("The expiry must be in the future and within a year.", code="invalid")
     if turn_id is not None and not Turn.objects.filter(pk=turn_id, conversation=conversation).exists():
-        raise ServiceError(f"Turn {turn_id} does not exist in this conversation.", code="not_found")
+        raise ServiceError(TURN_GONE, code="not_found")
     snapshot = []
     if mode == ShareLink.Mode.SNAPSHOT:
         turns = _scope_turns(conversation, turn_id, with_subtree, reasoning=include_reasoning)
@@ -133,6 +133,20 @@ def share_viewed(link: ShareLink) -> None:
 def links_of(user):
     """The links `user` made, newest first, with their conversation."""
     return ShareLink.objects.filter(created_by=user).select_related("conversation", "turn").order_by("-created_at")
+
+
+def scope_words(link: ShareLink) -> str:
+    """What a link shares, in words a person knows the conversation by: the reply or message its
+    branch ends at, by model and time (in the active time zone), never by a turn's number."""
+    turn = link.turn
+    if turn is None:
+        return "The whole conversation"
+    when = dateformat.format(timezone.localtime(turn.created_at), r"H:i \o\n j M")
+    if turn.role == Turn.Role.ASSISTANT:
+        tip = f"the reply from {turn.model} at {when}" if turn.model else f"the reply at {when}"
+    else:
+        tip = f"the message at {when}"
+    return f"One branch, up to {tip}" + (", and what follows it" if link.with_subtree else "")
 
 
 def link_state(link: ShareLink, now: datetime | None = None) -> str:

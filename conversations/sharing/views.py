@@ -22,6 +22,7 @@ from conversations.permissions import (
     Need,
     conversation_or_404,
     revocable_link,
+    share_checked,
     share_for,
 )
 from conversations.selectors import sidebar
@@ -46,6 +47,7 @@ def _link_json(request, link: ShareLink) -> dict:
         "url": request.build_absolute_uri(reverse("shared", args=[link.token])),
         "scope": "branch" if link.turn_id else "conversation",
         "turn": link.turn_id,
+        "describes": sharing.scope_words(link),
         "with_subtree": link.with_subtree,
         "include_reasoning": link.include_reasoning,
         "mode": link.mode,
@@ -103,7 +105,9 @@ def share_create(request, conversation_id: int):
 def conversation_links(request, conversation_id: int):
     """The links made to one conversation (editors and owners see them all)."""
     conversation = conversation_or_404(request, conversation_id, Need.WRITE)
-    links = ShareLink.objects.filter(conversation=conversation).select_related("created_by").order_by("-created_at")
+    links = (
+        ShareLink.objects.filter(conversation=conversation).select_related("created_by", "turn").order_by("-created_at")
+    )
     return JsonResponse({"links": [_link_json(request, link) for link in links]})
 
 
@@ -125,7 +129,10 @@ def share_revoke(request, link_id: int):
 def share_links(request):
     """The "Shared links" page: every link the user made."""
     now = timezone.now()
-    links = [(link, sharing.link_state(link, now)) for link in sharing.links_of(request.user)[:500]]
+    links = [
+        (link, sharing.link_state(link, now), sharing.scope_words(link))
+        for link in sharing.links_of(request.user)[:500]
+    ]
     return render(
         request,
         "sharing/shared_links.html",
@@ -140,9 +147,31 @@ def _shared_or_404(request, token: str) -> ShareLink:
     return link
 
 
+def _gone(request, link: ShareLink | None, reason: str):
+    """The page a link that does not open answers with: what happened and what to do. A 404 for
+    every reason, as the link's socket closes with 4404: the page tells a person more than the
+    status tells a program."""
+    response = render(
+        request,
+        "sharing/gone.html",
+        {
+            "reason": reason,
+            "expired_on": link.expires_at if link is not None and reason == "expired" else None,
+            "login": f"{reverse('login')}?next={request.path}",
+        },
+        status=404,
+    )
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Referrer-Policy"] = "no-referrer"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
 @require_GET
 def shared(request, token: str):
-    link = _shared_or_404(request, token)
+    link, refusal = share_checked(request.user, token)
+    if refusal or link is None:
+        return _gone(request, link, refusal or "unknown")
     tree = sharing.shared_tree(link)
     opening = sharing.opening_turn(link, tree)
     sharing.share_viewed(link)

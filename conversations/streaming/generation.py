@@ -32,6 +32,7 @@ from conversations.providers.base import (
     Usage,
 )
 from conversations.streaming import liveness, replies
+from conversations.streaming.failures import INTERNAL_FAILURE, failure_sentence
 from conversations.streaming.frames import (
     finished_frame,
     finished_payload,
@@ -212,10 +213,20 @@ class Generation:
             # A stop keeps the partial text; a shutdown marks the reply interrupted.
             status = Turn.Status.STOPPED if self.stop_requested else Turn.Status.INTERRUPTED
         except ProviderError as exc:
-            status, error = Turn.Status.ERROR, exc.message
-        except Exception as exc:
-            logger.exception("Reply %s failed", self.turn_id)
-            status, error = Turn.Status.ERROR, f"The reply failed: {type(exc).__name__}: {exc}"
+            # The detail (the upstream's words, an address, a status) is for whoever runs the
+            # server; the reply keeps a sentence its readers can act on.
+            logger.warning(
+                "Reply %s in conversation %s from %s:%s failed (%s, HTTP %s, %s): %s",
+                self.turn_id, self.conversation_id, self.provider.name, self.request.model,
+                exc.kind, exc.status or "-", exc.error_type or "-", exc.message,
+            )
+            status = Turn.Status.ERROR
+            error = failure_sentence(
+                exc.kind, label=self.provider.label, model=self.request.model, retry_after=exc.retry_after
+            )
+        except Exception:
+            logger.exception("Reply %s in conversation %s failed", self.turn_id, self.conversation_id)
+            status, error = Turn.Status.ERROR, INTERNAL_FAILURE
         return status, error
 
     def _thought_until(self, now: float) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 
-from conversations.errors import ServiceError
+from conversations.errors import TURN_GONE, ServiceError
 from conversations.models import Turn
 from conversations.streaming import control, generation
 from conversations.streaming.frames import (
@@ -33,7 +33,7 @@ CLOSE_NOT_FOUND = 4404
 def turn_in(conversation_id: int, turn_id: int) -> Turn:
     turn = Turn.objects.filter(pk=turn_id, conversation_id=conversation_id).first()
     if turn is None:
-        raise ServiceError(f"Turn {turn_id} does not exist in this conversation.", code="not_found")
+        raise ServiceError(TURN_GONE, code="not_found")
     return turn
 
 

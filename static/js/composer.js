@@ -2,6 +2,7 @@
 // the catalogue marks as a reasoning model gets its own setting: a reasoning effort ("effort") or
 // a thinking budget in tokens ("budget"); other models never see either.
 import { preview, reasoningKind, settingsForModel } from './format.js';
+import { icon } from './icons.js';
 import { el } from './turns.js';
 
 const STORAGE_KEY = 'workbench.composer';
@@ -50,6 +51,8 @@ export class Composer {
     this.reasoningEffort.value = saved.reasoning_effort || '';
     this.thinkingBudget.value = saved.thinking_budget ?? '';
     this.showReasoningSettings();
+    // A phone's box is one short line: the hint about Enter would only be cut off.
+    if (window.matchMedia('(max-width: 599.98px)').matches) this.prompt.placeholder = 'Message the model…';
     if (!this.page.models.length) {
       this.showError(this.page.local_model_problem || 'No model is configured.');
       this.prompt.disabled = true;
@@ -100,7 +103,7 @@ export class Composer {
     select.value = this.model.value;
     const temperature = el('input', { type: 'number', class: 'variant-temperature', min: '0', max: '2', step: '0.1', placeholder: 'temp', 'aria-label': 'Temperature' });
     const row = el('div', { class: 'variant' }, 'and ', select, temperature,
-      el('button', { type: 'button', class: 'icon-button', 'aria-label': 'Remove this model', onclick: () => { row.remove(); this.updateVariantHint(); }, text: '×' }));
+      el('button', { type: 'button', class: 'button ghost compact icon-only', 'aria-label': 'Remove this model', onclick: () => { row.remove(); this.updateVariantHint(); } }, icon('x')));
     this.variantsBox.append(row);
     this.updateVariantHint();
     select.focus();

@@ -149,7 +149,7 @@ async function fetchText(url) {
   return response.text();
 }
 
-export async function showRequest(url, codeUrl) {
+export async function showRequest(url, codeUrl, about = '') {
   let data;
   try {
     data = JSON.parse(await fetchText(url));
@@ -165,7 +165,7 @@ export async function showRequest(url, codeUrl) {
     context.omitted?.length ? `${context.omitted.length} older turn${context.omitted.length === 1 ? ' was' : 's were'} left out to fit the window` : 'nothing was left out',
     reasoningFact(data.reasoning),
   ].filter(Boolean);
-  dialog(`What the model saw · reply ${data.reply}`,
+  dialog(about ? `What the model saw for ${about}` : 'What the model saw',
     el('ul', { class: 'dialog-facts muted small' }, ...facts.map((f) => el('li', { text: f }))),
     codeBlock(body, 'json'),
     el('footer', { class: 'dialog-foot' },

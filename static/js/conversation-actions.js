@@ -1,41 +1,71 @@
 // What a person can do on the conversation page: to a turn (edit in place, regenerate, reply here,
-// copy, what the model saw, get code, fork, delete, link), and to the page (the export menu,
-// Share, the main-line star). The server checks every action again; `can` only hides what this
-// person's role does not allow.
+// copy, what the model saw, get code, fork, copy a link, delete), and to the page (the export
+// menu, Share, the main-line star). The server checks every action again; `can` only hides what
+// this person's role does not allow.
+//
+// Under each turn, its two most used actions are icon buttons (a prompt: Edit and Copy; a reply:
+// Copy and Regenerate), and "More actions" opens a menu of all of them, with Delete last.
+import { menuButton } from './action-menu.js';
 import { showCode, showRequest } from './context.js';
+import { turnName } from './format.js';
+import { icon } from './icons.js';
 import { openShareDialog } from './share.js';
 import { el } from './turns.js';
 
-function action(label, onclick, extra = {}) {
-  return el('button', { type: 'button', class: 'link-button', onclick, text: label, ...extra });
-}
+const QUICK = { user: ['edit', 'copy'], assistant: ['copy', 'regenerate'], system: ['copy'] };
+const SHOWN_FOR_MS = 1500;
 
 export class TurnActions {
-  constructor({ transcriptRoot, branch, url, can, composer, socket, csrfToken }) {
-    Object.assign(this, { transcriptRoot, branch, url, can, composer, socket, csrfToken });
+  /** `announce(text)` says something to screen readers; `floor()` is the top of the composer (px). */
+  constructor({ transcriptRoot, branch, url, can, composer, socket, csrfToken, modelLabels, announce = () => {}, floor }) {
+    Object.assign(this, { transcriptRoot, branch, url, can, composer, socket, csrfToken, modelLabels, announce, floor });
   }
 
-  // The buttons under a turn.
-  buttons(turn) {
+  // Every action on `turn`, in the menu's order: {action, label, icon, run(button), danger, separated}.
+  actions(turn) {
     const { can, composer, url } = this;
     const streaming = turn.status === 'streaming';
-    const actions = [];
-    if (can.write && turn.role === 'user') actions.push(action('✎ Edit', () => this.edit(turn), { 'data-action': 'edit' }));
-    if (can.write && turn.role === 'assistant' && !streaming) {
-      actions.push(action('↻ Regenerate', () => composer.regenerate(turn), { 'data-action': 'regenerate' }));
+    const reply = turn.role === 'assistant';
+    const all = [];
+    const add = (action, label, iconName, run, extra = {}) => all.push({ action, label, icon: iconName, run, ...extra });
+    if (can.write && turn.role === 'user') add('edit', 'Edit', 'pencil', () => this.edit(turn), { hint: 'Edit (E)' });
+    if (can.write && reply && !streaming) {
+      add('regenerate', 'Regenerate', 'refresh-cw', () => composer.regenerate(turn), { hint: 'Regenerate with the model chosen below (Shift+R)' });
     }
-    if (can.write && !streaming) actions.push(action('↳ Reply here', () => composer.attach(turn), { 'data-action': 'attach' }));
-    if (turn.content) actions.push(action('Copy', (e) => this.copy(turn, e.target)));
-    if (turn.role === 'assistant' && !streaming) {
-      actions.push(action('What the model saw', () => showRequest(url.request(turn.id), url.code(turn.id)), { 'data-action': 'request' }));
-      actions.push(action('Get code', () => showCode(url.code(turn.id)), { 'data-action': 'code' }));
+    if (can.write && !streaming) add('attach', 'Reply here', 'corner-down-right', () => composer.attach(turn));
+    if (turn.content) add('copy', 'Copy text', 'copy', (button) => this.copy(turn, button), { short: 'Copy', hint: 'Copy the text' });
+    if (reply && !streaming) {
+      add('request', 'What the model saw', 'eye', () => showRequest(url.request(turn.id), url.code(turn.id), turnName(turn, this.modelLabels)));
+      add('code', 'Get code', 'file-text', () => showCode(url.code(turn.id)));
     }
-    if (!streaming) {
-      actions.push(action('Fork', () => this.fork(turn), { 'data-action': 'fork' }));
-      if (can.manage) actions.push(action('Delete', () => this.remove(turn), { class: 'link-button danger-text', 'data-action': 'delete' }));
-    }
-    actions.push(el('a', { class: 'link-button', href: url.turn(turn.id), text: 'Link' }));
-    return actions;
+    if (!streaming) add('fork', 'Fork into a new conversation', 'git-fork', () => this.fork(turn));
+    add('link', 'Copy link', 'link', () => this.copyLink(turn));
+    if (!streaming && can.manage) add('delete', 'Delete', 'trash-2', () => this.remove(turn), { danger: true, separated: true });
+    return all;
+  }
+
+  // The controls under a turn: its quick actions as icon buttons, then the menu of them all.
+  buttons(turn) {
+    const all = this.actions(turn);
+    const quick = (QUICK[turn.role] || []).map((name) => all.find((a) => a.action === name)).filter(Boolean);
+    const buttons = quick.map((a) => {
+      const name = a.short || a.label;
+      return el('button', {
+        type: 'button',
+        class: 'button ghost icon-only compact',
+        'aria-label': name,
+        title: a.hint || name,
+        'data-action': a.action,
+        onclick: (event) => a.run(event.currentTarget),
+      }, icon(a.icon));
+    });
+    const menu = menuButton({
+      menuLabel: turn.role === 'user' ? 'Actions on this prompt' : 'Actions on this reply',
+      items: () => this.actions(turn).map((a) => ({ ...a, onSelect: a.run })),
+      floor: this.floor,
+      ceiling: () => document.querySelector('.topbar')?.getBoundingClientRect().bottom ?? 0,
+    });
+    return [...buttons, menu];
   }
 
   // Edits a prompt in place; saving sends it as a new version beside the original.
@@ -67,14 +97,31 @@ export class TurnActions {
     editor.focus();
   }
 
+  // Copies the turn's text; an icon button says so for a moment, and screen readers hear it.
   async copy(turn, button) {
+    await this.toClipboard(turn.content, 'Copied', button?.dataset.action === 'copy' ? button : null);
+  }
+
+  async copyLink(turn) {
+    await this.toClipboard(new URL(this.url.turn(turn.id), location.href).href, 'Link copied');
+  }
+
+  async toClipboard(text, done, button = null) {
+    let said = done;
     try {
-      await navigator.clipboard.writeText(turn.content);
-      button.textContent = 'Copied';
+      await navigator.clipboard.writeText(text);
     } catch (_) {
-      button.textContent = 'Copy failed';
+      said = 'Copy failed: the browser did not allow it';
     }
-    setTimeout(() => (button.textContent = 'Copy'), 1500);
+    this.announce(said);
+    if (!button) return;
+    button.setAttribute('aria-label', said);
+    button.replaceChildren(icon(said === done ? 'check' : 'x'));
+    clearTimeout(button.shownTimer);
+    button.shownTimer = setTimeout(() => {
+      button.setAttribute('aria-label', 'Copy');
+      button.replaceChildren(icon('copy'));
+    }, SHOWN_FOR_MS);
   }
 
   // A fork is a new conversation: a form post, so the browser follows the redirect to it.
@@ -87,7 +134,8 @@ export class TurnActions {
 
   remove(turn) {
     const below = this.branch.turnsBelow(turn.id);
-    const what = below > 0 ? `this turn and everything below it (at least ${below} more on this branch)` : 'this turn';
+    const kind = turn.role === 'user' ? 'prompt' : 'reply';
+    const what = below > 0 ? `this ${kind} and everything below it (at least ${below} more on this branch)` : `this ${kind}`;
     if (!confirm(`Delete ${what}? Other branches above it stay.`)) return;
     this.socket.send({ action: 'delete', turn: turn.id });
   }

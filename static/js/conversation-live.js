@@ -11,14 +11,25 @@ export class LiveConversation {
   /**
    * `showBranch(id, options)` opens the branch through a turn; `onChange()` runs when what the
    * page shows around the transcript changed (the main line), `onCost()` when only the
-   * conversation's cost did.
+   * conversation's cost did. `onReplyStarted(turn)` and `onReplyEnded(turn)` run once for each
+   * reply on the branch shown that starts or ends while the page is open.
    */
   constructor({
     socket, branch, connection, presence, composer, transcript, treePanel, url, conversationUrl, showBranch, onChange, onCost,
+    onReplyStarted = () => {}, onReplyEnded = () => {},
   }) {
     Object.assign(this, {
       socket, branch, connection, presence, composer, transcript, treePanel, url, conversationUrl, showBranch, onChange, onCost,
+      onReplyStarted, onReplyEnded,
     });
+    this.told = new Set(); // "<turn id> started|ended": a resumed or repeated frame says nothing twice
+  }
+
+  tell(turn, what, callback) {
+    const key = `${turn.id} ${what}`;
+    if (this.told.has(key)) return;
+    this.told.add(key);
+    callback(turn);
   }
 
   opened() {
@@ -101,6 +112,9 @@ export class LiveConversation {
     } else {
       this.transcript.rerender(placed.sibling);
     }
+    if (turn.role === 'assistant' && turn.status === 'streaming' && (placed.shown || placed.open)) {
+      this.tell(turn, 'started', this.onReplyStarted);
+    }
   }
 
   delta(message) {
@@ -118,8 +132,10 @@ export class LiveConversation {
   finished(update) {
     const { turn, result } = this.branch.finished(update);
     if (result === 'absent') this.onCost();
-    else if (result === 'finished') this.transcript.rerender(turn);
-    else this.socket.send(resumeFrame(turn));
+    else if (result === 'finished') {
+      this.transcript.rerender(turn);
+      this.tell(turn, 'ended', this.onReplyEnded);
+    } else this.socket.send(resumeFrame(turn));
   }
 
   deleted(message) {

@@ -2,15 +2,18 @@
 // module wires the page's parts together and moves between branches; the parts live beside it:
 // conversation-branch.js (the branch as data), conversation-transcript.js (showing it),
 // conversation-actions.js (what a person can do), conversation-keys.js (the keyboard),
-// conversation-live.js (the websocket's frames), conversation-urls.js (the page's URLs).
+// conversation-live.js (the websocket's frames), conversation-urls.js (the page's URLs),
+// model-choice.js (the composer's model, kept per conversation).
 import { PageActions, TurnActions } from './conversation-actions.js';
 import { Branch } from './conversation-branch.js';
-import { bindKeys } from './conversation-keys.js';
+import { bindKeys, bindShortcutHelp } from './conversation-keys.js';
 import { LiveConversation } from './conversation-live.js';
 import { scrollToBottom, Transcript } from './conversation-transcript.js';
 import { conversationUrls, turnFromPath } from './conversation-urls.js';
 import { Composer } from './composer.js';
 import { ContextMeter } from './context.js';
+import { replyNews } from './format.js';
+import { ModelChoice } from './model-choice.js';
 import { Presence } from './share.js';
 import { Socket } from './socket.js';
 import { TreePanel } from './treepanel.js';
@@ -113,6 +116,28 @@ const composer = new Composer({
   onChange: () => updateMeter(),
 });
 
+const modelChoice = new ModelChoice({
+  select: $('model'),
+  conversationId: page.conversation.id,
+  modelLabels,
+  notice: $('model-notice'),
+  branch,
+});
+modelChoice.restore();
+
+// The one live region: a reply's start and end, said once each (the transcript itself is not
+// live: a streaming reply would be read out frame by frame), and what an action did ("Copied").
+const announcer = $('announcer');
+function announce(text) {
+  if (announcer.textContent === text) {
+    // The same words again are news again: empty the region first, so they are read.
+    announcer.textContent = '';
+    setTimeout(() => (announcer.textContent = text), 100);
+  } else {
+    announcer.textContent = text;
+  }
+}
+
 const presence = new Presence($('presence'), page.me);
 const pageActions = new PageActions({
   branch,
@@ -146,7 +171,18 @@ const treePanel = new TreePanel({
   onCompare: (tips) => location.assign(url.compare(tips)),
 });
 
-const turnActions = new TurnActions({ transcriptRoot: $('transcript'), branch, url, can, composer, socket, csrfToken });
+const turnActions = new TurnActions({
+  transcriptRoot: $('transcript'),
+  branch,
+  url,
+  can,
+  composer,
+  socket,
+  csrfToken,
+  modelLabels,
+  announce,
+  floor: () => document.querySelector('.composer-wrap').getBoundingClientRect().top,
+});
 const transcript = new Transcript({
   root: $('transcript'),
   branch,
@@ -171,7 +207,17 @@ const live = new LiveConversation({
   showBranch,
   onChange: afterChange,
   onCost: updateMeter,
+  onReplyStarted: (turn) => {
+    modelChoice.hideNotice();
+    announce(replyNews(turn, 'started', modelLabels));
+  },
+  onReplyEnded: (turn) => {
+    modelChoice.ended(turn);
+    announce(replyNews(turn, 'ended', modelLabels));
+  },
 });
+
+const showShortcuts = bindShortcutHelp({ dialog: $('shortcuts-dialog'), button: $('shortcuts-button') });
 
 bindKeys({
   branch,
@@ -183,12 +229,15 @@ bindKeys({
     regenerate: ({ turn }) => composer.regenerate(turn),
     tree: () => treePanel.toggle(),
     write: () => promptBox.focus(),
+    help: () => showShortcuts(),
   },
 });
 
 if (page.conversation.forked_from) transcript.showForkOrigin(page.conversation.forked_from);
 
 transcript.render();
+// Opened on a reply that failed with the model still chosen: the note says so.
+if (branch.leaf?.role === 'assistant' && branch.leaf.status === 'error') modelChoice.ended(branch.leaf);
 scrollToBottom();
 promptBox.focus();
 socket.connect();

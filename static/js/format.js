@@ -130,3 +130,32 @@ export function reasoningFact(reasoning) {
   if (sent) return `the reasoning of ${sent} of ${replies} went back as signed thinking blocks; the rest was not sent`;
   return `the reasoning of ${replies} was not sent: only the provider that made it gets it back, with thinking on`;
 }
+
+// When a turn was written, as a person reads it: "10:42" today, "3 Dec, 10:42" another day (in
+// the browser's time zone; `locale` for tests). Empty when the time is unknown.
+export function turnTime(turn, now = new Date(), locale = undefined) {
+  const at = new Date(turn.created_at ?? NaN);
+  if (!turn.created_at || Number.isNaN(at.getTime())) return '';
+  const time = at.toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit' });
+  if (at.toDateString() === now.toDateString()) return time;
+  const day = at.toLocaleDateString(locale, { day: 'numeric', month: 'short', ...(at.getFullYear() === now.getFullYear() ? {} : { year: 'numeric' }) });
+  return `${day}, ${time}`;
+}
+
+// A reply named as a person would: "the reply from GPT-4o at 10:42" (a prompt: "your prompt at …").
+export function turnName(turn, modelLabels, now = new Date(), locale = undefined) {
+  const time = turnTime(turn, now, locale);
+  const who = turn.role === 'assistant' ? `the reply from ${roleLabel(turn, modelLabels)}` : turn.role === 'user' ? 'your prompt' : 'the system prompt';
+  return time ? `${who} at ${time}` : who;
+}
+
+// What a screen reader hears when a reply starts or ends (`what`: 'started' or 'ended'):
+// "Reply from GPT-4o finished", "… stopped", "… failed: <why>".
+export function replyNews(turn, what, modelLabels) {
+  const who = `Reply from ${roleLabel(turn, modelLabels)}`;
+  if (what === 'started') return `${who} started`;
+  if (turn.status === 'error') return turn.error ? `${who} failed: ${turn.error}` : `${who} failed`;
+  if (turn.status === 'stopped') return `${who} stopped`;
+  if (turn.status === 'interrupted') return `${who} was interrupted`;
+  return `${who} finished`;
+}

@@ -1,6 +1,7 @@
 // Sharing from the conversation page: the Share dialog (make a link, see and revoke this
 // conversation's links) and who else is viewing.
-import { copyButton, dialog } from './context.js';
+import { dialog } from './context.js';
+import { copyButton } from './copy.js';
 import { el } from './turns.js';
 
 const EXPIRIES = [['never', 'Never'], ['1h', 'In an hour'], ['1d', 'In a day'], ['7d', 'In a week'], ['30d', 'In 30 days']];
@@ -9,12 +10,27 @@ function radio(name, value, label, checked = false) {
   return el('label', { class: 'choice' }, el('input', { type: 'radio', name, value, checked }), ` ${label}`);
 }
 
+const WHEN = { dateStyle: 'medium', timeStyle: 'short' };
+
+// What a link shares in the server's words (the reply its branch ends at, by model and time),
+// then how it is shared.
 function describe(link) {
-  const what = link.scope === 'branch' ? `branch to turn ${link.turn}${link.with_subtree ? ' and below' : ''}` : 'whole conversation';
-  const who = link.audience === 'anyone' ? 'anyone with the link' : 'workspace members';
-  const until = link.expires_at ? `until ${new Date(link.expires_at).toLocaleString()}` : 'no expiry';
-  const thinking = link.include_reasoning ? ' · with the thinking' : '';
-  return `${link.mode} · ${what}${thinking} · ${who} · ${until} · ${link.views} view${link.views === 1 ? '' : 's'}`;
+  const how = [
+    link.mode === 'live' ? 'Live' : 'Snapshot',
+    link.audience === 'anyone' ? 'anyone with the link' : 'workspace members only',
+    link.expires_at
+      ? `${link.state === 'expired' ? 'expired' : 'until'} ${new Date(link.expires_at).toLocaleString(undefined, WHEN)}`
+      : 'never expires',
+    `${link.views} view${link.views === 1 ? '' : 's'}`,
+    `made by ${link.created_by}`,
+  ];
+  return [`${link.describes}${link.include_reasoning ? ', with the models’ thinking' : ''}`, how.join(' · ')];
+}
+
+function linkRow(url, ...extra) {
+  return el('div', { class: 'share-link-row' },
+    el('code', { class: 'link-url', text: url }),
+    copyButton(url, { label: 'Copy link' }), ...extra);
 }
 
 export function openShareDialog({ createUrl, listUrl, csrfToken, branchTip }) {
@@ -22,8 +38,8 @@ export function openShareDialog({ createUrl, listUrl, csrfToken, branchTip }) {
   const result = el('div', { class: 'share-result', role: 'status' });
   const form = el('form', { class: 'share-form' },
     el('fieldset', {}, el('legend', { text: 'What' }),
-      radio('scope', 'branch', `This branch (up to turn ${branchTip ?? '—'})`, branchTip != null),
-      el('label', { class: 'choice indent' }, el('input', { type: 'checkbox', name: 'with_subtree', value: '1', checked: true }), ' and the turns that follow it (new replies included, when live)'),
+      radio('scope', 'branch', 'This branch: the messages on screen, up to the last one', branchTip != null),
+      el('label', { class: 'choice indent' }, el('input', { type: 'checkbox', name: 'with_subtree', value: '1', checked: true }), ' and the messages that follow it (new replies included, when live)'),
       radio('scope', 'conversation', 'The whole conversation', branchTip == null)),
     // Off by default: a model's reasoning can hold what its reply leaves out.
     el('fieldset', {}, el('legend', { text: 'Thinking' }),
@@ -31,7 +47,7 @@ export function openShareDialog({ createUrl, listUrl, csrfToken, branchTip }) {
       el('span', { class: 'choice indent', id: 'share-thinking-hint', text: 'Readers see each reply’s reasoning, as you do.' })),
     el('fieldset', {}, el('legend', { text: 'Kind' }),
       radio('mode', 'snapshot', 'Snapshot: as it is now', true),
-      radio('mode', 'live', 'Live: new turns appear, replies stream in')),
+      radio('mode', 'live', 'Live: new messages appear, replies stream in')),
     el('fieldset', {}, el('legend', { text: 'Who' }),
       radio('audience', 'anyone', 'Anyone with the link, signed in or not', true),
       radio('audience', 'members', 'Signed-in members of this workspace only')),
@@ -44,14 +60,18 @@ export function openShareDialog({ createUrl, listUrl, csrfToken, branchTip }) {
     const response = await fetch(listUrl, { headers: { Accept: 'application/json' } });
     if (!response.ok) return;
     const { links } = await response.json();
-    list.replaceChildren(...links.map((link) => el('li', { class: `share-item state-${link.state}`, 'data-link': link.id },
-      el('div', { class: 'share-item-main' },
-        el('span', { class: `badge state-${link.state}`, text: link.state }),
-        el('span', { class: 'small', text: ` ${describe(link)} · by ${link.created_by}` })),
-      link.state === 'active' ? el('div', { class: 'share-item-actions' },
-        el('input', { class: 'link-url', readonly: true, value: link.url, 'aria-label': 'Link' }),
-        copyButton(link.url),
-        el('button', { type: 'button', class: 'button ghost compact danger-text', text: 'Revoke', onclick: () => revoke(link) })) : null)));
+    list.replaceChildren(...links.map((link) => {
+      const [what, how] = describe(link);
+      return el('li', { class: `share-item state-${link.state}`, 'data-link': link.id },
+        el('div', { class: 'share-item-main' },
+          el('span', { class: `badge state-${link.state}`, text: link.state }),
+          el('span', { class: 'share-item-what', text: what })),
+        el('p', { class: 'muted small share-item-how', text: how }),
+        link.state === 'active'
+          ? linkRow(link.url,
+            el('button', { type: 'button', class: 'button ghost compact danger-text', text: 'Revoke', onclick: () => revoke(link) }))
+          : null);
+    }));
     if (!links.length) list.append(el('li', { class: 'muted small', text: 'No links to this conversation yet.' }));
   }
 
@@ -71,8 +91,8 @@ export function openShareDialog({ createUrl, listUrl, csrfToken, branchTip }) {
       result.replaceChildren(el('p', { class: 'turn-error', text: body.error }));
       return;
     }
-    result.replaceChildren(el('p', { class: 'small', text: 'Link created:' }),
-      el('div', { class: 'share-item-actions' }, el('input', { class: 'link-url', readonly: true, value: body.url, 'aria-label': 'New link' }), copyButton(body.url)));
+    result.replaceChildren(el('p', { class: 'small share-created', text: 'Link created. Copy it and send it:' }),
+      linkRow(body.url));
     refresh();
   });
 

@@ -11,6 +11,7 @@ const connection = document.getElementById('connection');
 const continueTurn = document.getElementById('continue-turn');
 const state = { turns: page.turns, queued: new Set() };
 const modelLabels = new Map();
+const GONE = 'This link is no longer available: it was turned off or has expired. Ask the person who shared it for a new link.';
 
 const branchUrl = (id) => fillUrl(page.urls.branch, { turn_id: id });
 const indexOf = (id) => state.turns.findIndex((t) => t.id === id);
@@ -45,7 +46,7 @@ function rerender(turn) {
 async function showBranch(id) {
   const response = await fetch(branchUrl(id), { headers: { Accept: 'application/json' } });
   if (!response.ok) {
-    gone(response.status === 404 ? 'This link is no longer available.' : `Could not load that branch (${response.status}).`);
+    gone(response.status === 404 ? GONE : 'Could not load that branch. Reload the page to try again.');
     return;
   }
   state.turns = (await response.json()).turns;
@@ -121,7 +122,7 @@ const socket = page.urls.socket
     },
     onClose: (code) => {
       if (code === 4404) {
-        if (document.body.dataset.shareGone !== 'true') gone('This link is no longer available.');
+        if (document.body.dataset.shareGone !== 'true') gone(GONE);
       } else {
         connection.hidden = false;
         connection.textContent = 'Connection lost. Reconnecting…';

@@ -1,4 +1,5 @@
-// The conversation list in the sidebar (templates/conversations/_sidebar.html): its pages load as
+// The sidebar (templates/conversations/_sidebar.html). Below 1024 px it is a drawer that the top
+// bar's menu button opens over the page (see openDrawer). The conversation list in it: its pages load as
 // it scrolls (its "Load more" link is a real link, which works without this script), and each
 // row's menu pins, renames and deletes in place. The server groups the list by date in the
 // browser's time zone, which this script tells it in a cookie (workbench/timezones.py).
@@ -270,6 +271,69 @@ function showTitle(link, title) {
   const input = document.querySelector('.rename-form input[name=title]');
   if (input && document.activeElement !== input) input.value = title;
   document.title = `${shown} · Workbench`;
+}
+
+// ------------------------------------------------------------------------------------ drawer
+
+// Below 1024 px the sidebar is a drawer over the page, with a scrim behind it. While it is open
+// the rest of the page is inert (focus stays in the drawer); Escape, the scrim, its close button
+// or choosing a link in it close it, and the focus goes back to the menu button.
+const sidebar = document.getElementById('sidebar');
+const navToggle = document.getElementById('nav-toggle');
+const narrow = window.matchMedia('(max-width: 1023.98px)');
+
+function outsideDrawer() {
+  const outside = [document.querySelector('.topbar')];
+  for (const sibling of sidebar.parentElement.children) {
+    if (sibling !== sidebar && !sibling.classList.contains('drawer-scrim')) outside.push(sibling);
+  }
+  return outside.filter(Boolean);
+}
+
+function openDrawer() {
+  sidebar.classList.add('open');
+  document.body.classList.add('drawer-open');
+  navToggle.setAttribute('aria-expanded', 'true');
+  for (const element of outsideDrawer()) element.inert = true;
+  const current = sidebar.querySelector('.conv-link.active');
+  (current || sidebar.querySelector('#drawer-close')).focus();
+}
+
+function closeDrawer({ focusToggle = true } = {}) {
+  if (!sidebar.classList.contains('open')) return;
+  sidebar.classList.remove('open');
+  document.body.classList.remove('drawer-open');
+  navToggle.setAttribute('aria-expanded', 'false');
+  for (const element of outsideDrawer()) element.inert = false;
+  if (focusToggle) navToggle.focus();
+}
+
+if (sidebar && navToggle) {
+  const scrim = document.createElement('div');
+  scrim.className = 'drawer-scrim';
+  scrim.setAttribute('aria-hidden', 'true');
+  sidebar.after(scrim);
+  navToggle.addEventListener('click', () => openDrawer());
+  scrim.addEventListener('click', () => closeDrawer());
+  document.getElementById('drawer-close')?.addEventListener('click', () => closeDrawer());
+  sidebar.addEventListener('keydown', (event) => {
+    // A row's open menu or a rename in progress takes its Escape first.
+    if (event.key !== 'Escape' || event.defaultPrevented || !sidebar.classList.contains('open')) return;
+    event.preventDefault();
+    closeDrawer();
+  });
+  // A link chosen in the drawer leaves the page; the drawer is closed if the page comes back
+  // from the browser's cache.
+  sidebar.addEventListener('click', (event) => {
+    const link = event.target.closest?.('a[href]');
+    if (link && !link.classList.contains('load-more') && sidebar.classList.contains('open')) {
+      closeDrawer({ focusToggle: false });
+    }
+  });
+  narrow.addEventListener('change', (query) => {
+    if (!query.matches) closeDrawer({ focusToggle: false });
+  });
+  window.addEventListener('pageshow', () => closeDrawer({ focusToggle: false }));
 }
 
 // ------------------------------------------------------------------------------------ start

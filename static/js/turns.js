@@ -1,6 +1,6 @@
 // How a turn looks, on the conversation page and in a comparison alike.
 import { hasThinking, metaText, roleLabel, thinkingDetail, thinkingElapsed, thinkingLabel } from './format.js';
-import { renderMarkdown } from './markdown.js';
+import { renderMarkdownInto } from './markdown.js';
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -44,7 +44,7 @@ export function renderBody(turn, body, { lazy = false } = {}) {
   }
   pending.delete(body);
   body.classList.remove('markdown-pending');
-  body.innerHTML = renderMarkdown(turn.content);
+  renderMarkdownInto(body, turn.content);
   if (turn.status === 'streaming') body.append(el('span', { class: 'caret', 'aria-hidden': 'true' }));
 }
 
@@ -60,7 +60,7 @@ const summaryShown = new WeakMap(); // a block's summary → what it says (but t
 const REDACTED_NOTE = 'Part of the thinking was redacted by the provider.';
 
 export function renderReasoningMarkdown(turn, body) {
-  body.innerHTML = renderMarkdown(turn.reasoning);
+  renderMarkdownInto(body, turn.reasoning);
 }
 
 function fillThinkingBody(details) {
@@ -81,8 +81,8 @@ function fillThinkingSummary(details) {
   const elapsed = thinkingElapsed(turn);
   const detail = thinkingDetail(turn);
   const summary = details.querySelector('.thinking-summary');
-  // While the count runs, only "Thinking…" is read out, once: the transcript is a live region, and
-  // a clock in it would be announced every second. Each tick changes the (hidden) clock alone.
+  // While the count runs, the summary says "Thinking…" and the clock beside it is hidden from
+  // screen readers: a second's tick is not news. Each tick changes the clock alone.
   const shown = `${elapsed == null ? thinkingLabel(turn) : 'Thinking…'} · ${detail}`;
   if (summaryShown.get(summary) !== shown) {
     summaryShown.set(summary, shown);
@@ -166,7 +166,7 @@ export function turnElement(turn, { modelLabels, head = [], actions = [], lazy =
   renderBody(turn, body, { lazy });
   return el(
     'article',
-    { class: `turn turn-${turn.role}`, 'data-turn': turn.id, 'data-status': turn.status, tabindex: '-1' },
+    { class: `turn turn-${turn.role}`, 'data-turn': turn.id, 'data-status': turn.status, tabindex: '-1', 'aria-busy': turn.status === 'streaming' ? 'true' : null },
     el('header', { class: 'turn-head' },
       el('span', { class: 'role', text: roleLabel(turn, modelLabels) }),
       turn.refused ? refusedBadge() : null,

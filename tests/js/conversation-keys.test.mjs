@@ -52,28 +52,51 @@ describe('arrows, h and l switch the focused turn’s versions', () => {
   });
 });
 
-describe('e, r, t and /', () => {
+describe('e, Shift+R, t, / and ?', () => {
   test('e edits a focused prompt, and nothing else', () => {
     assert.deepEqual(keyCommand('e', turns, third), { do: 'edit', turn: third });
     assert.equal(keyCommand('e', turns, second), null);
     assert.equal(keyCommand('e', turns, null), null);
   });
 
-  test('r regenerates a focused reply that is not streaming', () => {
-    assert.deepEqual(keyCommand('r', turns, second), { do: 'regenerate', turn: second });
-    assert.equal(keyCommand('r', turns, last), null);
-    assert.equal(keyCommand('r', turns, first), null);
-    assert.equal(keyCommand('r', turns, null), null);
+  test('Shift+R regenerates a focused reply that is not streaming', () => {
+    assert.deepEqual(keyCommand('R', turns, second, { shift: true }), { do: 'regenerate', turn: second });
+    assert.equal(keyCommand('R', turns, last, { shift: true }), null);
+    assert.equal(keyCommand('R', turns, first, { shift: true }), null);
+    assert.equal(keyCommand('R', turns, null, { shift: true }), null);
   });
 
-  test('t opens the tree map and / the composer, focused turn or not', () => {
+  test('r alone, or R from Caps Lock without Shift, regenerates nothing', () => {
+    assert.equal(keyCommand('r', turns, second), null);
+    assert.equal(keyCommand('r', turns, second, { shift: false }), null);
+    assert.equal(keyCommand('R', turns, second), null);
+  });
+
+  test('t opens the tree map, / the composer and ? the list of keys, focused turn or not', () => {
     assert.deepEqual(keyCommand('t', turns, null), { do: 'tree' });
     assert.deepEqual(keyCommand('/', turns, second), { do: 'write' });
+    assert.deepEqual(keyCommand('?', turns, null, { shift: true }), { do: 'help' });
   });
 
   test('any other key is the browser’s', () => {
     for (const key of ['a', 'J', 'Enter', 'ArrowUp', ' ', 'toString', 'constructor']) {
       assert.equal(keyCommand(key, turns, second), null, key);
     }
+  });
+});
+
+describe('single-key shortcuts turned off', () => {
+  const off = { singleKeys: false };
+
+  test('no character key does anything', () => {
+    for (const key of ['j', 'k', 'h', 'l', 'e', 't', '/', '?', 'r']) {
+      assert.equal(keyCommand(key, turns, third, off), null, key);
+    }
+    assert.equal(keyCommand('R', turns, second, { ...off, shift: true }), null);
+  });
+
+  test('the arrows still switch the focused turn’s versions', () => {
+    assert.deepEqual(keyCommand('ArrowRight', turns, second, off), { do: 'version', id: 5 });
+    assert.equal(keyCommand('ArrowRight', turns, null, off), null);
   });
 });

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
-  formatCost, formatSeconds, formatTokens, latency, metaText, preview, roleLabel, settingsText, usageText,
+  formatCost, formatSeconds, formatTokens, latency, metaText, preview, roleLabel, settingsText, turnName, turnTime,
+  replyNews, usageText,
 } from '../../static/js/format.js';
 
 describe('numbers and times', () => {
@@ -112,5 +113,37 @@ describe('preview', () => {
       assert.ok(cut.length <= limit);
       assert.equal(cut, '🧪'.repeat(Math.floor(limit / 2)), `limit ${limit}`);
     }
+  });
+});
+
+describe('a turn named in words', () => {
+  const now = new Date(2026, 11, 2, 15, 0);
+  const labels = new Map([['openai:gpt-4o', 'GPT-4o']]);
+  const at = (date) => ({ role: 'assistant', provider: 'openai', model: 'gpt-4o', created_at: date.toISOString() });
+
+  test('today by its time, another day with the date, another year with the year', () => {
+    assert.equal(turnTime(at(new Date(2026, 11, 2, 10, 42)), now, 'en-GB'), '10:42');
+    assert.equal(turnTime(at(new Date(2026, 11, 1, 9, 5)), now, 'en-GB'), '1 Dec, 09:05');
+    assert.equal(turnTime(at(new Date(2025, 0, 3, 9, 5)), now, 'en-GB'), '3 Jan 2025, 09:05');
+    assert.equal(turnTime({ created_at: null }, now), '');
+  });
+
+  test('a reply by its model and time, never by a number', () => {
+    assert.equal(turnName(at(new Date(2026, 11, 2, 10, 42)), labels, now, 'en-GB'), 'the reply from GPT-4o at 10:42');
+    assert.equal(turnName({ role: 'user', created_at: 'soon' }, labels, now), 'your prompt');
+  });
+});
+
+describe('what a screen reader hears of a reply', () => {
+  const labels = new Map([['openai:gpt-4o', 'GPT-4o']]);
+  const reply = (status, error = '') => ({ role: 'assistant', provider: 'openai', model: 'gpt-4o', status, error });
+
+  test('its start and its end, by model', () => {
+    assert.equal(replyNews(reply('streaming'), 'started', labels), 'Reply from GPT-4o started');
+    assert.equal(replyNews(reply('complete'), 'ended', labels), 'Reply from GPT-4o finished');
+    assert.equal(replyNews(reply('stopped'), 'ended', labels), 'Reply from GPT-4o stopped');
+    assert.equal(replyNews(reply('interrupted'), 'ended', labels), 'Reply from GPT-4o was interrupted');
+    assert.equal(replyNews(reply('error', 'The model is busy.'), 'ended', labels), 'Reply from GPT-4o failed: The model is busy.');
+    assert.equal(replyNews(reply('error'), 'ended', labels), 'Reply from GPT-4o failed');
   });
 });
