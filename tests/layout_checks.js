@@ -182,12 +182,19 @@
     if (c instanceof HTMLElement && c.matches('button, .button, [role=button]')) {
       const text = c.innerText.trim();
       if (text && text.length <= 30) {
-        const range = document.createRange();
-        range.selectNodeContents(c);
+        // The label's text as drawn: a label hidden for screen readers only (a 1-px clipped box) is not.
         const lines = [];
-        for (const t of range.getClientRects()) {
-          if (t.width < 1) continue;
-          if (!lines.some((l) => t.top < l.bottom - 2 && t.bottom > l.top + 2)) lines.push(t);
+        const walker = document.createTreeWalker(c, NodeFilter.SHOW_TEXT);
+        for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+          const holder = t.parentElement;
+          const box = holder.getBoundingClientRect();
+          if (!t.textContent.trim() || !shown(holder) || box.width <= 1 || box.height <= 1) continue;
+          const range = document.createRange();
+          range.selectNodeContents(t);
+          for (const q of range.getClientRects()) {
+            if (q.width < 1) continue;
+            if (!lines.some((l) => q.top < l.bottom - 2 && q.bottom > l.top + 2)) lines.push(q);
+          }
         }
         if (lines.length > 1) problems.push(`short label broken over ${lines.length} lines: ${describe(c)}`);
       }
