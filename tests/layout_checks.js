@@ -24,8 +24,10 @@
   const rectOf = (r) => `[x ${px(r.left)}…${px(r.right)}, w ${px(r.width)}]`;
   const style = (e) => getComputedStyle(e);
   const isRoot = (e) => e === root || e === document.body;
-  // A scroller meant to scroll sideways: a code block, a table's box, a text field.
+  // A scroller meant to scroll sideways: a code block, a table's box, a text field, or a row of
+  // panes that snap into place one at a time (swiped, as compare's columns are on a phone).
   const meantToScroll = (e) => e.matches('pre, textarea, input, select, table')
+    || style(e).scrollSnapType.startsWith('x')
     || [...e.children].some((c) => c.matches('table, pre'))
     || (e.children.length === 1 && e.firstElementChild.matches('code'));
   const clips = (v) => v === 'hidden' || v === 'clip';
