@@ -38,3 +38,25 @@ def axe_violations(page, *, include: str | None = None) -> list[str]:
         [include, AXE_TAGS],
     )
     return list(result)
+
+
+def axe_audit(page, *, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict]:
+    """axe-core's WCAG 2.1 A/AA violations of the given impacts, each as {id, impact, help, nodes},
+    a node as {target, summary}: the element's selector and the first line of what fails on it
+    (for contrast: the ratio and both colours)."""
+    if not page.evaluate("() => Boolean(window.axe)"):
+        page.evaluate(_engine())
+    result = page.evaluate(
+        """async ([tags, impacts]) => {
+            const options = { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] };
+            const { violations } = await window.axe.run(document, options);
+            const firstLine = (text) => (text || '').split('\\n').map((l) => l.trim())
+                .filter((l) => l && !/^Fix (any|all) of the following:?$/.test(l))[0] || '';
+            return violations.filter((v) => impacts.includes(v.impact)).map((v) => ({
+                id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.map((n) => ({ target: n.target.join(' '), summary: firstLine(n.failureSummary) })),
+            }));
+        }""",
+        [AXE_TAGS, list(impacts)],
+    )
+    return list(result)

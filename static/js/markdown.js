@@ -151,6 +151,8 @@ function decorateCodeBlock(code) {
   const head = document.createElement('div');
   head.className = 'code-head';
   head.append(label, copy);
+  // A long line scrolls sideways inside the block: the keyboard must be able to reach and scroll it.
+  pre.tabIndex = 0;
   const block = document.createElement('div');
   block.className = 'code-block';
   pre.replaceWith(block);
