@@ -294,6 +294,10 @@ def show_tree(page, site: Site) -> None:
     press_button(page, re.compile("Tree map", re.I))
     expect(page.locator("[data-turn-id]")).to_have_count(7)
     expect(page.locator("[data-turn-id]").first).to_be_visible()
+    # Two providers serve a model of the same name: the legend tells them apart as the composer does.
+    expect(page.locator(".tm-legend-item[data-model]")).to_have_text(
+        ["OpenAI · fake-model", "Anthropic · fake-model", "OpenAI · fake-slow"]
+    )
 
 
 def show_compare(page, site: Site) -> None:

@@ -219,7 +219,7 @@ def create_link(page, *, with_thinking: bool) -> str:
         box.check()
     assert_accessible(page, include="dialog")
     dialog.get_by_role("button", name="Create link").click()
-    url = dialog.get_by_label("New link").input_value()
+    url = dialog.locator(".share-result .link-url").text_content().strip()
     dialog.get_by_role("button", name="Close").click()
     return url
 

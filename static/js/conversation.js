@@ -168,6 +168,9 @@ const treePanel = new TreePanel({
   panel: $('tree-panel'),
   toggleButton: $('tree-toggle'),
   treeUrl: page.urls.tree,
+  // The legend names each model as the composer does ("OpenAI · gpt-4o"): two providers may serve
+  // models of the same name.
+  modelLabels: new Map(page.models.map((m) => [m.id, m.label])),
   onSelect: (id) => showBranch(id, { focus: true }),
   onCompare: (tips) => location.assign(url.compare(tips)),
 });

@@ -154,7 +154,7 @@ export function drawSegment(rec, item) {
 }
 
 /** The legend: each reply model with its colour, in the order of their slots. */
-export function drawLegend(legend, slots) {
+export function drawLegend(legend, slots, labels = new Map()) {
   legend.replaceChildren();
   const models = [...slots.keys()];
   const shown = models.slice(0, LEGEND_MODELS);
@@ -163,7 +163,7 @@ export function drawLegend(legend, slots) {
     entry.setAttribute('data-model', model);
     const swatch = html('span', 'tm-swatch');
     swatch.style.setProperty('--tm-c', `var(--tm-model-${slots.get(model)})`);
-    entry.append(swatch, document.createTextNode(modelName(model)));
+    entry.append(swatch, document.createTextNode(labels.get(model) || modelName(model)));
     entry.title = model;
     legend.append(entry);
   }

@@ -63,7 +63,8 @@ const EXPAND_STEP = 20;
 const CULL_OVER = 1000; // with more visible items, only those near the view get elements
 
 export class TreeMap {
-  constructor(container, { onSelect, firstView = 'auto' } = {}) {
+  constructor(container, { onSelect, firstView = 'auto', modelLabels = new Map() } = {}) {
+    this.modelLabels = modelLabels;
     this.container = container;
     this.firstView = firstView; // 'auto' (see tree-view.js's initialView) or 'fit'
     this.onSelect = typeof onSelect === 'function' ? onSelect : () => {};
@@ -305,7 +306,7 @@ export class TreeMap {
     const sig = [...this.slots.keys()].join('\n');
     if (sig !== this.legendSig) {
       this.legendSig = sig;
-      drawLegend(this.legend, this.slots);
+      drawLegend(this.legend, this.slots, this.modelLabels);
     }
 
     const now = anchor && this.itemsByKey.get(anchor.key);

@@ -14,7 +14,8 @@ const MAX_COMPARE = 4;
 const SHEET = '(max-width: 1023.98px)';
 
 export class TreePanel {
-  constructor({ panel, toggleButton, treeUrl, onSelect, onCompare }) {
+  constructor({ panel, toggleButton, treeUrl, onSelect, onCompare, modelLabels = new Map() }) {
+    this.modelLabels = modelLabels;
     Object.assign(this, { panel, toggleButton, treeUrl, onSelect, onCompare });
     this.map = null;
     this.branch = [];
@@ -60,7 +61,7 @@ export class TreePanel {
     this.updateSheet();
     if (this.sheet.matches) this.closeButton.focus();
     if (!this.map) {
-      this.map = new TreeMap(this.canvas, { onSelect: (id) => this.select(id), firstView: 'fit' });
+      this.map = new TreeMap(this.canvas, { onSelect: (id) => this.select(id), firstView: 'fit', modelLabels: this.modelLabels });
       await this.reload();
     }
   }
