@@ -6,7 +6,8 @@
 
 Parts (all run unless skipped): sqlite, postgresql, scaleout (two processes on PostgreSQL + Redis),
 idle (2,000 open websockets), profile (cProfile of the server), readpath (bench.read_path: reading
-the upstream alone), tree (bench.tree), context (bench.context_meter), search (bench.search). PostgreSQL is
+the upstream alone), tree (bench.tree), context (bench.context_meter), search (bench.search), review
+(bench.review). PostgreSQL is
 BENCH_DATABASE_URL or --postgres (default the local server); Redis is REDIS_URL or --redis. Each
 gets scratch databases / a channel prefix of its own, removed after. Not part of the test suite.
 """
@@ -34,7 +35,7 @@ from bench.scenarios import (
 from bench.server import ROOT, Deployment, reachable
 from bench.upstream import TimedUpstream
 
-PARTS = ("sqlite", "postgresql", "scaleout", "idle", "profile", "readpath", "tree", "context", "search")
+PARTS = ("sqlite", "postgresql", "scaleout", "idle", "profile", "readpath", "tree", "context", "search", "review")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -170,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         extra.append(extras.context_section(options, postgres, args.quick, log=log))
     if "search" not in args.skip:
         extra.append(extras.search_section(options, postgres, args.quick, log=log))
+    if "review" not in args.skip:
+        extra.append(extras.review_section(options, postgres, args.quick, log=log))
     results["load_end"] = machine.load_average()
     results["finished"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     results["minutes"] = (time.time() - started) / 60

@@ -109,6 +109,14 @@ def search_section(options: dict, postgres: str, quick: bool, log=print) -> str:
                          METHOD + "\n\nIts output on each database, as it printed it.")
 
 
+def review_section(options: dict, postgres: str, quick: bool, log=print) -> str:
+    log("review (bench.review)…")
+    flags = ["--turns", "2000", "--comments", "400", "--runs", "3"] if quick else []
+    return _per_database("Review on a 10,000-turn conversation", "bench.review", flags, postgres, "review",
+                         "Measured by `python -m bench.review` on each database (it builds the conversation "
+                         "first: 10,000 turns, 2,000 comments, 2,000 verdicts); its output as it printed it.")
+
+
 def _per_database(title: str, module: str, flags: list[str], postgres: str, name: str, note: str) -> str:
     parts = [f"## {title}", "", note, ""]
     runs: list[tuple[str, str | None]] = [("SQLite", None)]

@@ -213,6 +213,8 @@ class Workspace(models.Model):
         related_name="personal_workspace",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Whether viewers may comment, vote and prefer a branch (owners and editors always may).
+    viewers_may_review = models.BooleanField(default=True)
 
     def __str__(self) -> str:
         return self.name
@@ -255,6 +257,10 @@ class ShareLink(models.Model):
         ANYONE = "anyone"
         MEMBERS = "members"
 
+    class CommentNames(models.TextChoices):
+        USERNAMES = "usernames", "their usernames"
+        TEAMMATES = "teammates", "Teammate 1, Teammate 2, …"
+
     # From `secrets`, 256 bits, unrelated to any id.
     token = models.CharField(max_length=64, unique=True)
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="share_links")
@@ -263,6 +269,9 @@ class ShareLink(models.Model):
     with_subtree = models.BooleanField(default=False)
     # Whether readers see the replies' reasoning; the sharer chooses, and it is off by default.
     include_reasoning = models.BooleanField(default=False)
+    # Whether readers see the comments (read-only), and under which names; off by default.
+    include_comments = models.BooleanField(default=False)
+    comment_names = models.CharField(max_length=16, choices=CommentNames.choices, default=CommentNames.TEAMMATES)
     mode = models.CharField(max_length=16, choices=Mode.choices)
     audience = models.CharField(max_length=16, choices=Audience.choices)
     # A snapshot's turns as they were when the link was made; empty for a live link.
@@ -281,6 +290,9 @@ class ShareLink(models.Model):
             models.CheckConstraint(condition=Q(mode__in=["snapshot", "live"]), name="share_mode_valid"),
             models.CheckConstraint(
                 condition=Q(audience__in=["anyone", "members"]), name="share_audience_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(comment_names__in=["usernames", "teammates"]), name="share_comment_names_valid"
             ),
         ]
 
@@ -312,3 +324,12 @@ class SignupWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.accounts} sign-ups from {self.client} since {self.started}"
+
+
+# Review's models live with their feature and belong to this app.
+from conversations.review.models import Comment, Notification, Preference, Verdict  # noqa: E402
+
+__all__ = [
+    "Comment", "Conversation", "ConversationPin", "Membership", "Notification", "Preference", "ServerProcess",
+    "ShareLink", "SignupWindow", "Turn", "Verdict", "Workspace",
+]

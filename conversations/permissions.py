@@ -11,8 +11,16 @@ Access to a conversation comes from a role in its workspace:
 | WRITE  | send, edit, regenerate, stop, star the main line, rename, share | owner, editor         |
 |        | (in a workspace: start a conversation there)                    |                       |
 | MANAGE | delete turns and conversations, manage members                  | owner                 |
+| REVIEW | comment, vote 👍/👎 on replies, prefer a branch                  | owner, editor; viewer |
+|        |                                                                 | unless the workspace  |
+|        |                                                                 | turned that off       |
 
-A share link grants READ on what it shares and nothing else (see `share_for`).
+Within REVIEW, some actions are a person's own (see `may_change_comment`): editing a comment is
+its author's, deleting it its author's or a workspace owner's (moderation), resolving a thread its
+author's, the conversation's owner's or a workspace owner's.
+
+A share link grants READ on what it shares and nothing else (see `share_for`); its comments only when
+its maker included them.
 """
 from __future__ import annotations
 
@@ -33,11 +41,12 @@ class Need(Enum):
     READ = "read"
     WRITE = "write"
     MANAGE = "manage"
+    REVIEW = "review"
 
 
 GRANTS: dict[str, set[Need]] = {
-    Membership.Role.OWNER: {Need.READ, Need.WRITE, Need.MANAGE},
-    Membership.Role.EDITOR: {Need.READ, Need.WRITE},
+    Membership.Role.OWNER: {Need.READ, Need.WRITE, Need.MANAGE, Need.REVIEW},
+    Membership.Role.EDITOR: {Need.READ, Need.WRITE, Need.REVIEW},
     Membership.Role.VIEWER: {Need.READ},
 }
 
@@ -46,7 +55,10 @@ def _signed_in(user) -> bool:
     return user is not None and user.is_authenticated
 
 
-def allows(role: str | None, need: Need) -> bool:
+def allows(role: str | None, need: Need, *, viewers_may_review: bool = False) -> bool:
+    """Whether `role` may do what `need` says; REVIEW also depends on the workspace's setting."""
+    if need is Need.REVIEW and role == Membership.Role.VIEWER:
+        return viewers_may_review
     return role is not None and need in GRANTS.get(role, set())
 
 
@@ -67,21 +79,23 @@ class Role(TypedDict):
     """What `conversation_for` and `workspace_for` add to the row they return."""
 
     role: str
+    viewers_may_review: bool
 
 
 def _with_role(rows, pk, user, need: Need, memberships: str):
-    """Row `pk` annotated with the user's `role` through `memberships`, if that role allows `need`."""
+    """Row `pk` annotated with the user's `role` through `memberships` and its workspace's
+    `viewers_may_review`, if that role allows `need`."""
     if not _signed_in(user):
         return None
+    through = memberships.removesuffix("memberships")  # "workspace__", or "" for a workspace itself
+    annotations = {"role": F(f"{memberships}__role")}
+    if through:  # a workspace has the field itself
+        annotations["viewers_may_review"] = F(f"{through}viewers_may_review")
     try:
-        row = (
-            rows.filter(pk=pk, **{f"{memberships}__user": user})
-            .annotate(role=F(f"{memberships}__role"))
-            .first()
-        )
+        row = rows.filter(pk=pk, **{f"{memberships}__user": user}).annotate(**annotations).first()
     except (ValueError, TypeError):
         return None
-    if row is None or not allows(row.role, need):
+    if row is None or not allows(row.role, need, viewers_may_review=row.viewers_may_review):
         return None
     return row
 
@@ -143,6 +157,33 @@ SOCKET_ACTION_NEEDS = {
     "main": Need.WRITE,
     "delete": Need.MANAGE,
 }
+
+
+# What each review action needs (HTTP endpoints in conversations/review/views.py), before the
+# checks of `may_change_comment` for the actions that are a person's own.
+REVIEW_ACTION_NEEDS = {
+    "read": Need.READ,
+    "comment": Need.REVIEW,
+    "edit": Need.REVIEW,
+    "delete": Need.REVIEW,
+    "resolve": Need.REVIEW,
+    "vote": Need.REVIEW,
+    "prefer": Need.REVIEW,
+}
+
+
+def may_change_comment(user, conversation, comment, action: str) -> bool:
+    """Whether `user`, whose role in the conversation's workspace is `conversation.role` (as
+    `conversation_for` returns it), may `action` ("edit", "delete", "resolve") this comment."""
+    own = comment.author_id is not None and comment.author_id == user.pk
+    if action == "edit":
+        return own
+    owner = getattr(conversation, "role", None) == Membership.Role.OWNER
+    if action == "delete":
+        return own or owner
+    if action == "resolve":
+        return own or owner or conversation.owner_id == user.pk
+    return False
 
 
 def revocable_link(user, link_id: int) -> ShareLink | None:

@@ -191,6 +191,7 @@ def conversation_detail(request, conversation_id: int, turn_id: int | None = Non
             "any_turn": url_template("conversation_turn", "conversation_id", "turn_id"),
             "share": reverse("share_create", args=[conversation.id]),
             "shares": reverse("conversation_links", args=[conversation.id]),
+            "review": reverse("review_json", args=[conversation.id]),
         },
     }
     return render(
@@ -342,6 +343,7 @@ def compare(request, conversation_id: int):
         "urls": {
             "socket": f"/ws/conversations/{conversation.id}/",
             "turn": url_template("conversation_turn", "turn_id", conversation_id=conversation.id),
+            "review": reverse("review_json", args=[conversation.id]),
         },
     }
     return render(

@@ -373,6 +373,7 @@ PAGES = [
     Page("shared-links", show_path("/shared/")),
     Page("workspaces", show_path("/workspaces/")),
     Page("workspace", show_path("/w/{team}/")),
+    Page("inbox", show_path("/inbox/")),
     Page("import", show_path("/import/")),
     Page("search", show_path("/search/?q=Kyoto")),
     Page("new-conversation", show_new),

@@ -184,7 +184,7 @@ def test_the_composer_and_top_bar_fit_a_phone(browser, live_server_url, seeded):
         page.screenshot(path=SHOTS / "composer-open-390-light.png")
 
         # Someone else here shows as a dot on "More" while the list behind it is folded.
-        more = page.get_by_role("button", name="More")
+        more = page.get_by_role("button", name="More", exact=True)
         expect(more).not_to_have_class(re.compile("has-presence"))
         page.evaluate("document.getElementById('presence').hidden = false")
         expect(more).to_have_class(re.compile("has-presence"))
@@ -196,7 +196,7 @@ def test_the_composer_and_top_bar_fit_a_phone(browser, live_server_url, seeded):
             expect(page.locator(hidden)).to_be_hidden()
         title = page.locator(".topbar-title").bounding_box()
         assert title["width"] >= 150, title
-        more = page.get_by_role("button", name="More")
+        more = page.get_by_role("button", name="More", exact=True)
         more.click()
         expect(more).to_have_attribute("aria-expanded", "true")
         expect(page.locator("#share-button")).to_be_focused()
@@ -276,7 +276,7 @@ def test_every_everyday_page_fits(browser, live_server_url, seeded, size, scheme
             if name != "conversation":
                 continue
             if size == "phone":
-                page.get_by_role("button", name="More").click()
+                page.get_by_role("button", name="More", exact=True).click()
                 assert_fits(page, width)
                 page.screenshot(path=SHOTS / f"more-{width}-{scheme}.png")
                 page.keyboard.press("Escape")

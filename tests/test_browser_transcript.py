@@ -187,6 +187,30 @@ def test_math_is_typeset_and_money_is_not(page, workbench_server):
     assert page.errors == []
 
 
+WIDE_TABLE = (
+    "| Time | Place | Getting there | Cost |\n|---|---|---|---|\n"
+    "| 08:00 | Kiyomizu-dera | Bus 206 from Kyoto Station to the Gojo-zaka stop, then uphill on foot | 500 |\n"
+    "| 10:30 | Sannenzaka and Ninenzaka | On foot, downhill through the old lanes | 0 |\n"
+)
+
+
+def test_a_wide_table_keeps_its_words_whole_and_scrolls_in_its_own_box(page, workbench_server):
+    page.set_viewport_size({"width": 390, "height": 844})
+    seeded(page, workbench_server, [("a plan", WIDE_TABLE)])
+    box = replies(page).last.locator(".turn-body .table-scroll")
+    expect(box).to_have_count(1)
+    expect(box.locator("table")).to_have_count(1)
+    # "08:00" on one line: its cell is no taller than a cell of one short word.
+    time_cell = box.locator("td", has_text="08:00")
+    cost_cell = box.locator("td", has_text="500")
+    assert time_cell.bounding_box()["height"] == cost_cell.bounding_box()["height"]
+    # The table scrolls inside its box, the page does not, and the keyboard can reach the box.
+    assert box.evaluate("(b) => b.scrollWidth > b.clientWidth")
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    assert box.get_attribute("tabindex") == "0"
+    assert page.errors == []
+
+
 # --- the keyboard --------------------------------------------------------------------------------
 
 

@@ -99,8 +99,9 @@ def test_the_page_opens_with_two_queries_for_the_branch(alice, conversation, pro
     client.get(reverse("conversation", args=[conversation.id]))  # warm the session
     # Session, user, conversation with the role, the branch (without text, then the text of the
     # turns shown), siblings, forks, the conversation's cost, the sidebar's workspaces (the
-    # personal one made if missing, then all), its pinned conversations and a page of the others.
-    with django_assert_max_num_queries(12):
+    # personal one made if missing, then all), its pinned conversations and a page of the others;
+    # the header's unread notifications (review/_inbox_badge.html).
+    with django_assert_max_num_queries(13):
         client.get(reverse("conversation", args=[conversation.id]))
 
 

@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("conversations.exchange.urls")),
     path("", include("conversations.workspaces.urls")),
     path("", include("conversations.search.urls")),
+    path("", include("conversations.review.urls")),
 ]

@@ -98,6 +98,8 @@ class ConversationPlan:
     forked_from: tuple[int, int] | None = None
     # Where the file holds it, for a file of several: conversations[3] ("Trip plan").
     place: str = ""
+    # A Workbench file's review (version 3): comments, verdicts, preferences (review/exchange.py).
+    review: Any = None
 
 
 @dataclass

@@ -297,6 +297,11 @@ Identifier = Annotated[str | None, checked(_identifier)]
 OptionalString = Annotated[str | None, checked(_optional_string)]
 OptionalFlag = Annotated[bool | None, checked(lambda value: None if value is None else _boolean(value))]
 ReasoningText = Annotated[str, checked(_text(turn_char_limit))]
+# Review (a version 3 file): a comment's text and id, a verdict.
+CommentText = Annotated[str, checked(_text(10_000))]
+CommentKey = Annotated[int, checked(_whole(1, MAX_ID, null=False))]
+VerdictValue = Annotated[int, checked(lambda value: None if value in (1, -1) and not isinstance(value, bool)
+                                      else f"must be 1 (👍) or -1 (👎), not {shown(value)}.")]
 ReasoningBlock = Annotated[dict, PlainValidator(_reasoning_block)]
 Seconds = Annotated[float | None, checked(_seconds)]
 ReasoningEffort = Annotated[str | None, checked(_reasoning_effort)]

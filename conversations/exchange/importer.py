@@ -30,6 +30,7 @@ from conversations.fields import field_path, shown
 from conversations.lineage import lineage
 from conversations.models import Conversation, Turn, Workspace
 from conversations.permissions import Need, conversation_for
+from conversations.review.exchange import review_import
 from conversations.tokens import count_all
 from conversations.workspaces.services import personal_workspace
 
@@ -299,6 +300,7 @@ def _write(*, owner, workspace: Workspace, plan: ConversationPlan, forked_from_i
         conversation.created_at, conversation.updated_at, conversation.current_turn_id, conversation.main_turn_id,
         conversation.id,
     )])
+    review_import(conversation=conversation, owner=owner, review=plan.review, ids=ids)
     return conversation
 
 

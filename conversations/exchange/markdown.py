@@ -146,8 +146,32 @@ def _system_prompt(turn: Turn) -> str:
     return prompt if isinstance(prompt, str) and prompt.strip() else ""
 
 
-def branch_markdown(*, conversation: Conversation, turns: list[Turn]) -> str:
-    """The path `turns` (root first) as one Markdown document."""
+def _prefix(text: str) -> str:
+    return "\n".join(f"> {line}" if line.strip() else ">" for line in text.split("\n"))
+
+
+def _comment(comment: dict, note: str = "") -> str:
+    head = f"**{_inline(comment['author'])}** · {(comment['created_at'] or '')[:16].replace('T', ' ')}{note}"
+    return f"{head}\n\n{'*deleted*' if comment['deleted'] else _section(comment['body'])}"
+
+
+def _comments(threads: list[dict]) -> str:
+    """A turn's threads, each one quote: its first comment under its author and time, its replies
+    quoted within it."""
+    quotes = []
+    for thread in threads:
+        text = _comment(thread, " · resolved" if thread.get("resolved_at") else "")
+        for reply in thread["replies"]:
+            text += "\n\n" + _prefix(_comment(reply))
+        quotes.append(_prefix(text))
+    return "*Comments*\n\n" + "\n\n".join(quotes)
+
+
+def branch_markdown(
+    *, conversation: Conversation, turns: list[Turn], comments: dict[int, list[dict]] | None = None
+) -> str:
+    """The path `turns` (root first) as one Markdown document; with `comments` (threads by turn,
+    review.selectors.threads_by_turn), each turn's threads after it."""
     blocks = [f"# {_inline(conversation.title) or 'Untitled conversation'}"]
     shown_prompt = ""
     for turn in turns:
@@ -168,4 +192,6 @@ def branch_markdown(*, conversation: Conversation, turns: list[Turn]) -> str:
         note = _status_note(turn)
         if note:
             blocks.append(note)
+        if comments and comments.get(turn.id):
+            blocks.append(_comments(comments[turn.id]))
     return "\n\n".join(blocks) + "\n"

@@ -60,6 +60,7 @@ from conversations.exchange.fieldtypes import (
     _turn_key,
 )
 from conversations.fields import ModelName, ProviderName, describe, problem, shown
+from conversations.review.exchange import WorkbenchReview
 
 # --- the Workbench export -----------------------------------------------------------------------
 
@@ -154,10 +155,12 @@ class WorkbenchFile(_Declared):
     format: Literal["workbench.conversation"]
     # Version 2 adds the reasoning fields of a turn and the conversation's "forked_from"; a
     # version 1 file is read by the same schema (it simply has none of them).
-    version: Literal[1, 2]
+    version: Literal[1, 2, 3]
     exported_at: Moment = None
     conversation: ConversationMeta
     turns: list[WorkbenchTurn]
+    # Version 3: the team's comments, verdicts and preferred branches (review/exchange.py).
+    review: WorkbenchReview | None = None
 
 
 def _workbench_place(data: dict, loc: tuple) -> tuple[str, tuple]:

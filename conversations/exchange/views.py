@@ -28,6 +28,7 @@ from conversations.exchange.markdown import branch_markdown
 from conversations.exchange.workbench_json import conversation_export
 from conversations.models import Turn
 from conversations.permissions import Need, conversation_or_404
+from conversations.review.selectors import threads_by_turn
 from conversations.selectors import sidebar
 from conversations.workspaces.services import personal_workspace
 
@@ -73,8 +74,13 @@ def branch_export_markdown(request, conversation_id: int, turn_id: int):
     turns = Turn.objects.path(conversation_id=conversation.id, turn_id=turn_id)
     if not turns:
         raise Http404("No such turn in this conversation.")
+    # ?comments=1: each turn's comments after it (review/selectors.py), as the page shows them.
+    comments = None
+    if request.GET.get("comments") == "1":
+        comments = threads_by_turn(conversation_id=conversation.id, turn_ids=[t.id for t in turns])
     return _attachment(
-        branch_markdown(conversation=conversation, turns=turns), content_type="text/markdown; charset=utf-8",
+        branch_markdown(conversation=conversation, turns=turns, comments=comments),
+        content_type="text/markdown; charset=utf-8",
         title=conversation.title, fallback=f"conversation-{conversation.id}", extension=".md",
     )
 

@@ -4,9 +4,10 @@ Export writes every field of every turn; import reads one back into a plan that 
 tree. Only database ids change (remapped, including context["omitted"] and the current and main
 turns), and the author: see `conversation_plan`.
 
-Version 2 adds a reply's reasoning (its text, the provider's blocks with their signatures, its
-tokens and seconds), whether it refused, and the turn a fork was copied from. Version 1 files,
-written before those existed, still import.
+Version 3 adds the conversation's review: comments, verdicts and preferred branches
+(conversations/review/exchange.py). Version 2 adds a reply's reasoning (its text, the provider's
+blocks with their signatures, its tokens and seconds), whether it refused, and the turn a fork was
+copied from. Files of earlier versions, written before those existed, still import.
 """
 from __future__ import annotations
 
@@ -28,10 +29,11 @@ from conversations.exchange.schema import WorkbenchTurn, workbench_file
 from conversations.fields import shown
 from conversations.models import Conversation, Turn
 from conversations.permissions import Need, conversation_for
+from conversations.review.exchange import check_review, review_export
 
 FORMAT = "workbench.conversation"
-VERSION = 2
-VERSIONS = (1, 2)
+VERSION = 3
+VERSIONS = (1, 2, 3)
 COPIED_FIELDS = ("role", "content", "reasoning", "reasoning_blocks", "reasoning_tokens", "reasoning_seconds",
                  "refused", "status", "provider", "model", "settings", "token_counts", "input_tokens",
                  "output_tokens", "usage_estimated")
@@ -94,6 +96,7 @@ def conversation_export(*, conversation: Conversation, user=None) -> dict:
             "forked_from": _fork_source(conversation, user),
         },
         "turns": turns,
+        "review": review_export(conversation),
     }
 
 
@@ -141,7 +144,7 @@ def conversation_plan(data: dict) -> ConversationPlan:
     if isinstance(version, bool) or version not in VERSIONS:
         raise ImportProblem(
             f'This Workbench export has "version": {shown(version, 20)}; this workbench reads versions '
-            f"{' and '.join(map(str, VERSIONS))}."
+            f"{', '.join(map(str, VERSIONS[:-1]))} and {VERSIONS[-1]}."
         )
     raw_turns = data.get("turns")
     if isinstance(raw_turns, list):  # before checking each of them
@@ -170,6 +173,7 @@ def conversation_plan(data: dict) -> ConversationPlan:
                 raise ImportProblem(
                     f'{place_of(plan.key)}: "context.omitted" names turn {describe_id(key)}, which is not in the file.'
                 )
+    check_review(document.review, keys, {plan.key: plan.fields["role"] for plan in plans})
     meta = document.conversation
     for name in ("current_turn", "main_turn"):
         key = getattr(meta, name)
@@ -183,4 +187,5 @@ def conversation_plan(data: dict) -> ConversationPlan:
         main_turn=meta.main_turn,
         turns=[by_key[key] for key in order],
         forked_from=(meta.forked_from.conversation, meta.forked_from.turn) if meta.forked_from else None,
+        review=document.review,
     )

@@ -82,11 +82,15 @@ def share_create(
     audience: str,
     expires_at: datetime | None,
     include_reasoning: bool = False,
+    include_comments: bool = False,
+    comment_names: str = ShareLink.CommentNames.TEAMMATES,
 ) -> ShareLink:
     if mode not in ShareLink.Mode.values:
         raise ServiceError(f"A link is a snapshot or live, not {mode!r}.", code="invalid")
     if audience not in ShareLink.Audience.values:
         raise ServiceError(f"A link is for anyone or for members, not {audience!r}.", code="invalid")
+    if comment_names not in ShareLink.CommentNames.values:
+        raise ServiceError("Comments show their authors' usernames or as Teammate 1, 2, …", code="invalid")
     if with_subtree and turn_id is None:
         raise ServiceError("Only a branch has a subtree to share: pick a turn.", code="invalid")
     now = timezone.now()
@@ -110,6 +114,8 @@ def share_create(
         turn_id=turn_id,
         with_subtree=with_subtree,
         include_reasoning=include_reasoning,
+        include_comments=include_comments,
+        comment_names=comment_names,
         mode=mode,
         audience=audience,
         snapshot=snapshot,

@@ -25,6 +25,7 @@ from conversations.permissions import (
     share_checked,
     share_for,
 )
+from conversations.review.shared import shared_comments
 from conversations.selectors import sidebar
 from conversations.sharing import services as sharing
 from conversations.workspaces.services import personal_workspace
@@ -50,6 +51,8 @@ def _link_json(request, link: ShareLink) -> dict:
         "describes": sharing.scope_words(link),
         "with_subtree": link.with_subtree,
         "include_reasoning": link.include_reasoning,
+        "include_comments": link.include_comments,
+        "comment_names": link.comment_names,
         "mode": link.mode,
         "audience": link.audience,
         "expires_at": link.expires_at.isoformat() if link.expires_at else None,
@@ -84,6 +87,11 @@ def share_create(request, conversation_id: int):
         return JsonResponse(
             {"error": '"include_reasoning" is on ("1", "true", "on") or off ("", "0", "false", "off").'}, status=400
         )
+    include_comments = form.get("include_comments", "")
+    if include_comments not in FLAGS:
+        return JsonResponse(
+            {"error": '"include_comments" is on ("1", "true", "on") or off ("", "0", "false", "off").'}, status=400
+        )
     try:
         link = sharing.share_create(
             conversation=conversation,
@@ -94,6 +102,8 @@ def share_create(request, conversation_id: int):
             audience=form.get("audience", ""),
             expires_at=timezone.now() + lifetime if lifetime else None,
             include_reasoning=FLAGS[include_reasoning],
+            include_comments=FLAGS[include_comments],
+            comment_names=form.get("comment_names", ShareLink.CommentNames.TEAMMATES),
         )
     except ServiceError as exc:
         return JsonResponse({"error": exc.message}, status=404 if exc.code == "not_found" else 400)
@@ -182,6 +192,8 @@ def shared(request, token: str):
         "with_subtree": link.with_subtree,
         "expires_at": link.expires_at.isoformat() if link.expires_at else None,
         "turns": tree.branch(opening) if opening is not None else [],
+        # The comments on what it shares, read-only, when its maker included them (review/shared.py).
+        "comments": shared_comments(link, tree.turns),
         "models": [],
         "signed_in": request.user.is_authenticated,
         "urls": {

@@ -3,6 +3,8 @@
 `turn_payload` is a turn as the page reads it (the conversation page's data, `turn.created`,
 branch and tree JSON); the field lists below say which of those fields each other message carries:
 `turn.finished` (what a reply's end changes) and everything a share link's reader is told.
+Review's frames (`review.*`, `inbox.count`) are built by conversations/review/frames.py, imported
+here so that this module names every frame the sockets send.
 """
 from __future__ import annotations
 
@@ -12,6 +14,12 @@ from decimal import Decimal
 from typing import Any
 
 from conversations.models import Turn
+from conversations.review.frames import (  # noqa: F401  (review's frames, built in their feature)
+    comment_frame,
+    inbox_frame,
+    preference_frame,
+    verdicts_frame,
+)
 
 # What a reply's end changes: the `turn.finished` frame (`finish_reason` is the provider's, kept
 # only in the frame).

@@ -22,3 +22,9 @@ def maker_group(user_id: int) -> str:
     """The channel-layer group of the sockets watching any link one person made: a link works only
     while its maker may write where it points, so their access changing means checking again."""
     return f"share.by.{user_id}"
+
+
+def inbox_group(user_id: int) -> str:
+    """The channel-layer group of one person's own socket (/ws/me/, on every page): their inbox
+    count. Apart from `user_group`, whose every member must handle every message sent to it."""
+    return f"inbox.{user_id}"

@@ -8,6 +8,7 @@
 // bar of their names above them to jump between them.
 import { icon } from './icons.js';
 import { latency, preview, settingsText } from './format.js';
+import { startCompareReview } from './review-compare.js';
 import { Socket } from './socket.js';
 import { applyDelta, applyFinished, applyReasoning, resumeFrame } from './stream.js';
 import { el, renderReasoningMarkdown, renderStreaming, turnElement } from './turns.js';
@@ -229,6 +230,7 @@ shared.addEventListener('toggle', renderShared);
 
 const socket = new Socket(page.urls.socket, {
   onOpen: () => {
+    review.opened();
     connection.hidden = true;
     for (const turn of byId.values()) {
       if (turn.status === 'streaming') socket.send(resumeFrame(turn));
@@ -242,6 +244,7 @@ const socket = new Socket(page.urls.socket, {
           : 'Connection lost. Reconnecting…';
   },
   onMessage: (message) => {
+    if (review.handle(message)) return;
     if (message.type === 'delta' || message.type === 'reasoning') {
       const turn = byId.get(message.turn);
       if (!turn) return;
@@ -258,6 +261,9 @@ const socket = new Socket(page.urls.socket, {
     }
   },
 });
+
+// Each column's verdicts, comments and preferred branch (review-compare.js).
+const review = startCompareReview({ page });
 
 render();
 socket.connect();

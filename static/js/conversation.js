@@ -14,6 +14,7 @@ import { Composer } from './composer.js';
 import { ContextMeter } from './context.js';
 import { replyNews } from './format.js';
 import { ModelChoice } from './model-choice.js';
+import { startReview } from './review-page.js';
 import { Presence } from './share.js';
 import { Socket } from './socket.js';
 import { TreePanel } from './treepanel.js';
@@ -101,8 +102,8 @@ function updateMeter() {
 
 // The socket's frames go to `live`, made below once everything it updates exists.
 const socket = new Socket(page.urls.socket, {
-  onMessage: (message) => live.handle(message),
-  onOpen: () => live.opened(),
+  onMessage: (message) => review.handle(message) || live.handle(message),
+  onOpen: () => { live.opened(); review.opened(); },
   onClose: (code, reason) => live.closed(code, reason),
 });
 
@@ -235,6 +236,9 @@ bindKeys({
     help: () => showShortcuts(),
   },
 });
+
+// Comments, verdicts and preferred branches (review-page.js), on every turn the transcript draws.
+const review = startReview({ summaryUrl: page.urls.review, transcriptRoot: $('transcript'), showBranch, currentTurn: () => turnFromPath(location.pathname) });
 
 if (page.conversation.forked_from) transcript.showForkOrigin(page.conversation.forked_from);
 

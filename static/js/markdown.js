@@ -90,6 +90,18 @@ export function renderMarkdownInto(node, text) {
   node.innerHTML = renderMarkdown(text);
   for (const math of node.querySelectorAll('.math')) typeset(math);
   for (const code of node.querySelectorAll('pre > code')) decorateCodeBlock(code);
+  for (const table of node.querySelectorAll('table')) scrollTable(table);
+}
+
+// A table keeps its words whole (a time, a price, a name) and scrolls sideways in a box of its own
+// when it is wider than the reply, instead of breaking "08:00" over two lines or widening the page.
+// The box takes keyboard focus so it can be scrolled without a mouse.
+function scrollTable(table) {
+  const box = document.createElement('div');
+  box.className = 'table-scroll';
+  box.tabIndex = 0;
+  table.replaceWith(box);
+  box.append(table);
 }
 
 // --- math ---------------------------------------------------------------------------------------

@@ -45,6 +45,11 @@ export function openShareDialog({ createUrl, listUrl, csrfToken, branchTip }) {
     el('fieldset', {}, el('legend', { text: 'Thinking' }),
       el('label', { class: 'choice' }, el('input', { type: 'checkbox', name: 'include_reasoning', value: '1', 'aria-describedby': 'share-thinking-hint' }), ' Include the models’ thinking'),
       el('span', { class: 'choice indent', id: 'share-thinking-hint', text: 'Readers see each reply’s reasoning, as you do.' })),
+    // Off by default too: comments are the team's.
+    el('fieldset', {}, el('legend', { text: 'Comments' }),
+      el('label', { class: 'choice' }, el('input', { type: 'checkbox', name: 'include_comments', value: '1' }), ' Include the comments (read-only), shown as '),
+      el('select', { name: 'comment_names', 'aria-label': 'Names on the comments' },
+        el('option', { value: 'teammates', text: 'Teammate 1, Teammate 2, …' }), el('option', { value: 'usernames', text: 'their usernames' }))),
     el('fieldset', {}, el('legend', { text: 'Kind' }),
       radio('mode', 'snapshot', 'Snapshot: as it is now', true),
       radio('mode', 'live', 'Live: new messages appear, replies stream in')),
