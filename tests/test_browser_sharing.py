@@ -95,6 +95,10 @@ def test_a_team_shares_a_branch_live_and_by_snapshot_then_revokes(browser, live_
         for page in (owner, reader):
             second_reply = page.locator("#transcript article.turn-assistant").nth(1)
             expect(second_reply).to_have_attribute("data-status", "stopped")
+        # The reader's screen reader hears the reply start and stop, once each, not every frame:
+        # the transcript itself is not a live region.
+        assert reader.locator("#transcript").get_attribute("aria-live") is None
+        expect(reader.locator("#announcer")).to_have_text("Reply from fake-slow-long stopped")
         # The snapshot did not change.
         snapshot_page = new_page(browser)
         snapshot_page.goto(snapshot)

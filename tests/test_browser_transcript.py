@@ -189,7 +189,7 @@ def test_math_is_typeset_and_money_is_not(page, workbench_server):
 
 WIDE_TABLE = (
     "| Time | Place | Getting there | Cost |\n|---|---|---|---|\n"
-    "| 08:00 | Kiyomizu-dera | Bus 206 from Kyoto Station to the Gojo-zaka stop, then uphill on foot | 500 |\n"
+    "| 08:00 | Kiyomizu-dera | https://www.japan-guide.com/e/e3900.html?utm_source=workbench-kyoto-autumn | 500 |\n"
     "| 10:30 | Sannenzaka and Ninenzaka | On foot, downhill through the old lanes | 0 |\n"
 )
 

@@ -12,6 +12,7 @@ import { scrollToBottom, Transcript } from './conversation-transcript.js';
 import { conversationUrls, turnFromPath } from './conversation-urls.js';
 import { Composer } from './composer.js';
 import { ContextMeter } from './context.js';
+import { announcer } from './announcer.js';
 import { replyNews } from './format.js';
 import { ModelChoice } from './model-choice.js';
 import { startReview } from './review-page.js';
@@ -126,18 +127,7 @@ const modelChoice = new ModelChoice({
 });
 modelChoice.restore();
 
-// The one live region: a reply's start and end, said once each (the transcript itself is not
-// live: a streaming reply would be read out frame by frame), and what an action did ("Copied").
-const announcer = $('announcer');
-function announce(text) {
-  if (announcer.textContent === text) {
-    // The same words again are news again: empty the region first, so they are read.
-    announcer.textContent = '';
-    setTimeout(() => (announcer.textContent = text), 100);
-  } else {
-    announcer.textContent = text;
-  }
-}
+const announce = announcer($('announcer'));
 
 const presence = new Presence($('presence'), page.me);
 const pageActions = new PageActions({

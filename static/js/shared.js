@@ -1,5 +1,7 @@
 // The shared page: a read-only branch of what a link shares, live over the link's socket when the
 // link is live. It knows nothing beyond what the server put in it.
+import { announcer } from './announcer.js';
+import { replyNews } from './format.js';
 import { Socket } from './socket.js';
 import { applyDelta, applyFinished, applyReasoning, resumeFrame, withTurnDefaults } from './stream.js';
 import { el, renderStreaming, turnElement } from './turns.js';
@@ -11,6 +13,7 @@ const connection = document.getElementById('connection');
 const continueTurn = document.getElementById('continue-turn');
 const state = { turns: page.turns, queued: new Set() };
 const modelLabels = new Map();
+const announce = announcer(document.getElementById('announcer'));
 const GONE = 'This link is no longer available: it was turned off or has expired. Ask the person who shared it for a new link.';
 
 const branchUrl = (id) => fillUrl(page.urls.branch, { turn_id: id });
@@ -89,6 +92,7 @@ function onMessage(message) {
     if (parentAt === state.turns.length - 1) {
       state.turns.push(turn);
       render();
+      if (turn.role === 'assistant' && turn.status === 'streaming') announce(replyNews(turn, 'started', modelLabels));
     } else if (parentAt >= 0 && state.turns[parentAt + 1]) {
       const next = state.turns[parentAt + 1];
       next.siblings = [...(next.siblings || [next.id]), turn.id];
@@ -105,8 +109,12 @@ function onMessage(message) {
     if (result === 'gap') socket.send(resumeFrame(turn));
     else if (result === 'applied') queueRender(turn);
   } else if (message.type === 'turn.finished') {
-    if (applyFinished(turn, message.turn)) rerender(turn);
-    else socket.send(resumeFrame(turn));
+    if (applyFinished(turn, message.turn)) {
+      rerender(turn);
+      if (turn.role === 'assistant') announce(replyNews(turn, 'ended', modelLabels));
+    } else {
+      socket.send(resumeFrame(turn));
+    }
   } else if (message.type === 'turn.deleted') {
     if (message.parent != null && indexOf(message.parent) >= 0) showBranch(message.parent);
     else gone('What was shared here was deleted.');
