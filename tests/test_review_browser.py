@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.axe import axe_violations
-from tests.test_browser import replies
+from tests.test_browser import replies, send
 from tests.test_browser_sharing import new_page, sign_up, team_conversation
 
 pytestmark = pytest.mark.browser
@@ -179,4 +179,54 @@ def test_two_teammates_review_a_side_branch_live(browser, live_server_url):
             assert page.errors == []
     finally:
         for page in (alice, bob):
+            page.context.close()
+
+
+def test_a_live_links_reader_sees_comments_arrive_under_teammate_names(browser, live_server_url):
+    alice, reader = new_page(browser), new_page(browser)
+    try:
+        alice_name = sign_up(alice, live_server_url)
+        alice.goto(live_server_url + "/")
+        alice.locator("#new-conversation").click()
+        expect(alice.locator("body")).to_have_attribute("data-socket", "open")
+        alice.select_option("#model", "openai:fake-model")
+        send(alice, "plan the caching layer")
+        reply = replies(alice).first
+        expect(reply).to_have_attribute("data-status", "complete")
+        turn_id = reply.get_attribute("data-turn")
+
+        alice.get_by_role("button", name="Share").click()
+        dialog = alice.locator("dialog[open]")
+        dialog.locator("input[name=mode][value=live]").check()
+        dialog.locator("input[name=include_comments]").check()
+        dialog.get_by_role("button", name="Create link").click()
+        url = dialog.locator(".share-result .link-url").text_content().strip()
+        alice.keyboard.press("Escape")
+
+        reader.goto(url)
+        expect(reader.locator("body")).to_have_attribute("data-socket", "open")
+        shared_reply = reader.locator(f'article[data-turn="{turn_id}"]')
+        expect(shared_reply.locator(".review-button.comments")).to_have_count(0)
+
+        # alice comments: the reader's page counts it at once, under the link's name for her.
+        reply.locator(".review-button.comments").click()
+        reply.locator(".review-threads textarea").fill("Is **Redis** enough?")
+        reply.get_by_role("button", name="Comment", exact=True).click()
+        expect(shared_reply.locator(".review-button.comments .count")).to_have_text("1")
+        shared_reply.locator(".review-button.comments").click()
+        thread = shared_reply.locator(".thread")
+        expect(thread.locator(".comment-author")).to_have_text("Teammate 1")
+        expect(thread.locator("strong").filter(has_text="Redis")).to_have_count(1)
+
+        # Resolved on alice's page, resolved on the reader's; no write control anywhere.
+        reply.locator(".thread").first.get_by_role("button", name=re.compile("Resolve")).click()
+        expect(thread.locator(".thread-state")).to_contain_text("Resolved")
+        expect(shared_reply.locator("textarea, .review-threads button")).to_have_count(0)
+        shot(reader, "shared-live-comment")
+        assert alice_name not in reader.locator("#transcript").inner_text()
+        assert axe_violations(reader, include="#transcript") == []
+        for page in (alice, reader):
+            assert page.errors == []
+    finally:
+        for page in (alice, reader):
             page.context.close()
