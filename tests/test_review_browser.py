@@ -77,9 +77,11 @@ def test_two_teammates_review_a_side_branch_live(browser, live_server_url):
         side_reply = replies(alice).first
         side_id = side_reply.get_attribute("data-turn")
 
-        # bob waits on his home page; his badge says nothing yet.
-        bob.goto(live_server_url + "/")
+        # bob waits on his inbox; his badge says nothing yet.
+        bob.goto(live_server_url + "/inbox/")
         expect(bob.locator("#inbox-count")).to_be_hidden()
+        expect(bob.locator(".empty-inbox")).to_be_visible()
+        bob.evaluate("window.stillTheSamePage = true")
 
         # alice asks bob on the side branch's reply, completing his name from the members.
         side_reply.locator(".review-button.comments").click()
@@ -108,12 +110,15 @@ def test_two_teammates_review_a_side_branch_live(browser, live_server_url):
         expect(hostile.locator("img, script, a[href^='javascript']")).to_have_count(0)
         assert dialogs == []
 
-        # bob's badge counts it at once, without a reload; his inbox lists it.
+        # bob's badge counts it at once, and his open inbox lists it, unread, without a reload.
         expect(bob.locator("#inbox-count")).to_have_text("1")
-        bob.locator("#inbox-link").click()
-        item = bob.locator(".inbox-item.unread").first
+        item = bob.locator(".inbox-item").first
+        expect(item).to_have_class(re.compile(r"\bunread\b"))
         expect(item).to_contain_text("mentioned you")
         expect(item).to_contain_text("caching")
+        expect(bob.locator("#inbox-unread")).to_have_text("1 unread")
+        expect(bob.locator("#read-all-form")).to_be_visible()
+        assert bob.evaluate("window.stillTheSamePage") is True
         shot(bob, "bob-inbox")
         assert axe_violations(bob, include="main") == []
         item.locator("a").click()
