@@ -3,6 +3,7 @@ reply in a side branch, bob sees the mention in his inbox at once, answers in th
 the other branch preferred on the compare page, and alice sees all of it without reloading."""
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -227,7 +228,13 @@ def test_a_live_links_reader_sees_comments_arrive_under_teammate_names(browser, 
         reply.locator(".thread").first.get_by_role("button", name=re.compile("Resolve")).click()
         expect(thread.locator(".thread-state")).to_contain_text("Resolved")
         expect(shared_reply.locator("textarea, .review-threads button")).to_have_count(0)
-        shot(reader, "shared-live-comment")
+        if SHOTS:
+            for scheme in ("light", "dark"):
+                for width in (390, 768, 1280):
+                    reader.emulate_media(color_scheme=scheme)
+                    reader.set_viewport_size({"width": width, "height": 860})
+                    shared_reply.locator(".thread").scroll_into_view_if_needed()
+                    shot(reader, f"shared-live-comment-{width}-{scheme}")
         assert alice_name not in reader.locator("#transcript").inner_text()
         assert axe_violations(reader, include="#transcript") == []
         for page in (alice, reader):
@@ -235,3 +242,40 @@ def test_a_live_links_reader_sees_comments_arrive_under_teammate_names(browser, 
     finally:
         for page in (alice, reader):
             page.context.close()
+
+
+def test_the_import_summary_says_what_review_came_back(browser, live_server_url, tmp_path):
+    page = new_page(browser)
+    try:
+        me = sign_up(page, live_server_url)
+        document = {
+            "format": "workbench.conversation", "version": 3, "conversation": {"title": "Cache plan"},
+            "turns": [{"id": 1, "role": "user", "content": "Which cache?"},
+                      {"id": 2, "parent": 1, "role": "assistant", "content": "Use Redis."}],
+            "review": {
+                "comments": [{"id": 1, "turn": 2, "author": "dana", "body": "Why not memcached?"},
+                             {"id": 2, "turn": 2, "thread": 1, "author": me, "body": "Persistence."}],
+                "verdicts": [{"turn": 2, "user": "dana", "value": 1}],
+                "preferences": [{"turn": 2, "user": me}],
+            },
+        }
+        file = tmp_path / "cache-plan.json"
+        file.write_text(json.dumps(document), encoding="utf-8")
+        page.goto(live_server_url + "/import/")
+        page.set_input_files("input[type=file]", str(file))
+        page.locator("main form button[type=submit]").click()
+        row = page.locator(".import-row")
+        expect(row).to_contain_text("With its review: 2 comments, 1 verdict, 1 preferred branch.")
+        if SHOTS:
+            for scheme in ("light", "dark"):
+                for width in (390, 768, 1280):
+                    page.emulate_media(color_scheme=scheme)
+                    page.set_viewport_size({"width": width, "height": 860})
+                    page.wait_for_timeout(500)  # the sidebar folding into its drawer as the window narrows
+                    shot(page, f"import-summary-{width}-{scheme}")
+        assert axe_violations(page, include="main") == []
+        row.get_by_role("link", name="Cache plan").click()
+        expect(page.locator("body")).to_have_attribute("data-socket", "open")
+        assert page.errors == []
+    finally:
+        page.context.close()
