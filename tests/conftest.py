@@ -343,6 +343,16 @@ def providers(settings, upstream):
     registry.cache_clear()
 
 
+@pytest.fixture
+def small_window(settings, providers):
+    """fake-model gets a small window and a price, under every provider."""
+    settings.MODEL_CATALOGUE = {
+        "fake-model": {"context_window": 400, "max_output": 100, "input_per_million": 2.0, "output_per_million": 8.0},
+    }
+    registry.cache_clear()
+    return registry()
+
+
 class StoppedClock:
     """Stands in for the `time` module of the sockets' frame budget: the time stands still until
     a test moves it on, so how many frames a flood gets through does not depend on how fast

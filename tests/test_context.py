@@ -34,16 +34,6 @@ def conversation(alice):
     return services.conversation_create(owner=alice, title="Long")
 
 
-@pytest.fixture
-def small_window(settings, providers):
-    """fake-model gets a small window and a price, under every provider."""
-    settings.MODEL_CATALOGUE = {
-        "fake-model": {"context_window": 400, "max_output": 100, "input_per_million": 2.0, "output_per_million": 8.0},
-    }
-    registry.cache_clear()
-    return registry()
-
-
 def tokens_of(turns: list[Turn], encoding: str = "o200k_base") -> int:
     return sum(t.token_counts[encoding] + message_overhead(t.role, encoding) for t in turns) + TOKENS_PER_REPLY
 

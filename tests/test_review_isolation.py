@@ -20,15 +20,6 @@ from tests.wsclient import connect, created_reply, finished, frames_until
 SECRET = "Comment-text-never-sent-4417"
 
 
-@pytest.fixture
-def small_window(settings, providers):
-    settings.MODEL_CATALOGUE = {
-        "fake-model": {"context_window": 400, "max_output": 100, "input_per_million": 2.0, "output_per_million": 8.0},
-    }
-    registry.cache_clear()
-    return registry()
-
-
 def twin_branches(alice, team) -> tuple[list[Turn], list[Turn]]:
     """Two conversations with the same branch; the second covered in review."""
     texts = ["alpha beta gamma", "delta epsilon", "zeta eta theta", "iota kappa"] * 3
