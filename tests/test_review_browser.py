@@ -3,6 +3,7 @@ reply in a side branch, bob sees the mention in his inbox at once, answers in th
 the other branch preferred on the compare page, and alice sees all of it without reloading."""
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.axe import axe_violations
-from tests.test_browser import replies
+from tests.test_browser import replies, send
 from tests.test_browser_sharing import new_page, sign_up, team_conversation
 
 pytestmark = pytest.mark.browser
@@ -77,9 +78,11 @@ def test_two_teammates_review_a_side_branch_live(browser, live_server_url):
         side_reply = replies(alice).first
         side_id = side_reply.get_attribute("data-turn")
 
-        # bob waits on his home page; his badge says nothing yet.
-        bob.goto(live_server_url + "/")
+        # bob waits on his inbox; his badge says nothing yet.
+        bob.goto(live_server_url + "/inbox/")
         expect(bob.locator("#inbox-count")).to_be_hidden()
+        expect(bob.locator(".empty-inbox")).to_be_visible()
+        bob.evaluate("window.stillTheSamePage = true")
 
         # alice asks bob on the side branch's reply, completing his name from the members.
         side_reply.locator(".review-button.comments").click()
@@ -108,12 +111,15 @@ def test_two_teammates_review_a_side_branch_live(browser, live_server_url):
         expect(hostile.locator("img, script, a[href^='javascript']")).to_have_count(0)
         assert dialogs == []
 
-        # bob's badge counts it at once, without a reload; his inbox lists it.
+        # bob's badge counts it at once, and his open inbox lists it, unread, without a reload.
         expect(bob.locator("#inbox-count")).to_have_text("1")
-        bob.locator("#inbox-link").click()
-        item = bob.locator(".inbox-item.unread").first
+        item = bob.locator(".inbox-item").first
+        expect(item).to_have_class(re.compile(r"\bunread\b"))
         expect(item).to_contain_text("mentioned you")
         expect(item).to_contain_text("caching")
+        expect(bob.locator("#inbox-unread")).to_have_text("1 unread")
+        expect(bob.locator("#read-all-form")).to_be_visible()
+        assert bob.evaluate("window.stillTheSamePage") is True
         shot(bob, "bob-inbox")
         assert axe_violations(bob, include="main") == []
         item.locator("a").click()
@@ -180,3 +186,96 @@ def test_two_teammates_review_a_side_branch_live(browser, live_server_url):
     finally:
         for page in (alice, bob):
             page.context.close()
+
+
+def test_a_live_links_reader_sees_comments_arrive_under_teammate_names(browser, live_server_url):
+    alice, reader = new_page(browser), new_page(browser)
+    try:
+        alice_name = sign_up(alice, live_server_url)
+        alice.goto(live_server_url + "/")
+        alice.locator("#new-conversation").click()
+        expect(alice.locator("body")).to_have_attribute("data-socket", "open")
+        alice.select_option("#model", "openai:fake-model")
+        send(alice, "plan the caching layer")
+        reply = replies(alice).first
+        expect(reply).to_have_attribute("data-status", "complete")
+        turn_id = reply.get_attribute("data-turn")
+
+        alice.get_by_role("button", name="Share").click()
+        dialog = alice.locator("dialog[open]")
+        dialog.locator("input[name=mode][value=live]").check()
+        dialog.locator("input[name=include_comments]").check()
+        dialog.get_by_role("button", name="Create link").click()
+        url = dialog.locator(".share-result .link-url").text_content().strip()
+        alice.keyboard.press("Escape")
+
+        reader.goto(url)
+        expect(reader.locator("body")).to_have_attribute("data-socket", "open")
+        shared_reply = reader.locator(f'article[data-turn="{turn_id}"]')
+        expect(shared_reply.locator(".review-button.comments")).to_have_count(0)
+
+        # alice comments: the reader's page counts it at once, under the link's name for her.
+        reply.locator(".review-button.comments").click()
+        reply.locator(".review-threads textarea").fill("Is **Redis** enough?")
+        reply.get_by_role("button", name="Comment", exact=True).click()
+        expect(shared_reply.locator(".review-button.comments .count")).to_have_text("1")
+        shared_reply.locator(".review-button.comments").click()
+        thread = shared_reply.locator(".thread")
+        expect(thread.locator(".comment-author")).to_have_text("Teammate 1")
+        expect(thread.locator("strong").filter(has_text="Redis")).to_have_count(1)
+
+        # Resolved on alice's page, resolved on the reader's; no write control anywhere.
+        reply.locator(".thread").first.get_by_role("button", name=re.compile("Resolve")).click()
+        expect(thread.locator(".thread-state")).to_contain_text("Resolved")
+        expect(shared_reply.locator("textarea, .review-threads button")).to_have_count(0)
+        if SHOTS:
+            for scheme in ("light", "dark"):
+                for width in (390, 768, 1280):
+                    reader.emulate_media(color_scheme=scheme)
+                    reader.set_viewport_size({"width": width, "height": 860})
+                    shared_reply.locator(".thread").scroll_into_view_if_needed()
+                    shot(reader, f"shared-live-comment-{width}-{scheme}")
+        assert alice_name not in reader.locator("#transcript").inner_text()
+        assert axe_violations(reader, include="#transcript") == []
+        for page in (alice, reader):
+            assert page.errors == []
+    finally:
+        for page in (alice, reader):
+            page.context.close()
+
+
+def test_the_import_summary_says_what_review_came_back(browser, live_server_url, tmp_path):
+    page = new_page(browser)
+    try:
+        me = sign_up(page, live_server_url)
+        document = {
+            "format": "workbench.conversation", "version": 3, "conversation": {"title": "Cache plan"},
+            "turns": [{"id": 1, "role": "user", "content": "Which cache?"},
+                      {"id": 2, "parent": 1, "role": "assistant", "content": "Use Redis."}],
+            "review": {
+                "comments": [{"id": 1, "turn": 2, "author": "dana", "body": "Why not memcached?"},
+                             {"id": 2, "turn": 2, "thread": 1, "author": me, "body": "Persistence."}],
+                "verdicts": [{"turn": 2, "user": "dana", "value": 1}],
+                "preferences": [{"turn": 2, "user": me}],
+            },
+        }
+        file = tmp_path / "cache-plan.json"
+        file.write_text(json.dumps(document), encoding="utf-8")
+        page.goto(live_server_url + "/import/")
+        page.set_input_files("input[type=file]", str(file))
+        page.locator("main form button[type=submit]").click()
+        row = page.locator(".import-row")
+        expect(row).to_contain_text("With its review: 2 comments, 1 verdict, 1 preferred branch.")
+        if SHOTS:
+            for scheme in ("light", "dark"):
+                for width in (390, 768, 1280):
+                    page.emulate_media(color_scheme=scheme)
+                    page.set_viewport_size({"width": width, "height": 860})
+                    page.wait_for_timeout(500)  # the sidebar folding into its drawer as the window narrows
+                    shot(page, f"import-summary-{width}-{scheme}")
+        assert axe_violations(page, include="main") == []
+        row.get_by_role("link", name="Cache plan").click()
+        expect(page.locator("body")).to_have_attribute("data-socket", "open")
+        assert page.errors == []
+    finally:
+        page.context.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from conversations import services as tree
@@ -90,6 +91,33 @@ def test_an_import_brings_review_back_without_speaking_for_anyone(reviewed, pers
         return sorted((c["author"], c["body"], c["deleted"], c["thread"] is None) for c in r["comments"])
 
     assert shape(again) == shape(original)
+
+
+def test_the_import_summary_counts_each_conversations_review(reviewed, personas):
+    conversation = reviewed[0]
+    client = signed_in(personas.bob)
+    data = json.dumps(conversation_export(conversation=conversation)).encode()
+    response = client.post(reverse("conversations_import"),
+                           {"file": SimpleUploadedFile("reviewed.json", data, content_type="application/json")})
+    assert response.status_code == 302
+    page = client.get(response["Location"]).content.decode()
+    assert "With its review: 4 comments, 2 verdicts, 2 preferred branches." in page
+    copy = Conversation.objects.filter(owner=personas.bob).latest("id")
+    assert f'href="{reverse("conversation", args=[copy.id])}">Reviewed</a>' in page
+
+    # One of each is said in the singular; a file without a review says nothing of one.
+    document = json.loads(data)
+    document["review"] = {key: values[:1] for key, values in document["review"].items()}
+    response = client.post(reverse("conversations_import"), {"file": SimpleUploadedFile(
+        "one.json", json.dumps(document).encode(), content_type="application/json")})
+    page = client.get(response["Location"]).content.decode()
+    assert "With its review: 1 comment, 1 verdict, 1 preferred branch." in page
+    # A file with nothing to review opens its conversation, as before.
+    document["review"] = {"comments": [], "verdicts": [], "preferences": []}
+    response = client.post(reverse("conversations_import"), {"file": SimpleUploadedFile(
+        "plain.json", json.dumps(document).encode(), content_type="application/json")})
+    newest = Conversation.objects.filter(owner=personas.bob).latest("id")
+    assert response["Location"] == reverse("conversation", args=[newest.id])
 
 
 @pytest.mark.parametrize("review_part,message", [

@@ -258,8 +258,11 @@ def _update_rows(model, names: list[str], rows: list[tuple]) -> None:
         cursor.executemany(sql, params)
 
 
-def _write(*, owner, workspace: Workspace, plan: ConversationPlan, forked_from_id: int | None) -> Conversation:
-    """Create the planned conversation and its turns: a few bulk statements, whatever the depth.
+def _write(
+    *, owner, workspace: Workspace, plan: ConversationPlan, forked_from_id: int | None
+) -> tuple[Conversation, dict[str, int]]:
+    """Create the planned conversation and its turns (and its review: how many comments, verdicts
+    and preferences it kept): a few bulk statements, whatever the depth.
 
     Turns are inserted in plan order (parents first, so parents get the lower ids and siblings keep
     their order), then their parents, creation times and context ids are set by id: a chain of
@@ -300,8 +303,8 @@ def _write(*, owner, workspace: Workspace, plan: ConversationPlan, forked_from_i
         conversation.created_at, conversation.updated_at, conversation.current_turn_id, conversation.main_turn_id,
         conversation.id,
     )])
-    review_import(conversation=conversation, owner=owner, review=plan.review, ids=ids)
-    return conversation
+    review = review_import(conversation=conversation, owner=owner, review=plan.review, ids=ids)
+    return conversation, review
 
 
 def _fork_source(owner, plan: ConversationPlan) -> int | None:
@@ -334,6 +337,8 @@ class Imported:
     conversation: Conversation
     turns: int
     left_out: dict[str, int]
+    # Its review, kept whole: {"comments": n, "verdicts": n, "preferences": n}; empty when it had none.
+    review: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -388,11 +393,15 @@ def conversations_import(*, owner, data: bytes) -> ImportReport:
         forked_from_id = _fork_source(owner, outcome)
         try:
             with transaction.atomic():
-                conversation = _write(owner=owner, workspace=workspace, plan=outcome, forked_from_id=forked_from_id)
+                conversation, review = _write(
+                    owner=owner, workspace=workspace, plan=outcome, forked_from_id=forked_from_id
+                )
         except (IntegrityError, DataError) as error:
             if kind == WORKBENCH:
                 raise ImportProblem(_unstorable(outcome, error)) from None
             report.outcomes.append(Skipped(title=outcome.title, problem=_unstorable(outcome, error)))
             continue
-        report.outcomes.append(Imported(conversation=conversation, turns=len(outcome.turns), left_out=outcome.left_out))
+        report.outcomes.append(Imported(
+            conversation=conversation, turns=len(outcome.turns), left_out=outcome.left_out, review=review
+        ))
     return report

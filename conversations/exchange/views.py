@@ -99,13 +99,26 @@ def _left_out_text(left_out: dict[str, int]) -> str:
     return ", ".join(phrases)
 
 
+REVIEW_WORDS = {"comments": ("comment", "comments"), "verdicts": ("verdict", "verdicts"),
+                "preferences": ("preferred branch", "preferred branches")}
+
+
+def _review_text(review: dict[str, int]) -> str:
+    """{"comments": 3, "verdicts": 1, "preferences": 0} as "3 comments, 1 verdict, 0 preferred
+    branches"; "" when the file carried no review for the conversation."""
+    if not review:
+        return ""
+    return ", ".join(f"{review.get(kind, 0):,} {REVIEW_WORDS[kind][review.get(kind, 0) != 1]}" for kind in REVIEW_WORDS)
+
+
 def _report_data(report: importer.ImportReport, file_name: str) -> dict:
     """An import's report as the session keeps it until its summary is shown: plain JSON."""
     rows: list[dict] = []
     for outcome in report.outcomes[:SUMMARY_ROWS]:
         if isinstance(outcome, importer.Imported):
             rows.append({"id": outcome.conversation.id, "title": outcome.conversation.title,
-                         "turns": outcome.turns, "left_out": _left_out_text(outcome.left_out)})
+                         "turns": outcome.turns, "left_out": _left_out_text(outcome.left_out),
+                         "review": _review_text(outcome.review)})
         else:
             rows.append({"title": outcome.title, "problem": outcome.problem})
     imported = report.imported
@@ -167,7 +180,9 @@ def conversations_import(request):
         report = importer.conversations_import(owner=request.user, data=upload.read())
     except ImportProblem as problem:
         return _page(request, problem=f"{upload.name}: {problem.message}", status=400)
-    if report.format == importer.WORKBENCH:
+    # A Workbench file opens its conversation; one that brought a review back first says how much
+    # of it (comments, verdicts, preferred branches) came with it, on the summary.
+    if report.format == importer.WORKBENCH and not any(report.imported[0].review.values()):
         return redirect("conversation", conversation_id=report.imported[0].conversation.id)
     data = _report_data(report, upload.name or "")
     if not report.imported:  # nothing was written: said as a refusal, with each conversation's problem

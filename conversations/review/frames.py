@@ -1,7 +1,8 @@
 """What the sockets say about review: one builder per frame, and the payloads pages read.
 
-Every frame goes to the conversation's group as a `conversation.event` (the conversation socket
-relays it as it is; a share link's socket relays none of them). The inbox count goes to the
+Every frame goes to the conversation's group as a `conversation.event`. The conversation socket
+relays it as it is; a live share link's socket relays only `review.comment`, rebuilt for its reader
+by review/shared.py, and only when the link includes comments. The inbox count goes to the
 person's own group as `inbox.count`.
 """
 from __future__ import annotations
@@ -49,10 +50,11 @@ def event(frame: dict) -> dict:
     return {"type": "conversation.event", "event": frame}
 
 
-def comment_frame(comment: Comment, turn: dict) -> dict:
+def comment_frame(comment: Comment, turn: dict, *, name: str | None = None) -> dict:
     """`review.comment`: a comment made, edited, deleted, or its thread resolved or reopened (then
-    it is the thread's first comment); `turn` is the turn's counts after it."""
-    return {"type": "review.comment", "comment": comment_payload(comment), "turn": turn}
+    it is the thread's first comment); `turn` is the turn's counts after it. `name` as in
+    `comment_payload`."""
+    return {"type": "review.comment", "comment": comment_payload(comment, name=name), "turn": turn}
 
 
 def verdicts_frame(turn_id: int, verdicts: dict) -> dict:

@@ -1,7 +1,9 @@
 """The socket of a live share link: read-only, and only what the link shares.
 
 It relays the conversation's stream for the turns in the link's scope (new turns below a shared
-subtree join it), answers `resume`, and nothing else. Whether the link still works is decided in
+subtree join it) and, when the link includes comments, the comments on those turns as they are
+made, edited, deleted and resolved (named as the link says; never verdicts, preferences or
+mentions); it answers `resume`, and nothing else. Whether the link still works is decided in
 one place, `permissions.share_for`, asked on connect, on every frame and whenever something that
 could end the link happens: it is revoked, it expires, it is deleted (with its conversation, turn
 or maker), its maker's role changes, or a members-only reader leaves the workspace. A link that no
@@ -19,6 +21,7 @@ from django.utils import timezone
 from conversations.errors import ServiceError
 from conversations.models import ShareLink
 from conversations.permissions import share_for
+from conversations.review.shared import shared_comment_frame
 from conversations.sharing import services as sharing
 from conversations.streaming import control
 from conversations.streaming.frames import (
@@ -68,6 +71,17 @@ def _live_scope(user, token: str) -> tuple[set[int] | None, set[int]] | None:
     if link is None or link.mode != ShareLink.Mode.LIVE:
         return None
     return sharing.scope_ids(link)
+
+
+@database_sync_to_async
+def _comment_for_reader(user, token: str, event: dict, turn_ids: set[int] | None) -> tuple[bool, dict | None]:
+    """Whether the link still works, and the reader's frame for a changed comment (None when the
+    link does not include comments or the comment is not on a shared turn). Asked for each comment:
+    the link may have been revoked, or its naming changed, since the socket opened."""
+    link = share_for(user, token)
+    if link is None or link.mode != ShareLink.Mode.LIVE:
+        return False, None
+    return True, shared_comment_frame(link, event["comment"]["id"], turn_ids, event["turn"])
 
 
 class ShareConsumer(ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
@@ -212,6 +226,13 @@ class ShareConsumer(ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWebsocketC
         event = message["event"]
         if event["type"] == "turn.deleted" and self._shows(event["turn"]):
             await self.send_json({"type": "turn.deleted", "turn": event["turn"], "parent": event["parent"]})
+        elif event["type"] == "review.comment" and self._shows(event["comment"]["turn"]):
+            scope = None if self.in_scope is None else set(self.in_scope)
+            works, frame = await _comment_for_reader(self.user, self.token, event, scope)
+            if not works:
+                await self._gone(GONE)
+            elif frame is not None:
+                await self.send_json(frame)
 
     async def share_revoked(self, message) -> None:
         await self._gone(

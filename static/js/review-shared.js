@@ -1,7 +1,10 @@
 // A shared page's comments, read-only: the threads on each shared turn (page.comments, as the
-// server rendered them when the page was opened), behind each turn's comment count.
+// server rendered them when the page was opened), behind each turn's comment count. On a live
+// link, each comment made, edited, deleted or resolved since arrives over the link's socket
+// (shared.js hands it on as a `share:review` event) and is merged as the members' pages merge it.
 import { icon } from './icons.js';
 import { renderMarkdown } from './markdown.js';
+import { mergeComment } from './review-store.js';
 import { el } from './turns.js';
 
 const page = JSON.parse(document.getElementById('page-data').textContent);
@@ -53,3 +56,11 @@ new MutationObserver((records) => {
   for (const record of records) for (const node of record.addedNodes) if (node.nodeType === 1) mountAll(node);
 }).observe(transcript, { childList: true, subtree: true });
 mountAll(transcript);
+
+document.addEventListener('share:review', ({ detail: frame }) => {
+  if (frame.type !== 'review.comment') return;
+  const id = frame.comment.turn;
+  byTurn[id] = mergeComment(byTurn[id] || [], frame.comment);
+  const article = transcript.querySelector(`article.turn[data-turn="${id}"]`);
+  if (article) mount(article);
+});

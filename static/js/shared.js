@@ -85,6 +85,11 @@ function queueRender(turn) {
 
 function onMessage(message) {
   if (message.type === 'share.gone') return gone(message.error);
+  // Comments (when the link includes them) are review-shared.js's to show.
+  if (message.type.startsWith('review.')) {
+    document.dispatchEvent(new CustomEvent('share:review', { detail: message }));
+    return;
+  }
   if (message.type === 'turn.created') {
     const turn = { ...withTurnDefaults(message.turn), siblings: [message.turn.id] };
     const parentAt = turn.parent == null ? -1 : indexOf(turn.parent);
