@@ -147,7 +147,9 @@ def sign_in(page, base: str, username: str) -> None:
     page.goto(base + "/accounts/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    # Until the page has loaded, its modules have not run and Ctrl-K would reach nothing.
+    with page.expect_navigation(wait_until="load"):
+        page.click("button[type=submit]")
     expect(page.locator("#search-box")).to_be_attached()
 
 
