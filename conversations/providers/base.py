@@ -14,6 +14,19 @@ from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file attached to a prompt, as a provider sends it."""
+
+    kind: str  # "image" or "text"
+    name: str
+    media_type: str  # an image's ("image/png", ...); "text/plain" for text (a PDF's text too)
+    data: bytes = b""  # an image's bytes
+    text: str = ""  # a text file's text
+    width: int = 0
+    height: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     role: str  # "system", "user" or "assistant"
     content: str
@@ -23,6 +36,8 @@ class Message:
     # The reply's reasoning as its API gave it back (Anthropic's signed thinking blocks, a
     # Responses reasoning item): sent again only to the provider that made it, which checks them.
     reasoning_blocks: tuple[dict, ...] = ()
+    # Files attached to a user message, in the order given.
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

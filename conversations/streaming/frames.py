@@ -28,7 +28,7 @@ FINISHED_FIELDS = ("id", "status", "error", "length", "token_counts", "input_tok
                    "refused", "reasoning_length", "reasoning_tokens", "reasoning_seconds", "reasoning_redacted")
 # What a share link's reader is told about a turn: no settings, usage, cost or context.
 READER_FIELDS = ("id", "parent", "role", "content", "status", "provider", "model", "error", "refused",
-                 "created_at", "first_token_at", "finished_at", "length")
+                 "created_at", "first_token_at", "finished_at", "length", "attachments")
 # ...and of its reasoning, when the link's maker chose to include it.
 READER_REASONING_FIELDS = ("reasoning", "reasoning_seconds", "reasoning_redacted", "reasoning_length")
 # The columns these are read from ("length"s are counted; "reasoning_redacted" is in the blocks).
@@ -193,6 +193,7 @@ def turn_payload(
         "context": turn.context,
         "error": turn.error,
         "refused": turn.refused,
+        "attachments": turn.attachments,
         "reasoning_length": utf16_length(turn.reasoning),
         "reasoning_tokens": turn.reasoning_tokens,
         "reasoning_seconds": turn.reasoning_seconds,
