@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from django.conf import settings as django_settings
 from django.db import transaction
 
+from conversations.attachments.services import link_blobs
 from conversations.context import ContextOverflow, plan_context
 from conversations.errors import TURN_GONE, ServiceError
 from conversations.fields import stored_names_problem
-from conversations.models import Conversation, ConversationPin, Turn
+from conversations.models import Blob, Conversation, ConversationPin, Turn
 from conversations.providers.base import (
     GenerationRequest,
     GenerationSettings,
@@ -304,7 +305,9 @@ FORK_FIELDS = ("role", "content", "status", "provider", "model", "settings", "to
 
 def conversation_fork(*, conversation: Conversation, turn_id: int, owner) -> Conversation:
     """A new conversation in the owner's personal workspace holding a copy of the path root →
-    `turn_id`, linked back to it."""
+    `turn_id`, linked back to it. Each copy keeps its author (the forker wrote none of it), so the
+    files its prompts carry count against no one's attachment quota anew: each person's quota
+    counts every distinct file of the turns they wrote once, and these are the same files."""
     with transaction.atomic():
         path = [
             {"id": turn.id, **{name: getattr(turn, name) for name in FORK_FIELDS}}
@@ -318,6 +321,8 @@ def path_copy(*, path: list[dict], owner, title: str, forked_from_id: int | None
     """The one way a branch is copied into a new conversation of the owner's personal workspace:
     `path` is root first, each turn its old "id" and the fields to keep (a subset of FORK_FIELDS:
     a fork of a conversation keeps them all, a share link's visitor gets what the link shows).
+    Prompts keep their attachments: the copies name the same stored files (`Turn.blobs`), which
+    stay stored while any turn carries them, whatever becomes of the original.
     A copy cannot be made of a reply still streaming, nor of turns whose stored names break the
     rules imports are checked by."""
     if any(turn["status"] == Turn.Status.STREAMING for turn in path):
@@ -328,12 +333,13 @@ def path_copy(*, path: list[dict], owner, title: str, forked_from_id: int | None
             what = "A reply" if turn.get("role") == Turn.Role.ASSISTANT else "A message"
             raise ServiceError(f"{what} on this branch cannot be copied: {problem}", code="invalid")
     with transaction.atomic():
+        _check_attachments_stored(path)
         fork = Conversation.objects.create(
             owner=owner, workspace=personal_workspace(owner), title=_title_from(title), forked_from_id=forked_from_id
         )
         parent: Turn | None = None
         new_ids: dict[int, int] = {}
-        copies = []
+        copies, created = [], []
         for turn in path:
             fields = {name: value for name, value in turn.items() if name != "id"}
             if "token_counts" not in fields:  # a share link's reader is not told them
@@ -346,13 +352,30 @@ def path_copy(*, path: list[dict], owner, title: str, forked_from_id: int | None
                 conversation=fork, parent=parent, first_child=True, context=context, **fields
             )
             new_ids[turn["id"]] = parent.id
+            created.append(parent)
             if created_at is not None:  # set on insert: the original timing is restored below
                 parent.created_at = created_at
                 copies.append(parent)
         Turn.objects.bulk_update(copies, ["created_at"], batch_size=500)
+        # The copies carry the same stored files (content-addressed: shared, never copied).
+        link_blobs(created)
         fork.current_turn = parent
         fork.save(update_fields=["current_turn"])
     return fork
+
+
+def _check_attachments_stored(path: list[dict]) -> None:
+    """Refuse to copy a prompt whose files are no longer stored (a share link's snapshot can
+    outlive the turns that kept them): the copy would name files it cannot show or send."""
+    wanted = {attachment["sha256"] for turn in path for attachment in turn.get("attachments") or ()}
+    if not wanted:
+        return
+    stored = set(Blob.objects.filter(sha256__in=wanted).values_list("sha256", flat=True))
+    if wanted - stored:
+        raise ServiceError(
+            "A file attached to a prompt on this branch is no longer stored, so the branch cannot be copied.",
+            code="invalid",
+        )
 
 
 def conversation_delete(*, conversation: Conversation) -> None:
