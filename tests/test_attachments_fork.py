@@ -22,8 +22,7 @@ from tests.conftest import make_link, signed_in
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def attachment_dir(settings, tmp_path):
+def attachments_in(settings, tmp_path):
     """Stored files go to a directory of the test's own."""
     location = tmp_path / "attachments"
     settings.STORAGES = {
@@ -73,8 +72,12 @@ def prompt_with(conversation, parent, content: str, blobs: list[tuple[Blob, str]
     return turn
 
 
-@pytest.fixture
-def files():
+@pytest.fixture(autouse=True)
+def attachment_dir(settings, tmp_path):
+    return attachments_in(settings, tmp_path)
+
+
+def two_files() -> tuple[Blob, Blob]:
     image = stored_blob(png_bytes(), width=40, height=30)
     notes = stored_blob(b"# Notes\n\nCache for an hour.\n", kind="text", media_type="text/markdown",
                         text="# Notes\n\nCache for an hour.\n")
@@ -82,7 +85,11 @@ def files():
 
 
 @pytest.fixture
-def attached(alice, files):
+def files():
+    return two_files()
+
+
+def conversation_with_files(alice, files) -> tuple[Conversation, list[Turn]]:
     """alice's conversation: a prompt with an image and a Markdown file, a reply, a second prompt
     repeating the image, a reply."""
     image, notes = files
@@ -94,6 +101,11 @@ def attached(alice, files):
     a2 = Turn.objects.append(conversation=conversation, parent=q2, role="assistant", content="Still red.",
                              provider="openai", model="gpt-4o", token_counts=count_all("Still red."))
     return conversation, [q1, a1, q2, a2]
+
+
+@pytest.fixture
+def attached(alice, files):
+    return conversation_with_files(alice, files)
 
 
 def blob_ids(turn: Turn) -> set[str]:
@@ -128,7 +140,7 @@ def test_the_files_stay_linked_after_the_original_conversation_is_deleted(alice,
     services.conversation_delete(conversation=conversation)
     image, notes = files
     for blob in (image, notes):
-        assert Blob.objects.get(pk=blob.sha256).turns.get().conversation_id == fork.id
+        assert Turn.objects.get(blobs=blob).conversation_id == fork.id
         assert storage.read(storage.blob_name(blob.sha256))
 
 
