@@ -103,6 +103,9 @@ class ConversationPlan:
     # A Workbench file's attached files (version 4), decoded and checked against their names, by
     # the SHA-256 the file gives them (attached_files.GivenFile).
     files: dict[str, Any] = field(default_factory=dict)
+    # Those files as they will be stored, after inspection (attached_files.PreparedFile), by the
+    # same keys: filled in by the importer, outside the transaction that writes them.
+    prepared: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

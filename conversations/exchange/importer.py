@@ -366,7 +366,8 @@ def _unstorable(plan: ConversationPlan, error: Exception) -> str:
 
 
 def conversations_import(*, owner, data: bytes) -> ImportReport:
-    """Import the conversations in `data` for `owner`, each whole or not at all.
+    """Import the conversations in `data` for `owner`, each whole or not at all: its attached
+    files too, which are inspected before and stored within its transaction (attached_files.py).
 
     Every imported turn is authored by `owner`, whatever the file says: a file must not be able to
     attribute words to another account. Raises ImportProblem, having written nothing, for a file
@@ -384,13 +385,12 @@ def conversations_import(*, owner, data: bytes) -> ImportReport:
             f'The file names the key "{parsed.repeated[:80]}" twice in one JSON object; keys must be unique.'
         )
     plans = [outcome for outcome in outcomes if isinstance(outcome, ConversationPlan)]
-    prepared: dict[int, dict[str, attached_files.PreparedFile]] = {}
     for plan in plans:  # counted and inspected here, not inside a transaction: it holds the write lock
         for turn_plan in plan.turns:
             turn_plan.fields["token_counts"] = count_all(turn_plan.fields["content"])
         if plan.files:
-            prepared[id(plan)] = attached_files.files_prepare(plan.files)
-            attached_files.rewrite_descriptors(plan.turns, prepared[id(plan)])
+            plan.prepared = attached_files.files_prepare(plan.files)
+            attached_files.rewrite_descriptors(plan.turns, plan.prepared)
     workspace = personal_workspace(owner)
     report = ImportReport(format=kind, outcomes=[])
     for outcome in outcomes:
@@ -401,7 +401,7 @@ def conversations_import(*, owner, data: bytes) -> ImportReport:
         written: list[tuple[str, str]] = []
         try:
             with transaction.atomic():
-                attached_files.files_store(owner, prepared.get(id(outcome), {}), written)
+                attached_files.files_store(owner, outcome.prepared, written)
                 conversation, review = _write(
                     owner=owner, workspace=workspace, plan=outcome, forked_from_id=forked_from_id
                 )
