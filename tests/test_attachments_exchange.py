@@ -17,31 +17,32 @@ from PIL import Image
 
 from conversations import selectors, services
 from conversations.attachments import storage
-from conversations.attachments.models import Blob
+from conversations.attachments.models import Blob, Upload
 from conversations.exchange import ImportProblem
 from conversations.exchange.importer import conversations_import
 from conversations.exchange.workbench_json import conversation_export
 from conversations.models import Conversation, Turn
 from conversations.tokens import count_all
+from tests.attachment_files import png
 from tests.conftest import signed_in
-from tests.test_attachments_fork import attachments_in, conversation_with_files, png_bytes, two_files
+from tests.test_attachments_fork import conversation_with_files, two_files
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def attachment_dir(settings, tmp_path):
-    return attachments_in(settings, tmp_path)
+@pytest.fixture
+def attachment_dir(_attachment_storage):
+    return _attachment_storage
 
 
 @pytest.fixture
-def files():
-    return two_files()
+def files(alice):
+    return two_files(alice)
 
 
 @pytest.fixture
 def attached(alice, files):
-    return conversation_with_files(alice, files)
+    return conversation_with_files(alice)
 
 
 def stored_files(location: Path) -> list[str]:
@@ -65,6 +66,7 @@ def conversation_of(response) -> Conversation:
 def forget_files(location: Path) -> None:
     """As another workbench would be: none of the files stored, nor their rows."""
     Turn.objects.all().delete()
+    Upload.objects.all().delete()
     Blob.objects.all().delete()
     for name in stored_files(location):
         (location / name).unlink()
@@ -173,7 +175,7 @@ def test_a_polyglot_image_is_stored_re_encoded_under_its_new_hash(alice, exporte
     """An image with HTML after its end passes its hash check, and is stored as pixels alone."""
     forget_files(attachment_dir)
     document = copy.deepcopy(exported)
-    hostile = png_bytes((12, 8), (1, 2, 3)) + b"<html><script>alert(document.cookie)</script></html>"
+    hostile = png((12, 8), (1, 2, 3)) + b"<html><script>alert(document.cookie)</script></html>"
     given = attach(document, hostile, "cat.png", turn=2, width=12, height=8)
     copy_ = conversations_import(owner=alice, data=json.dumps(document).encode()).imported[0].conversation
     descriptor = copy_.turns.order_by("id")[2].attachments[1]

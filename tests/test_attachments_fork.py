@@ -2,102 +2,55 @@
 continuing in their own workspace keep each prompt's files, naming the same stored files."""
 from __future__ import annotations
 
-import io
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from PIL import Image
 
 from conversations import services
 from conversations.attachments import storage
-from conversations.attachments.models import Blob
+from conversations.attachments.models import Blob, Upload
 from conversations.errors import ServiceError
 from conversations.models import Conversation, Turn
 from conversations.sharing import services as sharing
 from conversations.tokens import count_all
+from tests import attachment_files
+from tests.attachment_files import attached_turn, upload
 from tests.conftest import make_link, signed_in
 
 pytestmark = pytest.mark.django_db
 
-
-def attachments_in(settings, tmp_path):
-    """Stored files go to a directory of the test's own."""
-    location = tmp_path / "attachments"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "attachments": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(location)},
-        },
-    }
-    return location
+NOTES = b"# Notes\n\nCache for an hour.\n"
 
 
-def png_bytes(size: tuple[int, int] = (40, 30), colour: tuple[int, int, int] = (200, 30, 60)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, colour).save(out, format="PNG")
-    return out.getvalue()
+@pytest.fixture
+def attachment_dir(_attachment_storage):
+    """Where this test's files are stored (tests/conftest.py gives each test a folder of its own)."""
+    return _attachment_storage
 
 
-def stored_blob(data: bytes, *, kind: str = "image", media_type: str = "image/png", text: str = "",
-                width: int | None = None, height: int | None = None) -> Blob:
-    """A file as an upload leaves it: its bytes in storage, its Blob row."""
-    sha = storage.digest(data)
-    storage.write(storage.blob_name(sha), data)
-    return Blob.objects.create(
-        sha256=sha, size=len(data), kind=kind, media_type=media_type, width=width, height=height, text=text,
-        token_counts=count_all(text) if kind == "text" else {},
-    )
-
-
-def descriptor(blob: Blob, name: str) -> dict:
-    found = {"sha256": blob.sha256, "name": name, "kind": blob.kind, "media_type": blob.media_type, "size": blob.size}
-    if blob.kind == "image":
-        found.update(width=blob.width, height=blob.height)
-    else:
-        found["token_counts"] = blob.token_counts
-    return found
-
-
-def prompt_with(conversation, parent, content: str, blobs: list[tuple[Blob, str]], author=None) -> Turn:
-    """A prompt carrying files, linked to them as a send links it."""
-    from conversations.attachments.services import link_blobs
-
-    turn = Turn.objects.append(
-        conversation=conversation, parent=parent, role="user", content=content, token_counts=count_all(content),
-        attachments=[descriptor(blob, name) for blob, name in blobs], author=author or conversation.owner,
-    )
-    link_blobs([turn])
-    return turn
-
-
-@pytest.fixture(autouse=True)
-def attachment_dir(settings, tmp_path):
-    return attachments_in(settings, tmp_path)
-
-
-def two_files() -> tuple[Blob, Blob]:
-    image = stored_blob(png_bytes(), width=40, height=30)
-    notes = stored_blob(b"# Notes\n\nCache for an hour.\n", kind="text", media_type="text/markdown",
-                        text="# Notes\n\nCache for an hour.\n")
+def two_files(owner) -> tuple[Blob, Blob]:
+    """An image and a Markdown file, uploaded by `owner` as the upload service takes them."""
+    image = attachment_files.upload(owner, "diagram.png", attachment_files.png(size=(40, 30))).blob
+    notes = attachment_files.upload(owner, "notes.md", NOTES).blob
     return image, notes
 
 
 @pytest.fixture
-def files():
-    return two_files()
+def files(alice):
+    return two_files(alice)
 
 
-def conversation_with_files(alice, files) -> tuple[Conversation, list[Turn]]:
+def conversation_with_files(alice) -> tuple[Conversation, list[Turn]]:
     """alice's conversation: a prompt with an image and a Markdown file, a reply, a second prompt
-    repeating the image, a reply."""
-    image, notes = files
+    repeating the image under another name, a reply."""
     conversation = services.conversation_create(owner=alice, title="Diagrams")
-    q1 = prompt_with(conversation, None, "What does this show?", [(image, "diagram.png"), (notes, "notes.md")])
+    q1 = attached_turn(conversation, None, alice, upload(alice, "diagram.png", attachment_files.png(size=(40, 30))),
+                       upload(alice, "notes.md", NOTES), content="What does this show?")
     a1 = Turn.objects.append(conversation=conversation, parent=q1, role="assistant", content="A red box.",
                              provider="openai", model="gpt-4o", token_counts=count_all("A red box."))
-    q2 = prompt_with(conversation, a1, "And this again?", [(image, "again.png")])
+    q2 = attached_turn(conversation, a1, alice, upload(alice, "again.png", attachment_files.png(size=(40, 30))),
+                       content="And this again?")
     a2 = Turn.objects.append(conversation=conversation, parent=q2, role="assistant", content="Still red.",
                              provider="openai", model="gpt-4o", token_counts=count_all("Still red."))
     return conversation, [q1, a1, q2, a2]
@@ -105,7 +58,7 @@ def conversation_with_files(alice, files) -> tuple[Conversation, list[Turn]]:
 
 @pytest.fixture
 def attached(alice, files):
-    return conversation_with_files(alice, files)
+    return conversation_with_files(alice)
 
 
 def blob_ids(turn: Turn) -> set[str]:
@@ -197,6 +150,7 @@ def test_a_branch_whose_files_are_gone_is_not_copied(alice, bob, attached, files
     with nothing written."""
     conversation, turns = attached
     link = make_link(conversation, alice, mode="snapshot")
+    Upload.objects.all().delete()
     Blob.objects.filter(pk__in=[blob.sha256 for blob in files]).delete()
     with pytest.raises(ServiceError, match="no longer stored"):
         sharing.shared_fork(link=link, tree=sharing.shared_tree(link), turn_id=turns[1].id, owner=bob)
