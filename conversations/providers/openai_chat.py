@@ -135,7 +135,7 @@ class OpenAIChatProvider(SDKProvider):
         self._max_tokens_param = max_tokens_param
 
     def request_body(self, request: GenerationRequest) -> dict:
-        messages = []
+        messages: list[dict] = []
         system = system_prompt_of(request)
         if system:
             messages.append({"role": "system", "content": system})
