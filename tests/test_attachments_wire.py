@@ -313,3 +313,4 @@ async def test_an_image_reaching_the_local_model_is_refused_as_a_bad_request(tmp
     assert caught.value.kind == FailureKind.BAD_REQUEST
     assert "cannot see images" in caught.value.message
     assert provider._llama is None  # refused before the model was loaded
+
