@@ -38,8 +38,11 @@ def with_attachments(messages: list[Message], turns: Sequence[Turn], *, images: 
     """`messages` (one per turn of `turns`) with each prompt's files, as the send gave them to the
     provider: read here when the messages do not carry them yet, images left out when the reply
     was sent the text only."""
-    missing = [t for t, m in zip(turns, messages, strict=True) if t.attachments and not m.attachments]
-    loaded = _load(missing)
+    missing = [
+        t for t, m in zip(turns, messages, strict=True)
+        if not m.attachments and any(images or d.get("kind") != "image" for d in t.attachments or ())
+    ]
+    loaded = _load(missing, images=images)
     out = []
     for turn, message in zip(turns, messages, strict=True):
         files = message.attachments or loaded.get(turn.id, ())
@@ -49,8 +52,9 @@ def with_attachments(messages: list[Message], turns: Sequence[Turn], *, images: 
     return out
 
 
-def _load(turns: Sequence[Turn]) -> dict[int, tuple[Attachment, ...]]:
-    """Each turn's files: an image's bytes from storage, a text file's text from its Blob."""
+def _load(turns: Sequence[Turn], *, images: bool) -> dict[int, tuple[Attachment, ...]]:
+    """Each turn's files: an image's bytes from storage (unless `images` is false: then none), a
+    text file's text from its Blob."""
     if not turns:
         return {}
     from conversations.attachments.models import Blob
@@ -64,6 +68,8 @@ def _load(turns: Sequence[Turn]) -> dict[int, tuple[Attachment, ...]]:
         for described in turn.attachments:
             name = described.get("name", "")
             if described.get("kind") == "image":
+                if not images:
+                    continue
                 files.append(Attachment(
                     "image", name, described["media_type"], data=read(blob_name(described["sha256"])),
                     width=described.get("width") or 0, height=described.get("height") or 0,
