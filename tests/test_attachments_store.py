@@ -398,3 +398,4 @@ def test_a_name_keeps_no_folders_and_no_control_characters():
 def test_inspect_refuses_without_django():
     with pytest.raises(files.FileRefused, match="x.gif is not an image"):
         files.inspect("x.gif", b"GIF89a-not-really")
+
