@@ -138,6 +138,8 @@ class ConversationConsumer(ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWeb
             content=action.content,
             author=self.user,
             variants=list(action.variants),
+            attachments=action.attachments,
+            text_only=action.text_only,
         )
         await self._start(sent, action, conversation.title)
 
@@ -148,6 +150,8 @@ class ConversationConsumer(ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWeb
             content=action.content,
             author=self.user,
             variants=list(action.variants),
+            attachments=action.attachments,
+            text_only=action.text_only,
         )
         await self._start(sent, action, conversation.title)
 
