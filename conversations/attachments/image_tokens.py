@@ -94,7 +94,7 @@ def _area(width: int, height: int) -> int:
     if w * h > most:
         scale = math.sqrt(most / (w * h))
         w, h = w * scale, h * scale
-    return math.ceil(w * h / AREA_PIXELS_PER_TOKEN)
+    return math.ceil(w * h / AREA_PIXELS_PER_TOKEN - 1e-9)
 
 
 def image_tokens(width: int, height: int, rule: ImageRule) -> int:

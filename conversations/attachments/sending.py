@@ -17,6 +17,8 @@ from conversations.attachments.models import Blob, Upload
 from conversations.attachments.refs import AttachmentRef, TurnRef, UploadRef
 from conversations.attachments.services import link_blobs
 from conversations.attachments.storage import blob_name, read
+from conversations.catalogue import ModelInfo
+from conversations.context import attachment_tokens
 from conversations.errors import ServiceError
 from conversations.models import Conversation, Turn
 from conversations.providers.base import Attachment
@@ -57,6 +59,10 @@ class Attaching:
 
 
 def _size(total: int) -> str:
+    if total < 1024:
+        return f"{total} bytes"
+    if total < 1024 * 1024:
+        return f"{total / 1024:,.1f} KB"
     return f"{total / (1024 * 1024):,.1f} MB"
 
 
@@ -150,3 +156,20 @@ def message_attachments(
                 ))
         found[turn.id] = tuple(files)
     return found
+
+
+def draft_tokens(*, owner, upload_ids: list[str], info: ModelInfo) -> tuple[list[int], int]:
+    """The tokens the uploads `upload_ids` (the owner's, not yet sent) would add to a prompt for the
+    model `info`: each file's own, and all of them with the delimiters text files are sent in.
+    ServiceError naming an id that is not one of the owner's waiting uploads."""
+    uploads = {str(u.pk): u for u in Upload.objects.select_related("blob").filter(pk__in=upload_ids, owner=owner)}
+    missing = next((i for i in upload_ids if i not in uploads), None)
+    if missing is not None:
+        raise ServiceError(
+            f"No upload of yours waiting to be sent has the id {missing}: it was sent, removed, or never yours.",
+            code="not_found",
+        )
+    described = [descriptor(uploads[i].blob, uploads[i].name) for i in upload_ids]
+    each = [attachment_tokens([d], info) if d["kind"] == Blob.Kind.IMAGE else
+            (d.get("token_counts") or {}).get(info.encoding.name, 0) for d in described]
+    return each, attachment_tokens(described, info)
