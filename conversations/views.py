@@ -427,22 +427,20 @@ def tokens_count(request):
             status=400,
         )
     info = registry().model_info(model_id)
-    try:
-        files, files_total = draft_tokens(owner=request.user, upload_ids=[str(UUID(u)) for u in uploads], info=info)
-    except ServiceError as exc:
-        return JsonResponse({"error": exc.message}, status=400)
-    return JsonResponse(
-        {
-            "model": model_id,
-            "encoding": info.encoding.name,
-            "estimate": info.encoding.estimate,
-            "counts": [count(t, info.encoding.name) for t in texts],
-            # The files: each one's tokens, and all of them with the delimiters text files go in.
-            "vision": info.vision,
-            "uploads": files,
-            "uploads_total": files_total,
-        }
-    )
+    answer = {
+        "model": model_id,
+        "encoding": info.encoding.name,
+        "estimate": info.encoding.estimate,
+        "counts": [count(t, info.encoding.name) for t in texts],
+    }
+    if "uploads" in data:
+        try:
+            files, total = draft_tokens(owner=request.user, upload_ids=[str(UUID(u)) for u in uploads], info=info)
+        except ServiceError as exc:
+            return JsonResponse({"error": exc.message}, status=400)
+        # The files: each one's tokens, and all of them with the delimiters text files go in.
+        answer.update({"vision": info.vision, "uploads": files, "uploads_total": total})
+    return JsonResponse(answer)
 
 
 def _is_uuid(value) -> bool:

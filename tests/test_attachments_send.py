@@ -479,6 +479,8 @@ def test_the_draft_count_includes_uploads(alice, bob, providers):
     ):
         response = client.post(url, {**body, "uploads": ids}, content_type="application/json")
         assert (response.status_code, response.json()) == (400, {"error": message})
-    # Without "uploads", the answer is as before, with no files.
+    # Without "uploads", the answer is as before: no word of files.
     data = client.post(url, {"model": "openai:gpt-4o", "texts": ["a"]}, content_type="application/json").json()
+    assert "uploads" not in data and "vision" not in data
+    data = client.post(url, {**body, "uploads": []}, content_type="application/json").json()
     assert (data["uploads"], data["uploads_total"]) == ([], 0)
