@@ -254,9 +254,10 @@ def prompt_edit(
 
 
 def reply_regenerate(
-    *, conversation: Conversation, turn_id: int, author, variant: Variant
+    *, conversation: Conversation, turn_id: int, author, variant: Variant, text_only: bool = False
 ) -> PreparedReply:
-    """A new reply beside assistant turn `turn_id` (or under user turn `turn_id`)."""
+    """A new reply beside assistant turn `turn_id` (or under user turn `turn_id`); with `text_only`,
+    without the branch's images."""
     with transaction.atomic():
         _lock(conversation)
         path = _path(conversation, turn_id)
@@ -266,7 +267,7 @@ def reply_regenerate(
         elif target.role != Turn.Role.USER:
             raise ServiceError("Only a reply or a prompt can be answered again.")
         return _create_replies(
-            conversation=conversation, path=path, author=author, variants=[variant]
+            conversation=conversation, path=path, author=author, variants=[variant], text_only=text_only
         )[0]
 
 

@@ -383,6 +383,12 @@ async def test_text_only_leaves_the_images_out_and_says_so(alice, vision, sent_r
     # A later turn on that branch to the same model is refused unless it is text only too.
     error = await _refused(alice, conversation, send_frame("More?", parent=reply.id, model="openai:fake-think"))
     assert error["code"] == "no_vision"
+    regenerate = {"action": "regenerate", "turn": reply.id, "model": "openai:fake-think"}
+    assert (await _refused(alice, conversation, regenerate))["code"] == "no_vision"
+    await ws.send_json_to({**regenerate, "text_only": True})
+    again = (await frames_until(ws, finished()))[-1]["turn"]["id"]
+    assert (await _db(Turn.objects.get, pk=again)).context["images_left_out"] == 1
+    assert [a.kind for a in sent_requests[-1].messages[-1].attachments] == ["text"]
     await ws.disconnect()
 
 

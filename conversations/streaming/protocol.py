@@ -8,7 +8,7 @@ Client → server frames are JSON objects with an "action":
               left out for a model that cannot see them)
   edit        {"turn": id, "content": str, and "model"/"settings" or "variants", "attachments"
               and "text_only" as for send: the files kept from the original are named as turn refs}
-  regenerate  {"turn": id, "model": "provider:model", "settings": {...}}
+  regenerate  {"turn": id, "model": "provider:model", "settings": {...}, optionally "text_only"}
   stop        {"turn": id}
   resume      {"turn": id, "offset": int, "reasoning_offset": int} (the reply's text and reasoning
               the client has, in UTF-16 units; without "reasoning_offset" no reasoning is resent)
@@ -298,10 +298,12 @@ class Regenerate(_Frame):
     turn: Turn
     model: ModelId = _REQUIRED_AS_NULL
     settings: SettingsObject = None
+    text_only: TextOnly = False
 
     def parsed(self) -> Action:
         return Action(
-            self.action, self.request_id, turn=self.turn, variants=(_one_reply(self.model, self.settings),)
+            self.action, self.request_id, turn=self.turn, variants=(_one_reply(self.model, self.settings),),
+            text_only=self.text_only,
         )
 
 
