@@ -12,9 +12,9 @@ from django.urls import reverse
 from PIL import Image
 
 from conversations import services
-from conversations.attachments.models import Blob, Upload
+from conversations.attachments.models import Upload
 from conversations.attachments.refs import TurnRef, UploadRef
-from conversations.attachments.storage import blob_name, digest, write
+from conversations.attachments.storage import blob_name, read
 from conversations.context import attachment_tokens, branch_meter, documents_wrapper, plan_context
 from conversations.errors import ServiceError
 from conversations.models import Conversation, Turn
@@ -23,24 +23,13 @@ from conversations.streaming import generation
 from conversations.streaming.protocol import parse_action
 from conversations.tokens import count, count_all
 from conversations.workspaces.services import personal_workspace
+from tests import attachment_files as files
 from tests.conftest import signed_in
 from tests.wsclient import WAIT, connect, finished, frames_until, router
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_leftover_generations")]
 
 NOTES = "# Notes\n\nThe launch is on Tuesday; the budget is 4,000 euros.\n"
-
-
-@pytest.fixture(autouse=True)
-def stored(settings, tmp_path):
-    """Attachments stored under the test's own directory."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "attachments": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "attachments")},
-        },
-    }
 
 
 @pytest.fixture
@@ -66,35 +55,15 @@ def sent_requests(monkeypatch):
     return requests
 
 
-def png(width: int, height: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), (200, 40, 40)).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def _blob(data: bytes, **fields) -> Blob:
-    sha = digest(data)
-    write(blob_name(sha), data)
-    return Blob.objects.get_or_create(sha256=sha, defaults={"size": len(data), **fields})[0]
-
-
 def image_upload(owner, name="diagram.png", width=64, height=48) -> Upload:
-    blob = _blob(png(width, height), kind="image", media_type="image/png", width=width, height=height)
-    return Upload.objects.create(owner=owner, blob=blob, name=name)
+    return files.upload(owner, name, files.png((width, height)))
 
 
 def text_upload(owner, name="notes.md", text=NOTES) -> Upload:
-    blob = _blob(text.encode(), kind="text", media_type="text/markdown", text=text, token_counts=count_all(text))
-    return Upload.objects.create(owner=owner, blob=blob, name=name)
+    return files.upload(owner, name, text.encode())
 
 
-def described(upload: Upload) -> dict:
-    blob = upload.blob
-    found = {"sha256": blob.sha256, "name": upload.name, "kind": blob.kind, "media_type": blob.media_type,
-             "size": blob.size}
-    if blob.kind == "image":
-        return {**found, "width": blob.width, "height": blob.height}
-    return {**found, "token_counts": count_all(blob.text)}
+described = files.descriptor
 
 
 def send_frame(content="What is in these?", parent=None, model="openai:fake-model", **extra) -> dict:
@@ -121,7 +90,7 @@ async def test_a_prompt_carries_an_image_and_a_text_file_to_the_provider(alice, 
     conversation = await _db(services.conversation_create, owner=alice)
     image, notes = await _db(image_upload, alice), await _db(text_upload, alice)
     expected = [await _db(described, image), await _db(described, notes)]
-    image_bytes = await _db(lambda: png(64, 48))
+    image_bytes = await _db(read, blob_name(image.blob.sha256))
     ws = await connect(alice, conversation.id)
     await ws.send_json_to(send_frame(attachments=refs(image, notes)))
     frames = await frames_until(ws, finished())
@@ -141,6 +110,7 @@ async def test_a_prompt_carries_an_image_and_a_text_file_to_the_provider(alice, 
     assert (first.kind, first.name, first.media_type, first.data, first.width, first.height) == (
         "image", "diagram.png", "image/png", image_bytes, 64, 48
     )
+    assert Image.open(io.BytesIO(first.data)).size == (64, 48)
     assert (second.kind, second.name, second.text, second.data) == ("text", "notes.md", NOTES, b"")
     await ws.disconnect()
 
