@@ -86,10 +86,12 @@ def _title_from(content: str) -> str:
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
-def messages_for(turns: list[Turn], *, images: bool = True) -> list[Message]:
+def messages_for(turns: list[Turn], *, images: bool = True, files: dict | None = None) -> list[Message]:
     """The messages of the turns a request carries (see context.sendable), a prompt's with its
-    files (without its images when `images` is false: a send with "text_only")."""
-    files = message_attachments(turns, images=images)
+    files (without its images when `images` is false: a send with "text_only"); `files` may give
+    them read already (message_attachments), as for several replies to one branch."""
+    if files is None:
+        files = message_attachments(turns, images=images)
     return [
         Message(
             role=t.role, content=t.content, response_id=t.response_id, provider=t.provider,
@@ -147,6 +149,8 @@ def _create_replies(
             raise ServiceError(exc.message, code="context_overflow") from None
         planned.append((provider, model, settings, plan, info.reasoning))
     prepared = []
+    # Read once for every reply of a fan-out: images come from storage.
+    files = message_attachments(path, images=not text_only)
     for provider, model, settings, plan, reasoning in planned:
         context = plan.as_json()
         left_out = carries_images(plan.turns) if text_only else 0
@@ -166,7 +170,7 @@ def _create_replies(
         )
         request = GenerationRequest(
             model=model,
-            messages=messages_for(plan.turns, images=not text_only),
+            messages=messages_for(plan.turns, files=files),
             settings=settings,
             # A trimmed history must not chain from a stored response that holds all of it.
             chain=not plan.omitted,

@@ -131,6 +131,19 @@ async def test_files_alone_make_a_message_and_a_title(alice, vision, sent_reques
     await ws.disconnect()
 
 
+async def test_every_reply_of_a_fan_out_gets_the_files(alice, vision, sent_requests):
+    conversation = await _db(services.conversation_create, owner=alice)
+    image = await _db(image_upload, alice)
+    ws = await connect(alice, conversation.id)
+    variants = [{"model": "openai:fake-model"}, {"model": "anthropic:fake-model"}]
+    await ws.send_json_to({**send_frame(attachments=refs(image)), "variants": variants})
+    done: list[int] = []
+    await frames_until(ws, lambda f: f["type"] == "turn.finished" and done.append(1) is None and len(done) == 2)
+    assert [[a.name for a in r.messages[-1].attachments] for r in sent_requests] == [["diagram.png"]] * 2
+    assert sent_requests[0].messages[-1].attachments[0].data == sent_requests[1].messages[-1].attachments[0].data
+    await ws.disconnect()
+
+
 async def test_the_branch_keeps_sending_its_files_to_later_replies(alice, vision, sent_requests):
     conversation = await _db(services.conversation_create, owner=alice)
     notes = await _db(text_upload, alice)
