@@ -94,7 +94,10 @@ def _sent_turns(reply: Turn, path: list[Turn]) -> tuple[list[Turn], bool]:
 def _request_for(reply: Turn, turns: list[Turn], trimmed: bool) -> GenerationRequest:
     return GenerationRequest(
         model=reply.model,
-        messages=messages_for(turns),
+        # A reply sent "text only" was sent without the branch's images.
+        messages=messages_for(
+            turns, images=not (isinstance(reply.context, dict) and reply.context.get("images_left_out"))
+        ),
         settings=_settings_of(reply),
         chain=not trimmed,
         reasoning=registry().model_info(f"{reply.provider}:{reply.model}").reasoning,

@@ -26,6 +26,7 @@ from conversations.attachments import files as inspection
 from conversations.attachments import selectors, storage
 from conversations.attachments.files import FileRefused, human_size
 from conversations.attachments.models import Blob
+from conversations.attachments.sending import descriptor
 from conversations.exchange import ImportProblem, TurnPlan
 from conversations.exchange.schema import WorkbenchFile, file_place
 from conversations.tokens import count_all
@@ -188,18 +189,6 @@ def files_prepare(given: dict[str, GivenFile]) -> dict[str, PreparedFile]:
             text=inspected.text, data=inspected.data, thumbnail=inspected.thumbnail,
         )
     return prepared
-
-
-def descriptor(file: PreparedFile, name: str) -> dict:
-    """A prompt's descriptor of a stored file, in the shape Turn.attachments fixes."""
-    described: dict = {
-        "sha256": file.sha256, "name": name, "kind": file.kind, "media_type": file.media_type, "size": file.size,
-    }
-    if file.kind == Blob.Kind.IMAGE:
-        described["width"], described["height"] = file.width, file.height
-    else:
-        described["token_counts"] = dict(file.token_counts)
-    return described
 
 
 def rewrite_descriptors(turns: list[TurnPlan], prepared: dict[str, PreparedFile]) -> None:
