@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 from conversations.attachments.image_tokens import image_tokens
 from conversations.catalogue import ModelInfo
 from conversations.models import Turn
-from conversations.tokens import TOKENS_PER_REPLY, count, message_overhead
+from conversations.tokens import ENCODINGS, TOKENS_PER_REPLY, count, message_overhead
 
 
 class ContextOverflow(Exception):
@@ -40,16 +41,31 @@ def documents_wrapper(names: list[str]) -> str:
     return f"<documents>\n{documents}</documents>\n\n"
 
 
+def text_files_tokens(attachments: list[dict], encoding: str) -> int:
+    """The tokens a prompt's text files add in `encoding`: their stored counts and their delimiters."""
+    texts = [d for d in attachments if d.get("kind") != "image"]
+    if not texts:
+        return 0
+    stored = sum((d.get("token_counts") or {}).get(encoding) or 0 for d in texts)
+    return stored + _wrapper_tokens(tuple(str(d.get("name", "")) for d in texts), encoding)
+
+
+@lru_cache(maxsize=1024)
+def _wrapper_tokens(names: tuple[str, ...], encoding: str) -> int:
+    return count(documents_wrapper(list(names)), encoding)
+
+
+def files_tokens(attachments: list[dict]) -> dict[str, int]:
+    """The tokens a prompt's text files add in each encoding the server counts with: what the page
+    adds for them (its images it counts itself, by the model's rule, static/js/image-tokens.js)."""
+    return {name: text_files_tokens(attachments, name) for name in ENCODINGS}
+
+
 def attachment_tokens(attachments: list[dict], info: ModelInfo, *, images: bool = True) -> int:
     """The tokens a prompt's files add for the model `info`: text files by their stored counts and
     their delimiters; images by the model's rule (none when they are left out, or for a model
     that takes none)."""
-    texts = [d for d in attachments if d.get("kind") != "image"]
-    total = 0
-    if texts:
-        encoding = info.encoding.name
-        total += sum((d.get("token_counts") or {}).get(encoding) or 0 for d in texts)
-        total += count(documents_wrapper([str(d.get("name", "")) for d in texts]), encoding)
+    total = text_files_tokens(attachments, info.encoding.name)
     if images:
         total += sum(
             image_tokens(d.get("width") or 0, d.get("height") or 0, info.image_tokens)

@@ -8,6 +8,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Substr
 
+from conversations.context import files_tokens
 from conversations.conversation_list import Cursor, conversation_list
 from conversations.models import Conversation, Turn
 from conversations.permissions import Need, allows
@@ -18,7 +19,9 @@ PREVIEW_CHARS = 48
 
 # A long branch opens on its last WINDOW turns (and the turn asked for); earlier ones load on demand.
 WINDOW = 200
-_LIGHT_COLUMNS = ("id", "role", "provider", "model", "token_counts", "output_tokens", "usage_estimated", "cost")
+_LIGHT_COLUMNS = (
+    "id", "role", "provider", "model", "token_counts", "output_tokens", "usage_estimated", "cost", "attachments",
+)
 
 
 @dataclass
@@ -29,13 +32,15 @@ class EarlierTurns:
     count: int
     before: int  # the id of the window's first turn
     messages: int = 0  # user and assistant turns with text
-    tokens: dict = field(default_factory=dict)  # their counts, by encoding
+    tokens: dict = field(default_factory=dict)  # their counts, by encoding, with their text files'
     system_messages: int = 0
     system_tokens: dict = field(default_factory=dict)
     # Replies whose provider reported usage, by model: its count, and ours, so a model's meter
     # can use the provider's own count for its replies as it does for loaded turns.
     reported: dict = field(default_factory=dict)
     cost: float | None = None
+    # The [width, height] of their images, which each model counts by its own rule.
+    images: list = field(default_factory=list)
 
     def as_json(self) -> dict:
         return {
@@ -47,6 +52,7 @@ class EarlierTurns:
             "system_tokens": self.system_tokens,
             "reported": self.reported,
             "cost": self.cost,
+            "images": self.images,
         }
 
 
@@ -58,14 +64,21 @@ def _add(into: dict, counts: dict) -> None:
 def _summarise(rows: list[tuple], before: int) -> EarlierTurns:
     summary = EarlierTurns(count=len(rows), before=before)
     costs = []
-    for _id, role, provider, model, counts, output_tokens, estimated, cost, empty in rows:
+    for _id, role, provider, model, counts, output_tokens, estimated, cost, attachments, empty in rows:
         if isinstance(counts, str):
             counts = json.loads(counts)
+        if isinstance(attachments, str):
+            attachments = json.loads(attachments)
         counts = counts or {}
         if cost is not None:
             costs.append(float(cost))
         if role == Turn.Role.ASSISTANT and empty:
             continue  # not sent to a model (see context.sendable)
+        if attachments:  # a prompt's files, as context.turn_tokens adds them
+            counts = {**counts}
+            _add(counts, files_tokens(attachments))
+            images = [d for d in attachments if d.get("kind") == "image"]
+            summary.images += [[d.get("width") or 0, d.get("height") or 0] for d in images]
         if role == Turn.Role.SYSTEM:
             summary.system_messages += 1
             _add(summary.system_tokens, counts)

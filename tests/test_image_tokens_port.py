@@ -43,7 +43,7 @@ def sizes() -> list[list[int]]:
 
 
 def cases() -> dict:
-    rules = [
+    rules: list[dict] = [
         {"rule": "tiles", "base": 85, "tile": 170},
         {"rule": "tiles", "base": 2833, "tile": 5667},
         {"rule": "tiles", "base": 75, "tile": 150},

@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from conversations.context import files_tokens
 from conversations.models import Turn
 from conversations.review.frames import (  # noqa: F401  (review's frames, built in their feature)
     comment_frame,
@@ -203,6 +204,9 @@ def turn_payload(
         "finished_at": jsonable(turn.finished_at),
         "length": utf16_length(turn.content),
     }
+    if any(d.get("kind") != "image" for d in turn.attachments or ()):
+        # What its text files add, in each encoding, so that the page's meter needs no tokenizer.
+        data["files_tokens"] = files_tokens(turn.attachments)
     if content:
         data["content"] = turn.content
         data["reasoning"] = turn.reasoning

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { branchCost, branchTokens, defaultContextReply, turnTokens } from '../../static/js/tokens.js';
+import { branchCost, branchTokens, defaultContextReply, filesTokens, turnTokens } from '../../static/js/tokens.js';
 
 const model = { id: 'openai:gpt-4o', encoding: 'o200k_base' };
 const user = (id, tokens, extra = {}) => ({ id, role: 'user', content: 'x', token_counts: { o200k_base: tokens }, ...extra });
@@ -62,6 +62,47 @@ describe('branchTokens', () => {
     assert.equal(branchTokens([user(9, 10)], model, { earlier }), 3 + 100 + 16 + 5 + 14 + 7 + 4);
     const other = { id: 'anthropic:claude', encoding: 'claude' };
     assert.equal(branchTokens([], other, { earlier }), 3 + 0 + 16 + 0 + 4);
+  });
+});
+
+describe('files', () => {
+  const tiles = { ...model, vision: true, image_tokens: { rule: 'tiles', base: 85, tile: 170 } };
+  const area = { id: 'anthropic:claude', encoding: 'o200k_base', vision: true, image_tokens: { rule: 'area' } };
+  const blind = { id: 'openai:gpt-4', encoding: 'cl100k_base', vision: false, image_tokens: { rule: 'none' } };
+  const image = (width, height) => ({ kind: 'image', name: 'a.png', width, height });
+  const text = { kind: 'text', name: 'a.md', token_counts: { o200k_base: 5, cl100k_base: 6 } };
+  const prompt = user(1, 10, {
+    attachments: [image(1024, 1024), text, image(200, 200)], files_tokens: { o200k_base: 40, cl100k_base: 41 },
+  });
+
+  test('a prompt adds its text files in the model\'s encoding and its images by the model\'s rule', () => {
+    assert.equal(filesTokens(prompt, tiles), 40 + 765 + 255);
+    assert.equal(filesTokens(prompt, area), 40 + 1399 + 54);
+    assert.equal(turnTokens(prompt, tiles), 10 + 40 + 765 + 255);
+  });
+
+  test('a model without vision counts the text files only', () => {
+    assert.equal(filesTokens(prompt, blind), 41);
+    assert.equal(filesTokens(prompt, { ...tiles, vision: false }), 40);
+  });
+
+  test('a prompt without files adds nothing; images alone need no files_tokens', () => {
+    assert.equal(filesTokens(user(1, 10), tiles), 0);
+    assert.equal(filesTokens(user(1, 10, { attachments: [image(1024, 1024)] }), tiles), 765);
+  });
+
+  test('the turns above a window count their images by each model\'s rule', () => {
+    const earlier = {
+      tokens: { o200k_base: 100 }, messages: 1, system_tokens: {}, system_messages: 0, reported: {},
+      images: [[1024, 1024], [2048, 4096]],
+    };
+    assert.equal(branchTokens([], tiles, { earlier }), 3 + 100 + 4 + 765 + 1105);
+    assert.equal(branchTokens([], blind, { earlier }), 3 + 0 + 4);
+  });
+
+  test('the draft\'s files count with its text as one message, even with no text', () => {
+    assert.equal(branchTokens([], tiles, { draft: 6, draftFiles: 765 }), 3 + 6 + 765 + 4);
+    assert.equal(branchTokens([], tiles, { draftFiles: 765 }), 3 + 765 + 4);
   });
 });
 
