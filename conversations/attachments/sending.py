@@ -14,6 +14,7 @@ from typing import Protocol
 
 from django.conf import settings as django_settings
 
+from conversations.attachments.files import human_size
 from conversations.attachments.models import Blob, Upload
 from conversations.attachments.refs import AttachmentRef, TurnRef, UploadRef
 from conversations.attachments.services import link_blobs
@@ -78,14 +79,6 @@ class Attaching:
             raise ServiceError(GONE, code="attachment_gone")
 
 
-def _size(total: int) -> str:
-    if total < 1024:
-        return f"{total} bytes"
-    if total < 1024 * 1024:
-        return f"{total / 1024:,.1f} KB"
-    return f"{total / (1024 * 1024):,.1f} MB"
-
-
 def attach(*, conversation: Conversation, author, refs: Sequence[AttachmentRef]) -> Attaching:
     """The files `refs` name, checked: the caller holds the conversation's lock in a transaction."""
     if not refs:
@@ -132,7 +125,7 @@ def attach(*, conversation: Conversation, author, refs: Sequence[AttachmentRef])
     total, most = sum(blobs[sha].size for sha, _ in named), django_settings.ATTACHMENT_MAX_PROMPT_BYTES
     if total > most:
         raise ServiceError(
-            f"The files attached come to {_size(total)}; a message may carry at most {_size(most)}. "
+            f"The files attached come to {human_size(total)}; a message may carry at most {human_size(most)}. "
             "Send fewer or smaller files.",
             code="too_large",
         )
