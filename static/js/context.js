@@ -11,7 +11,7 @@ export class ContextMeter {
   constructor({ root, models, tokensUrl, csrfToken }) {
     Object.assign(this, { root, tokensUrl, csrfToken });
     this.models = new Map(models.map((m) => [m.id, m]));
-    this.extra = { model: null, system: 0, draft: 0, key: '' };
+    this.extra = { model: null, system: 0, draft: 0, draftFiles: 0, key: '' };
     this.timer = null;
     this.bar = el('div', { class: 'meter-bar', role: 'meter', 'aria-label': 'Context used' },
       this.fillHistory = el('span', { class: 'meter-history' }),
@@ -22,13 +22,15 @@ export class ContextMeter {
     root.replaceChildren(this.bar, this.label, el('span', { class: 'spacer' }), this.costs);
   }
 
-  // Asks the server to count the draft and system prompt (the browser has no tokenizer), debounced.
-  countPending({ modelId, system, draft }) {
-    const key = `${modelId}\u0000${system}\u0000${draft}`;
+  // Asks the server to count the draft, the system prompt and the files uploaded for the draft
+  // (`uploads`, their ids), debounced: the browser has no tokenizer, and the server counts the
+  // files as it will send them to this model.
+  countPending({ modelId, system, draft, uploads = [] }) {
+    const key = `${modelId}\u0000${system}\u0000${draft}\u0000${uploads.join(',')}`;
     if (key === this.extra.key) return;
     clearTimeout(this.timer);
-    if (!system && !draft) {
-      this.extra = { model: modelId, system: 0, draft: 0, key };
+    if (!system && !draft && !uploads.length) {
+      this.extra = { model: modelId, system: 0, draft: 0, draftFiles: 0, key };
       this.render();
       return;
     }
@@ -37,11 +39,13 @@ export class ContextMeter {
         const response = await fetch(this.tokensUrl, {
           method: 'POST',
           headers: { 'Content-Type': 'application/json', 'X-CSRFToken': this.csrfToken },
-          body: JSON.stringify({ model: modelId, texts: [system, draft] }),
+          body: JSON.stringify({ model: modelId, texts: [system, draft], uploads }),
         });
         if (!response.ok) return;
         const data = await response.json();
-        this.extra = { model: modelId, system: data.counts[0], draft: data.counts[1], key };
+        this.extra = {
+          model: modelId, system: data.counts[0], draft: data.counts[1], draftFiles: data.uploads_total ?? 0, key,
+        };
         this.render();
       } catch (_) {
         /* the meter keeps its last numbers */
@@ -58,7 +62,7 @@ export class ContextMeter {
     const model = this.models.get(this.modelId);
     this.root.hidden = !model;
     if (!model) return;
-    const pending = this.extra.model === this.modelId ? this.extra : { system: 0, draft: 0 };
+    const pending = this.extra.model === this.modelId ? this.extra : { system: 0, draft: 0, draftFiles: 0 };
     const history = branchTokens(this.turns, model, { system: pending.system, earlier: this.earlier });
     const used = branchTokens(this.turns, model, { ...pending, earlier: this.earlier });
     const budget = Math.min(Number(document.getElementById('max-tokens')?.value) || model.reply_budget, model.context_window);
@@ -81,7 +85,7 @@ export class ContextMeter {
     this.label.title = [
       model.estimate ? `Estimated with ${model.encoding}: this model's own tokenizer may count differently; its reported usage replaces the estimate for its replies.` : `Counted with ${model.encoding}.`,
       model.listed ? '' : 'This model is not in the model catalogue: the window is the default (WORKBENCH_DEFAULT_CONTEXT_WINDOW).',
-      'Includes the draft and the system prompt.',
+      'Includes the draft, its files and the system prompt.',
     ].filter(Boolean).join(' ');
     const branch = branchCost(this.turns, this.earlier);
     const parts = [];
