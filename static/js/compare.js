@@ -6,6 +6,8 @@
 // Desktop shows every column side by side (a CSS subgrid keeps the rows aligned); below 1024 px
 // the columns scroll sideways, snapping, two at a time on a tablet and one on a phone, with a
 // bar of their names above them to jump between them.
+import { fileUrl } from './attachments.js';
+import { attachmentsBlock } from './attachments-view.js';
 import { icon } from './icons.js';
 import { latency, preview, settingsText } from './format.js';
 import { startCompareReview } from './review-compare.js';
@@ -31,6 +33,8 @@ for (const turn of page.shared) byId.set(turn.id, turn);
 for (const column of page.columns) for (const turn of column.turns) byId.set(turn.id, turn);
 const rows = Math.max(...page.columns.map((c) => c.turns.length));
 let baseIndex = Math.max(0, page.columns.findIndex((c) => c.tip === page.base));
+// Each prompt's files, so one sees what each branch was given.
+const attachments = (turn) => attachmentsBlock(turn, (index, options) => fileUrl(page.urls.turn_file, turn.id, index, options));
 
 function columnModels(column) {
   const replies = column.turns.filter((t) => t.role === 'assistant');
@@ -76,7 +80,7 @@ function reasoningRenderer(base, columnIndex) {
 
 function cell(turn, rowIndex, columnIndex) {
   const base = page.columns[baseIndex].turns[rowIndex];
-  const node = turnElement(turn, { modelLabels, lazy: false, renderReasoning: reasoningRenderer(base, columnIndex) });
+  const node = turnElement(turn, { modelLabels, lazy: false, renderReasoning: reasoningRenderer(base, columnIndex), attachments });
   node.classList.add('cell');
   const body = node.querySelector('.turn-body');
   if (turn.status === 'streaming') {
@@ -108,7 +112,7 @@ function renderShared() {
   );
   // The shared turns are drawn the first time they are opened.
   if (shared.open && !sharedTurns.childElementCount) {
-    sharedTurns.append(...page.shared.map((t) => turnElement(t, { modelLabels })));
+    sharedTurns.append(...page.shared.map((t) => turnElement(t, { modelLabels, attachments })));
   }
 }
 
