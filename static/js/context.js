@@ -1,5 +1,6 @@
 // Tokens, context and cost on the conversation page: the context meter, per-turn counts, the
 // turns a reply's request left out, and the "what the model saw" and "get code" dialogs.
+import { copyButton } from './copy.js';
 import { renderMarkdown } from './markdown.js';
 import { formatCost, formatTokens, reasoningFact } from './format.js';
 import { branchCost, branchTokens } from './tokens.js';
@@ -122,20 +123,6 @@ export function dialog(title, ...content) {
   return box;
 }
 
-export function copyButton(text) {
-  const button = el('button', { type: 'button', class: 'button ghost compact', text: 'Copy' });
-  button.addEventListener('click', async () => {
-    try {
-      await navigator.clipboard.writeText(text);
-      button.textContent = 'Copied';
-    } catch (_) {
-      button.textContent = 'Copy failed';
-    }
-    setTimeout(() => (button.textContent = 'Copy'), 1500);
-  });
-  return button;
-}
-
 function codeBlock(text, language) {
   const fence = '`'.repeat(Math.max(3, ...[...text.matchAll(/`+/g)].map((m) => m[0].length + 1)));
   const block = el('div', { class: 'dialog-code markdown' });
@@ -169,7 +156,7 @@ export async function showRequest(url, codeUrl, about = '') {
     el('ul', { class: 'dialog-facts muted small' }, ...facts.map((f) => el('li', { text: f }))),
     codeBlock(body, 'json'),
     el('footer', { class: 'dialog-foot' },
-      copyButton(body),
+      copyButton(body, { className: 'button ghost compact', failed: 'Copy failed' }),
       el('button', { type: 'button', class: 'button ghost compact', text: 'Get code', onclick: () => showCode(codeUrl) })));
 }
 
@@ -184,5 +171,5 @@ export async function showCode(url) {
   dialog('Get code',
     el('p', { class: 'muted small', text: 'A Python script that sends this reply’s request again with the vendor’s SDK. The key comes from the environment.' }),
     codeBlock(code, 'python'),
-    el('footer', { class: 'dialog-foot' }, copyButton(code)));
+    el('footer', { class: 'dialog-foot' }, copyButton(code, { className: 'button ghost compact', failed: 'Copy failed' })));
 }

@@ -9,6 +9,7 @@ import { menuButton } from './action-menu.js';
 import { editTray } from './attachments-tray.js';
 import { showCode, showRequest } from './context.js';
 import { turnName } from './format.js';
+import { copyText } from './copy.js';
 import { icon } from './icons.js';
 import { openShareDialog } from './share.js';
 import { el } from './turns.js';
@@ -131,12 +132,7 @@ export class TurnActions {
   }
 
   async toClipboard(text, done, button = null) {
-    let said = done;
-    try {
-      await navigator.clipboard.writeText(text);
-    } catch (_) {
-      said = 'Copy failed: the browser did not allow it';
-    }
+    const said = (await copyText(text)) ? done : 'Copy failed: the browser did not allow it';
     this.announce(said);
     if (!button) return;
     button.setAttribute('aria-label', said);

@@ -27,15 +27,15 @@ export async function copyText(text) {
   }
 }
 
-/** Make `button` copy what `text()` gives when clicked, its label saying "Copied" (or that it
- * failed) for a moment, and back. Its first <span> is the label. */
-export function wireCopy(button, text) {
+/** Make `button` copy what `text()` gives when clicked, its label saying "Copied" (or `failed`)
+ * for a moment, and back. Its first <span> is the label. */
+export function wireCopy(button, text, { failed = 'Copy failed: select the text and copy it' } = {}) {
   const label = button.querySelector('span') || button;
   const idle = label.textContent;
   let timer = null;
   button.addEventListener('click', async () => {
     const copied = await copyText(text());
-    label.textContent = copied ? 'Copied' : 'Copy failed: select the link and copy it';
+    label.textContent = copied ? 'Copied' : failed;
     button.querySelector('use')?.setAttribute('href', copied ? '#i-check' : '#i-copy');
     button.classList.toggle('copied', copied);
     clearTimeout(timer);
@@ -48,13 +48,13 @@ export function wireCopy(button, text) {
   return button;
 }
 
-/** A new copy button for `text`: "Copy" with the copy icon, or `label`. */
-export function copyButton(text, { label = 'Copy', className = 'button compact' } = {}) {
+/** A new copy button for `text()` (or a string): "Copy" with the copy icon, or `label`. */
+export function copyButton(text, { label = 'Copy', className = 'button compact', failed } = {}) {
   const button = document.createElement('button');
   button.type = 'button';
   button.className = className;
   const words = document.createElement('span');
   words.textContent = label;
   button.append(icon('copy'), words);
-  return wireCopy(button, () => text);
+  return wireCopy(button, typeof text === 'function' ? text : () => text, failed ? { failed } : {});
 }

@@ -7,6 +7,7 @@
 // \html… render as errors), and sets their sizes through the CSSOM, which the style-src policy
 // allows where a style="" attribute would be blocked. Code spans and fenced blocks are parsed
 // before math is looked for, so a `$` in code stays code.
+import { wireCopy } from './copy.js';
 import { icon } from './icons.js';
 import { inlineMath, mathBlock } from './math.js';
 
@@ -142,8 +143,6 @@ function typeset(node) {
 
 // --- code blocks --------------------------------------------------------------------------------
 
-const COPIED_FOR_MS = 1500;
-
 function codeLanguage(code) {
   const match = /(?:^|\s)language-(\S+)/.exec(code.className);
   return match ? match[1].slice(0, 24) : 'text';
@@ -158,8 +157,8 @@ function decorateCodeBlock(code) {
   copy.type = 'button';
   copy.className = 'code-copy';
   copy.title = 'Copy the code';
-  showCopyState(copy, 'Copy', 'copy');
-  copy.addEventListener('click', () => copyCode(code, copy));
+  copy.append(icon('copy'), Object.assign(document.createElement('span'), { textContent: 'Copy' }));
+  wireCopy(copy, () => code.textContent, { failed: 'Copy failed' });
   const head = document.createElement('div');
   head.className = 'code-head';
   head.append(label, copy);
@@ -171,19 +170,3 @@ function decorateCodeBlock(code) {
   block.append(head, pre);
 }
 
-function showCopyState(button, text, iconName) {
-  const words = document.createElement('span');
-  words.textContent = text;
-  button.replaceChildren(icon(iconName), words);
-}
-
-async function copyCode(code, button) {
-  try {
-    await navigator.clipboard.writeText(code.textContent);
-    showCopyState(button, 'Copied', 'check');
-  } catch (_) {
-    showCopyState(button, 'Copy failed', 'x');
-  }
-  clearTimeout(button.copyTimer);
-  button.copyTimer = setTimeout(() => showCopyState(button, 'Copy', 'copy'), COPIED_FOR_MS);
-}

@@ -30,7 +30,7 @@ function describe(link) {
 function linkRow(url, ...extra) {
   return el('div', { class: 'share-link-row' },
     el('code', { class: 'link-url', text: url }),
-    copyButton(url, { label: 'Copy link' }), ...extra);
+    copyButton(url, { label: 'Copy link', failed: 'Copy failed: select the link and copy it' }), ...extra);
 }
 
 export function openShareDialog({ createUrl, listUrl, csrfToken, branchTip }) {

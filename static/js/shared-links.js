@@ -4,7 +4,7 @@ import { wireCopy } from './copy.js';
 
 for (const button of document.querySelectorAll('button[data-copy-from]')) {
   const source = document.getElementById(button.dataset.copyFrom);
-  if (source) wireCopy(button, () => source.textContent.trim());
+  if (source) wireCopy(button, () => source.textContent.trim(), { failed: 'Copy failed: select the link and copy it' });
 }
 
 const filter = document.getElementById('links-filter');
