@@ -95,6 +95,8 @@ export class AttachmentTray {
       }
       if (!this.items.includes(item)) return; // removed meanwhile
       this.render();
+      // A refused file's chip may be beyond the row's end: it comes into view, saying why.
+      if (item.state === 'error') item.chip.scrollIntoView({ block: 'nearest', inline: 'nearest' });
       this.onChange();
     };
     request.addEventListener('load', done);

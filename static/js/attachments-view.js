@@ -96,3 +96,16 @@ export function openLightbox({ name, url, width, height, opener }) {
   if (!dialog.open) dialog.showModal();
   close.focus();
 }
+
+/**
+ * A comparison's column that starts with a reply (a fan-out: one prompt, a reply per model) shows
+ * the files of the prompt it answered in its head, small: each branch shows what it was given.
+ */
+export function givenBlock(prompt, url) {
+  const block = attachmentsBlock(prompt, url);
+  if (!block) return null;
+  block.classList.add('attachments-given');
+  block.prepend(el('span', { class: 'given-label muted small', text: 'Given with the prompt:' }));
+  block.setAttribute('aria-label', `Files of the prompt this branch answers: ${prompt.attachments.map((a) => a.name).join(', ')}`);
+  return block;
+}

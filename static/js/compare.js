@@ -7,7 +7,7 @@
 // the columns scroll sideways, snapping, two at a time on a tablet and one on a phone, with a
 // bar of their names above them to jump between them.
 import { fileUrl } from './attachments.js';
-import { attachmentsBlock } from './attachments-view.js';
+import { attachmentsBlock, givenBlock } from './attachments-view.js';
 import { icon } from './icons.js';
 import { latency, preview, settingsText } from './format.js';
 import { startCompareReview } from './review-compare.js';
@@ -62,9 +62,14 @@ function columnHead(column, index) {
     : el('button', { type: 'button', class: 'button ghost compact', 'data-action': 'make-base', onclick: () => setBase(index), text: 'Use as base' });
   const open = el('a', { class: 'link-button open-branch', href: fillUrl(page.urls.turn, { turn_id: column.tip }), title: 'Open this branch in the conversation' },
     icon('external-link'), el('span', { text: 'Open' }));
+  // A branch that starts with a reply answers the shared start's last prompt: its files show here.
+  const prompt = column.turns[0]?.role === 'assistant' ? page.shared[page.shared.length - 1] : null;
+  const given = prompt?.role === 'user' && prompt.attachments?.length
+    ? givenBlock(prompt, (n, options) => fileUrl(page.urls.turn_file, prompt.id, n, options)) : null;
   return el('header', { class: 'column-head', tabindex: '-1' },
     el('div', { class: 'column-title-row' }, title, el('span', { class: 'spacer' }), choose),
-    el('div', { class: 'column-facts' }, el('span', { class: 'muted small', text: facts.join(' · ') }), open));
+    el('div', { class: 'column-facts' }, el('span', { class: 'muted small', text: facts.join(' · ') }), open),
+    given);
 }
 
 // How a cell's reasoning shows: against the base column's, word by word, when both have some

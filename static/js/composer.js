@@ -181,8 +181,8 @@ export class Composer {
     const pending = this.tray.pending;
     this.send_.setAttribute('aria-disabled', String(pending));
     this.send_.classList.toggle('is-waiting', pending);
-    if (pending) this.send_.textContent = this.waiting ? 'Sending after upload…' : 'Uploading…';
-    else this.send_.textContent = count > 1 ? `Send to ${count}` : 'Send';
+    this.send_.title = pending ? (this.waiting ? 'It goes out once the files are uploaded' : 'Files are uploading') : '';
+    this.send_.textContent = count > 1 ? `Send to ${count}` : 'Send';
   }
 
   baseSettings() {
