@@ -380,6 +380,18 @@ def _no_heartbeat(settings):
 
 
 @pytest.fixture(autouse=True)
+def _attachment_storage(settings, tmp_path_factory):
+    """Each test stores attached files in a folder of its own, never under var/: Django forgets
+    its storages when STORAGES changes."""
+    location = tmp_path_factory.mktemp("attachments")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "attachments": {**settings.STORAGES["attachments"], "OPTIONS": {"location": str(location)}},
+    }
+    return location
+
+
+@pytest.fixture(autouse=True)
 def _fresh_registry():
     registry.cache_clear()
     yield

@@ -1,6 +1,7 @@
 """A real daphne server in a subprocess, and real Chromium driven by Playwright."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -51,10 +52,14 @@ class LiveServer:
         # the accounts that browser tests sign up and sign in with.
         self.env["DJANGO_SETTINGS_MODULE"] = TEST_SETTINGS
         self.env["WORKBENCH_CHANNEL_PREFIX"] = f"workbench-live-{self.port}"
+        # Attached files in the server's own folder, never under var/ (whatever the environment says).
+        self.env["WORKBENCH_ATTACHMENT_STORAGE"] = "django.core.files.storage.FileSystemStorage"
+        self.env["WORKBENCH_ATTACHMENT_STORAGE_OPTIONS"] = json.dumps({"location": str(data_dir / "attachments")})
         self.shared_with = shared_with
         if shared_with is not None:
-            # A second process of the same deployment: same database, same channel layer.
-            for name in ("DATABASE_URL", "WORKBENCH_CHANNEL_PREFIX", "SECRET_KEY"):
+            # A second process of the same deployment: same database, channel layer and storage.
+            shared = ("DATABASE_URL", "WORKBENCH_CHANNEL_PREFIX", "SECRET_KEY", "WORKBENCH_ATTACHMENT_STORAGE_OPTIONS")
+            for name in shared:
                 self.env[name] = shared_with.env[name]
         self.log = open(data_dir / "server.log", "w")  # noqa: SIM115 (open while the server runs)
         self.process: subprocess.Popen | None = None

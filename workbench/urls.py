@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("conversations.workspaces.urls")),
     path("", include("conversations.search.urls")),
     path("", include("conversations.review.urls")),
+    path("", include("conversations.attachments.urls")),
 ]

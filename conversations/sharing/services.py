@@ -64,6 +64,22 @@ def scope_ids(link: ShareLink) -> tuple[set[int] | None, set[int]]:
     return _scope(link.conversation_id, link.turn_id, link.with_subtree)
 
 
+def shown_attachments(link: ShareLink, turn_id: int) -> list | None:
+    """The attachments of a turn this link shows (a snapshot's as they were when it was made), or
+    None when it does not show that turn."""
+    if link.mode == ShareLink.Mode.SNAPSHOT:
+        shown = next((turn for turn in link.snapshot if turn.get("id") == turn_id), None)
+        return None if shown is None else shown.get("attachments") or []
+    ids, _ = scope_ids(link)
+    if ids is not None and turn_id not in ids:
+        return None
+    return (
+        Turn.objects.filter(pk=turn_id, conversation_id=link.conversation_id)
+        .values_list("attachments", flat=True)
+        .first()
+    )
+
+
 def _scope_turns(
     conversation: Conversation, turn_id: int | None, with_subtree: bool, *, reasoning: bool
 ) -> list[Turn]:
