@@ -1,4 +1,5 @@
-"""The model catalogue: each model's context window, maximum output and prices.
+"""The model catalogue: each model's context window, maximum output and prices, whether it sees
+images and how it counts them.
 
 Entries are keyed by `<provider>:<model>` or by a bare model name (which then applies under every
 provider, e.g. gpt-4.1 under both `openai` and `openai-responses`). The shipped file is overridden
@@ -22,9 +23,11 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
+from conversations.attachments.image_tokens import ImageRule, default_rule
 from conversations.refusals import REFUSED, refusal, refused
 from conversations.tokens import ENCODINGS, EncodingChoice, encoding_for_model
 
@@ -50,6 +53,9 @@ class ModelInfo:
     reasoning: str
     # False when the catalogue has no entry and the window is the assumed default.
     listed: bool
+    # Whether the model takes images, and how it counts them in tokens (attachments/image_tokens.py).
+    vision: bool = False
+    image_tokens: ImageRule = ImageRule("none")
 
     def reply_budget(self, max_tokens: int | None) -> int:
         if max_tokens:
@@ -84,6 +90,8 @@ class ModelInfo:
             "reasoning": self.reasoning,
             "listed": self.listed,
             "reply_budget": self.reply_budget(None),
+            "vision": self.vision,
+            "image_tokens": self.image_tokens.as_json(),
         }
 
 
@@ -124,6 +132,41 @@ Reasoning = Annotated[
 Encoding = Annotated[
     Annotated[str, AfterValidator(_known_encoding)] | None, refused(f" must be one of {', '.join(ENCODINGS)}.")
 ]
+Vision = Annotated[bool, refused(" must be true (the model takes images) or false.")]
+
+
+class ImageTokensRule(BaseModel):
+    """How a model counts an image in tokens (see attachments/image_tokens.py)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    rule: Literal["tiles", "patches", "area"]
+    base: Annotated[int, Field(ge=0)] | None = None
+    tile: Annotated[int, Field(ge=1)] | None = None
+    multiplier: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> ImageTokensRule:
+        if self.rule == "tiles" and (self.base is None or self.tile is None or self.multiplier is not None):
+            raise ValueError("tiles take a base and a tile")
+        if self.rule == "patches" and (self.multiplier is None or self.base is not None or self.tile is not None):
+            raise ValueError("patches take a multiplier")
+        if self.rule == "area" and (self.base, self.tile, self.multiplier) != (None, None, None):
+            raise ValueError("area takes nothing more")
+        return self
+
+    def image_rule(self) -> ImageRule:
+        return ImageRule(self.rule, base=self.base or 0, tile=self.tile or 0, multiplier=self.multiplier or 1.0)
+
+
+ImageTokens = Annotated[
+    ImageTokensRule | None,
+    refused(
+        ' must be {"rule": "tiles", "base": <tokens>, "tile": <tokens>}, {"rule": "patches", "multiplier": '
+        '<number above 0>} or {"rule": "area"}.',
+        whole=True,
+    ),
+]
 
 
 class CatalogueEntry(BaseModel):
@@ -139,6 +182,8 @@ class CatalogueEntry(BaseModel):
     output_per_million: Price = None
     encoding: Encoding = None
     reasoning: Reasoning = ""
+    vision: Vision = False
+    image_tokens: ImageTokens = None
 
     def given(self) -> dict[str, Any]:
         """The fields the entry gave, with their checked values: they override those given before."""
@@ -208,9 +253,12 @@ class Catalogue:
         entry = entry or {}
         window = entry.get("context_window") or settings.DEFAULT_CONTEXT_WINDOW
         prices = [entry.get("input_per_million"), entry.get("output_per_million")]
+        vendor = entry.get("provider", provider)
+        vision = bool(entry.get("vision", False))
+        rule = entry.get("image_tokens")
         return ModelInfo(
             id=model_id,
-            vendor=entry.get("provider", provider),
+            vendor=vendor,
             context_window=window,
             max_output=entry.get("max_output") or window,
             input_per_million=None if prices[0] is None else Decimal(str(prices[0])),
@@ -218,6 +266,12 @@ class Catalogue:
             encoding=self._encoding(provider, model, entry.get("encoding", "")),
             reasoning=entry.get("reasoning", ""),
             listed=listed,
+            vision=vision,
+            # A model that takes no image counts none; one that does, by its vendor's rule unless
+            # the catalogue names another.
+            image_tokens=(
+                ImageRule("none") if not vision else rule.image_rule() if rule is not None else default_rule(vendor)
+            ),
         )
 
     @staticmethod

@@ -3,13 +3,16 @@ model's window when the branch has outgrown it.
 
 Counts come from what each turn stores (its tiktoken counts, or the provider's own count for a
 reply of the same model), never from recounting the text. The chat format adds a few tokens per
-message (its role's among them) and for priming the reply, as OpenAI bills them.
+message (its role's among them) and for priming the reply, as OpenAI bills them. A prompt's files
+count too: a text file by its stored counts plus the delimiters it is sent in, an image by the
+model's rule (attachments/image_tokens.py).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
 
+from conversations.attachments.image_tokens import image_tokens
 from conversations.catalogue import ModelInfo
 from conversations.models import Turn
 from conversations.tokens import TOKENS_PER_REPLY, count, message_overhead
@@ -27,8 +30,38 @@ def sendable(path: list[Turn]) -> list[Turn]:
     return [t for t in path if t.content or t.role != Turn.Role.ASSISTANT]
 
 
-def turn_tokens(turn: Turn, info: ModelInfo) -> int:
-    """A turn's tokens for the model `info`: the provider's count of a reply it made itself wins."""
+def documents_wrapper(names: list[str]) -> str:
+    """The delimiters text files are sent in, without their texts: Anthropic's multi-document form,
+    which every provider uses, before the prompt's own text."""
+    documents = "".join(
+        f'<document index="{i}"><source>{name}</source><document_content>\n\n</document_content></document>\n'
+        for i, name in enumerate(names, start=1)
+    )
+    return f"<documents>\n{documents}</documents>\n\n"
+
+
+def attachment_tokens(attachments: list[dict], info: ModelInfo, *, images: bool = True) -> int:
+    """The tokens a prompt's files add for the model `info`: text files by their stored counts and
+    their delimiters; images by the model's rule (none when they are left out, or for a model
+    that takes none)."""
+    texts = [d for d in attachments if d.get("kind") != "image"]
+    total = 0
+    if texts:
+        encoding = info.encoding.name
+        total += sum((d.get("token_counts") or {}).get(encoding) or 0 for d in texts)
+        total += count(documents_wrapper([str(d.get("name", "")) for d in texts]), encoding)
+    if images:
+        total += sum(
+            image_tokens(d.get("width") or 0, d.get("height") or 0, info.image_tokens)
+            for d in attachments if d.get("kind") == "image"
+        )
+    return total
+
+
+def turn_tokens(turn: Turn, info: ModelInfo, *, images: bool = True) -> int:
+    """A turn's tokens for the model `info`: the provider's count of a reply it made itself wins;
+    a prompt's attached files are added (its images unless `images` is false)."""
+    files = attachment_tokens(turn.attachments, info, images=images) if turn.attachments else 0
     if (
         turn.role == Turn.Role.ASSISTANT
         and turn.output_tokens is not None
@@ -38,8 +71,8 @@ def turn_tokens(turn: Turn, info: ModelInfo) -> int:
         return turn.output_tokens
     stored = (turn.token_counts or {}).get(info.encoding.name)
     if stored is None:  # a reply still streaming has no count yet
-        return count(turn.content, info.encoding.name)
-    return stored
+        return count(turn.content, info.encoding.name) + files
+    return stored + files
 
 
 @dataclass(frozen=True)
@@ -74,9 +107,11 @@ def _system_tokens(system_turns: list[Turn], system_prompt: str, info: ModelInfo
 
 
 def plan_context(
-    *, path: list[Turn], info: ModelInfo, system_prompt: str = "", max_tokens: int | None = None
+    *, path: list[Turn], info: ModelInfo, system_prompt: str = "", max_tokens: int | None = None,
+    images: bool = True,
 ) -> ContextPlan:
-    """Fit the branch `path` (root to the prompt being answered) into the model's window.
+    """Fit the branch `path` (root to the prompt being answered) into the model's window; with
+    `images` false, the prompts' images are not sent and count nothing.
 
     Over budget, the oldest turns go first; the system prompt, the turns up to and including the
     first prompt, and the prompt being answered always stay. When what remains begins with a
@@ -87,7 +122,9 @@ def plan_context(
     reply_budget = info.reply_budget(max_tokens)
     system_turns = [t for t in turns if t.role == Turn.Role.SYSTEM]
     dialogue = [t for t in turns if t.role != Turn.Role.SYSTEM]
-    cost = {t.id: turn_tokens(t, info) + message_overhead(t.role, info.encoding.name) for t in dialogue}
+    cost = {
+        t.id: turn_tokens(t, info, images=images) + message_overhead(t.role, info.encoding.name) for t in dialogue
+    }
     total = _system_tokens(system_turns, system_prompt, info) + TOKENS_PER_REPLY + sum(cost.values())
 
     first_prompt = next((i for i, t in enumerate(dialogue) if t.role == Turn.Role.USER), 0)

@@ -10,16 +10,17 @@ import ast
 import keyword
 import pprint
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pydantic import ValidationError
 
+from conversations.attachments import replay as files_replay
 from conversations.context import sendable
 from conversations.errors import TURN_GONE, ServiceError
 from conversations.exchange.schema import TurnSettings
 from conversations.fields import describe, is_provider_name
 from conversations.models import Turn
-from conversations.providers.base import GenerationRequest, GenerationSettings
+from conversations.providers.base import GenerationRequest, GenerationSettings, Message, ProviderError
 from conversations.providers.openai_chat import OpenAIChatProvider
 from conversations.registry import registry
 from conversations.services import messages_for
@@ -40,8 +41,12 @@ class SentRequest:
     # back (as signed blocks: only to the provider that made them, only with thinking on).
     reasoned: int = 0
     reasoning_sent: int = 0
+    # The files the request carried (each once), and its messages, which place the text files.
+    files: tuple[files_replay.SentFile, ...] = ()
+    messages: tuple[Message, ...] = ()
 
     def as_json(self) -> dict:
+        """The request as the page shows it: each image a short placeholder, not its base64."""
         return {
             "reply": self.reply.id,
             "provider": self.provider,
@@ -49,9 +54,10 @@ class SentRequest:
             "api": self.api,
             "base_url": self.base_url,
             "known": self.known,
-            "body": self.body,
+            "body": files_replay.shown_body(self.body, self.files),
             "context": self.reply.context,
             "reasoning": {"earlier_replies": self.reasoned, "sent_back": self.reasoning_sent},
+            "files": files_replay.described(self.files),
         }
 
 
@@ -88,7 +94,10 @@ def _sent_turns(reply: Turn, path: list[Turn]) -> tuple[list[Turn], bool]:
 def _request_for(reply: Turn, turns: list[Turn], trimmed: bool) -> GenerationRequest:
     return GenerationRequest(
         model=reply.model,
-        messages=messages_for(turns),
+        # A reply sent "text only" was sent without the branch's images.
+        messages=messages_for(
+            turns, images=not (isinstance(reply.context, dict) and reply.context.get("images_left_out"))
+        ),
         settings=_settings_of(reply),
         chain=not trimmed,
         reasoning=registry().model_info(f"{reply.provider}:{reply.model}").reasoning,
@@ -105,6 +114,11 @@ def sent_request(*, conversation_id: int, turn_id: int) -> SentRequest:
         raise ServiceError("Only a reply has a request: pick a reply.", code="invalid")
     turns, trimmed = _sent_turns(reply, path[:-1])
     request = _request_for(reply, turns, trimmed)
+    # Each prompt's files as the send gave them (without images for a reply sent the text only).
+    images = not (isinstance(reply.context, dict) and reply.context.get("images_left_out"))
+    messages = files_replay.with_attachments(request.messages, turns, images=images)
+    request = replace(request, messages=messages)
+    files = files_replay.sent_files(messages, turns)
     reasoned = sum(1 for t in turns if t.role == Turn.Role.ASSISTANT and (t.reasoning or t.reasoning_blocks))
     provider = registry().providers.get(reply.provider)
     if provider is None:
@@ -115,11 +129,14 @@ def sent_request(*, conversation_id: int, turn_id: int) -> SentRequest:
         )
         body = generic.request_body(request)
         return SentRequest(reply, reply.provider, reply.provider or "unknown", "", "", body, known=False,
-                           reasoned=reasoned)
-    body = provider.sent_body(request)
+                           reasoned=reasoned, files=files, messages=tuple(messages))
+    try:
+        body = provider.sent_body(request)
+    except ProviderError as exc:  # a request the provider cannot take (images for the local model)
+        raise ServiceError(f"This reply's request cannot be rebuilt: {exc.message}", code="invalid") from None
     return SentRequest(
         reply, reply.provider, provider.label, provider.api, provider.public_base_url, body, known=True,
-        reasoned=reasoned, reasoning_sent=_reasoning_sent(body),
+        reasoned=reasoned, reasoning_sent=_reasoning_sent(body), files=files, messages=tuple(messages),
     )
 
 
@@ -188,7 +205,8 @@ def code_snippet(sent: SentRequest) -> str:
     a Python literal (`_literal`), assigned to a name or passed as an argument, and comments are
     fixed text or names that pass the provider-name rule (`_comment`).
     """
-    body = dict(sent.body)
+    files = files_replay.script_files(sent.body, sent.files, sent.messages) if sent.files else None
+    body = dict(files.body if files else sent.body)
     header = _comment("Sends this reply's request again, as the workbench rebuilt it.")
     constants = {"PROVIDER": sent.provider, "LABEL": sent.label}
     imports = _OPENAI_IMPORT
@@ -223,8 +241,20 @@ def code_snippet(sent: SentRequest) -> str:
             imports = "import os\n\n" + _OPENAI_IMPORT
             client = 'client = OpenAI(base_url=BASE_URL, api_key=os.environ.get(API_KEY_VARIABLE, "none"))\n'
     assignments = "".join(f"{name} = {_literal(value)}\n" for name, value in constants.items())
+    arguments = _arguments(body)
+    reading = ""
+    if files is not None:
+        # Reading files needs base64 and pathlib, before the other imports.
+        uses_os = imports.startswith("import os\n")
+        imports = ("import base64\nimport os\n" if uses_os else "import base64\n") + "from pathlib import Path\n\n" + (
+            imports.removeprefix("import os\n\n"))
+        reading = files_replay.file_section(sent.files, files.used, _comment) + "\n\n"
+        try:
+            arguments = files.substitute(arguments)
+        except ValueError:
+            raise ServiceError("This reply's files cannot be written into a script.", code="invalid") from None
     return (
         f"{header}\n{imports}\n"
         f"{_comment('The provider and its label as the workbench names them.')}{assignments}\n"
-        f"{client}\nstream = {call}(\n{_arguments(body)}\n)\n{printer}"
+        f"{reading}{client}\nstream = {call}(\n{arguments}\n)\n{printer}"
     )

@@ -200,12 +200,13 @@ def comparison(*, conversation: Conversation, tip_ids: list[int]) -> Comparison 
 
 
 def tree_nodes(*, conversation: Conversation) -> list[dict]:
-    """Every turn of a conversation, briefly, for the tree map: one query, no full texts."""
+    """Every turn of a conversation, briefly, for the tree map: one query, no full texts. "files"
+    is how many files a prompt carries, counted from its descriptors (a few each, at most)."""
     rows = (
         Turn.objects.filter(conversation=conversation)
         .order_by("id")
         .annotate(preview=Substr("content", 1, PREVIEW_CHARS))
-        .values_list("id", "parent_id", "role", "status", "provider", "model", "preview")
+        .values_list("id", "parent_id", "role", "status", "provider", "model", "preview", "attachments")
     )
     return [
         {
@@ -215,8 +216,9 @@ def tree_nodes(*, conversation: Conversation) -> list[dict]:
             "status": status,
             "model": f"{provider}:{model}" if provider else "",
             "preview": " ".join(preview.split()),
+            "files": len(attachments or ()),
         }
-        for turn_id, parent_id, role, status, provider, model, preview in rows
+        for turn_id, parent_id, role, status, provider, model, preview, attachments in rows
     ]
 
 

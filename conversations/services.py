@@ -1,14 +1,19 @@
 """Writes: create conversations, send prompts, start and finish replies. One transaction each."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings as django_settings
 from django.db import transaction
 
+from conversations.attachments.refs import AttachmentRef
+from conversations.attachments.sending import attach, carries_images, message_attachments
+from conversations.attachments.services import check_stored, link_blobs
 from conversations.context import ContextOverflow, plan_context
 from conversations.errors import TURN_GONE, ServiceError
 from conversations.fields import stored_names_problem
+from conversations.model_checks import check_reasoning_settings, check_vision
 from conversations.models import Conversation, ConversationPin, Turn
 from conversations.providers.base import (
     GenerationRequest,
@@ -62,12 +67,18 @@ def conversation_create(*, owner, title: str = "", workspace=None) -> Conversati
     )
 
 
-def conversation_start(*, owner, workspace, content: str, variants: list[Variant]) -> Started:
+def conversation_start(
+    *, owner, workspace, content: str, variants: list[Variant],
+    attachments: Sequence[AttachmentRef] = (), text_only: bool = False,
+) -> Started:
     """A new conversation in `workspace` with its first prompt and replies, in one transaction: a
     conversation is only ever stored with its first message, and a refused send stores nothing."""
     with transaction.atomic():
         conversation = Conversation.objects.create(owner=owner, workspace=workspace)
-        sent = turn_send(conversation=conversation, parent_id=None, content=content, author=owner, variants=variants)
+        sent = turn_send(
+            conversation=conversation, parent_id=None, content=content, author=owner, variants=variants,
+            attachments=attachments, text_only=text_only,
+        )
     return Started(conversation=conversation, sent=sent)
 
 
@@ -76,12 +87,16 @@ def _title_from(content: str) -> str:
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
-def messages_for(turns: list[Turn]) -> list[Message]:
-    """The messages of the turns a request carries (see context.sendable)."""
+def messages_for(turns: list[Turn], *, images: bool = True, files: dict | None = None) -> list[Message]:
+    """The messages of the turns a request carries (see context.sendable), a prompt's with its
+    files (without its images when `images` is false: a send with "text_only"); `files` may give
+    them read already (message_attachments), as for several replies to one branch."""
+    if files is None:
+        files = message_attachments(turns, images=images)
     return [
         Message(
             role=t.role, content=t.content, response_id=t.response_id, provider=t.provider,
-            reasoning_blocks=tuple(t.reasoning_blocks or ()),
+            reasoning_blocks=tuple(t.reasoning_blocks or ()), attachments=files.get(t.id, ()),
         )
         for t in turns
     ]
@@ -106,32 +121,8 @@ def _lock(conversation: Conversation) -> None:
     Conversation.objects.select_for_update().filter(pk=conversation.pk).values_list("pk").first()
 
 
-def _check_reasoning_settings(settings: GenerationSettings, info, model_id: str) -> None:
-    """A reasoning setting goes only to a model whose catalogue entry says it takes it."""
-    if settings.reasoning_effort and info.reasoning != "effort":
-        raise ServiceError(
-            f"{model_id} takes no reasoning effort: only models the catalogue marks "
-            '"reasoning": "effort" do (OpenAI reasoning models).', code="invalid",
-        )
-    if settings.thinking_budget:
-        if info.reasoning != "budget":
-            raise ServiceError(
-                f"{model_id} takes no thinking budget: only models the catalogue marks "
-                '"reasoning": "budget" do (Anthropic models with extended thinking).', code="invalid",
-            )
-        if settings.max_tokens and settings.thinking_budget >= settings.max_tokens:
-            raise ServiceError(
-                f"The thinking budget ({settings.thinking_budget}) must be less than max_tokens "
-                f"({settings.max_tokens}): the answer comes out of the same allowance.", code="invalid",
-            )
-        if settings.temperature is not None and settings.temperature != 1:
-            raise ServiceError(
-                "Extended thinking works only at temperature 1: leave the temperature unset.", code="invalid",
-            )
-
-
 def _create_replies(
-    *, conversation: Conversation, path: list[Turn], author, variants: list[Variant]
+    *, conversation: Conversation, path: list[Turn], author, variants: list[Variant], text_only: bool = False
 ) -> list[PreparedReply]:
     if not 1 <= len(variants) <= MAX_VARIANTS:
         raise ServiceError(f"Ask for 1 to {MAX_VARIANTS} replies at once.", code="invalid")
@@ -148,16 +139,24 @@ def _create_replies(
         provider, model = _resolve(variant.model_id)
         settings = variant.settings
         info = registry().model_info(f"{provider.name}:{model}")
-        _check_reasoning_settings(settings, info, variant.model_id)
+        check_reasoning_settings(settings, info, variant.model_id)
+        check_vision(path, info, variant.model_id, text_only)
         try:
             plan = plan_context(
-                path=path, info=info, system_prompt=settings.system_prompt, max_tokens=settings.max_tokens
+                path=path, info=info, system_prompt=settings.system_prompt, max_tokens=settings.max_tokens,
+                images=not text_only,
             )
         except ContextOverflow as exc:
             raise ServiceError(exc.message, code="context_overflow") from None
         planned.append((provider, model, settings, plan, info.reasoning))
     prepared = []
+    # Read once for every reply of a fan-out: images come from storage.
+    files = message_attachments(path, images=not text_only)
     for provider, model, settings, plan, reasoning in planned:
+        context = plan.as_json()
+        left_out = carries_images(plan.turns) if text_only else 0
+        if left_out:  # "What the model saw" says so, and the request is rebuilt without them
+            context["images_left_out"] = left_out
         reply = Turn.objects.append(
             conversation=conversation,
             parent=path[-1] if path else None,
@@ -166,13 +165,13 @@ def _create_replies(
             provider=provider.name,
             model=model,
             settings=settings.as_dict(),
-            context=plan.as_json(),
+            context=context,
             owner_process=liveness.owner_id(),
             author=author,
         )
         request = GenerationRequest(
             model=model,
-            messages=messages_for(plan.turns),
+            messages=messages_for(plan.turns, files=files),
             settings=settings,
             # A trimmed history must not chain from a stored response that holds all of it.
             chain=not plan.omitted,
@@ -191,8 +190,11 @@ def turn_send(
     content: str,
     author,
     variants: list[Variant],
+    attachments: Sequence[AttachmentRef] = (),
+    text_only: bool = False,
 ) -> Sent:
-    """Append a user turn under `parent_id` (None starts a new root) and one reply per variant."""
+    """Append a user turn under `parent_id` (None starts a new root), carrying the files
+    `attachments` names (see attachments/sending.py), and one reply per variant."""
     with transaction.atomic():
         _lock(conversation)
         path = _path(conversation, parent_id) if parent_id is not None else []
@@ -201,6 +203,9 @@ def turn_send(
                 "That reply is still streaming: wait for it, or stop it, before continuing from it.",
                 code="streaming",
             )
+        attaching = attach(conversation=conversation, author=author, refs=attachments)
+        if not content.strip() and not attaching.descriptors:
+            raise ServiceError("The message is empty.", code="empty")
         prompt = Turn.objects.append(
             conversation=conversation,
             parent=path[-1] if path else None,
@@ -208,28 +213,35 @@ def turn_send(
             content=content,
             token_counts=count_all(content),
             author=author,
+            attachments=attaching.descriptors,
         )
+        attaching.write(prompt)
         if not conversation.title:
             # As stored now (renamed in another tab since it was read?), under the lock.
             conversation.refresh_from_db(fields=["title", "title_source"])
         if not conversation.title and conversation.title_source != Conversation.TitleSource.USER:
             # The first prompt names it at once; the model's shorter title may follow its first
             # reply (see titles.py).
-            conversation.title = _title_from(content)
+            conversation.title = _title_from(content) or _title_from(
+                ", ".join(d["name"] for d in attaching.descriptors)
+            )
             conversation.title_source = (
                 Conversation.TitleSource.PENDING if django_settings.AUTO_TITLES else Conversation.TitleSource.PROMPT
             )
             conversation.save(update_fields=["title", "title_source"])
         replies = _create_replies(
-            conversation=conversation, path=[*path, prompt], author=author, variants=variants
+            conversation=conversation, path=[*path, prompt], author=author, variants=variants, text_only=text_only
         )
     return Sent(prompt=prompt, replies=replies)
 
 
 def prompt_edit(
-    *, conversation: Conversation, turn_id: int, content: str, author, variants: list[Variant]
+    *, conversation: Conversation, turn_id: int, content: str, author, variants: list[Variant],
+    attachments: Sequence[AttachmentRef] = (), text_only: bool = False,
 ) -> Sent:
-    """An edited prompt: a new sibling of user turn `turn_id`, answered anew. The original stays."""
+    """An edited prompt: a new sibling of user turn `turn_id`, answered anew. The original stays.
+    It carries the files `attachments` names: those it keeps of the original's are named as refs
+    to the original turn ({"turn": turn_id, "index": n}); a file not named is not carried."""
     with transaction.atomic():
         _lock(conversation)
         original = _path(conversation, turn_id)[-1]
@@ -241,13 +253,16 @@ def prompt_edit(
             content=content,
             author=author,
             variants=variants,
+            attachments=attachments,
+            text_only=text_only,
         )
 
 
 def reply_regenerate(
-    *, conversation: Conversation, turn_id: int, author, variant: Variant
+    *, conversation: Conversation, turn_id: int, author, variant: Variant, text_only: bool = False
 ) -> PreparedReply:
-    """A new reply beside assistant turn `turn_id` (or under user turn `turn_id`)."""
+    """A new reply beside assistant turn `turn_id` (or under user turn `turn_id`); with `text_only`,
+    without the branch's images."""
     with transaction.atomic():
         _lock(conversation)
         path = _path(conversation, turn_id)
@@ -257,7 +272,7 @@ def reply_regenerate(
         elif target.role != Turn.Role.USER:
             raise ServiceError("Only a reply or a prompt can be answered again.")
         return _create_replies(
-            conversation=conversation, path=path, author=author, variants=[variant]
+            conversation=conversation, path=path, author=author, variants=[variant], text_only=text_only
         )[0]
 
 
@@ -304,7 +319,9 @@ FORK_FIELDS = ("role", "content", "status", "provider", "model", "settings", "to
 
 def conversation_fork(*, conversation: Conversation, turn_id: int, owner) -> Conversation:
     """A new conversation in the owner's personal workspace holding a copy of the path root →
-    `turn_id`, linked back to it."""
+    `turn_id`, linked back to it. Each copy keeps its author (the forker wrote none of it), so the
+    files its prompts carry count against no one's attachment quota anew: each person's quota
+    counts every distinct file of the turns they wrote once, and these are the same files."""
     with transaction.atomic():
         path = [
             {"id": turn.id, **{name: getattr(turn, name) for name in FORK_FIELDS}}
@@ -318,6 +335,8 @@ def path_copy(*, path: list[dict], owner, title: str, forked_from_id: int | None
     """The one way a branch is copied into a new conversation of the owner's personal workspace:
     `path` is root first, each turn its old "id" and the fields to keep (a subset of FORK_FIELDS:
     a fork of a conversation keeps them all, a share link's visitor gets what the link shows).
+    Prompts keep their attachments: the copies name the same stored files (`Turn.blobs`), which
+    stay stored while any turn carries them, whatever becomes of the original.
     A copy cannot be made of a reply still streaming, nor of turns whose stored names break the
     rules imports are checked by."""
     if any(turn["status"] == Turn.Status.STREAMING for turn in path):
@@ -328,12 +347,13 @@ def path_copy(*, path: list[dict], owner, title: str, forked_from_id: int | None
             what = "A reply" if turn.get("role") == Turn.Role.ASSISTANT else "A message"
             raise ServiceError(f"{what} on this branch cannot be copied: {problem}", code="invalid")
     with transaction.atomic():
+        check_stored(path)
         fork = Conversation.objects.create(
             owner=owner, workspace=personal_workspace(owner), title=_title_from(title), forked_from_id=forked_from_id
         )
         parent: Turn | None = None
         new_ids: dict[int, int] = {}
-        copies = []
+        copies, created = [], []
         for turn in path:
             fields = {name: value for name, value in turn.items() if name != "id"}
             if "token_counts" not in fields:  # a share link's reader is not told them
@@ -346,10 +366,13 @@ def path_copy(*, path: list[dict], owner, title: str, forked_from_id: int | None
                 conversation=fork, parent=parent, first_child=True, context=context, **fields
             )
             new_ids[turn["id"]] = parent.id
+            created.append(parent)
             if created_at is not None:  # set on insert: the original timing is restored below
                 parent.created_at = created_at
                 copies.append(parent)
         Turn.objects.bulk_update(copies, ["created_at"], batch_size=500)
+        # The copies carry the same stored files (content-addressed: shared, never copied).
+        link_blobs(created)
         fork.current_turn = parent
         fork.save(update_fields=["current_turn"])
     return fork

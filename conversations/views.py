@@ -1,6 +1,8 @@
 """Pages. Thin: each checks access with the one permission check and calls a selector or service."""
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
@@ -11,6 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from conversations import replay, selectors, services
+from conversations.attachments.sending import draft_tokens
 from conversations.conversation_list import BadCursor, Cursor
 from conversations.converters import url_template
 from conversations.errors import ServiceError
@@ -397,7 +400,8 @@ MAX_COUNT_TEXTS = 4
 @login_required
 @require_POST
 def tokens_count(request):
-    """Token counts of texts not yet sent (the draft, the system prompt) for a model."""
+    """Token counts of texts not yet sent (the draft, the system prompt) for a model, and of the
+    files uploaded for the draft ("uploads": ids of the caller's uploads not yet sent)."""
     try:
         body = request.body
     except RequestDataTooBig:
@@ -422,12 +426,33 @@ def tokens_count(request):
     limit = max(settings.MAX_MESSAGE_CHARS, settings.MAX_SYSTEM_PROMPT_CHARS)
     if any(len(t) > limit for t in texts):
         return JsonResponse({"error": f"A text is longer than {limit:,} characters."}, status=400)
+    uploads = data.get("uploads", [])
+    most = settings.ATTACHMENT_MAX_FILES
+    if not isinstance(uploads, list) or len(uploads) > most or not all(_is_uuid(u) for u in uploads):
+        return JsonResponse(
+            {"error": f"\"uploads\" must be a list of up to {most} ids of files you uploaded (UUID strings)."},
+            status=400,
+        )
     info = registry().model_info(model_id)
-    return JsonResponse(
-        {
-            "model": model_id,
-            "encoding": info.encoding.name,
-            "estimate": info.encoding.estimate,
-            "counts": [count(t, info.encoding.name) for t in texts],
-        }
-    )
+    answer = {
+        "model": model_id,
+        "encoding": info.encoding.name,
+        "estimate": info.encoding.estimate,
+        "counts": [count(t, info.encoding.name) for t in texts],
+    }
+    if "uploads" in data:
+        try:
+            files, total = draft_tokens(owner=request.user, upload_ids=[str(UUID(u)) for u in uploads], info=info)
+        except ServiceError as exc:
+            return JsonResponse({"error": exc.message}, status=400)
+        # The files: each one's tokens, and all of them with the delimiters text files go in.
+        answer.update({"vision": info.vision, "uploads": files, "uploads_total": total})
+    return JsonResponse(answer)
+
+
+def _is_uuid(value) -> bool:
+    try:
+        UUID(value)
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return isinstance(value, str)

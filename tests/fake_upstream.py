@@ -53,6 +53,11 @@ budget of at least 1024 tokens below ``max_tokens``, no temperature but 1, and e
 block sent back with the signature the fake gave it (not checked for a ``replay:`` model, whose
 blocks a vendor signed).
 
+Image and text parts of a message are checked as each API checks them (:func:`chat_parts_problem`,
+:func:`responses_parts_problem`, the Messages endpoint's block check): the part types each takes,
+an image as a base64 data URL (OpenAI) or a base64 source (Anthropic) of one of the four image
+types whose bytes are that type, and no empty text block (Anthropic).
+
 The API key ``bad-key`` is always refused with the vendor's 401 body.
 
 In-process use (tests, benchmarks)::
@@ -74,6 +79,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import binascii
 import contextlib
 import hashlib
 import hmac
@@ -1299,6 +1305,9 @@ class FakeUpstream:
             if not isinstance(msg, dict) or not isinstance(msg.get("role"), str):
                 return self._openai_invalid(rec, f"Invalid type for 'messages[{i}]': expected an object "
                                                  "with a 'role'.", f"messages[{i}]", "invalid_type")
+            problem = chat_parts_problem(i, msg.get("content"))
+            if problem:
+                return self._openai_invalid(rec, problem[0], problem[1], "invalid_value")
             text = _content_text(msg.get("content"))
             texts.append(text)
             if msg["role"] == "user":
@@ -1385,6 +1394,9 @@ class FakeUpstream:
         if items is None:
             return self._openai_invalid(rec, "Invalid value for 'input': expected a string or an array "
                                              "of input items.", "input", "invalid_value")
+        problem = responses_parts_problem(body.get("input"))
+        if problem:
+            return self._openai_invalid(rec, problem[0], problem[1], "invalid_value")
         if model.startswith(REPLAY_PREFIX):
             return await self._replay(request, rec, model, "openai")
         reasoning = body.get("reasoning")
@@ -1581,6 +1593,17 @@ def _anthropic_blocks_problem(index: int, role: str, content: Any, *, check_sign
         if not isinstance(block, dict) or not isinstance(block.get("type"), str):
             return f"{where}: Input should be a valid dictionary or object to extract fields from"
         kind = block["type"]
+        if kind == "text" and block.get("text") == "":
+            return "messages: text content blocks must be non-empty"
+        if kind == "image":
+            if role != "user":
+                return f"{where}: `image` blocks can only appear in `user` messages"
+            source = block.get("source")
+            if not isinstance(source, dict) or source.get("type") != "base64":
+                return f"{where}.image.source: Input tag does not match any of the expected tags: 'base64', 'url'"
+            problem = _image_problem(source.get("media_type"), source.get("data"))
+            if problem:
+                return f"{where}.image.source.base64: {problem}"
         if kind not in ("thinking", "redacted_thinking"):
             continue
         if role != "assistant":
@@ -1594,6 +1617,88 @@ def _anthropic_blocks_problem(index: int, role: str, content: Any, *, check_sign
             return f"{where}.thinking: `thinking` and `signature` are required"
         if check_signatures and not hmac.compare_digest(signature, thinking_signature(thinking)):
             return f"{where}: Invalid `signature` in `thinking` block"
+    return None
+
+
+# The first bytes of each image type the APIs take.
+_IMAGE_MAGIC = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff", "image/gif": b"GIF8",
+                "image/webp": b"RIFF"}
+_DATA_URL = re.compile(r"data:([^;,]*);base64,(.*)", re.S)
+
+
+def _image_problem(media_type: Any, data: Any) -> str | None:
+    """What the APIs say of base64 image data, or None when they take it."""
+    if media_type not in _IMAGE_MAGIC:
+        return f"Unsupported image type {media_type!r}: expected image/jpeg, image/png, image/gif or image/webp."
+    try:
+        raw = base64.b64decode(data, validate=True) if isinstance(data, str) else None
+    except (ValueError, binascii.Error):
+        raw = None
+    if not raw:
+        return "The image data is not valid base64."
+    if not raw.startswith(_IMAGE_MAGIC[media_type]) or (media_type == "image/webp" and raw[8:12] != b"WEBP"):
+        return f"Image does not match the provided media type {media_type}."
+    return None
+
+
+def _image_url_problem(url: Any) -> str | None:
+    if not isinstance(url, str):
+        return f"expected an image URL, but got {type(url).__name__} instead."
+    if url.startswith(("https://", "http://")):
+        return None
+    match = _DATA_URL.fullmatch(url)
+    if match is None:
+        return "expected a URL or a base64-encoded data URL with an image MIME type (data:image/png;base64,...)."
+    return _image_problem(match[1], match[2])
+
+
+def chat_parts_problem(index: int, content: Any) -> tuple[str, str] | None:
+    """What Chat Completions says of a message's content parts (and the param), or None."""
+    if content is None or isinstance(content, str):
+        return None
+    if not isinstance(content, list):
+        return (f"Invalid type for 'messages[{index}].content': expected one of a string or array of objects.",
+                f"messages[{index}].content")
+    for j, part in enumerate(content):
+        where = f"messages[{index}].content[{j}]"
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text":
+            if not isinstance(part.get("text"), str):
+                return f"Invalid type for '{where}.text': expected a string.", f"{where}.text"
+        elif kind == "image_url":
+            image = part.get("image_url")
+            problem = _image_url_problem(image.get("url") if isinstance(image, dict) else None)
+            if problem:
+                return f"Invalid '{where}.image_url.url': {problem}", f"{where}.image_url.url"
+            if image.get("detail", "auto") not in ("auto", "low", "high", "original"):
+                return f"Invalid value for '{where}.image_url.detail'.", f"{where}.image_url.detail"
+        else:
+            return (f"Invalid value: {kind!r}. Supported values are: 'text', 'image_url', 'input_audio', "
+                    "'refusal', and 'file'.", f"{where}.type")
+    return None
+
+
+def responses_parts_problem(value: Any) -> tuple[str, str] | None:
+    """What the Responses API says of its input items' content parts (and the param), or None."""
+    for i, item in enumerate(value if isinstance(value, list) else ()):
+        content = item.get("content") if isinstance(item, dict) else None
+        if not isinstance(content, list):
+            continue
+        for j, part in enumerate(content):
+            where = f"input[{i}].content[{j}]"
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind in ("input_text", "output_text"):
+                if not isinstance(part.get("text"), str):
+                    return f"Invalid type for '{where}.text': expected a string.", f"{where}.text"
+            elif kind == "input_image":
+                problem = _image_url_problem(part.get("image_url"))
+                if problem:
+                    return f"Invalid '{where}.image_url': {problem}", f"{where}.image_url"
+                if part.get("detail", "auto") not in ("auto", "low", "high", "original"):
+                    return f"Invalid value for '{where}.detail'.", f"{where}.detail"
+            elif kind not in ("input_file", "refusal"):
+                return (f"Invalid value: {kind!r}. Supported values are: 'input_text', 'input_image', "
+                        "'output_text', 'refusal', 'input_file'.", f"{where}.type")
     return None
 
 

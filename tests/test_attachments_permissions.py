@@ -78,7 +78,7 @@ def test_get(world, row, persona):
     path, expected = row
     response = client_for(persona, world).get(path.format(**ids))
     assert outcome(response) == expected[persona]
-    body = b"".join(response.streaming_content) if response.streaming else response.content
+    body = response.getvalue()
     if expected[persona] == 200:
         assert response["X-Content-Type-Options"] == "nosniff"
         assert response["Content-Security-Policy"] == "sandbox; default-src 'none'"
@@ -118,7 +118,7 @@ def test_shared_file(world, row, persona, suffix):
     path = f"/s/{world.token(kind)}/t/{ids['q3']}/files/{suffix}"
     response = client_for(persona, world).get(path)
     assert response.status_code == expected[persona]
-    body = b"".join(response.streaming_content) if response.streaming else response.content
+    body = response.getvalue()
     if expected[persona] == 200:
         assert response["Referrer-Policy"] == "no-referrer"
         assert response["X-Content-Type-Options"] == "nosniff"

@@ -13,7 +13,7 @@ from PIL import Image, ImageSequence
 
 from conversations.attachments import files
 from conversations.attachments.models import Blob, Upload
-from conversations.attachments.storage import blob_name, thumbnail_name
+from conversations.attachments.storage import blob_name, digest, thumbnail_name
 from conversations.tokens import count_all
 from tests import attachment_files as sample
 from tests.conftest import signed_in
@@ -77,18 +77,12 @@ def test_each_image_format_is_accepted_re_encoded_and_served(client, _attachment
     assert image.convert("RGB").getpixel((10, 10)) == pytest.approx(sample.RED, abs=12)
     assert served["Content-Type"] == media_type
     assert served["ETag"] == f'"{upload.blob.sha256}"'
-    assert upload.blob.sha256 == files_digest(body)
+    assert upload.blob.sha256 == digest(body)
     for header, value in SECURITY_HEADERS.items():
         assert served[header] == value
     assert served["Content-Disposition"] == f"inline; filename*=UTF-8''picture.{fmt.lower()}"
     thumb = client.get(data["thumbnail_url"])
     assert thumb["Content-Type"] == "image/webp" and opened(b"".join(thumb.streaming_content)).format == "WEBP"
-
-
-def files_digest(data: bytes) -> str:
-    from conversations.attachments.storage import digest
-
-    return digest(data)
 
 
 def test_a_png_with_html_appended_comes_back_a_clean_png(client):
@@ -269,6 +263,22 @@ def test_a_request_far_over_the_limit_is_refused_unread(client, settings, _attac
     assert nothing_written(_attachment_storage)
 
 
+@pytest.mark.django_db(transaction=True)
+async def test_uploads_and_their_limit_hold_on_the_asgi_stack(alice, settings, _attachment_storage):
+    # As daphne runs it: Django's ASGI handler reads the body, then the same upload handler.
+    from asgiref.sync import sync_to_async
+    from django.test import AsyncClient
+
+    settings.ATTACHMENT_MAX_FILE_BYTES = 5000
+    client = AsyncClient()
+    await client.aforce_login(alice)
+    ok = await client.post("/files/", {"file": SimpleUploadedFile("a.gif", sample.gif())})
+    assert ok.status_code == 201 and ok.json()["media_type"] == "image/gif"
+    refused = await client.post("/files/", {"file": SimpleUploadedFile("b.txt", b"x" * 5001)})
+    assert refused.status_code == 413 and refused.json()["code"] == "too_large"
+    assert await sync_to_async(Upload.objects.count)() == 1
+
+
 def test_a_file_of_the_default_limit_passes_through_multipart(client, _attachment_storage):
     # Django's own upload limits do not stand in the way of a file of ATTACHMENT_MAX_FILE_BYTES.
     from django.conf import settings
@@ -398,3 +408,4 @@ def test_a_name_keeps_no_folders_and_no_control_characters():
 def test_inspect_refuses_without_django():
     with pytest.raises(files.FileRefused, match="x.gif is not an image"):
         files.inspect("x.gif", b"GIF89a-not-really")
+

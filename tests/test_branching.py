@@ -189,7 +189,7 @@ def test_tree_nodes_are_brief(conversation, four, django_assert_num_queries):
         nodes = selectors.tree_nodes(conversation=conversation)
     assert [n["id"] for n in nodes] == [t.id for t in four]
     assert nodes[1] == {"id": four[1].id, "parent": four[0].id, "role": "assistant", "status": "complete",
-                        "model": "openai:fake-model", "preview": "x" * 48}
+                        "model": "openai:fake-model", "preview": "x" * 48, "files": 0}
     assert nodes[0]["model"] == ""
 
 

@@ -155,7 +155,7 @@ def test_export_is_an_attachment_listing_every_turn_parents_first(tree, alice):
     assert response["Content-Disposition"].startswith("attachment; filename")
     assert "%C3%BCn%C3%AFcode-trees" in response["Content-Disposition"]
     document = json.loads(response.content)
-    assert document["format"] == "workbench.conversation" and document["version"] == 3
+    assert document["format"] == "workbench.conversation" and document["version"] == 4
     assert len(document["turns"]) == 12
     seen = set()
     for turn in document["turns"]:
@@ -508,7 +508,7 @@ BAD_FILES = {
     "unknown JSON": (b'{"messages": []}', "The file is JSON but not a format this workbench knows."),
     "unknown format": (b'{"format": "slack.export"}', "The file says its format is 'slack.export'"),
     "newer version": (
-        as_bytes({**workbench(), "version": 4}), 'has "version": 4; this workbench reads versions 1, 2 and 3.'
+        as_bytes({**workbench(), "version": 5}), 'has "version": 5; this workbench reads versions 1, 2, 3 and 4.'
     ),
     "NaN": (as_bytes(workbench(turn(1, settings={"temperature": float("nan")}))),
             "it contains NaN, which JSON does not allow."),

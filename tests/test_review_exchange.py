@@ -47,7 +47,7 @@ def reviewed(personas):
 def test_the_export_keeps_review_by_username(reviewed):
     conversation, q1, a1, a1b = reviewed
     document = conversation_export(conversation=conversation)
-    assert document["version"] == 3
+    assert document["version"] == 4
     comments = document["review"]["comments"]
     assert [(c["turn"], c["author"], c["body"], c["deleted"]) for c in comments] == [
         (a1b.id, "alice", "@bob why *memcached*?", False), (a1b.id, "bob", "Cheaper.", False),

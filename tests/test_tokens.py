@@ -188,7 +188,8 @@ def test_environment_and_file_override_the_shipped_catalogue(settings, tmp_path)
         ({"m": None}, r"WORKBENCH_MODEL_CATALOGUE\['m'\] must be an object"),
         ({"m": {"b": 1, "a": 2, "max_output": 0}},
          (r"\['m'\] has unknown field\(s\) a, b; known: context_window, "
-          r"encoding, input_per_million, max_output, output_per_million, provider, reasoning\.$")),
+          r"encoding, image_tokens, input_per_million, max_output, output_per_million, provider, reasoning, "
+          r"vision\.$")),
         ({"m": {"max_output": 0}}, r"\['m'\].max_output must be a whole number of tokens above 0"),
         ({"m": {"context_window": True}}, r"context_window must be a whole number"),
         ({"m": {"input_per_million": float("nan")}}, r"input_per_million must be a price"),

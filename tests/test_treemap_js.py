@@ -273,6 +273,24 @@ def test_streaming_turn_pulses_and_stops_when_complete(harness):
     assert streaming.locator(".tm-pulse").count() == 0
 
 
+def test_a_prompt_with_files_wears_a_paperclip_and_its_name_says_how_many(harness):
+    nodes = [dict(n, files=2) if n["id"] == 4 else dict(n) for n in SMALL]
+    harness.evaluate("nodes => make('a', nodes, [1, 2, 4, 5])", nodes)
+    assert turn_ids(harness, "#a .tm-node[data-files]") == [4]
+    assert harness.get_attribute('#a [data-turn-id="4"]', "data-files") == "2"
+    assert harness.locator("#a .tm-clip").count() == 1
+    assert harness.locator('#a [data-turn-id="4"] .tm-clip').count() == 1
+    assert harness.text_content('#a [data-turn-id="4"] title') == "User · complete\n2 files attached\nturn 4"
+    # The glyph sits beside the node's shape, over nothing else of the map.
+    clip = harness.locator('#a [data-turn-id="4"] .tm-clip').bounding_box()
+    shape = harness.locator('#a [data-turn-id="4"] .tm-shape').bounding_box()
+    assert clip["x"] + clip["width"] > shape["x"] + shape["width"] and clip["y"] < shape["y"]
+    # A node learns of its files when it is upserted, and a prompt with one says so in the singular.
+    harness.evaluate("n => maps.a.upsert(n)", dict(node(8, 7, "user"), files=1))
+    assert harness.text_content('#a [data-turn-id="8"] title') == "User · complete\n1 file attached\nturn 8"
+    assert turn_ids(harness, "#a .tm-node[data-files]") == [4, 8]
+
+
 def test_maps_are_independent_and_fit_select_destroy_work(harness):
     harness.evaluate("nodes => make('a', nodes, [1, 2, 4, 5])", SMALL)
     harness.evaluate("nodes => make('b', nodes)", chain(30))

@@ -22,8 +22,11 @@ from conversations.tokens import count_all
 def too_large(name: str, size: int) -> ServiceError:
     """The refusal of a file over ATTACHMENT_MAX_FILE_BYTES (answered 413)."""
     limit = settings.ATTACHMENT_MAX_FILE_BYTES
+    size_words, limit_words = human_size(size), human_size(limit)
+    if size_words == limit_words:  # just over: "20.0 MB" against "20.0 MB" would say nothing
+        size_words, limit_words = f"{size:,} bytes", f"{limit:,} bytes"
     return ServiceError(
-        f"{name} is {human_size(size)}: a file may be at most {human_size(limit)} "
+        f"{name} is {size_words}: a file may be at most {limit_words} "
         "(WORKBENCH_ATTACHMENT_MAX_FILE_BYTES).",
         code="too_large",
     )

@@ -100,6 +100,12 @@ class ConversationPlan:
     place: str = ""
     # A Workbench file's review (version 3): comments, verdicts, preferences (review/exchange.py).
     review: Any = None
+    # A Workbench file's attached files (version 4), decoded and checked against their names, by
+    # the SHA-256 the file gives them (attached_files.GivenFile).
+    files: dict[str, Any] = field(default_factory=dict)
+    # Those files as they will be stored, after inspection (attached_files.PreparedFile), by the
+    # same keys: filled in by the importer, outside the transaction that writes them.
+    prepared: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -50,6 +50,10 @@ ENCODING_NAME = re.compile(r"[a-z0-9][a-z0-9_]{0,39}")
 RESPONSE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:/+=@-]{0,199}")
 USERNAME = re.compile(r"[\w.@+-]{1,150}")  # Django's own username rule
 IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,63}")  # ChatGPT's content types and statuses
+SHA256 = re.compile(r"[0-9a-f]{64}")
+MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9.+-]{0,49}/[a-z0-9][a-z0-9.+-]{0,49}")
+ATTACHMENT_KINDS = ("image", "text")
+FILE_NAME_LENGTH = 255
 
 
 # --- one rule per kind of value ---------------------------------------------------------------
@@ -303,6 +307,14 @@ CommentKey = Annotated[int, checked(_whole(1, MAX_ID, null=False))]
 VerdictValue = Annotated[int, checked(lambda value: None if value in (1, -1) and not isinstance(value, bool)
                                       else f"must be 1 (👍) or -1 (👎), not {shown(value)}.")]
 ReasoningBlock = Annotated[dict, PlainValidator(_reasoning_block)]
+# Attached files (a version 4 file): a prompt's descriptors and the files they name.
+Sha256 = Annotated[str, checked(_pattern(SHA256, "a SHA-256: 64 lower-case hexadecimal digits", empty=False))]
+FileName = Annotated[str, checked(_text(FILE_NAME_LENGTH))]
+MediaType = Annotated[str, checked(_pattern(MEDIA_TYPE, 'a media type like "image/png"', empty=False))]
+AttachmentKind = Annotated[str, PlainValidator(_choice(ATTACHMENT_KINDS, "kind", "an attached file's kind is one of"))]
+FileSize = Annotated[int, checked(_whole(0, MAX_ID, null=False))]
+Pixels = Annotated[int | None, checked(_whole(1, MAX_COUNT, null=True))]
+Base64Text = Annotated[str, checked(_text(None))]
 Seconds = Annotated[float | None, checked(_seconds)]
 ReasoningEffort = Annotated[str | None, checked(_reasoning_effort)]
 ThinkingBudget = Annotated[int | None, checked(_whole(MIN_THINKING_BUDGET, MAX_THINKING_BUDGET, null=True))]

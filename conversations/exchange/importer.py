@@ -16,12 +16,14 @@ from typing import Any
 from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from conversations.attachments.services import link_blobs
 from conversations.exchange import (
     ConversationPlan,
     ImportProblem,
     RepeatedKeys,
     Skipped,
     TurnPlan,
+    attached_files,
     chatgpt,
     check_size,
     workbench_json,
@@ -278,6 +280,7 @@ def _write(
         fields = {name: value for name, value in turn_plan.fields.items() if name != "created_at"}
         rows.append((Turn(conversation=conversation, author=owner, **fields), turn_plan))
     Turn.objects.bulk_create([turn for turn, _ in rows], batch_size=BATCH_SIZE)
+    link_blobs(turn for turn, _ in rows)
     ids = {turn_plan.key: turn.id for turn, turn_plan in rows}
     parents = {
         turn.id: ids[turn_plan.parent] if turn_plan.parent is not None else None for turn, turn_plan in rows
@@ -363,7 +366,8 @@ def _unstorable(plan: ConversationPlan, error: Exception) -> str:
 
 
 def conversations_import(*, owner, data: bytes) -> ImportReport:
-    """Import the conversations in `data` for `owner`, each whole or not at all.
+    """Import the conversations in `data` for `owner`, each whole or not at all: its attached
+    files too, which are inspected before and stored within its transaction (attached_files.py).
 
     Every imported turn is authored by `owner`, whatever the file says: a file must not be able to
     attribute words to another account. Raises ImportProblem, having written nothing, for a file
@@ -381,9 +385,12 @@ def conversations_import(*, owner, data: bytes) -> ImportReport:
             f'The file names the key "{parsed.repeated[:80]}" twice in one JSON object; keys must be unique.'
         )
     plans = [outcome for outcome in outcomes if isinstance(outcome, ConversationPlan)]
-    for plan in plans:  # counted here, not inside a transaction: it holds the write lock
+    for plan in plans:  # counted and inspected here, not inside a transaction: it holds the write lock
         for turn_plan in plan.turns:
             turn_plan.fields["token_counts"] = count_all(turn_plan.fields["content"])
+        if plan.files:
+            plan.prepared = attached_files.files_prepare(plan.files)
+            attached_files.rewrite_descriptors(plan.turns, plan.prepared)
     workspace = personal_workspace(owner)
     report = ImportReport(format=kind, outcomes=[])
     for outcome in outcomes:
@@ -391,12 +398,18 @@ def conversations_import(*, owner, data: bytes) -> ImportReport:
             report.outcomes.append(outcome)
             continue
         forked_from_id = _fork_source(owner, outcome)
+        written: list[tuple[str, str]] = []
         try:
             with transaction.atomic():
+                attached_files.files_store(owner, outcome.prepared, written)
                 conversation, review = _write(
                     owner=owner, workspace=workspace, plan=outcome, forked_from_id=forked_from_id
                 )
-        except (IntegrityError, DataError) as error:
+        except BaseException as error:
+            # Nothing of a refused conversation stays: its rows are rolled back, its new files removed.
+            attached_files.remove_unowned(written)
+            if not isinstance(error, (IntegrityError, DataError)):
+                raise
             if kind == WORKBENCH:
                 raise ImportProblem(_unstorable(outcome, error)) from None
             report.outcomes.append(Skipped(title=outcome.title, problem=_unstorable(outcome, error)))

@@ -13,6 +13,10 @@ means elsewhere is unchanged:
 - a code fence or raw-HTML block still open where a text ends (a reply stopped in the middle of its
   code) is closed there, so it cannot swallow the turns after it;
 - the title, model names and error notes are inline text: their Markdown and HTML are escaped.
+
+A prompt's attached files are listed under it, each a link to where the workbench serves it (an
+image as an image, `![name](url)`), absolute when the export is given the server's address: a
+downloaded file's links must lead back to the server, for whoever may read the conversation.
 """
 from __future__ import annotations
 
@@ -167,11 +171,25 @@ def _comments(threads: list[dict]) -> str:
     return "*Comments*\n\n" + "\n\n".join(quotes)
 
 
+def _attachments(conversation: Conversation, turn: Turn, base_url: str) -> str | None:
+    """The turn's files as a list of links, in their order: images shown, other files linked."""
+    if not turn.attachments:
+        return None
+    items = []
+    for index, attachment in enumerate(turn.attachments):
+        url = f"{base_url}/c/{conversation.id}/t/{turn.id}/files/{index}/"
+        name = _inline(str(attachment.get("name") or f"file {index + 1}"))
+        items.append(f"- {'!' if attachment.get('kind') == 'image' else ''}[{name}]({url})")
+    return "*Attached files*\n\n" + "\n".join(items)
+
+
 def branch_markdown(
-    *, conversation: Conversation, turns: list[Turn], comments: dict[int, list[dict]] | None = None
+    *, conversation: Conversation, turns: list[Turn], comments: dict[int, list[dict]] | None = None,
+    base_url: str = "",
 ) -> str:
     """The path `turns` (root first) as one Markdown document; with `comments` (threads by turn,
-    review.selectors.threads_by_turn), each turn's threads after it."""
+    review.selectors.threads_by_turn), each turn's threads after it. Links to attached files start
+    with `base_url` (the server's scheme and host, "https://workbench.example"; "" for relative)."""
     blocks = [f"# {_inline(conversation.title) or 'Untitled conversation'}"]
     shown_prompt = ""
     for turn in turns:
@@ -189,6 +207,9 @@ def branch_markdown(
         content = _section(turn.content)
         if content.strip():
             blocks.append(content)
+        files = _attachments(conversation, turn, base_url.rstrip("/"))
+        if files:
+            blocks.append(files)
         note = _status_note(turn)
         if note:
             blocks.append(note)

@@ -23,6 +23,8 @@ from pydantic import (
 from conversations.exchange import ImportProblem, describe_id
 from conversations.exchange.fieldtypes import (
     NODE_ID,
+    AttachmentKind,
+    Base64Text,
     ChatGPTPart,
     ChatGPTRole,
     Content,
@@ -31,9 +33,12 @@ from conversations.exchange.fieldtypes import (
     DatabaseId,
     EncodingName,
     ErrorText,
+    FileName,
+    FileSize,
     Flag,
     Identifier,
     MaxTokens,
+    MediaType,
     Moment,
     NodeId,
     OptionalFlag,
@@ -41,12 +46,14 @@ from conversations.exchange.fieldtypes import (
     OptionalNodeId,
     OptionalString,
     OptionalTurnKey,
+    Pixels,
     ReasoningBlock,
     ReasoningEffort,
     ReasoningText,
     ResponseId,
     Role,
     Seconds,
+    Sha256,
     Status,
     SystemPrompt,
     Temperature,
@@ -98,6 +105,29 @@ class TurnContext(_Declared):
     estimate: Flag = False
 
 
+class WorkbenchAttachment(_Declared):
+    """One file a prompt carries, as Turn.attachments describes it (version 4). Its facts (kind,
+    type, size, pixels, tokens) are taken afresh from the file itself on import."""
+
+    sha256: Sha256
+    name: FileName
+    kind: AttachmentKind
+    media_type: MediaType
+    size: FileSize
+    width: Pixels = None
+    height: Pixels = None
+    token_counts: dict[EncodingName, TokenCount] = {}
+
+
+class WorkbenchStoredFile(_Declared):
+    """One attached file's bytes (version 4), under the SHA-256 of those bytes in "files"."""
+
+    media_type: MediaType
+    kind: AttachmentKind
+    size: FileSize
+    data: Base64Text  # base64 of the bytes; decoded and checked against the key on import
+
+
 class WorkbenchTurn(_Declared):
     id: TurnKey
     parent: OptionalTurnKey = None
@@ -125,12 +155,18 @@ class WorkbenchTurn(_Declared):
     created_at: Moment = None
     first_token_at: Moment = None
     finished_at: Moment = None
+    # Version 4: the files a prompt carries, in order.
+    attachments: list[WorkbenchAttachment] = []
 
     @model_validator(mode="after")
     def _only_replies_stream(self) -> WorkbenchTurn:
         if self.status != "complete" and self.role != "assistant":
             raise problem(
                 f'a {self.role} turn cannot be "{self.status}"; only replies (role assistant) can.', sentence=True
+            )
+        if self.attachments and self.role != "user":
+            raise problem(
+                f"a {self.role} turn cannot carry attached files; only prompts (role user) can.", sentence=True
             )
         return self
 
@@ -155,12 +191,23 @@ class WorkbenchFile(_Declared):
     format: Literal["workbench.conversation"]
     # Version 2 adds the reasoning fields of a turn and the conversation's "forked_from"; a
     # version 1 file is read by the same schema (it simply has none of them).
-    version: Literal[1, 2, 3]
+    version: Literal[1, 2, 3, 4]
     exported_at: Moment = None
     conversation: ConversationMeta
     turns: list[WorkbenchTurn]
     # Version 3: the team's comments, verdicts and preferred branches (review/exchange.py).
     review: WorkbenchReview | None = None
+    # Version 4: every attached file once, by the SHA-256 of its bytes (exchange/attached_files.py).
+    files: dict[Sha256, WorkbenchStoredFile] = {}
+
+    @model_validator(mode="after")
+    def _files_since_version_4(self) -> WorkbenchFile:
+        if self.version < 4 and (self.files or any(turn.attachments for turn in self.turns)):
+            raise problem(
+                f'a version {self.version} file cannot hold attached files ("files", "attachments"); they '
+                'came with version 4: say "version": 4.', sentence=True
+            )
+        return self
 
 
 def _workbench_place(data: dict, loc: tuple) -> tuple[str, tuple]:
@@ -172,7 +219,14 @@ def _workbench_place(data: dict, loc: tuple) -> tuple[str, tuple]:
         return place, loc[2:]
     if loc[:1] == ("conversation",) and len(loc) > 1:
         return "conversation", loc[1:]
+    if loc[:1] == ("files",) and len(loc) > 2 and loc[2] != "[key]":
+        return file_place(str(loc[1])), loc[2:]
     return "", loc
+
+
+def file_place(sha256: str) -> str:
+    """files["0a1b2c3d4e5f…"]: where a file is in a Workbench export, by the start of its key."""
+    return f'files["{sha256[:12]}…"]' if len(sha256) > 12 else f'files["{sha256}"]'
 
 
 def workbench_file(data: dict) -> WorkbenchFile:

@@ -79,7 +79,10 @@ def branch_export_markdown(request, conversation_id: int, turn_id: int):
     if request.GET.get("comments") == "1":
         comments = threads_by_turn(conversation_id=conversation.id, turn_ids=[t.id for t in turns])
     return _attachment(
-        branch_markdown(conversation=conversation, turns=turns, comments=comments),
+        # Files are linked with this server's address (its Host checked against ALLOWED_HOSTS).
+        branch_markdown(
+            conversation=conversation, turns=turns, comments=comments, base_url=request.build_absolute_uri("/")
+        ),
         content_type="text/markdown; charset=utf-8",
         title=conversation.title, fallback=f"conversation-{conversation.id}", extension=".md",
     )

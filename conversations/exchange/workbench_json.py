@@ -4,7 +4,9 @@ Export writes every field of every turn; import reads one back into a plan that 
 tree. Only database ids change (remapped, including context["omitted"] and the current and main
 turns), and the author: see `conversation_plan`.
 
-Version 3 adds the conversation's review: comments, verdicts and preferred branches
+Version 4 adds attached files: each prompt's "attachments" (its descriptors, as Turn.attachments)
+and a top-level "files" holding each file once, by its SHA-256, with its bytes in base64
+(attached_files.py). Version 3 adds the conversation's review: comments, verdicts and preferred branches
 (conversations/review/exchange.py). Version 2 adds a reply's reasoning (its text, the provider's
 blocks with their signatures, its tokens and seconds), whether it refused, and the turn a fork was
 copied from. Files of earlier versions, written before those existed, still import.
@@ -25,6 +27,7 @@ from conversations.exchange import (
     describe_id,
     parents_first,
 )
+from conversations.exchange.attached_files import files_export, given_files
 from conversations.exchange.schema import WorkbenchTurn, workbench_file
 from conversations.fields import shown
 from conversations.models import Conversation, Turn
@@ -32,14 +35,14 @@ from conversations.permissions import Need, conversation_for
 from conversations.review.exchange import check_review, review_export
 
 FORMAT = "workbench.conversation"
-VERSION = 3
-VERSIONS = (1, 2, 3)
+VERSION = 4
+VERSIONS = (1, 2, 3, 4)
 COPIED_FIELDS = ("role", "content", "reasoning", "reasoning_blocks", "reasoning_tokens", "reasoning_seconds",
                  "refused", "status", "provider", "model", "settings", "token_counts", "input_tokens",
                  "output_tokens", "usage_estimated")
 EXPORTED_FIELDS = (
     "id", "parent_id", *COPIED_FIELDS, "cost", "context", "response_id", "error",
-    "author__username", "created_at", "first_token_at", "finished_at",
+    "author__username", "created_at", "first_token_at", "finished_at", "attachments",
 )
 
 
@@ -61,8 +64,8 @@ def _fork_source(conversation: Conversation, user) -> dict | None:
 
 
 def conversation_export(*, conversation: Conversation, user=None) -> dict:
-    """Every turn of the conversation, parents before children, in one query; and the turn it was
-    forked from when `user` may see it."""
+    """Every turn of the conversation, parents before children, in one query; the turn it was
+    forked from when `user` may see it; and every attached file once, its bytes in base64."""
     rows = Turn.objects.filter(conversation=conversation).order_by("id").values(*EXPORTED_FIELDS)
     by_id = {row["id"]: row for row in rows}
     # Turns are only appended, so id order already has parents first; this is a guard.
@@ -82,6 +85,7 @@ def conversation_export(*, conversation: Conversation, user=None) -> dict:
             "created_at": _iso(row["created_at"]),
             "first_token_at": _iso(row["first_token_at"]),
             "finished_at": _iso(row["finished_at"]),
+            "attachments": row["attachments"] or [],
         })
     return {
         "format": FORMAT,
@@ -97,6 +101,7 @@ def conversation_export(*, conversation: Conversation, user=None) -> dict:
         },
         "turns": turns,
         "review": review_export(conversation),
+        "files": files_export(turn["attachments"] for turn in turns),
     }
 
 
@@ -127,6 +132,8 @@ def _turn_plan(turn: WorkbenchTurn) -> TurnPlan:
         "created_at": turn.created_at,
         "first_token_at": turn.first_token_at,
         "finished_at": turn.finished_at,
+        # Rebuilt from the stored files on import (attached_files.rewrite_descriptors).
+        "attachments": [attachment.given() for attachment in turn.attachments],
     }
     return TurnPlan(key=turn.id, parent=turn.parent, fields=fields)
 
@@ -174,6 +181,7 @@ def conversation_plan(data: dict) -> ConversationPlan:
                     f'{place_of(plan.key)}: "context.omitted" names turn {describe_id(key)}, which is not in the file.'
                 )
     check_review(document.review, keys, {plan.key: plan.fields["role"] for plan in plans})
+    files = given_files(document, lambda index: f"turns[{index}] (id {describe_id(document.turns[index].id)})")
     meta = document.conversation
     for name in ("current_turn", "main_turn"):
         key = getattr(meta, name)
@@ -188,4 +196,5 @@ def conversation_plan(data: dict) -> ConversationPlan:
         turns=[by_key[key] for key in order],
         forked_from=(meta.forked_from.conversation, meta.forked_from.turn) if meta.forked_from else None,
         review=document.review,
+        files=files,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
+from conversations.providers import parts
 from conversations.providers.base import (
     Event,
     Finish,
@@ -35,10 +36,34 @@ REASONING_BLOCK_TYPES = frozenset({"thinking", "redacted_thinking"})
 BLOCK_SEPARATOR = "\n\n"
 
 
+def prompt_content(message: Message) -> str | list[dict]:
+    """A prompt's content: its text (text files' documents first), or, with images, one image
+    block per image and then the text, as Anthropic documents them (docs.anthropic.com/en/docs/
+    build-with-claude/vision: {"type": "image", "source": {"type": "base64", "media_type":
+    "image/jpeg", "data": "..."}}; "Claude works best when images come before text"). No text
+    block is sent for a prompt that is only images: the API refuses empty text blocks."""
+    if not message.attachments:
+        return message.content
+    text = parts.user_text(message)
+    images = parts.images(message)
+    if not images:
+        return text
+    content: list[dict] = [
+        {"type": "image", "source": {"type": "base64", "media_type": image.media_type, "data": parts.base64_of(image)}}
+        for image in images
+    ]
+    if text:
+        content.append({"type": "text", "text": text})
+    return content
+
+
 def _content(message: Message, *, blocks_from: str) -> str | list[dict]:
-    """A message's content: its text, or (a reply of the provider `blocks_from` that kept its
-    reasoning) that reasoning's blocks as they were stored, then its text."""
-    if message.role != "assistant" or not blocks_from or message.provider != blocks_from:
+    """A message's content: a prompt's (see prompt_content), a reply's text, or (a reply of the
+    provider `blocks_from` that kept its reasoning) that reasoning's blocks as they were stored,
+    then its text."""
+    if message.role != "assistant":
+        return prompt_content(message)
+    if not blocks_from or message.provider != blocks_from:
         return message.content
     blocks = [
         block for block in message.reasoning_blocks
@@ -60,7 +85,7 @@ def alternating_messages(request: GenerationRequest, *, blocks_from: str = "") -
     on); "" sends every reply as text alone."""
     merged: list[dict] = []
     for message in conversation_messages(request):
-        if not message.content:
+        if not message.content and not message.attachments:
             continue
         content = _content(message, blocks_from=blocks_from)
         if merged and merged[-1]["role"] == message.role:

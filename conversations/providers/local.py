@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from conversations.providers import parts
 from conversations.providers.base import (
     Event,
     FailureKind,
@@ -205,11 +206,18 @@ class LocalProvider:
         system = system_prompt_of(request)
         if system:
             messages.append({"role": "system", "content": system})
-        messages.extend(
-            {"role": m.role, "content": m.content}
-            for m in conversation_messages(request)
-            if m.content
-        )
+        for m in conversation_messages(request):
+            if any(a.kind == "image" for a in m.attachments):
+                # The service sends this model no images (it refuses, or leaves them out when
+                # asked to): one reaching it is a mistake, not something to drop silently.
+                raise ProviderError(
+                    f"The local model cannot see images: {len(parts.images(m))} came with a prompt. "
+                    "Choose a model that can, or send the text only.",
+                    kind=FailureKind.BAD_REQUEST, error_type="images_not_supported",
+                )
+            content = parts.user_text(m)
+            if content:
+                messages.append({"role": m.role, "content": content})
         settings = request.settings
         return {
             "messages": messages,
@@ -220,10 +228,10 @@ class LocalProvider:
             "repeat_penalty": REPEAT_PENALTY,
         }
 
-    def _generate(self, request, emit, cancelled: threading.Event) -> None:
+    def _generate(self, body: dict, emit, cancelled: threading.Event) -> None:
         with self._lock:
             llama = self._model()
-            chunks = llama.create_chat_completion(**self.request_body(request))
+            chunks = llama.create_chat_completion(**body)
             produced = 0
             finish_reason = "stop"
             for chunk in chunks:
@@ -242,6 +250,7 @@ class LocalProvider:
             emit(Finish(finish_reason))
 
     async def stream(self, request: GenerationRequest) -> AsyncGenerator[Event, None]:
+        body = self.request_body(request)  # a request it cannot take fails here, as it is
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
         cancelled = threading.Event()
@@ -251,7 +260,7 @@ class LocalProvider:
 
         def run() -> None:
             try:
-                self._generate(request, emit, cancelled)
+                self._generate(body, emit, cancelled)
             except Exception as exc:  # reported to the reply, not lost in the thread
                 # llama.cpp refuses a prompt longer than its window with a ValueError saying so.
                 kind = FailureKind.CONTEXT_LENGTH if "context window" in str(exc) else FailureKind.UNKNOWN

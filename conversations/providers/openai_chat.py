@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
+from conversations.providers import parts
 from conversations.providers.base import (
     Event,
     Finish,
     GenerationRequest,
+    Message,
     ProviderError,
     ReasoningDelta,
     RefusalDelta,
@@ -104,6 +106,26 @@ class ThinkTagSplitter:
         return "", ""
 
 
+def chat_content(message: Message) -> str | list[dict]:
+    """A message's content for Chat Completions: its text (text files' documents first), or, with
+    images, a text part then one image part per image, as OpenAI documents them
+    (platform.openai.com/docs/guides/images-vision, "Base64-encoded images":
+    {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,..."}}).
+
+    No "detail" is sent: it is optional and defaults to "auto" (the API reference of
+    ChatCompletionContentPartImage), which servers that only copy the shape (Ollama, vLLM,
+    llama.cpp) may not know. No empty text part is sent for a prompt that is only images."""
+    if not message.attachments:
+        return message.content
+    text = parts.user_text(message)
+    images = parts.images(message)
+    if not images:
+        return text
+    content: list[dict] = [{"type": "text", "text": text}] if text else []
+    content.extend({"type": "image_url", "image_url": {"url": parts.data_url(image)}} for image in images)
+    return content
+
+
 class OpenAIChatProvider(SDKProvider):
     sdk, sdk_client, sdk_error = "openai", "AsyncOpenAI", "OpenAIError"
     api = "chat.completions"
@@ -113,12 +135,12 @@ class OpenAIChatProvider(SDKProvider):
         self._max_tokens_param = max_tokens_param
 
     def request_body(self, request: GenerationRequest) -> dict:
-        messages = []
+        messages: list[dict] = []
         system = system_prompt_of(request)
         if system:
             messages.append({"role": "system", "content": system})
         messages.extend(
-            {"role": m.role, "content": m.content} for m in conversation_messages(request)
+            {"role": m.role, "content": chat_content(m)} for m in conversation_messages(request)
         )
         body: dict = {
             "model": request.model,

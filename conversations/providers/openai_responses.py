@@ -16,6 +16,7 @@ from collections.abc import AsyncGenerator
 from contextlib import AsyncExitStack, aclosing
 from typing import TYPE_CHECKING
 
+from conversations.providers import parts
 from conversations.providers.base import (
     Event,
     FailureKind,
@@ -60,6 +61,30 @@ def _rejected_previous_response(exc: openai.APIStatusError) -> bool:
     )
 
 
+def responses_content(message: Message) -> str | list[dict]:
+    """A message's content for the Responses API: its text (text files' documents first), or, with
+    images, an input_text part then one input_image part per image, as OpenAI documents them
+    (platform.openai.com/docs/guides/images-vision, "Base64-encoded images": {"type": "input_image",
+    "image_url": "data:image/jpeg;base64,..."}).
+
+    "detail" is sent as "auto": the API reference marks it required on input_image (the SDK's
+    ResponseInputImageParam has `detail: Required[...]`) and "auto", its documented default, is
+    what Chat Completions uses when it is left out. No empty input_text is sent for a prompt that
+    is only images. A chained request sends only the messages after the stored response, so the
+    images of a new prompt go with it, and earlier ones stay with the stored response."""
+    if not message.attachments:
+        return message.content
+    text = parts.user_text(message)
+    images = parts.images(message)
+    if not images:
+        return text
+    content: list[dict] = [{"type": "input_text", "text": text}] if text else []
+    content.extend(
+        {"type": "input_image", "image_url": parts.data_url(image), "detail": "auto"} for image in images
+    )
+    return content
+
+
 class OpenAIResponsesProvider(SDKProvider):
     sdk, sdk_client, sdk_error = "openai", "AsyncOpenAI", "OpenAIError"
     api = "responses"
@@ -80,7 +105,7 @@ class OpenAIResponsesProvider(SDKProvider):
             messages = conversation_messages(request)
         body: dict = {
             "model": request.model,
-            "input": [{"role": m.role, "content": m.content} for m in messages],
+            "input": [{"role": m.role, "content": responses_content(m)} for m in messages],
             "stream": True,
             "store": True,
         }

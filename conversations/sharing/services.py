@@ -234,7 +234,10 @@ def opening_turn(link: ShareLink, tree: SharedTree) -> int | None:
 
 def shared_fork(*, link: ShareLink, tree: SharedTree, turn_id: int, owner) -> Conversation:
     """A new conversation in the visitor's personal workspace holding the shared path root →
-    `turn_id`: what the link shows, nothing more (no settings, usage or timing)."""
+    `turn_id`: what the link shows, nothing more (no settings, usage or timing). The prompts
+    become the visitor's own, attached files included: those count against the visitor's
+    attachment quota from now on, though nothing new is stored and the copy is never refused
+    for it."""
     if turn_id not in tree.turns:
         raise ServiceError("That turn is not part of what this link shares.", code="not_found")
     branch = tree.branch(turn_id)
@@ -243,6 +246,8 @@ def shared_fork(*, link: ShareLink, tree: SharedTree, turn_id: int, owner) -> Co
         {
             "id": turn["id"],
             **{name: turn[name] for name in ("role", "content", "status", "provider", "model", "error", "refused")},
+            # The files the link shows come along (a snapshot made before attachments has none).
+            "attachments": turn.get("attachments") or [],
             # The reasoning the link shows comes along; its signed blocks never leave through a link.
             **({"reasoning": turn["reasoning"], "reasoning_seconds": turn["reasoning_seconds"]}
                if "reasoning" in turn else {}),

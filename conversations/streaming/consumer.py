@@ -138,6 +138,8 @@ class ConversationConsumer(ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWeb
             content=action.content,
             author=self.user,
             variants=list(action.variants),
+            attachments=action.attachments,
+            text_only=action.text_only,
         )
         await self._start(sent, action, conversation.title)
 
@@ -148,12 +150,15 @@ class ConversationConsumer(ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWeb
             content=action.content,
             author=self.user,
             variants=list(action.variants),
+            attachments=action.attachments,
+            text_only=action.text_only,
         )
         await self._start(sent, action, conversation.title)
 
     async def _act_regenerate(self, conversation, action: Action) -> None:
         prepared = await database_sync_to_async(services.reply_regenerate)(
-            conversation=conversation, turn_id=action.turn, author=self.user, variant=action.variants[0]
+            conversation=conversation, turn_id=action.turn, author=self.user, variant=action.variants[0],
+            text_only=action.text_only,
         )
         try:
             await self._announce(prepared.reply, action.request_id)

@@ -82,7 +82,8 @@ class NewConversationConsumer(ReadsFrames, SendsUntilClosed, AsyncJsonWebsocketC
                 await self.close(code=CLOSE_NOT_FOUND)
                 return
             started = await database_sync_to_async(services.conversation_start)(
-                owner=self.user, workspace=workspace, content=action.content, variants=list(action.variants)
+                owner=self.user, workspace=workspace, content=action.content, variants=list(action.variants),
+                attachments=action.attachments, text_only=action.text_only,
             )
             self.started = conversation_id = started.conversation.id
             replies = [prepared.reply.id for prepared in started.sent.replies]

@@ -2,9 +2,13 @@
 
 Client → server frames are JSON objects with an "action":
   send        {"parent": id|null, "content": str, "model": "provider:model", "settings": {...}}
-              or, for a fan-out, "variants": [{"model": ..., "settings": {...}}, ...] (2 to 6)
-  edit        {"turn": id, "content": str, and "model"/"settings" or "variants" as for send}
-  regenerate  {"turn": id, "model": "provider:model", "settings": {...}}
+              or, for a fan-out, "variants": [{"model": ..., "settings": {...}}, ...] (2 to 6);
+              optionally "attachments": [{"upload": uuid} | {"turn": id, "index": n}, ...] (see
+              attachments/refs.py; the content may then be blank) and "text_only": true (images
+              left out for a model that cannot see them)
+  edit        {"turn": id, "content": str, and "model"/"settings" or "variants", "attachments"
+              and "text_only" as for send: the files kept from the original are named as turn refs}
+  regenerate  {"turn": id, "model": "provider:model", "settings": {...}, optionally "text_only"}
   stop        {"turn": id}
   resume      {"turn": id, "offset": int, "reasoning_offset": int} (the reply's text and reasoning
               the client has, in UTF-16 units; without "reasoning_offset" no reasoning is resent)
@@ -24,7 +28,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from django.conf import settings as django_settings
-from django.core import checks
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -35,71 +38,30 @@ from pydantic import (
     Tag,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from conversations.attachments.refs import AttachmentRef, AttachmentRefs, TextOnly
 from conversations.errors import ServiceError
 from conversations.providers.base import GenerationSettings
 from conversations.refusals import REFUSED, refusal, refused
 from conversations.services import MAX_VARIANTS, Variant
+
+# Frame sizes live in frame_size.py; they are read from here by the consumers, apps.py and tests.
+from conversations.streaming.frame_size import (  # noqa: F401
+    DAPHNE_MAX_MESSAGE_BYTES,
+    FRAME_BYTES_PER_CHARACTER,
+    FRAME_ENVELOPE_BYTES,
+    check_frames_fit,
+    frame_ceiling,
+    frame_limit,
+    largest_page_frame,
+)
 from conversations.validation import check_strings
 
 MAX_ID = 2**63 - 1  # the database's largest id
 ACTIONS = ("send", "edit", "regenerate", "stop", "resume", "delete", "main")
-
-
-# The longest websocket message daphne takes in: its default --websocket-max-message-size (and
-# --websocket-max-frame-size). daphne fails a longer one by dropping the TCP connection, without a
-# close frame, so nothing reaches the consumer and the page sees only a lost connection; daphne has
-# no public setting to answer it with close code 1009 instead.
-DAPHNE_MAX_MESSAGE_BYTES = 1024 * 1024
-# What one character of a text takes in the frame the page sends, at most: JSON.stringify writes
-# any UTF-16 code unit in 3 bytes of UTF-8 or fewer, escaped quotes and line breaks included (only
-# the other C0 control characters, written as \u00XX, take more).
-FRAME_BYTES_PER_CHARACTER = 3
-# The JSON around the texts of a fan-out: action, ids, request id, and each variant's model and numbers.
-FRAME_ENVELOPE_BYTES = 10_000
-
-
-def frame_limit() -> int:
-    """The longest frame read, in characters. A fan-out carries the system prompt once per
-    variant, and JSON escaping can double text."""
-    return (
-        2 * (django_settings.MAX_MESSAGE_CHARS + MAX_VARIANTS * django_settings.MAX_SYSTEM_PROMPT_CHARS)
-        + 10_000
-    )
-
-
-def frame_ceiling() -> int:
-    """The longest frame the server takes in at all, in bytes: daphne's own ceiling. Anything
-    longer never reaches the consumer (see DAPHNE_MAX_MESSAGE_BYTES)."""
-    return DAPHNE_MAX_MESSAGE_BYTES
-
-
-def largest_page_frame() -> int:
-    """The most bytes a frame the page sends within the limits can take: the longest message and
-    MAX_VARIANTS system prompts at their longest (the page repeats it in every variant)."""
-    texts = django_settings.MAX_MESSAGE_CHARS + MAX_VARIANTS * django_settings.MAX_SYSTEM_PROMPT_CHARS
-    return FRAME_BYTES_PER_CHARACTER * texts + FRAME_ENVELOPE_BYTES
-
-
-def check_frames_fit(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """A system check: every frame within the limits must fit under daphne's ceiling, so that the
-    consumer reads it and answers it, instead of daphne dropping the connection without a word."""
-    largest, ceiling = largest_page_frame(), frame_ceiling()
-    if largest <= ceiling:
-        return []
-    return [
-        checks.Warning(
-            f"With WORKBENCH_MAX_MESSAGE_CHARS={django_settings.MAX_MESSAGE_CHARS} and "
-            f"WORKBENCH_MAX_SYSTEM_PROMPT_CHARS={django_settings.MAX_SYSTEM_PROMPT_CHARS}, a send to "
-            f"{MAX_VARIANTS} models can take {largest:,} bytes, more than the {ceiling:,} daphne takes in "
-            "by default: daphne drops such a connection, and the page only says it was lost.",
-            hint="Lower those limits, or run daphne with --websocket-max-message-size and "
-            f"--websocket-max-frame-size of at least {largest} (this check cannot see daphne's options).",
-            id="workbench.W001",
-        )
-    ]
 
 
 @dataclass(frozen=True)
@@ -112,6 +74,8 @@ class Action:
     variants: tuple[Variant, ...] = ()
     offset: int = 0
     reasoning_offset: int | None = None
+    attachments: tuple[AttachmentRef, ...] = ()
+    text_only: bool = False
 
 
 # --- one rule and one message per field --------------------------------------------------------
@@ -126,8 +90,9 @@ def _within(text: str, what: str, limit: int) -> str:
     return text
 
 
-def _message(text: str) -> str:
-    if not text.strip():
+def _message(text: str, info: ValidationInfo) -> str:
+    # A message may be files alone (the frame's "attachments" come before its "content").
+    if not text.strip() and not info.data.get("attachments"):
         raise refusal("The message is empty.", code="empty")
     return _within(text, "The message", django_settings.MAX_MESSAGE_CHARS)
 
@@ -266,7 +231,17 @@ class _Frame(_Read):
         raise NotImplementedError
 
 
-class Send(_Frame):
+class _Prompt(_Frame):
+    """What send and edit share: the files attached, and whether images are left out."""
+
+    attachments: AttachmentRefs = ()  # type: ignore[assignment]
+    text_only: TextOnly = False
+
+    def _action(self, name: str, **fields: Any) -> Action:
+        return Action(name, self.request_id, attachments=tuple(self.attachments), text_only=self.text_only, **fields)
+
+
+class Send(_Prompt):
     action: Literal["send"]
     parent: Parent
     content: Content = _REQUIRED_AS_NULL
@@ -274,26 +249,25 @@ class Send(_Frame):
     settings: SettingsObject = None
 
     def parsed(self) -> Action:
-        return Action(
-            self.action, self.request_id, parent=self.parent, content=self.content,
-            variants=(_one_reply(self.model, self.settings),),
+        return self._action(
+            self.action, parent=self.parent, content=self.content, variants=(_one_reply(self.model, self.settings),)
         )
 
 
-class SendVariants(_Frame):
+class SendVariants(_Prompt):
     action: Literal["send"]
     parent: Parent
     content: Content = _REQUIRED_AS_NULL
     variants: Variants
 
     def parsed(self) -> Action:
-        return Action(
-            self.action, self.request_id, parent=self.parent, content=self.content,
+        return self._action(
+            self.action, parent=self.parent, content=self.content,
             variants=tuple(_one_reply(v.model, v.settings) for v in self.variants),
         )
 
 
-class Edit(_Frame):
+class Edit(_Prompt):
     action: Literal["edit"]
     turn: Turn
     content: Content = _REQUIRED_AS_NULL
@@ -301,21 +275,20 @@ class Edit(_Frame):
     settings: SettingsObject = None
 
     def parsed(self) -> Action:
-        return Action(
-            self.action, self.request_id, turn=self.turn, content=self.content,
-            variants=(_one_reply(self.model, self.settings),),
+        return self._action(
+            self.action, turn=self.turn, content=self.content, variants=(_one_reply(self.model, self.settings),)
         )
 
 
-class EditVariants(_Frame):
+class EditVariants(_Prompt):
     action: Literal["edit"]
     turn: Turn
     content: Content = _REQUIRED_AS_NULL
     variants: Variants
 
     def parsed(self) -> Action:
-        return Action(
-            self.action, self.request_id, turn=self.turn, content=self.content,
+        return self._action(
+            self.action, turn=self.turn, content=self.content,
             variants=tuple(_one_reply(v.model, v.settings) for v in self.variants),
         )
 
@@ -325,10 +298,12 @@ class Regenerate(_Frame):
     turn: Turn
     model: ModelId = _REQUIRED_AS_NULL
     settings: SettingsObject = None
+    text_only: TextOnly = False
 
     def parsed(self) -> Action:
         return Action(
-            self.action, self.request_id, turn=self.turn, variants=(_one_reply(self.model, self.settings),)
+            self.action, self.request_id, turn=self.turn, variants=(_one_reply(self.model, self.settings),),
+            text_only=self.text_only,
         )
 
 

@@ -3,6 +3,7 @@
 import { copyButton } from './copy.js';
 import { renderMarkdown } from './markdown.js';
 import { formatCost, formatTokens, reasoningFact } from './format.js';
+import { filesFacts } from './request-files.js';
 import { branchCost, branchTokens } from './tokens.js';
 import { el } from './turns.js';
 
@@ -151,6 +152,7 @@ export async function showRequest(url, codeUrl, about = '') {
     context.input_tokens != null ? `planned input ≈ ${formatTokens(context.input_tokens)} tokens of ${formatTokens(context.history_budget)} available (window ${formatTokens(context.window)}, reply budget ${formatTokens(context.reply_budget)})` : null,
     context.omitted?.length ? `${context.omitted.length} older turn${context.omitted.length === 1 ? ' was' : 's were'} left out to fit the window` : 'nothing was left out',
     reasoningFact(data.reasoning),
+    ...filesFacts(data.files, context),
   ].filter(Boolean);
   dialog(about ? `What the model saw for ${about}` : 'What the model saw',
     el('ul', { class: 'dialog-facts muted small' }, ...facts.map((f) => el('li', { text: f }))),

@@ -69,6 +69,27 @@ export function turnLabel(n, room) {
   return `${(space > fits / 2 ? cut.slice(0, space) : cut).trimEnd()}…`;
 }
 
+/** What a prompt's files add to its node's name: "2 files attached" ('' for none). */
+export function filesLabel(count) {
+  const n = Number(count) || 0;
+  if (n <= 0) return '';
+  return n === 1 ? '1 file attached' : `${n} files attached`;
+}
+
+// Lucide's paperclip (ISC licence, static/vendor/lucide/paperclip.svg), drawn in its 24-unit box.
+const CLIP_PATH = 'm16 6-8.414 8.586a2 2 0 0 0 2.829 2.829l8.414-8.586a4 4 0 1 0-5.657-5.657'
+  + 'l-8.379 8.551a6 6 0 1 0 8.485 8.485l8.379-8.551';
+
+/** The paperclip a node with attached files wears at its top right, over a disc of the panel's colour. */
+function paperclip() {
+  const g = svg('g', { class: 'tm-clip', transform: 'translate(8.5,-8.5)', 'aria-hidden': 'true' });
+  g.append(
+    svg('circle', { class: 'tm-clip-disc', r: 5.5 }),
+    svg('path', { class: 'tm-clip-glyph', d: CLIP_PATH, transform: 'scale(0.36) translate(-12,-12)' }),
+  );
+  return g;
+}
+
 /**
  * An edge's path from the bottom of the parent to the top of the child, so no line shows through
  * a node: straight down when they are in line, an S-curve otherwise.
@@ -101,7 +122,10 @@ export function drawTurn(rec, item, n, isLeaf, slot, labelRoomPx) {
   if (role === 'assistant' && n.model && slot != null) el.style.setProperty('--tm-c', `var(--tm-model-${slot})`);
   else el.style.removeProperty('--tm-c');
 
-  const shapeKey = `${role}|${status === 'streaming'}`;
+  const files = Number(n.files) || 0;
+  if (files > 0) el.setAttribute('data-files', String(files));
+  else el.removeAttribute('data-files');
+  const shapeKey = `${role}|${status === 'streaming'}|${files > 0}`;
   if (rec.shapeRole !== shapeKey) {
     rec.shapeRole = shapeKey;
     el.replaceChildren();
@@ -117,9 +141,10 @@ export function drawTurn(rec, item, n, isLeaf, slot, labelRoomPx) {
     rec.label = svg('text', { class: 'tm-fixed tm-node-label', x: 4, dy: '0.35em' });
     at.append(rec.label);
     el.append(shape, at, rec.title);
+    if (files > 0) el.insertBefore(paperclip(), at);
   }
   const head = [ROLES[role], n.model, status].filter(Boolean).join(' · ');
-  rec.title.textContent = n.preview ? `${head}\n${n.preview}` : head;
+  rec.title.textContent = [head, filesLabel(files), n.preview].filter(Boolean).join('\n');
   rec.label.textContent = turnLabel(n, labelRoomPx);
 }
 

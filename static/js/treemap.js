@@ -8,7 +8,7 @@
 //   map.fit();              // fit the whole tree in view
 //   map.destroy();
 //
-// A node is {id, parent, role, status, model, preview}. Several roots are allowed; siblings are
+// A node is {id, parent, role, status, model, preview, files}. Several roots are allowed; siblings are
 // ordered by id. The layout (tree-layout.js) keeps the conversation's main line straight: a parent
 // sits above the child with the longest branch below it.
 //
@@ -43,6 +43,7 @@
 // Elements the page and tests can target (all inside the container):
 //   .tm-node[data-turn-id="12"]   a turn; data-role, data-status, data-model attributes,
 //                                 classes tm-role-<role>, tm-status-<status>
+//   [data-files="2"]              a prompt with files attached (it wears a paperclip, g.tm-clip)
 //   [data-on-branch]              on turns (and segments) of the highlighted branch only
 //   [data-branch-leaf]            the last turn of the highlighted branch
 //   .tm-node.tm-segment[data-segment]  a collapsed run; data-segment="<first id>-<last id>",
@@ -360,7 +361,7 @@ export class TreeMap {
     // The short text must fit at the smallest zoom that shows it.
     const room = Math.round((item.room - 1) * LABEL_ZOOM - 4);
     return {
-      sig: `t|${n.role}|${n.status}|${n.model}|${n.preview}|${item.onBranch}|${isLeaf}|${slot}|${room}`,
+      sig: `t|${n.role}|${n.status}|${n.model}|${n.preview}|${n.files || 0}|${item.onBranch}|${isLeaf}|${slot}|${room}`,
       draw: (rec) => drawTurn(rec, item, n, isLeaf, slot, room),
     };
   }

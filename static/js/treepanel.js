@@ -123,6 +123,7 @@ export class TreePanel {
     const node = { id: turn.id, parent: turn.parent, role: turn.role, status: turn.status };
     if (turn.provider !== undefined) node.model = turn.provider ? `${turn.provider}:${turn.model}` : '';
     if (turn.content !== undefined) node.preview = preview(turn.content, 48);
+    if (Array.isArray(turn.attachments)) node.files = turn.attachments.length;
     for (const key of Object.keys(node)) if (node[key] === undefined) delete node[key];
     this.map.upsert(node);
     this.markPicked();
