@@ -53,8 +53,8 @@ def png(width: int = 64, height: int = 40, colour: tuple[int, int, int] = (40, 1
     return buffer.getvalue()
 
 
-def open_conversation(page, server) -> int:
-    """Signs in a fresh user who owns an empty conversation, and opens it."""
+def open_conversation(page, server, *, width: int = 1280) -> int:
+    """Signs in a fresh user who owns an empty conversation, and opens it at `width`."""
     username = f"att{uuid.uuid4().hex[:10]}"
     conversation_id = int(server.run_python(SEED.format(username=username, password=PASSWORD)).strip().splitlines()[-1])
     page.goto(server.url + "/accounts/login/")
@@ -62,6 +62,7 @@ def open_conversation(page, server) -> int:
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     expect(page.get_by_role("link", name="Start a conversation")).to_be_visible()
+    page.set_viewport_size({"width": width, "height": 860 if width > 600 else 844})
     page.goto(f"{server.url}/c/{conversation_id}/")
     expect(page.locator("body[data-socket=open]")).to_have_count(1)
     return conversation_id
@@ -269,8 +270,7 @@ def test_a_model_without_vision_warns_and_offers_the_text_alone(page, vision_ser
 
 @pytest.mark.parametrize("width", [1280, 390])
 def test_the_story_paste_a_screenshot_ask_two_models_compare_with_the_image(page, vision_server, width):
-    page.set_viewport_size({"width": width, "height": 860 if width > 600 else 844})
-    open_conversation(page, vision_server)
+    open_conversation(page, vision_server, width=width)
     paste(page, png(800, 500, (250, 200, 40)))
     ready(page, "Pasted image")
     # Both the Attach button and Send stay on screen on a phone.
