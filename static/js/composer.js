@@ -143,7 +143,8 @@ export class Composer {
     const images = this.tray.hasImages || this.branchImages();
     const chosen = [this.model.value, ...[...this.variantsBox.querySelectorAll('.variant-model')].map((s) => s.value)];
     const blind = images ? blindModels(this.page.models, chosen) : [];
-    this.warning.hidden = !blind.length;
+    // Once the server has refused, its error says the same with the ways on: not said twice.
+    this.warning.hidden = !blind.length || this.refusedImages;
     this.warning.textContent = blindWarning(blind.map((m) => m.label));
   }
 
@@ -347,10 +348,20 @@ export class Composer {
   // the text alone to the same model, or another model.
   showError(message, frame = null) {
     this.error.replaceChildren();
-    if (!message) return;
-    this.error.append(el('span', { class: 'composer-error-text', text: message }));
+    this.refusedImages = false;
+    if (!message) {
+      this.updateWarning();
+      return;
+    }
     const ours = this.lastRequest && (!frame?.request_id || frame.request_id === this.lastRequest.id);
-    if (frame?.code === 'no_vision' && ours) {
+    const noVision = frame?.code === 'no_vision' && ours;
+    // The server names the model by its id ("openai:gpt-3.5-turbo"); the page by its label.
+    const model = noVision ? this.page.models.find((m) => message.startsWith(`${m.id} `)) : null;
+    const shown = model ? model.label + message.slice(model.id.length) : message;
+    this.error.append(el('span', { class: 'composer-error-text', text: shown }));
+    if (noVision) {
+      this.refusedImages = true;
+      this.updateWarning();
       this.error.append(el('span', { class: 'composer-error-actions' },
         el('button', { type: 'button', class: 'button compact', 'data-action': 'text-only', onclick: () => this.sendTextOnly(), text: 'Send text only' }),
         el('button', {
