@@ -150,8 +150,9 @@ def _create_replies(
             raise ServiceError(exc.message, code="context_overflow") from None
         planned.append((provider, model, settings, plan, info.reasoning))
     prepared = []
-    # Read once for every reply of a fan-out: images come from storage.
-    files = message_attachments(path, images=not text_only)
+    # Described once for every reply of a fan-out; each reply reads its images from storage as it
+    # starts, after this transaction (streaming/generation.py).
+    files = message_attachments(path, images=not text_only, read_images=False)
     for provider, model, settings, plan, reasoning in planned:
         context = plan.as_json()
         left_out = carries_images(plan.turns) if text_only else 0

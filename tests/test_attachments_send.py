@@ -3,6 +3,7 @@ prompt stores, what reaches the provider, what is refused (with nothing written)
 tokens files count for."""
 from __future__ import annotations
 
+import base64
 import io
 import uuid
 
@@ -14,6 +15,7 @@ from PIL import Image
 from conversations import services
 from conversations.attachments.models import Upload
 from conversations.attachments.refs import TurnRef, UploadRef
+from conversations.attachments.sending import with_image_bytes
 from conversations.attachments.storage import blob_name, read
 from conversations.context import attachment_tokens, branch_meter, documents_wrapper, plan_context
 from conversations.errors import ServiceError
@@ -42,13 +44,13 @@ def vision(settings, providers):
 
 @pytest.fixture
 def sent_requests(monkeypatch):
-    """The requests services build for each reply, as handed to the generation (the wire format is
-    the providers' to test)."""
+    """The requests services build for each reply, with the images' bytes the generation reads just
+    before it asks the provider (the wire format is the providers' to test)."""
     requests = []
     start = generation.generation_start
 
     def recording(prepared):
-        requests.append(prepared.request)
+        requests.append(with_image_bytes(prepared.request))
         return start(prepared)
 
     monkeypatch.setattr(generation, "generation_start", recording)
@@ -112,6 +114,39 @@ async def test_a_prompt_carries_an_image_and_a_text_file_to_the_provider(alice, 
     )
     assert Image.open(io.BytesIO(first.data)).size == (64, 48)
     assert (second.kind, second.name, second.text, second.data) == ("text", "notes.md", NOTES, b"")
+    await ws.disconnect()
+
+
+@pytest.mark.parametrize("model", ["openai:fake-model", "openai-responses:fake-model", "anthropic:fake-model"])
+async def test_a_sent_image_reaches_the_upstream_in_the_apis_own_part(alice, vision, upstream, model):
+    """The whole way: the socket's send, the prompt written, the image's bytes read from storage as
+    the reply starts, the real SDK's request as the fake upstream received it."""
+    conversation = await _db(services.conversation_create, owner=alice)
+    image = await _db(image_upload, alice)
+    encoded = base64.b64encode(await _db(read, blob_name(image.blob.sha256))).decode()
+    ws = await connect(alice, conversation.id)
+    await ws.send_json_to(send_frame(attachments=refs(image), model=model))
+    frames = await frames_until(ws, finished())
+    assert frames[-1]["type"] == "turn.finished" and frames[-1]["turn"]["status"] == "complete", frames[-1]
+    body = upstream.requests[-1]["json"]
+    if model.startswith("anthropic"):
+        [message] = body["messages"]
+        assert message["content"] == [
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": encoded}},
+            {"type": "text", "text": "What is in these?"},
+        ]
+    elif model.startswith("openai-responses"):
+        [message] = body["input"]
+        assert message["content"] == [
+            {"type": "input_text", "text": "What is in these?"},
+            {"type": "input_image", "image_url": f"data:image/png;base64,{encoded}", "detail": "auto"},
+        ]
+    else:
+        message = body["messages"][-1]
+        assert message["content"] == [
+            {"type": "text", "text": "What is in these?"},
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{encoded}"}},
+        ]
     await ws.disconnect()
 
 

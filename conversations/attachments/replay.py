@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import Any
 
+from conversations.attachments.files import human_size
 from conversations.models import Turn
 from conversations.providers import parts
 from conversations.providers.base import Attachment, Message
@@ -135,16 +136,8 @@ def _unique(attachment: Attachment, taken: set[str]) -> str:
 # --- What the model saw ---------------------------------------------------------------------------
 
 
-def size_text(size: int) -> str:
-    if size < 1024:
-        return f"{size} B"
-    if size < 1024 * 1024:
-        return f"{round(size / 1024)} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
-
-
 def placeholder(image: Attachment) -> str:
-    return f"<image: {image.name}, {image.media_type}, {image.width}×{image.height}, {size_text(len(image.data))}>"
+    return f"<image: {image.name}, {image.media_type}, {image.width}×{image.height}, {human_size(len(image.data))}>"
 
 
 def _image_values(files: Sequence[SentFile]) -> dict[str, tuple[SentFile, str]]:

@@ -9,11 +9,12 @@ them (`Turn.attachments`), names their stored files (`Turn.blobs`), and the uplo
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from django.conf import settings as django_settings
 
+from conversations.attachments.files import human_size
 from conversations.attachments.models import Blob, Upload
 from conversations.attachments.refs import AttachmentRef, TurnRef, UploadRef
 from conversations.attachments.services import link_blobs
@@ -22,7 +23,7 @@ from conversations.catalogue import ModelInfo
 from conversations.context import attachment_tokens
 from conversations.errors import ServiceError
 from conversations.models import Conversation, Turn
-from conversations.providers.base import Attachment
+from conversations.providers.base import Attachment, GenerationRequest
 
 GONE = (
     "A file attached is no longer waiting to be sent: it was sent with another message, removed, or "
@@ -78,14 +79,6 @@ class Attaching:
             raise ServiceError(GONE, code="attachment_gone")
 
 
-def _size(total: int) -> str:
-    if total < 1024:
-        return f"{total} bytes"
-    if total < 1024 * 1024:
-        return f"{total / 1024:,.1f} KB"
-    return f"{total / (1024 * 1024):,.1f} MB"
-
-
 def attach(*, conversation: Conversation, author, refs: Sequence[AttachmentRef]) -> Attaching:
     """The files `refs` name, checked: the caller holds the conversation's lock in a transaction."""
     if not refs:
@@ -132,7 +125,7 @@ def attach(*, conversation: Conversation, author, refs: Sequence[AttachmentRef])
     total, most = sum(blobs[sha].size for sha, _ in named), django_settings.ATTACHMENT_MAX_PROMPT_BYTES
     if total > most:
         raise ServiceError(
-            f"The files attached come to {_size(total)}; a message may carry at most {_size(most)}. "
+            f"The files attached come to {human_size(total)}; a message may carry at most {human_size(most)}. "
             "Send fewer or smaller files.",
             code="too_large",
         )
@@ -148,11 +141,12 @@ def carries_images(turns: Iterable[Turn]) -> int:
 
 
 def message_attachments(
-    turns: Sequence[Turn], *, images: bool = True
+    turns: Sequence[Turn], *, images: bool = True, read_images: bool = True
 ) -> dict[int, tuple[Attachment, ...]]:
     """Each prompt's files among `turns` as the providers send them, by turn id: an image's bytes
     from storage, a text file's text from its Blob (one query for all of them). With `images`
-    false, images are left out (a send with "text_only")."""
+    false, images are left out (a send with "text_only"); with `read_images` false, an image's bytes
+    are left for `with_image_bytes` to read once the prompt is written."""
     prompts = [t for t in turns if t.role == Turn.Role.USER and t.attachments]
     if not prompts:
         return {}
@@ -167,7 +161,8 @@ def message_attachments(
                 if images:
                     files.append(Attachment(
                         kind="image", name=name, media_type=described["media_type"],
-                        data=read(blob_name(described["sha256"])),
+                        data=read(blob_name(described["sha256"])) if read_images else b"",
+                        sha256=described["sha256"],
                         width=described.get("width") or 0, height=described.get("height") or 0,
                     ))
             else:
@@ -193,3 +188,26 @@ def draft_tokens(*, owner, upload_ids: list[str], info: ModelInfo) -> tuple[list
     each = [attachment_tokens([d], info) if d["kind"] == Blob.Kind.IMAGE else
             (d.get("token_counts") or {}).get(info.encoding.name, 0) for d in described]
     return each, attachment_tokens(described, info)
+
+
+def with_image_bytes(request: GenerationRequest) -> GenerationRequest:
+    """`request` with the bytes of every image it describes, read from storage (each file once).
+
+    A send writes its prompt and replies under the conversation's lock and reads no file there
+    (with remote storage a read is a network round trip); the reply reads them here, just before
+    its request goes out."""
+    wanted = {
+        attachment.sha256 for message in request.messages for attachment in message.attachments
+        if attachment.kind == "image" and not attachment.data
+    }
+    if not wanted:
+        return request
+    data = {sha256: read(blob_name(sha256)) for sha256 in wanted}
+    messages = [
+        replace(message, attachments=tuple(
+            replace(a, data=data[a.sha256]) if a.kind == "image" and not a.data else a
+            for a in message.attachments
+        )) if message.attachments else message
+        for message in request.messages
+    ]
+    return replace(request, messages=messages)

@@ -42,19 +42,15 @@ def prompt_content(message: Message) -> str | list[dict]:
     build-with-claude/vision: {"type": "image", "source": {"type": "base64", "media_type":
     "image/jpeg", "data": "..."}}; "Claude works best when images come before text"). No text
     block is sent for a prompt that is only images: the API refuses empty text blocks."""
-    if not message.attachments:
-        return message.content
-    text = parts.user_text(message)
-    images = parts.images(message)
-    if not images:
-        return text
-    content: list[dict] = [
-        {"type": "image", "source": {"type": "base64", "media_type": image.media_type, "data": parts.base64_of(image)}}
-        for image in images
-    ]
-    if text:
-        content.append({"type": "text", "text": text})
-    return content
+    return parts.content(
+        message,
+        text_part=lambda text: {"type": "text", "text": text},
+        image_part=lambda image: {
+            "type": "image",
+            "source": {"type": "base64", "media_type": image.media_type, "data": parts.base64_of(image)},
+        },
+        images_first=True,
+    )
 
 
 def _content(message: Message, *, blocks_from: str) -> str | list[dict]:

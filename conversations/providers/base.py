@@ -24,6 +24,9 @@ class Attachment:
     text: str = ""  # a text file's text
     width: int = 0
     height: int = 0
+    # The stored file's SHA-256: an image is described first and its bytes read just before the
+    # request goes out (streaming/generation.py), outside the transaction that wrote the prompt.
+    sha256: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,15 +115,11 @@ def chat_content(message: Message) -> str | list[dict]:
     No "detail" is sent: it is optional and defaults to "auto" (the API reference of
     ChatCompletionContentPartImage), which servers that only copy the shape (Ollama, vLLM,
     llama.cpp) may not know. No empty text part is sent for a prompt that is only images."""
-    if not message.attachments:
-        return message.content
-    text = parts.user_text(message)
-    images = parts.images(message)
-    if not images:
-        return text
-    content: list[dict] = [{"type": "text", "text": text}] if text else []
-    content.extend({"type": "image_url", "image_url": {"url": parts.data_url(image)}} for image in images)
-    return content
+    return parts.content(
+        message,
+        text_part=lambda text: {"type": "text", "text": text},
+        image_part=lambda image: {"type": "image_url", "image_url": {"url": parts.data_url(image)}},
+    )
 
 
 class OpenAIChatProvider(SDKProvider):

@@ -72,17 +72,11 @@ def responses_content(message: Message) -> str | list[dict]:
     what Chat Completions uses when it is left out. No empty input_text is sent for a prompt that
     is only images. A chained request sends only the messages after the stored response, so the
     images of a new prompt go with it, and earlier ones stay with the stored response."""
-    if not message.attachments:
-        return message.content
-    text = parts.user_text(message)
-    images = parts.images(message)
-    if not images:
-        return text
-    content: list[dict] = [{"type": "input_text", "text": text}] if text else []
-    content.extend(
-        {"type": "input_image", "image_url": parts.data_url(image), "detail": "auto"} for image in images
+    return parts.content(
+        message,
+        text_part=lambda text: {"type": "input_text", "text": text},
+        image_part=lambda image: {"type": "input_image", "image_url": parts.data_url(image), "detail": "auto"},
     )
-    return content
 
 
 class OpenAIResponsesProvider(SDKProvider):

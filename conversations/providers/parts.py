@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import re
+from collections.abc import Callable
 
 from conversations.providers.base import Attachment, Message
 
@@ -73,3 +74,23 @@ def base64_of(attachment: Attachment) -> str:
 def data_url(attachment: Attachment) -> str:
     """An image as a data URL (RFC 2397), as OpenAI's APIs take an image that is not on the web."""
     return f"data:{attachment.media_type};base64,{base64_of(attachment)}"
+
+
+def content(
+    message: Message,
+    *,
+    text_part: Callable[[str], dict],
+    image_part: Callable[[Attachment], dict],
+    images_first: bool = False,
+) -> str | list[dict]:
+    """A user message's content in one API's parts: its plain text when it carries no image (text
+    files' documents first), else a text part and one part per image, in the order the API advises.
+    No empty text part is sent for a prompt that is only images (Anthropic refuses one)."""
+    if not message.attachments:
+        return message.content
+    text = user_text(message)
+    pictures = [image_part(image) for image in images(message)]
+    if not pictures:
+        return text
+    words = [text_part(text)] if text else []
+    return pictures + words if images_first else words + pictures

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from conversations import services, titles
+from conversations.attachments.sending import with_image_bytes
 from conversations.models import Turn
 from conversations.providers.base import (
     Finish,
@@ -174,6 +175,8 @@ class Generation:
         last_checkpoint = self._started = loop.time()
         every = settings.STREAM_CHECKPOINT_SECONDS
         try:
+            if any(message.attachments for message in self.request.messages):
+                self.request = await asyncio.to_thread(with_image_bytes, self.request)
             async with aclosing(self.provider.stream(self.request)) as events:
                 async for event in events:
                     if type(event) is TextDelta or type(event) is RefusalDelta:
