@@ -146,7 +146,11 @@ def conversation_new(request):
             "max_message_chars": settings.MAX_MESSAGE_CHARS,
             "max_output_tokens": settings.MAX_OUTPUT_TOKENS,
         },
-        "urls": {"socket": f"/ws/workspaces/{workspace_id}/conversations/new/", "tokens": reverse("tokens_count")},
+        "urls": {
+            "socket": f"/ws/workspaces/{workspace_id}/conversations/new/",
+            "tokens": reverse("tokens_count"),
+            "upload": reverse("upload_create"),
+        },
     }
     return render(
         request,
@@ -195,6 +199,8 @@ def conversation_detail(request, conversation_id: int, turn_id: int | None = Non
             "share": reverse("share_create", args=[conversation.id]),
             "shares": reverse("conversation_links", args=[conversation.id]),
             "review": reverse("review_json", args=[conversation.id]),
+            "upload": reverse("upload_create"),
+            "turn_file": url_template("turn_file", "turn_id", "index", conversation_id=conversation.id),
         },
     }
     return render(
@@ -347,6 +353,7 @@ def compare(request, conversation_id: int):
             "socket": f"/ws/conversations/{conversation.id}/",
             "turn": url_template("conversation_turn", "turn_id", conversation_id=conversation.id),
             "review": reverse("review_json", args=[conversation.id]),
+            "turn_file": url_template("turn_file", "turn_id", "index", conversation_id=conversation.id),
         },
     }
     return render(

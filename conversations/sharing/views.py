@@ -199,6 +199,7 @@ def shared(request, token: str):
         "urls": {
             "socket": f"/ws/share/{token}/" if link.mode == ShareLink.Mode.LIVE else "",
             "branch": url_template("shared_branch", "turn_id", token=token),
+            "turn_file": url_template("shared_file", "turn_id", "index", token=token),
             "fork": reverse("shared_fork", args=[token]),
             "login": f"{reverse('login')}?next={reverse('shared', args=[token])}",
         },

@@ -6,6 +6,8 @@
 // Desktop shows every column side by side (a CSS subgrid keeps the rows aligned); below 1024 px
 // the columns scroll sideways, snapping, two at a time on a tablet and one on a phone, with a
 // bar of their names above them to jump between them.
+import { fileUrl } from './attachments.js';
+import { attachmentsBlock, givenBlock } from './attachments-view.js';
 import { icon } from './icons.js';
 import { latency, preview, settingsText } from './format.js';
 import { startCompareReview } from './review-compare.js';
@@ -31,6 +33,8 @@ for (const turn of page.shared) byId.set(turn.id, turn);
 for (const column of page.columns) for (const turn of column.turns) byId.set(turn.id, turn);
 const rows = Math.max(...page.columns.map((c) => c.turns.length));
 let baseIndex = Math.max(0, page.columns.findIndex((c) => c.tip === page.base));
+// Each prompt's files, so one sees what each branch was given.
+const attachments = (turn) => attachmentsBlock(turn, (index, options) => fileUrl(page.urls.turn_file, turn.id, index, options));
 
 function columnModels(column) {
   const replies = column.turns.filter((t) => t.role === 'assistant');
@@ -58,9 +62,14 @@ function columnHead(column, index) {
     : el('button', { type: 'button', class: 'button ghost compact', 'data-action': 'make-base', onclick: () => setBase(index), text: 'Use as base' });
   const open = el('a', { class: 'link-button open-branch', href: fillUrl(page.urls.turn, { turn_id: column.tip }), title: 'Open this branch in the conversation' },
     icon('external-link'), el('span', { text: 'Open' }));
+  // A branch that starts with a reply answers the shared start's last prompt: its files show here.
+  const prompt = column.turns[0]?.role === 'assistant' ? page.shared[page.shared.length - 1] : null;
+  const given = prompt?.role === 'user' && prompt.attachments?.length
+    ? givenBlock(prompt, (n, options) => fileUrl(page.urls.turn_file, prompt.id, n, options)) : null;
   return el('header', { class: 'column-head', tabindex: '-1' },
     el('div', { class: 'column-title-row' }, title, el('span', { class: 'spacer' }), choose),
-    el('div', { class: 'column-facts' }, el('span', { class: 'muted small', text: facts.join(' · ') }), open));
+    el('div', { class: 'column-facts' }, el('span', { class: 'muted small', text: facts.join(' · ') }), open),
+    given);
 }
 
 // How a cell's reasoning shows: against the base column's, word by word, when both have some
@@ -76,7 +85,7 @@ function reasoningRenderer(base, columnIndex) {
 
 function cell(turn, rowIndex, columnIndex) {
   const base = page.columns[baseIndex].turns[rowIndex];
-  const node = turnElement(turn, { modelLabels, lazy: false, renderReasoning: reasoningRenderer(base, columnIndex) });
+  const node = turnElement(turn, { modelLabels, lazy: false, renderReasoning: reasoningRenderer(base, columnIndex), attachments });
   node.classList.add('cell');
   const body = node.querySelector('.turn-body');
   if (turn.status === 'streaming') {
@@ -108,7 +117,7 @@ function renderShared() {
   );
   // The shared turns are drawn the first time they are opened.
   if (shared.open && !sharedTurns.childElementCount) {
-    sharedTurns.append(...page.shared.map((t) => turnElement(t, { modelLabels })));
+    sharedTurns.append(...page.shared.map((t) => turnElement(t, { modelLabels, attachments })));
   }
 }
 

@@ -1,6 +1,10 @@
 // The composer: the message box, the model (or several, for a fan-out) and its settings. A model
 // the catalogue marks as a reasoning model gets its own setting: a reasoning effort ("effort") or
-// a thinking budget in tokens ("budget"); other models never see either.
+// a thinking budget in tokens ("budget"); other models never see either. Files attached to the
+// prompt (attachments-tray.js) upload as soon as they are chosen, pasted or dropped; Send waits
+// for the uploads in flight, and the frame names the uploads it sends.
+import { blindModels, blindWarning } from './attachments.js';
+import { AttachmentTray, dropTarget } from './attachments-tray.js';
 import { preview, reasoningKind, settingsForModel } from './format.js';
 import { icon } from './icons.js';
 import { el } from './turns.js';
@@ -10,8 +14,12 @@ const MAX_VARIANTS = 6;
 const MIN_THINKING_BUDGET = 1024;
 
 export class Composer {
-  constructor({ page, socket, modelLabels, lastTurn, track, streamingTurn, onChange = () => {} }) {
-    Object.assign(this, { page, socket, modelLabels, lastTurn, track, streamingTurn, onChange });
+  /**
+   * `csrfToken` signs the uploads; `branchImages()` says whether the branch the next message
+   * continues has images already (a model without vision would be refused them too).
+   */
+  constructor({ page, socket, modelLabels, lastTurn, track, streamingTurn, csrfToken, branchImages = () => false, onChange = () => {} }) {
+    Object.assign(this, { page, socket, modelLabels, lastTurn, track, streamingTurn, csrfToken, branchImages, onChange });
     const $ = (id) => document.getElementById(id);
     this.form = $('composer');
     this.prompt = $('prompt');
@@ -31,6 +39,15 @@ export class Composer {
     this.addVariant = $('add-variant');
     this.attachBox = $('composer-attach');
     this.attached = null; // the turn a reply-from-here attaches to
+    this.attachButton = $('attach-button');
+    this.attachInput = $('attach-input');
+    this.warning = $('attach-warning');
+    this.tray = new AttachmentTray({
+      box: $('attachment-tray'), uploadUrl: this.page.urls.upload, csrfToken, onChange: () => this.filesChanged(),
+    });
+    this.tray.onEmpty = () => this.prompt.focus();
+    this.waiting = false; // Send was pressed while files were still uploading
+    this.lastRequest = null; // the last request made: "Send text only" repeats it without images
     this.load();
     this.bind();
   }
@@ -85,7 +102,50 @@ export class Composer {
       this.settingsToggle.setAttribute('aria-expanded', String(!this.settings.hidden));
     });
     this.addVariant.addEventListener('click', () => this.addVariantRow());
-    this.model.addEventListener('change', () => this.showReasoningSettings());
+    this.model.addEventListener('change', () => {
+      this.showReasoningSettings();
+      this.updateWarning();
+    });
+    this.variantsBox.addEventListener('change', () => this.updateWarning());
+    this.bindFiles();
+  }
+
+  // Files come by the Attach button, a paste (into the message, or anywhere on the page but
+  // another text box), or a drop anywhere on the page but on a prompt being edited.
+  bindFiles() {
+    this.tray.bindInput(this.attachInput);
+    this.attachButton.addEventListener('click', () => this.attachInput.click());
+    this.prompt.addEventListener('paste', (event) => this.tray.paste(event));
+    document.addEventListener('paste', (event) => {
+      if (event.defaultPrevented || this.prompt.disabled) return;
+      if (event.target.closest?.('input, textarea, select, [contenteditable], dialog')) return;
+      if (this.tray.paste(event)) this.prompt.focus();
+    });
+    dropTarget({
+      zone: this.form, tray: this.tray, page: document,
+      accepts: (event) => !this.prompt.disabled && !event.target.closest?.('.edit-form'),
+    });
+  }
+
+  filesChanged() {
+    if (this.waiting && !this.tray.pending) {
+      this.waiting = false;
+      if (this.tray.failed) this.showError('A file could not be attached: dismiss it (×) or attach it again, then send.');
+      else this.send();
+    }
+    this.updateSendButton();
+    this.updateWarning();
+    this.onChange();
+  }
+
+  // Before sending: the chosen models that cannot see the images the request would carry.
+  updateWarning() {
+    const images = this.tray.hasImages || this.branchImages();
+    const chosen = [this.model.value, ...[...this.variantsBox.querySelectorAll('.variant-model')].map((s) => s.value)];
+    const blind = images ? blindModels(this.page.models, chosen) : [];
+    // Once the server has refused, its error says the same with the ways on: not said twice.
+    this.warning.hidden = !blind.length || this.refusedImages;
+    this.warning.textContent = blindWarning(blind.map((m) => m.label));
   }
 
   // The reasoning setting of the chosen model's kind, or neither. A fan-out's other models get
@@ -103,15 +163,26 @@ export class Composer {
     select.value = this.model.value;
     const temperature = el('input', { type: 'number', class: 'variant-temperature', min: '0', max: '2', step: '0.1', placeholder: 'temp', 'aria-label': 'Temperature' });
     const row = el('div', { class: 'variant' }, 'and ', select, temperature,
-      el('button', { type: 'button', class: 'button ghost compact icon-only', 'aria-label': 'Remove this model', onclick: () => { row.remove(); this.updateVariantHint(); } }, icon('x')));
+      el('button', { type: 'button', class: 'button ghost compact icon-only', 'aria-label': 'Remove this model', onclick: () => { row.remove(); this.updateVariantHint(); this.updateWarning(); } }, icon('x')));
     this.variantsBox.append(row);
     this.updateVariantHint();
+    this.updateWarning();
     select.focus();
   }
 
   updateVariantHint() {
     const count = this.variantsBox.children.length + 1;
     this.addVariant.disabled = count >= MAX_VARIANTS;
+    this.updateSendButton();
+  }
+
+  // While files upload, Send says so; pressed then, the message goes out once they are stored.
+  updateSendButton() {
+    const count = this.variantsBox.children.length + 1;
+    const pending = this.tray.pending;
+    this.send_.setAttribute('aria-disabled', String(pending));
+    this.send_.classList.toggle('is-waiting', pending);
+    this.send_.title = pending ? (this.waiting ? 'It goes out once the files are uploaded' : 'Files are uploading') : '';
     this.send_.textContent = count > 1 ? `Send to ${count}` : 'Send';
   }
 
@@ -165,6 +236,7 @@ export class Composer {
   request(kind, frame, expected) {
     const id = crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2);
     this.track(id, kind, expected);
+    this.lastRequest = { kind, frame, expected, id };
     const ok = this.socket.send({ ...frame, request_id: id });
     if (!ok) this.showError('Not connected: your text is still here; try again when the connection is back.');
     else if (document.body.dataset.socket !== 'open') this.showError('Connecting… it goes out as soon as the connection is up.');
@@ -180,7 +252,17 @@ export class Composer {
 
   send() {
     const content = this.prompt.value;
-    if (!content.trim() || !this.checkLength(content)) return;
+    // A prompt may be files alone.
+    if ((!content.trim() && !this.tray.count) || !this.checkLength(content)) return;
+    if (this.tray.failed) {
+      this.showError('A file could not be attached: dismiss it (×) or attach it again, then send.');
+      return;
+    }
+    if (this.tray.pending) {
+      this.waiting = true;
+      this.updateSendButton();
+      return;
+    }
     if (this.streamingTurn() && !this.attached) {
       this.showError('A reply is still streaming: stop it, or use “Reply here” on a turn to branch off meanwhile.');
       return;
@@ -189,15 +271,28 @@ export class Composer {
     const parent = this.attached || this.lastTurn();
     const choice = this.choice();
     if (!choice) return;
-    this.request('send', { action: 'send', parent: parent ? parent.id : null, content, ...choice }, choice.variants?.length || 1);
+    const attachments = this.tray.refs();
+    const frame = { action: 'send', parent: parent ? parent.id : null, content, ...choice, ...(attachments.length ? { attachments } : {}) };
+    this.request('send', frame, choice.variants?.length || 1);
   }
 
-  edit(turn, content) {
-    if (!content.trim() || !this.checkLength(content)) return false;
+  // `attachments`: the refs of the edited prompt's files (kept ones by turn and index, new ones by
+  // upload). Sent whenever the original had files, so removing them all is said too.
+  edit(turn, content, attachments = []) {
+    if ((!content.trim() && !attachments.length) || !this.checkLength(content)) return false;
     this.showError('');
     const choice = this.choice();
     if (!choice) return false;
-    return this.request('edit', { action: 'edit', turn: turn.id, content, ...choice }, choice.variants?.length || 1);
+    const files = attachments.length || turn.attachments?.length ? { attachments } : {};
+    return this.request('edit', { action: 'edit', turn: turn.id, content, ...choice, ...files }, choice.variants?.length || 1);
+  }
+
+  // After "cannot see images": the same request again, its images left out.
+  sendTextOnly() {
+    const last = this.lastRequest;
+    if (!last) return;
+    this.showError('');
+    this.request(last.kind, { ...last.frame, text_only: true }, last.expected);
   }
 
   regenerate(turn) {
@@ -227,6 +322,7 @@ export class Composer {
     if (kind === 'send') {
       this.prompt.value = '';
       this.prompt.style.height = 'auto';
+      this.tray.clear();
       this.attach(null);
     }
   }
@@ -238,16 +334,43 @@ export class Composer {
   update(streaming) {
     this.stop.hidden = !streaming;
     this.send_.hidden = Boolean(streaming) && !this.attached;
+    this.updateWarning();
   }
 
   // A viewer reads: the composer stays visible but cannot send.
   readOnly(message) {
     this.prompt.disabled = true;
     this.prompt.placeholder = message;
-    for (const control of [this.send_, this.model, this.addVariant, this.settingsToggle]) control.disabled = true;
+    for (const control of [this.send_, this.model, this.addVariant, this.settingsToggle, this.attachButton]) control.disabled = true;
   }
 
-  showError(message) {
-    this.error.textContent = message || '';
+  // An error frame (`frame`) refusing images to a model without vision offers the two ways on:
+  // the text alone to the same model, or another model.
+  showError(message, frame = null) {
+    this.error.replaceChildren();
+    this.refusedImages = false;
+    if (!message) {
+      this.updateWarning();
+      return;
+    }
+    const ours = this.lastRequest && (!frame?.request_id || frame.request_id === this.lastRequest.id);
+    const noVision = frame?.code === 'no_vision' && ours;
+    // The server names the model by its id ("openai:gpt-3.5-turbo"); the page by its label.
+    const model = noVision ? this.page.models.find((m) => message.startsWith(`${m.id} `)) : null;
+    const shown = model ? model.label + message.slice(model.id.length) : message;
+    this.error.append(el('span', { class: 'composer-error-text', text: shown }));
+    if (noVision) {
+      this.refusedImages = true;
+      this.updateWarning();
+      this.error.append(el('span', { class: 'composer-error-actions' },
+        el('button', { type: 'button', class: 'button compact', 'data-action': 'text-only', onclick: () => this.sendTextOnly(), text: 'Send text only' }),
+        el('button', {
+          type: 'button', class: 'button ghost compact', 'data-action': 'choose-model', text: 'Choose another model',
+          onclick: () => {
+            this.showError('');
+            this.model.focus();
+          },
+        })));
+    }
   }
 }

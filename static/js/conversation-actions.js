@@ -6,6 +6,7 @@
 // Under each turn, its two most used actions are icon buttons (a prompt: Edit and Copy; a reply:
 // Copy and Regenerate), and "More actions" opens a menu of all of them, with Delete last.
 import { menuButton } from './action-menu.js';
+import { editTray } from './attachments-tray.js';
 import { showCode, showRequest } from './context.js';
 import { turnName } from './format.js';
 import { copyText } from './copy.js';
@@ -69,32 +70,55 @@ export class TurnActions {
     return [...buttons, menu];
   }
 
-  // Edits a prompt in place; saving sends it as a new version beside the original.
+  // Edits a prompt in place; saving sends it as a new version beside the original. Its files show
+  // as chips: each may be kept or removed, and more attached.
   edit(turn) {
     const article = this.transcriptRoot.querySelector(`[data-turn="${turn.id}"]`);
     const body = article?.querySelector('.turn-body');
     if (!body) return; // already being edited
+    const files = article.querySelector(':scope > .turn-attachments');
     const editor = el('textarea', { class: 'edit-box', 'aria-label': 'Edit the prompt', rows: Math.min(12, turn.content.split('\n').length + 1) });
     editor.value = turn.content;
-    const save = () => {
-      if (this.composer.edit(turn, editor.value)) form.replaceWith(body);
+    const saveButton = el('button', { type: 'button', class: 'button primary compact', onclick: () => save(), text: 'Save & send' });
+    const form = el('div', { class: 'edit-form' });
+    const attached = editTray({
+      turn, editor, form, csrfToken: this.csrfToken, uploadUrl: this.composer.page.urls.upload,
+      fileUrl: (index, options) => this.url.file(turn.id, index, options),
+      onChange: () => {
+        const { pending, failed } = attached.tray;
+        saveButton.disabled = pending || failed;
+        saveButton.textContent = pending ? 'Uploading…' : 'Save & send';
+        saveButton.title = failed ? 'Dismiss the file that could not be attached first' : '';
+      },
+    });
+    const close = ({ discard }) => {
+      if (discard) attached.tray.discard();
+      form.replaceWith(body);
+      if (files) files.hidden = false;
     };
-    const form = el('div', { class: 'edit-form' },
+    const save = () => {
+      if (attached.tray.pending || attached.tray.failed) return;
+      if (this.composer.edit(turn, editor.value, attached.tray.refs())) close({ discard: false });
+    };
+    form.append(
+      attached.box,
       editor,
       el('div', { class: 'edit-bar' },
-        el('span', { class: 'muted small', text: 'Saving makes a new version beside this one; the original stays.' }),
+        attached.button, attached.input,
+        el('span', { class: 'muted small edit-note', text: 'Saving makes a new version beside this one; the original stays.' }),
         el('span', { class: 'spacer' }),
-        el('button', { type: 'button', class: 'button ghost compact', onclick: () => form.replaceWith(body), text: 'Cancel' }),
-        el('button', { type: 'button', class: 'button primary compact', onclick: save, text: 'Save & send' })));
+        el('button', { type: 'button', class: 'button ghost compact', onclick: () => close({ discard: true }), text: 'Cancel' }),
+        saveButton));
     editor.addEventListener('keydown', (event) => {
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         save();
       } else if (event.key === 'Escape') {
-        form.replaceWith(body);
+        close({ discard: true });
       }
     });
     body.replaceWith(form);
+    if (files) files.hidden = true;
     editor.focus();
   }
 

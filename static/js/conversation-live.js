@@ -89,7 +89,7 @@ export class LiveConversation {
         return this.onChange();
       case 'error':
         if (message.request_id) this.branch.forget(message.request_id);
-        this.composer.showError(message.error);
+        this.composer.showError(message.error, message);
         this.composer.update(this.branch.streamingTurn());
     }
   }

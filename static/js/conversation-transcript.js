@@ -1,6 +1,7 @@
 // The conversation page's transcript: the branch's turns, each with its versions (‹ 2 / 3 ›), the
 // turns its request left out, its actions and the conversations forked from it; redrawn whole when
 // the branch changes, one turn at a time as frames arrive.
+import { attachmentsBlock } from './attachments-view.js';
 import { markOmitted } from './context.js';
 import { el, renderStreaming, turnElement } from './turns.js';
 
@@ -64,7 +65,12 @@ export class Transcript {
   }
 
   renderTurn(turn) {
-    const node = turnElement(turn, { modelLabels: this.modelLabels, head: [this.contextChip(turn), this.siblingNav(turn)], actions: this.actionsFor(turn) });
+    const node = turnElement(turn, {
+      modelLabels: this.modelLabels,
+      head: [this.contextChip(turn), this.siblingNav(turn)],
+      actions: this.actionsFor(turn),
+      attachments: (t) => attachmentsBlock(t, (index, options) => this.url.file(t.id, index, options)),
+    });
     const forks = this.forkLinks(turn);
     if (forks) node.append(forks);
     return node;

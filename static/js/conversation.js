@@ -13,6 +13,7 @@ import { conversationUrls, turnFromPath } from './conversation-urls.js';
 import { Composer } from './composer.js';
 import { ContextMeter } from './context.js';
 import { announcer } from './announcer.js';
+import { hasImages } from './attachments.js';
 import { replyNews } from './format.js';
 import { ModelChoice } from './model-choice.js';
 import { startReview } from './review-page.js';
@@ -115,6 +116,8 @@ const composer = new Composer({
   lastTurn: () => branch.leaf,
   track: (requestId, kind, expected) => branch.track(requestId, kind, expected),
   streamingTurn: () => branch.streamingTurn(),
+  csrfToken,
+  branchImages: () => hasImages(branch.turnsUpTo(composer.attached?.id)),
   onChange: () => updateMeter(),
 });
 

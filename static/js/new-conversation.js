@@ -23,7 +23,7 @@ const socket = new Socket(page.urls.socket, {
       location.replace(message.url); // "back" returns to where the new conversation was started from
     } else if (message.type === 'error') {
       sending = false;
-      composer.showError(message.error);
+      composer.showError(message.error, message);
     }
   },
   onOpen() {
@@ -55,6 +55,7 @@ composer = new Composer({
   lastTurn: () => null,
   track: () => {},
   streamingTurn: () => null,
+  csrfToken: document.querySelector('input[name=csrfmiddlewaretoken]').value,
 });
 // The meter measures what the first request will hold: the draft and the system prompt.
 const $ = (id) => document.getElementById(id);

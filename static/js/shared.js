@@ -1,6 +1,8 @@
 // The shared page: a read-only branch of what a link shares, live over the link's socket when the
 // link is live. It knows nothing beyond what the server put in it.
 import { announcer } from './announcer.js';
+import { fileUrl } from './attachments.js';
+import { attachmentsBlock } from './attachments-view.js';
 import { replyNews } from './format.js';
 import { Socket } from './socket.js';
 import { applyDelta, applyFinished, applyReasoning, resumeFrame, withTurnDefaults } from './stream.js';
@@ -17,6 +19,8 @@ const announce = announcer(document.getElementById('announcer'));
 const GONE = 'This link is no longer available: it was turned off or has expired. Ask the person who shared it for a new link.';
 
 const branchUrl = (id) => fillUrl(page.urls.branch, { turn_id: id });
+// A shared prompt's files come through the link (/s/<token>/t/<turn>/files/<n>/).
+const attachments = (turn) => attachmentsBlock(turn, (index, options) => fileUrl(page.urls.turn_file, turn.id, index, options));
 const indexOf = (id) => state.turns.findIndex((t) => t.id === id);
 
 function siblingNav(turn) {
@@ -31,7 +35,7 @@ function siblingNav(turn) {
 }
 
 function render() {
-  transcript.replaceChildren(...state.turns.map((turn) => turnElement(turn, { modelLabels, head: [siblingNav(turn)] })));
+  transcript.replaceChildren(...state.turns.map((turn) => turnElement(turn, { modelLabels, head: [siblingNav(turn)], attachments })));
   if (!state.turns.length) transcript.append(el('p', { class: 'muted empty-transcript', text: 'Nothing has been said here yet.' }));
   const last = state.turns[state.turns.length - 1];
   if (continueTurn) {
@@ -42,7 +46,7 @@ function render() {
 
 function rerender(turn) {
   const old = transcript.querySelector(`[data-turn="${turn.id}"]`);
-  if (old) old.replaceWith(turnElement(turn, { modelLabels, head: [siblingNav(turn)] }));
+  if (old) old.replaceWith(turnElement(turn, { modelLabels, head: [siblingNav(turn)], attachments }));
   render();
 }
 

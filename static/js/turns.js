@@ -158,9 +158,10 @@ function refusedBadge() {
   return el('span', { class: 'badge status-refused', text: 'refused', title: 'The model refused: the text is its refusal.' });
 }
 
-// A turn's article: header (label, status, meta, extra header parts), Thinking block, body, error,
-// actions. `renderReasoning` as for thinkingBlock.
-export function turnElement(turn, { modelLabels, head = [], actions = [], lazy = true, renderReasoning } = {}) {
+// A turn's article: header (label, status, meta, extra header parts), Thinking block, body,
+// attached files, error, actions. `renderReasoning` as for thinkingBlock; `attachments(turn)` draws the
+// turn's files (attachments-view.js), under its text.
+export function turnElement(turn, { modelLabels, head = [], actions = [], lazy = true, renderReasoning, attachments } = {}) {
   const status = turn.status !== 'complete' ? el('span', { class: `badge status-${turn.status}`, text: turn.status }) : null;
   const body = el('div', { class: turn.role === 'assistant' ? 'turn-body markdown' : 'turn-body plain' });
   renderBody(turn, body, { lazy });
@@ -176,6 +177,7 @@ export function turnElement(turn, { modelLabels, head = [], actions = [], lazy =
       ...head),
     turn.role === 'assistant' ? thinkingBlock(turn, renderReasoning ? { renderReasoning } : {}) : null,
     body,
+    attachments && turn.attachments?.length ? attachments(turn) : null,
     turn.error ? el('div', { class: 'turn-error', role: 'alert', text: turn.error }) : null,
     actions.length ? el('div', { class: 'turn-actions' }, ...actions) : null,
   );

@@ -13,6 +13,7 @@ const urls = {
   fork: '/c/12/t/{turn_id}/fork/',
   request: '/c/12/t/{turn_id}/request.json',
   code: '/c/12/t/{turn_id}/code.py',
+  turn_file: '/c/12/t/{turn_id}/files/{index}/',
   export_markdown: '/c/12/t/{turn_id}/export.md',
   any_conversation: '/c/{conversation_id}/',
   any_turn: '/c/{conversation_id}/t/{turn_id}/',
@@ -28,6 +29,8 @@ describe('conversationUrls', () => {
     assert.equal(url.fork(34), '/c/12/t/34/fork/');
     assert.equal(url.request(34), '/c/12/t/34/request.json');
     assert.equal(url.code(34), '/c/12/t/34/code.py');
+    assert.equal(url.file(34, 1), '/c/12/t/34/files/1/');
+    assert.equal(url.file(34, 0, { thumb: true }), '/c/12/t/34/files/0/?thumb=1');
     assert.equal(url.markdown(34), '/c/12/t/34/export.md');
   });
 
