@@ -95,6 +95,12 @@ export class ContextMeter {
   }
 }
 
+// The ids of the uploads a composer's tray holds ready to send, which the meter counts with the
+// draft (files still uploading count once they are stored; an edit's kept files are not drafts).
+export function uploadIds(tray) {
+  return tray.refs().flatMap((ref) => (ref.upload ? [ref.upload] : []));
+}
+
 // Marks the turns a reply's request left out to fit the window.
 export function markOmitted(transcript, turns, replyId) {
   for (const node of transcript.querySelectorAll('.turn-omitted, .context-focus')) {

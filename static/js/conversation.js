@@ -11,7 +11,7 @@ import { LiveConversation } from './conversation-live.js';
 import { scrollToBottom, Transcript } from './conversation-transcript.js';
 import { conversationUrls, turnFromPath } from './conversation-urls.js';
 import { Composer } from './composer.js';
-import { ContextMeter } from './context.js';
+import { ContextMeter, uploadIds } from './context.js';
 import { announcer } from './announcer.js';
 import { hasImages } from './attachments.js';
 import { replyNews } from './format.js';
@@ -97,7 +97,7 @@ function updateMeter() {
   // The meter measures the branch the next message continues: up to the attached turn, if any.
   const turns = branch.turnsUpTo(composer.attached?.id);
   meter.update({ turns, modelId, conversationCost: branch.conversationCost, earlier: branch.earlier });
-  meter.countPending({ modelId, system: $('system-prompt').value, draft: promptBox.value });
+  meter.countPending({ modelId, system: $('system-prompt').value, draft: promptBox.value, uploads: uploadIds(composer.tray) });
 }
 
 // ---------------------------------------------------------------------------- wiring

@@ -3,7 +3,7 @@
 // which stores the conversation with it and answers with its address; the conversation's own page
 // then opens, and the reply streams in there.
 import { Composer } from './composer.js';
-import { ContextMeter } from './context.js';
+import { ContextMeter, uploadIds } from './context.js';
 import { Socket } from './socket.js';
 
 const page = JSON.parse(document.getElementById('page-data').textContent);
@@ -56,8 +56,9 @@ composer = new Composer({
   track: () => {},
   streamingTurn: () => null,
   csrfToken: document.querySelector('input[name=csrfmiddlewaretoken]').value,
+  onChange: () => updateMeter(),
 });
-// The meter measures what the first request will hold: the draft and the system prompt.
+// The meter measures what the first request will hold: the draft, its files and the system prompt.
 const $ = (id) => document.getElementById(id);
 const meter = new ContextMeter({
   root: $('context-meter'),
@@ -68,7 +69,7 @@ const meter = new ContextMeter({
 function updateMeter() {
   const modelId = $('model').value;
   meter.update({ turns: [], modelId, conversationCost: null });
-  meter.countPending({ modelId, system: $('system-prompt').value, draft: $('prompt').value });
+  meter.countPending({ modelId, system: $('system-prompt').value, draft: $('prompt').value, uploads: uploadIds(composer.tray) });
 }
 for (const id of ['model', 'system-prompt', 'prompt', 'max-tokens']) $(id).addEventListener('input', updateMeter);
 updateMeter();
