@@ -19,7 +19,7 @@ from conversations.context import branch_meter, documents_wrapper
 from conversations.models import Conversation, Turn
 from conversations.registry import registry
 from conversations.selectors import branch_window
-from conversations.streaming.frames import turn_payload
+from conversations.streaming.frames import created_frame, turn_payload
 from conversations.tokens import count, count_all
 from tests.attachment_files import attached_turn, pdf, png, upload
 from tests.conftest import signed_in
@@ -140,6 +140,8 @@ def test_a_prompts_text_files_carry_their_tokens_in_each_encoding(alice, provide
         wrapper = count(documents_wrapper([d["name"] for d in texts]), encoding)
         assert first["files_tokens"][encoding] == sum(d["token_counts"][encoding] for d in texts) + wrapper
     assert second["files_tokens"]["o200k_base"] > 0
+    # A prompt sent while the page is open arrives with them too.
+    assert created_frame(turns[1])["turn"]["files_tokens"] == first["files_tokens"]
     # Only turns with text files carry it: an image alone is counted in the page, a turn without
     # files costs nothing more to describe.
     assert "files_tokens" not in third and "files_tokens" not in turn_payload(turns[2])
