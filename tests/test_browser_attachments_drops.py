@@ -72,7 +72,8 @@ def new_page(browser):
     page.errors = []
     page.on("pageerror", lambda error: page.errors.append(str(error)))
     page.uploads = []
-    page.on("request", lambda r: page.uploads.append(r.url) if r.method == "POST" and r.url.endswith("/files/") else None)
+    page.on("request", lambda r: page.uploads.append(r.url)
+            if r.method == "POST" and r.url.endswith("/files/") else None)
     return page
 
 

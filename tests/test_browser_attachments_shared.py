@@ -151,7 +151,9 @@ def test_continue_in_my_workspace_keeps_the_files(browser, live_server_url, shar
         page.get_by_role("button", name="Continue in my workspace").click()
 
         page.wait_for_url(re.compile(r"/c/\d+/"))
-        fork = int(re.search(r"/c/(\d+)/", page.url).group(1))
+        opened = re.search(r"/c/(\d+)/", page.url)
+        assert opened, page.url
+        fork = int(opened.group(1))
         expect(page.locator("body[data-socket=open]")).to_have_count(1)
         prompt = page.locator("article.turn-user").first
         image = prompt.locator(".attachment-thumb img")

@@ -4,6 +4,7 @@
 // refuses keeps its chip, saying why, until dismissed. An edited prompt's tray starts with the
 // original's files ("kept"): those are sent as refs to the original turn, never uploaded again.
 import { ACCEPT, formatSize, looksLikeImage, pastedName, refsOf, typeLabel, uploadError } from './attachments.js';
+import { chipName } from './attachments-view.js';
 import { carriesFiles, guardFileDrops } from './file-drops.js';
 import { icon } from './icons.js';
 import { el } from './turns.js';
@@ -169,7 +170,7 @@ export class AttachmentTray {
       ? el('span', { class: 'chip-facts' }, el('progress', { max: '100', value: String(item.progress || 0), 'aria-label': `Uploading ${item.name}` }))
       : el('span', { class: 'chip-facts', text: [typeLabel(item.media_type, item.name), size].filter(Boolean).join(' · ') });
     const words = el('span', { class: 'chip-words' },
-      el('span', { class: 'chip-name', text: item.name, title: item.name }),
+      chipName(item.name, { title: true }),
       facts);
     const chip = el('div', { class: `attachment-chip is-${item.state}${item.kind === 'image' ? ' is-image' : ''}`, role: 'listitem', 'aria-busy': item.state === 'uploading' ? 'true' : null },
       preview, words, remove);
