@@ -5,7 +5,8 @@ included), and a full-page screenshot of each is kept to look at.
 
 The pages are those a person meets: the conversation list, a conversation while a reply streams,
 one with versions, its tree map, a comparison of three branches, the share dialog, a shared page
-live and as a snapshot (as an anonymous visitor), the shared links, the workspaces and a
+live and as a snapshot (as an anonymous visitor), a conversation whose prompts carry files and
+the composer holding some, the shared links, the workspaces and a
 workspace, import, sign in and sign up, search results, a new conversation, and the 404 page (an
 unknown address, a revoked link, an expired link).
 
@@ -28,6 +29,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests import attachment_files
 from tests.axe import axe_audit
 from tests.conftest import PASSWORD
 from tests.layout_checks import layout_problems
@@ -159,8 +161,24 @@ tc = services.conversation_create(owner=owner, workspace=team, title="Onboarding
 tq = turn(tc, None, "user", "Draft an onboarding checklist.")
 finish(tc, turn(tc, tq, "assistant", "1. Accounts\\n2. Laptop\\n3. A buddy", "openai:fake-model"))
 
+# Prompts carrying files: two images, a CSV and a PDF on the first, an image on the second.
+from tests import attachment_files as files
+filed = services.conversation_create(owner=owner, title="Quarterly figures, with the slides")
+fq1 = files.attached_turn(
+    filed, None, owner,
+    files.upload(owner, "dashboard-screenshot-2024-09-30.png", files.png((1600, 900), files.BLUE)),
+    files.upload(owner, "org-chart.png", files.png((600, 900), files.GREEN)),
+    files.upload(owner, "sales_by_region_q3_final_v2.csv", b"region,q2,q3\\nnorth,12,15\\nsouth,7,9\\n"),
+    files.upload(owner, "board-pack.pdf", files.pdf("Q3 board pack", "Sales rose by a tenth.")),
+    content="What stands out in the dashboard, the chart, the sales and the board pack?")
+fa1 = turn(filed, fq1, "assistant", "Sales rose in **both regions**; the north grew fastest.", "openai:fake-model")
+fq2 = files.attached_turn(filed, fa1, owner, files.upload(owner, "north.png", files.png((800, 500), files.RED)),
+                          content="And this close-up of the north?")
+finish(filed, turn(filed, fq2, "assistant", "The close-up shows the same rise, month by month.", "openai:fake-model"))
+
 print(json.dumps(dict(
-    rich=rich.id, versions_tip=a2b.id, tips=[a2.id, a2b.id, a2c.id], streaming=streaming, sharer=sharer.id,
+    filed=filed.id, rich=rich.id, versions_tip=a2b.id, tips=[a2.id, a2b.id, a2c.id], streaming=streaming,
+    sharer=sharer.id,
     team=team.id, live=live.token, snapshot=snapshot.token, revoked=revoked.token, expired=expired.token,
 )))
 """
@@ -354,6 +372,32 @@ def show_new(page, site: Site) -> None:
     expect(page.get_by_role("textbox", name="Message")).to_be_visible()
 
 
+def images_loaded(page) -> None:
+    page.wait_for_function("() => [...document.querySelectorAll('.attachment-thumb img, img.chip-thumb')]"
+                           ".every((img) => img.complete && img.naturalWidth > 0)")
+
+
+def show_attachments(page, site: Site) -> None:
+    open_conversation(page, site, f"/c/{site.ids['filed']}/", 4)
+    expect(page.locator("#transcript .attachment-thumb img")).to_have_count(3)
+    expect(page.locator("#transcript .attachment-file")).to_have_count(2)
+    images_loaded(page)
+
+
+def show_composer_files(page, site: Site) -> None:
+    """The composer holding an image, a text file and a file it refused, over a conversation."""
+    show_attachments(page, site)
+    page.set_input_files("#attach-input", [
+        {"name": "whiteboard-photo.png", "mimeType": "image/png", "buffer": attachment_files.png((900, 600))},
+        {"name": "meeting-notes-september.md", "mimeType": "text/markdown", "buffer": b"# Notes\nShip it.\n"},
+        {"name": "installer.exe", "mimeType": "application/octet-stream", "buffer": b"MZ" * 64},
+    ])
+    tray = page.locator("#attachment-tray")
+    expect(tray.locator(".attachment-chip.is-ready")).to_have_count(2)
+    expect(tray.locator(".attachment-chip.is-error")).to_have_count(1)
+    images_loaded(page)
+
+
 @dataclass(frozen=True)
 class Page:
     name: str
@@ -367,6 +411,8 @@ PAGES = [
     Page("conversation-versions", show_versions),
     Page("tree-map", show_tree),
     Page("compare", show_compare),
+    Page("conversation-attachments", show_attachments),
+    Page("composer-attachments", show_composer_files),
     Page("share-dialog", show_share_dialog),
     Page("shared-live", show_shared("live"), signed_in=False),
     Page("shared-snapshot", show_shared("snapshot"), signed_in=False),

@@ -205,9 +205,12 @@ def shared(request, token: str):
         },
     }
     response = render(request, "sharing/shared.html", {"link": link, "page": page})
-    # A shared page is not for search engines, and its token must not leak through a Referer.
+    # A shared page is not for search engines, and its token must not leak through a Referer to
+    # another site. "same-origin", not "no-referrer": under "no-referrer" the browser sends
+    # "Origin: null" with the page's own form (Continue in my workspace), which the CSRF check
+    # rightly refuses; the site itself knows the token already.
     response["X-Robots-Tag"] = "noindex, nofollow"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     response["Cache-Control"] = "private, no-store"
     return response
 

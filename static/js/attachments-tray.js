@@ -4,6 +4,8 @@
 // refuses keeps its chip, saying why, until dismissed. An edited prompt's tray starts with the
 // original's files ("kept"): those are sent as refs to the original turn, never uploaded again.
 import { ACCEPT, formatSize, looksLikeImage, pastedName, refsOf, typeLabel, uploadError } from './attachments.js';
+import { chipName } from './attachments-view.js';
+import { carriesFiles, guardFileDrops } from './file-drops.js';
 import { icon } from './icons.js';
 import { el } from './turns.js';
 
@@ -168,7 +170,7 @@ export class AttachmentTray {
       ? el('span', { class: 'chip-facts' }, el('progress', { max: '100', value: String(item.progress || 0), 'aria-label': `Uploading ${item.name}` }))
       : el('span', { class: 'chip-facts', text: [typeLabel(item.media_type, item.name), size].filter(Boolean).join(' · ') });
     const words = el('span', { class: 'chip-words' },
-      el('span', { class: 'chip-name', text: item.name, title: item.name }),
+      chipName(item.name, { title: true }),
       facts);
     const chip = el('div', { class: `attachment-chip is-${item.state}${item.kind === 'image' ? ' is-image' : ''}`, role: 'listitem', 'aria-busy': item.state === 'uploading' ? 'true' : null },
       preview, words, remove);
@@ -193,14 +195,15 @@ function renamed(file, name) {
 /**
  * Files dragged over `zone` (and, with `page`, anywhere on the page) are offered to `tray`: the
  * zone shows itself as the drop target while files are dragged, and takes them when dropped.
- * Text or links being dragged are left alone. `accepts(event)` may hand a drop to another tray.
+ * Text or links being dragged are left alone. `accepts(event)` may hand a drop to another tray;
+ * files it refuses (a viewer's page) are still kept from opening in place of the page.
  */
 export function dropTarget({ zone, tray, page = null, accepts = () => true }) {
   // dragover repeats every few dozen milliseconds while files are held over the area: the target
   // shows while it does, and hides shortly after it stops (dragleave fires for every child
   // crossed, which makes counting enters and leaves fragile).
   let hideTimer = null;
-  const carriesFiles = (event) => [...(event.dataTransfer?.types || [])].includes('Files');
+  guardFileDrops();
   const show = (on) => {
     clearTimeout(hideTimer);
     zone.classList.toggle('is-drop-target', on);

@@ -2,7 +2,7 @@
 // chips with their name, type and size. A thumbnail opens the image in a lightbox (a modal dialog
 // with the file's name; Escape closes it and the focus goes back); Ctrl/⌘-click or a middle click
 // opens it in a new tab, as any link. A text file opens in a new tab; a PDF downloads.
-import { formatSize, typeLabel } from './attachments.js';
+import { formatSize, nameParts, typeLabel } from './attachments.js';
 import { icon } from './icons.js';
 import { el } from './turns.js';
 
@@ -46,8 +46,15 @@ function fileChip(file, url) {
   },
   el('span', { class: 'chip-icon' }, icon('file-text')),
   el('span', { class: 'chip-words' },
-    el('span', { class: 'chip-name', text: file.name }),
+    chipName(file.name),
     el('span', { class: 'chip-facts', text: facts })));
+}
+
+/** A file's name on a chip: cut in the middle when too long (see nameParts); `title` shows it whole on hover. */
+export function chipName(name, { title = false } = {}) {
+  const [head, tail] = nameParts(name);
+  return el('span', { class: 'chip-name', title: title ? name : null },
+    el('span', { class: 'chip-name-head', text: head }), tail ? el('span', { class: 'chip-name-tail', text: tail }) : null);
 }
 
 // --- the lightbox ----------------------------------------------------------------------------------

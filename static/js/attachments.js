@@ -55,6 +55,16 @@ export function formatSize(bytes) {
   return `${shown} ${units[unit]}`;
 }
 
+/**
+ * A long name in two parts, so a chip too narrow for it cuts its middle, not the end that tells
+ * "sales-v2.csv" from "sales-v3.csv" or two pasted screenshots apart: the last `keep` characters
+ * stay whole. A name that short is one part.
+ */
+export function nameParts(name, keep = 12) {
+  if (name.length <= keep + 4) return [name, ''];
+  return [name.slice(0, -keep), name.slice(-keep)];
+}
+
 /** A file from the picker, a paste or a drop is an image the server may take (by its type). */
 export function looksLikeImage(file) {
   return IMAGE_TYPES.includes(file?.type);

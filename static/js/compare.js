@@ -8,6 +8,7 @@
 // bar of their names above them to jump between them.
 import { fileUrl } from './attachments.js';
 import { attachmentsBlock, givenBlock } from './attachments-view.js';
+import { guardFileDrops } from './file-drops.js';
 import { icon } from './icons.js';
 import { latency, preview, settingsText } from './format.js';
 import { startCompareReview } from './review-compare.js';
@@ -274,5 +275,7 @@ const socket = new Socket(page.urls.socket, {
 // Each column's verdicts, comments and preferred branch (review-compare.js).
 const review = startCompareReview({ page });
 
+// Nothing is attached here: a file let go of on the page must not replace it.
+guardFileDrops();
 render();
 socket.connect();

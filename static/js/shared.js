@@ -3,6 +3,7 @@
 import { announcer } from './announcer.js';
 import { fileUrl } from './attachments.js';
 import { attachmentsBlock } from './attachments-view.js';
+import { guardFileDrops } from './file-drops.js';
 import { replyNews } from './format.js';
 import { Socket } from './socket.js';
 import { applyDelta, applyFinished, applyReasoning, resumeFrame, withTurnDefaults } from './stream.js';
@@ -148,5 +149,7 @@ const socket = page.urls.socket
   })
   : null;
 
+// A reader cannot attach anything: a file let go of on the page must not replace it.
+guardFileDrops();
 render();
 if (socket) socket.connect();

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
-  ACCEPT, blindModels, blindWarning, fileUrl, formatSize, hasImages, pastedName, refsOf, typeLabel, uploadError,
+  ACCEPT, blindModels, blindWarning, fileUrl, formatSize, hasImages, nameParts, pastedName, refsOf, typeLabel, uploadError,
 } from '../../static/js/attachments.js';
 
 describe('formatSize', () => {
@@ -116,5 +116,18 @@ describe('fileUrl', () => {
   test("a turn's n-th file, and its thumbnail", () => {
     assert.equal(fileUrl('/c/3/t/{turn_id}/files/{index}/', 41, 0), '/c/3/t/41/files/0/');
     assert.equal(fileUrl('/s/tok/t/{turn_id}/files/{index}/', 41, 2, { thumb: true }), '/s/tok/t/41/files/2/?thumb=1');
+  });
+});
+
+describe('nameParts', () => {
+  test('a short name is one part', () => {
+    assert.deepEqual(nameParts('notes.md'), ['notes.md', '']);
+    assert.deepEqual(nameParts('a-sixteen-chars!'), ['a-sixteen-chars!', '']);
+  });
+  test('a long name keeps its end whole, so names that differ at the end stay told apart', () => {
+    const [head, tail] = nameParts('sales_by_region_q3_final_v2.csv');
+    assert.equal(head + tail, 'sales_by_region_q3_final_v2.csv');
+    assert.equal(tail, '_final_v2.csv'.slice(-12));
+    assert.notEqual(nameParts('Pasted image 2024-09-30 13.05.21.png')[1], nameParts('Pasted image 2024-09-30 13.05.22.png')[1]);
   });
 });
