@@ -211,6 +211,26 @@ def test_a_sent_image_shows_on_its_prompt_and_opens_in_a_lightbox(page, vision_s
     assert page.errors == []
 
 
+def test_a_thumbnail_keeps_its_images_proportions(page, vision_server):
+    """A wide screenshot is shown whole at the thumbnail's height, not cut to a square; a tall one
+    too, within the thumbnail's bounds."""
+    open_conversation(page, vision_server)
+    attach(page, ("wide.png", "image/png", png(900, 300)), ("tall.png", "image/png", png(200, 400)))
+    ready(page, "wide.png")
+    ready(page, "tall.png")
+    send(page, "Two shapes")
+    thumbs = page.locator("article.turn-user").last.locator(".attachment-thumb img")
+    expect(thumbs).to_have_count(2)
+    for index in range(2):
+        page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=thumbs.nth(index).element_handle())
+    wide, tall = (thumbs.nth(i).bounding_box() for i in range(2))
+    assert wide is not None and tall is not None
+    assert wide["width"] / wide["height"] == pytest.approx(3, rel=0.05)
+    assert tall["width"] / tall["height"] == pytest.approx(0.5, rel=0.05)
+    assert wide["height"] == pytest.approx(tall["height"], abs=1)
+    assert page.errors == []
+
+
 def test_an_edit_keeps_one_file_and_drops_another(page, vision_server):
     open_conversation(page, vision_server)
     attach(page, ("keep.png", "image/png", png()), ("drop.csv", "text/csv", b"a,b\n1,2\n"))
