@@ -10,7 +10,7 @@ import ast
 import keyword
 import pprint
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from pydantic import ValidationError
 
@@ -113,12 +113,10 @@ def sent_request(*, conversation_id: int, turn_id: int) -> SentRequest:
     if reply.role != Turn.Role.ASSISTANT:
         raise ServiceError("Only a reply has a request: pick a reply.", code="invalid")
     turns, trimmed = _sent_turns(reply, path[:-1])
+    # Each prompt's files as the send gave them (messages_for: without images for a reply sent the
+    # text only).
     request = _request_for(reply, turns, trimmed)
-    # Each prompt's files as the send gave them (without images for a reply sent the text only).
-    images = not (isinstance(reply.context, dict) and reply.context.get("images_left_out"))
-    messages = files_replay.with_attachments(request.messages, turns, images=images)
-    request = replace(request, messages=messages)
-    files = files_replay.sent_files(messages, turns)
+    files = files_replay.sent_files(request.messages, turns)
     reasoned = sum(1 for t in turns if t.role == Turn.Role.ASSISTANT and (t.reasoning or t.reasoning_blocks))
     provider = registry().providers.get(reply.provider)
     if provider is None:
@@ -129,14 +127,14 @@ def sent_request(*, conversation_id: int, turn_id: int) -> SentRequest:
         )
         body = generic.request_body(request)
         return SentRequest(reply, reply.provider, reply.provider or "unknown", "", "", body, known=False,
-                           reasoned=reasoned, files=files, messages=tuple(messages))
+                           reasoned=reasoned, files=files, messages=tuple(request.messages))
     try:
         body = provider.sent_body(request)
     except ProviderError as exc:  # a request the provider cannot take (images for the local model)
         raise ServiceError(f"This reply's request cannot be rebuilt: {exc.message}", code="invalid") from None
     return SentRequest(
         reply, reply.provider, provider.label, provider.api, provider.public_base_url, body, known=True,
-        reasoned=reasoned, reasoning_sent=_reasoning_sent(body), files=files, messages=tuple(messages),
+        reasoned=reasoned, reasoning_sent=_reasoning_sent(body), files=files, messages=tuple(request.messages),
     )
 
 

@@ -16,7 +16,7 @@ import ast
 import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -33,52 +33,6 @@ class SentFile:
     attachment: Attachment
     pdf: bool = False
     script_name: str = ""
-
-
-def with_attachments(messages: list[Message], turns: Sequence[Turn], *, images: bool) -> list[Message]:
-    """`messages` (one per turn of `turns`) with each prompt's files, as the send gave them to the
-    provider: read here when the messages do not carry them yet, images left out when the reply
-    was sent the text only."""
-    missing = [
-        t for t, m in zip(turns, messages, strict=True)
-        if not m.attachments and any(images or d.get("kind") != "image" for d in t.attachments or ())
-    ]
-    loaded = _load(missing, images=images)
-    out = []
-    for turn, message in zip(turns, messages, strict=True):
-        files = message.attachments or loaded.get(turn.id, ())
-        if not images:
-            files = tuple(a for a in files if a.kind != "image")
-        out.append(replace(message, attachments=files) if files != message.attachments else message)
-    return out
-
-
-def _load(turns: Sequence[Turn], *, images: bool) -> dict[int, tuple[Attachment, ...]]:
-    """Each turn's files: an image's bytes from storage (unless `images` is false: then none), a
-    text file's text from its Blob."""
-    if not turns:
-        return {}
-    from conversations.attachments.models import Blob
-    from conversations.attachments.storage import blob_name, read
-
-    shas = {d["sha256"] for t in turns for d in t.attachments if d.get("kind") != "image"}
-    texts = dict(Blob.objects.filter(pk__in=shas).values_list("pk", "text")) if shas else {}
-    found = {}
-    for turn in turns:
-        files = []
-        for described in turn.attachments:
-            name = described.get("name", "")
-            if described.get("kind") == "image":
-                if not images:
-                    continue
-                files.append(Attachment(
-                    "image", name, described["media_type"], data=read(blob_name(described["sha256"])),
-                    width=described.get("width") or 0, height=described.get("height") or 0,
-                ))
-            else:
-                files.append(Attachment("text", name, "text/plain", text=texts.get(described["sha256"], "")))
-        found[turn.id] = tuple(files)
-    return found
 
 
 def sent_files(messages: Sequence[Message], turns: Sequence[Turn]) -> tuple[SentFile, ...]:
