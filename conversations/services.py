@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings as django_settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from conversations.attachments.refs import AttachmentRef
 from conversations.attachments.sending import attach, carries_images, message_attachments
@@ -117,13 +117,18 @@ def _resolve(model_id: str) -> tuple[Provider, str]:
 
 
 def _lock(conversation: Conversation) -> None:
-    """Serialise writes to one conversation (PostgreSQL; SQLite's IMMEDIATE transactions already do)."""
-    Conversation.objects.select_for_update().filter(pk=conversation.pk).values_list("pk").first()
+    """Serialise writes to one conversation (PostgreSQL; SQLite's IMMEDIATE transactions already
+    do, and it has no row locks: no query there)."""
+    if connection.features.has_select_for_update:
+        Conversation.objects.select_for_update().filter(pk=conversation.pk).values_list("pk").first()
 
 
 def _create_replies(
-    *, conversation: Conversation, path: list[Turn], author, variants: list[Variant], text_only: bool = False
+    *, conversation: Conversation, path: list[Turn], author, variants: list[Variant], text_only: bool = False,
+    new_prompt: bool = False,
 ) -> list[PreparedReply]:
+    """One reply per variant under the path's last turn (`new_prompt`: created by this transaction,
+    so it has no child yet)."""
     if not 1 <= len(variants) <= MAX_VARIANTS:
         raise ServiceError(f"Ask for 1 to {MAX_VARIANTS} replies at once.", code="invalid")
     limit = django_settings.MAX_CONCURRENT_REPLIES
@@ -153,7 +158,7 @@ def _create_replies(
     # Described once for every reply of a fan-out; each reply reads its images from storage as it
     # starts, after this transaction (streaming/generation.py).
     files = message_attachments(path, images=not text_only, read_images=False)
-    for provider, model, settings, plan, reasoning in planned:
+    for index, (provider, model, settings, plan, reasoning) in enumerate(planned):
         context = plan.as_json()
         left_out = carries_images(plan.turns) if text_only else 0
         if left_out:  # "What the model saw" says so, and the request is rebuilt without them
@@ -161,6 +166,7 @@ def _create_replies(
         reply = Turn.objects.append(
             conversation=conversation,
             parent=path[-1] if path else None,
+            first_child=(index == 0) if new_prompt else None,
             role=Turn.Role.ASSISTANT,
             status=Turn.Status.STREAMING,
             provider=provider.name,
@@ -231,7 +237,8 @@ def turn_send(
             )
             conversation.save(update_fields=["title", "title_source"])
         replies = _create_replies(
-            conversation=conversation, path=[*path, prompt], author=author, variants=variants, text_only=text_only
+            conversation=conversation, path=[*path, prompt], author=author, variants=variants, text_only=text_only,
+            new_prompt=True,
         )
     return Sent(prompt=prompt, replies=replies)
 

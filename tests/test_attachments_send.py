@@ -49,9 +49,9 @@ def sent_requests(monkeypatch):
     requests = []
     start = generation.generation_start
 
-    def recording(prepared):
+    def recording(prepared, **kwargs):
         requests.append(with_image_bytes(prepared.request))
-        return start(prepared)
+        return start(prepared, **kwargs)
 
     monkeypatch.setattr(generation, "generation_start", recording)
     return requests

@@ -12,10 +12,10 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from conversations.review.frames import inbox_frame
 from conversations.review.selectors import inbox_unread
 from conversations.streaming.groups import inbox_group
-from conversations.streaming.sockets import CLOSE_UNAUTHENTICATED, SendsUntilClosed
+from conversations.streaming.sockets import CLOSE_UNAUTHENTICATED, Dispatches, SendsUntilClosed
 
 
-class InboxConsumer(SendsUntilClosed, AsyncJsonWebsocketConsumer):
+class InboxConsumer(Dispatches, SendsUntilClosed, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.user = self.scope.get("user")
         self.group = None

@@ -41,10 +41,13 @@ from conversations.streaming.groups import (
 from conversations.streaming.protocol import parse_action
 from conversations.streaming.sockets import (
     CLOSE_NOT_FOUND,
+    Dispatches,
     FrameBudget,
     Presence,
     ReadsFrames,
     SendsUntilClosed,
+    join_group,
+    leave_group,
     resume,
 )
 
@@ -84,7 +87,7 @@ def _comment_for_reader(user, token: str, event: dict, turn_ids: set[int] | None
     return True, shared_comment_frame(link, event["comment"]["id"], turn_ids, event["turn"])
 
 
-class ShareConsumer(ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
+class ShareConsumer(Dispatches, ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.token = self.scope["url_route"]["kwargs"]["token"]
         self.user = self.scope.get("user")
@@ -110,7 +113,10 @@ class ShareConsumer(ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWebsocketC
         if self.user is not None and self.user.is_authenticated:
             groups.append(user_group(self.user.pk))
         for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+            if group == self.group:
+                await join_group(self, group)
+            else:
+                await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.append(group)
         # Checked again now that the socket is in the groups: a change committed before it joined
         # is seen here, one committed after is announced to the groups.
@@ -138,7 +144,10 @@ class ShareConsumer(ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWebsocketC
             await self.presence_leave_group()
         groups, self.groups_joined = self.groups_joined, []
         for group in groups:
-            await self.channel_layer.group_discard(group, self.channel_name)
+            if group == self.group:
+                await leave_group(self, group)
+            else:
+                await self.channel_layer.group_discard(group, self.channel_name)
 
     async def presence_show(self, frame: dict) -> None:
         return

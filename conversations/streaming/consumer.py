@@ -1,6 +1,7 @@
 """The conversation socket: authenticate, validate, call a service, relay the group's stream."""
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from channels.db import database_sync_to_async
@@ -11,7 +12,7 @@ from conversations import services
 from conversations.errors import ServiceError
 from conversations.models import Conversation, Turn
 from conversations.permissions import SOCKET_ACTION_NEEDS, Need, conversation_for
-from conversations.streaming import control, generation
+from conversations.streaming import control, generation, relay
 from conversations.streaming.frames import (
     created_frame,
     finished_frame,
@@ -22,11 +23,14 @@ from conversations.streaming.protocol import Action, frame_limit, parse_action
 from conversations.streaming.sockets import (
     CLOSE_NOT_FOUND,
     CLOSE_UNAUTHENTICATED,
+    Dispatches,
     FrameBudget,
     Presence,
     ReadsFrames,
     SendsUntilClosed,
     echoed_request_id,
+    join_group,
+    leave_group,
     resume,
     turn_in,
 )
@@ -38,7 +42,7 @@ def _conversation(user, conversation_id: int, need: Need):
     return conversation_for(user, conversation_id, need=need)
 
 
-class ConversationConsumer(ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
+class ConversationConsumer(Dispatches, ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.budget = FrameBudget(settings.WS_FRAMES_PER_SECOND)
         self.user = self.scope.get("user")
@@ -48,7 +52,7 @@ class ConversationConsumer(ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWeb
         conversation = await _conversation(self.user, self.conversation_id, Need.READ) if allowed else None
         if conversation is not None:
             # Join before accepting, so nothing sent after the page sees the socket open is missed.
-            await self.channel_layer.group_add(self.group, self.channel_name)
+            await join_group(self, self.group)
             await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
             await control.ensure_listener()
             await self.accept()
@@ -64,7 +68,7 @@ class ConversationConsumer(ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWeb
 
     async def disconnect(self, code) -> None:
         await self.presence_leave_group()
-        await self.channel_layer.group_discard(self.group, self.channel_name)
+        await leave_group(self, self.group)
         if self.user is not None and self.user.is_authenticated:
             await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
 
@@ -111,25 +115,28 @@ class ConversationConsumer(ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWeb
         await self.send_json({"type": "error", "code": code, "error": message, "request_id": request_id})
 
     async def _announce(self, turn: Turn, request_id: str, title: str = "") -> None:
-        """Tell this socket at once, and every other socket on the conversation through the group."""
+        """Tell this socket at once, and every other socket on the conversation."""
         frame = created_frame(turn, request_id=request_id, title=title)
         await self.send_json(frame)
-        await self.channel_layer.group_send(self.group, {**frame, "origin": self.channel_name})
+        await relay.deliver(self.group, {**frame, "origin": self.channel_name})
 
     async def _broadcast(self, message: dict) -> None:
         """A change everyone on the conversation sees, this socket included."""
         await self.channel_layer.group_send(self.group, {"type": "conversation.event", "event": message})
 
     async def _start(self, sent: services.Sent, action: Action, title: str) -> None:
+        # The replies exist once the service has run: each model is asked first, and the sockets
+        # are told while the requests are on their way. A reply's frames wait for its announcement,
+        # and it streams even if telling the sockets failed (the page catches up by offset).
+        started = [generation.generation_start(prepared, announced=False) for prepared in sent.replies]
         try:
+            await asyncio.sleep(0)  # the requests go out before anything else is done
             await self._announce(sent.prompt, action.request_id, title)
             for prepared in sent.replies:
                 await self._announce(prepared.reply, action.request_id)
         finally:
-            # The replies exist once the service has run: they stream even if telling the
-            # sockets failed (the page catches up by offset), never stay 'streaming' unowned.
-            for prepared in sent.replies:
-                generation.generation_start(prepared)
+            for running in started:
+                running.announce_done()
 
     async def _act_send(self, conversation, action: Action) -> None:
         sent = await database_sync_to_async(services.turn_send)(
@@ -160,10 +167,12 @@ class ConversationConsumer(ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWeb
             conversation=conversation, turn_id=action.turn, author=self.user, variant=action.variants[0],
             text_only=action.text_only,
         )
+        running = generation.generation_start(prepared, announced=False)
         try:
+            await asyncio.sleep(0)  # the request goes out first (see _start)
             await self._announce(prepared.reply, action.request_id)
         finally:
-            generation.generation_start(prepared)
+            running.announce_done()
 
     async def _act_delete(self, conversation, action: Action) -> None:
         parent = await database_sync_to_async(services.turn_delete)(

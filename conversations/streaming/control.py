@@ -12,18 +12,16 @@ import logging
 import weakref
 
 from channels.layers import get_channel_layer
-from django.conf import settings
 
 from conversations.streaming import generation
+from conversations.streaming.relay import spans_processes
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["spans_processes"]  # read from here by the consumers
+
 CONTROL_GROUP = "workbench.replies"
 _listeners: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def spans_processes() -> bool:
-    return bool(settings.REDIS_URL)
 
 
 async def ensure_listener() -> None:

@@ -13,7 +13,6 @@ from contextlib import aclosing
 from datetime import datetime
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
@@ -32,7 +31,7 @@ from conversations.providers.base import (
     TextDelta,
     Usage,
 )
-from conversations.streaming import liveness, replies
+from conversations.streaming import liveness, relay, replies
 from conversations.streaming.failures import INTERNAL_FAILURE, failure_sentence
 from conversations.streaming.frames import (
     finished_frame,
@@ -86,7 +85,9 @@ class Generation:
         self._streaming = True
         self._checkpoint_task: asyncio.Task | None = None
         self._text_waiting = asyncio.Event()
-        self._layer = get_channel_layer()
+        # Set once the sockets were told the reply exists: its first frame waits for that.
+        self.announced = asyncio.Event()
+        self.announced.set()
 
     @property
     def text(self) -> str:
@@ -112,7 +113,11 @@ class Generation:
             messages.append(stream_delta(self.turn_id, offset, text, refused=self.refused))
         return messages
 
-    def start(self) -> Generation:
+    def start(self, *, announced: bool = True) -> Generation:
+        """Ask the model at once; with `announced` false, the reply's frames wait until the
+        starter has told the sockets about it (`announce_done`)."""
+        if not announced:
+            self.announced.clear()
         liveness.ensure_heartbeat()
         _running[self.turn_id] = self
         # The provider is read by an inner task, the only one ever cancelled (by stop or shutdown):
@@ -120,6 +125,9 @@ class Generation:
         self._streamer = asyncio.create_task(self._stream(), name=f"stream-{self.turn_id}")
         self.task = asyncio.create_task(self._run(), name=f"generation-{self.turn_id}")
         return self
+
+    def announce_done(self) -> None:
+        self.announced.set()
 
     def stop(self, *, interrupted: bool = False) -> None:
         """Stop reading the provider; the text so far is saved as stopped (or interrupted)."""
@@ -135,17 +143,14 @@ class Generation:
             delta = reasoning[start:]
             offset = self.reasoning_sent_units
             self.reasoning_sent_units += utf16_length(delta)
-            await self._layer.group_send(self.group, stream_reasoning(self.turn_id, offset, delta))
+            await relay.deliver(self.group, stream_reasoning(self.turn_id, offset, delta))
         if self.sent == self.length:
             return
         text = self.text
         start, self.sent = self.sent, len(text)
         delta = text[start:]
         offset, self.sent_units = self.sent_units, self.sent_units + utf16_length(delta)
-        await self._layer.group_send(
-            self.group,
-            stream_delta(self.turn_id, offset, delta, refused=self.refused),
-        )
+        await relay.deliver(self.group, stream_delta(self.turn_id, offset, delta, refused=self.refused))
 
     async def _flusher(self) -> None:
         # Leading-edge throttle: the first token goes out at once, then at most one frame per
@@ -154,6 +159,7 @@ class Generation:
         loop = asyncio.get_running_loop()
         window = settings.STREAM_COALESCE_SECONDS
         last = -window
+        await self.announced.wait()
         while self._streaming:
             await self._text_waiting.wait()
             delay = last + window - loop.time()
@@ -279,8 +285,9 @@ class Generation:
             refused=self.refused,
         )
         try:
+            await self.announced.wait()
             await self._flush()
-            await self._layer.group_send(
+            await relay.deliver(
                 self.group,
                 finished_frame(
                     finished_payload(
@@ -309,10 +316,10 @@ class Generation:
             logger.exception("Could not announce the end of reply %s", self.turn_id)
 
 
-def generation_start(prepared: services.PreparedReply) -> Generation:
+def generation_start(prepared: services.PreparedReply, *, announced: bool = True) -> Generation:
     return Generation(
         turn=prepared.reply, provider=prepared.provider, request=prepared.request
-    ).start()
+    ).start(announced=announced)
 
 
 async def generations_stop_all() -> None:

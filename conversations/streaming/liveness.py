@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import socket
+import time
 import uuid
 import weakref
 from datetime import timedelta
@@ -40,20 +42,28 @@ INTERRUPTED_MESSAGE = (
 _loops: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+_beaten_at = -math.inf  # time.monotonic() of this process's last heartbeat written
+
+
 def beat() -> None:
     """Say this process is alive."""
+    global _beaten_at
     now = timezone.now()
     updated = ServerProcess.objects.filter(pk=PROCESS_ID).update(last_seen=now)
     if not updated:
         ServerProcess.objects.create(
             id=PROCESS_ID, hostname=HOSTNAME, pid=os.getpid(), started_at=now, last_seen=now
         )
+    _beaten_at = time.monotonic()
 
 
 def owner_id() -> str:
     """This process's id, registered before the first reply it owns (so no sweeper elsewhere can
-    take the reply for an orphan before the first heartbeat). A read, and a write only when the
-    process is not registered yet."""
+    take the reply for an orphan before the first heartbeat). No query while the last heartbeat is
+    less than one beat old: a sweeper takes a process for dead only after several silent beats, so
+    its row is there. Otherwise a read, and a write only when the process is not registered."""
+    if time.monotonic() - _beaten_at < settings.HEARTBEAT_SECONDS:
+        return PROCESS_ID
     if not ServerProcess.objects.filter(pk=PROCESS_ID).exists():
         beat()
     return PROCESS_ID

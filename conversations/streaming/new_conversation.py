@@ -28,6 +28,7 @@ from conversations.streaming.protocol import frame_limit, parse_action
 from conversations.streaming.sockets import (
     CLOSE_NOT_FOUND,
     CLOSE_UNAUTHENTICATED,
+    Dispatches,
     FrameBudget,
     ReadsFrames,
     SendsUntilClosed,
@@ -42,7 +43,7 @@ def _workspace(user, workspace_id: int):
     return workspace_for(user, workspace_id, need=Need.WRITE)
 
 
-class NewConversationConsumer(ReadsFrames, SendsUntilClosed, AsyncJsonWebsocketConsumer):
+class NewConversationConsumer(Dispatches, ReadsFrames, SendsUntilClosed, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.budget = FrameBudget(settings.WS_FRAMES_PER_SECOND)
         self.user = self.scope.get("user")
@@ -92,15 +93,14 @@ class NewConversationConsumer(ReadsFrames, SendsUntilClosed, AsyncJsonWebsocketC
             url = reverse("conversation", args=[conversation_id])
             if len(replies) > 1:
                 url = f"{reverse('compare', args=[conversation_id])}?tips={','.join(map(str, replies))}"
-            try:
-                await self.send_json({
-                    "type": "conversation.created", "conversation": conversation_id, "url": url,
-                    "request_id": request_id,
-                })
-            finally:
-                # Stored, so they stream whatever became of this socket: its page catches up by offset.
-                for prepared in started.sent.replies:
-                    generation.generation_start(prepared)
+            # Stored, so they stream whatever becomes of this socket (its page catches up by offset):
+            # the models are asked first, and the page told while the requests are on their way.
+            for prepared in started.sent.replies:
+                generation.generation_start(prepared)
+            await self.send_json({
+                "type": "conversation.created", "conversation": conversation_id, "url": url,
+                "request_id": request_id,
+            })
         except ServiceError as exc:
             await self._error(exc.message, code=exc.code, request_id=request_id)
         except Exception:

@@ -12,7 +12,7 @@ from channels.db import database_sync_to_async
 
 from conversations.errors import TURN_GONE, ServiceError
 from conversations.models import Turn
-from conversations.streaming import control, generation
+from conversations.streaming import control, generation, relay
 from conversations.streaming.frames import (
     delta_frame,
     finished_frame,
@@ -103,6 +103,34 @@ async def resume(
 def presence_id(channel_name: str) -> str:
     """A viewer's id on the page: stable for the socket, and not its channel name."""
     return hashlib.sha256(channel_name.encode()).hexdigest()[:12]
+
+
+class Dispatches:
+    """How a consumer handles the messages it receives: without channels' extra thread hop, and
+    skipping the channel layer's copies of what this process delivered directly (relay.py).
+
+    channels runs `close_old_connections` in a worker thread before each message a consumer
+    handles, for handlers that use the database inline. These consumers never do: every database
+    access goes through `database_sync_to_async`, which closes old connections before and after,
+    in the thread that uses them. The hop would only cost a thread round trip for every frame a
+    reply sends to every socket."""
+
+    async def dispatch(self, message: dict) -> None:
+        if relay.already_delivered(message):
+            return
+        await getattr(self, relay.handler_name(message))(message)
+
+
+async def join_group(consumer, group: str) -> None:
+    """Join a conversation's group: its channel-layer group (messages from anywhere) and this
+    process's direct delivery (relay.py)."""
+    await consumer.channel_layer.group_add(group, consumer.channel_name)
+    relay.join(group, consumer)
+
+
+async def leave_group(consumer, group: str) -> None:
+    relay.leave(group, consumer)
+    await consumer.channel_layer.group_discard(group, consumer.channel_name)
 
 
 class SendsUntilClosed:
