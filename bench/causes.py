@@ -7,14 +7,27 @@ import statistics
 
 from bench.report import (
     BYTES_TARGET,
-    CPU_TARGET_US,
+    CONFIG_TITLES,
     FRAMES_TARGET,
+    LOAD_PARTS,
+    MET,
+    NOT_MET,
     RSS_TARGET_MB,
+    cpu_cell,
+    cpu_target,
     f,
+    integrity_table,
+    latency_table,
+    load_oks,
+    lost,
+    mark,
     ok_le,
     pct,
     streams,
-    ttft_target,
+    tokens_per_s,
+    ttft_ok,
+    ttft_targets,
+    val,
     writes_target,
 )
 
@@ -27,36 +40,47 @@ RELAY_GROUPS = ("channels", "daphne", "autobahn", "twisted", "txaio", "asgiref",
                 "project: conversations/streaming/frames.py")
 
 
-def _ttft_cause(r: dict, config: str, x: dict) -> str:
+def _ttft_cause(r: dict, config: str, x: dict, p50_target: float | None, p95_target: float | None) -> str:
     m, b = x["median"], x["baseline"]
     cores = m.get("core_busy", {})
     core0, core1 = cores.get("cpu0", math.nan), cores.get("cpu1", math.nan)
     server0, server1, loadgen = m["server0_util"], m["server1_util"], m["loadgen_util"]
     others0 = max(0.0, core0 - server0)
     others1 = max(0.0, core1 - server1 - loadgen)
-    text = (f"Added TTFT at {streams(x['level'])} is {f(m['added_p50'])} ms (p50) against "
-            f"{f(ttft_target(x['level']), 0)} ms, and a send took {f(m['to_upstream_p50'])} ms (p50) to reach the "
-            f"upstream. Measured over the runs: core 0 was {pct(core0)} busy, daphne {pct(server0)} of it and other "
-            f"processes {pct(others0)}; core 1 was {pct(core1)} busy, the load generator and upstream {pct(loadgen)}"
-            + (f", the second daphne {pct(server1)}" if config == "scaleout" else "")
-            + f" and other processes {pct(others1)}. Across the machine PostgreSQL used {pct(m['postgres_util'])} "
-            f"of a core, Redis {pct(m['redis_util'])}, other work {pct(m['rest_util'])}. The baseline added "
-            f"{f(b['added_p50'], 2)} ms at the same level, so the client side explains at most that much. ")
+    two = x["processes"] > 1
+    to_upstream, relay = val(m, "to_upstream_p50"), val(m, "relay_p50")
+    text = (f"Added TTFT at {streams(x['level'])} is {f(val(m, 'added_p50'))} ms (p50) and "
+            f"{f(val(m, 'added_p95'))} ms (p95) against {f(p50_target, 0)} ms"
+            + (f" and {f(p95_target, 0)} ms" if p95_target is not None else "")
+            + f": a send took {f(to_upstream)} ms (p50) to reach the upstream, and the first token "
+            f"{f(relay)} ms (p50) from the upstream to the client")
+    if not (math.isnan(to_upstream) or math.isnan(relay)):
+        text += (", so most of it is before the model is asked (the send's frame, the consumer, the database "
+                 "writes, the provider's request)" if to_upstream > relay else
+                 ", so most of it is the first token's way back (read, coalesced, through the channel layer, "
+                 "written to the socket)")
+    text += (f". Measured over the runs: core 0 was {pct(core0)} busy, daphne {pct(server0)} of it and other "
+             f"processes {pct(others0)}; core 1 was {pct(core1)} busy, the load generator and upstream {pct(loadgen)}"
+             + (f", the second daphne {pct(server1)}" if two else "")
+             + f" and other processes {pct(others1)}. Across the machine PostgreSQL used {pct(m['postgres_util'])} "
+             f"of a core, Redis {pct(m['redis_util'])}, other work {pct(m['rest_util'])}. The raw client's added "
+             f"TTFT was {f(val(b, 'added_p50'), 2)} ms (p50) at the same level, so the client side explains at "
+             "most that much. ")
     if core0 >= 0.9 and server0 >= 0.7:
         text += ("**The server was CPU-bound**: a stream's first token waits its turn on one event loop "
                  "behind every other stream's tokens and every new send")
         text += f" (other processes took {pct(others0)} of its core too)" if others0 >= 0.1 else ""
         text += ". Fix: less CPU per relayed token (see below and the profile), or more processes"
         scaled = next((y for y in r["configs"].get("scaleout") or [] if y["level"] == x["level"]), None)
-        if scaled and config != "scaleout":
-            text += (f" (two processes measured {f(scaled['median']['added_p50'])} ms here, with core 1 shared "
+        if scaled and config in CONFIG_TITLES and config != "scaleout":
+            text += (f" (two processes measured {f(val(scaled['median'], 'added_p50'))} ms here, with core 1 shared "
                      "by the second server and the load generator)")
         return text + "."
     if core0 >= 0.9 and others0 >= 0.2:
         return text + (f"Core 0 was saturated but daphne had only {pct(server0)} of it: other processes "
                        f"took {pct(others0)}, so the delay is largely the shared machine's. Rerun on a quiet "
                        "machine before acting on it.")
-    if config == "scaleout" and core1 >= 0.9:
+    if two and core1 >= 0.9:
         return text + ("Core 1 was saturated: it runs the second server and the load generator together, "
                        "so on this 2-core machine the two-process figure is pessimistic; measure it with the "
                        "load generator on a third core.")
@@ -65,7 +89,7 @@ def _ttft_cause(r: dict, config: str, x: dict) -> str:
                        "the client read the frames late, so the figure is an upper bound. Rerun on a quiet machine.")
     if loadgen >= 0.85:
         return text + "The load generator itself was saturated, so the figure is an upper bound."
-    spread = sorted(run["added_p50"] for run in x.get("runs", []) if not math.isnan(run.get("added_p50", math.nan)))
+    spread = sorted(val(run, "added_p50") for run in x.get("runs", []) if not math.isnan(val(run, "added_p50")))
     if core0 >= 0.75 and server0 >= 0.7:
         text += (f"**The server was close to saturation** ({pct(server0)} of its core): at that load a first "
                  "token waits in line on the one event loop (behind other streams' reads and frames) and a "
@@ -75,13 +99,18 @@ def _ttft_cause(r: dict, config: str, x: dict) -> str:
             text += f" (these runs: {f(spread[0])} to {f(spread[-1])} ms)"
         return text + (". Fix: less CPU per relayed token (see below), which lowers the load at which the "
                        "queues form, or more processes (see the two-process table).")
-    return text + ("Neither core was saturated: the time is spent in the relay path itself "
-                   "(provider → channel layer → consumer → socket); see the profile below.")
+    where = ("on the send's way to the upstream (the consumer, the database writes, the provider's request)"
+             if to_upstream > relay else "on the first token's way back (provider → channel layer → consumer → socket)")
+    return text + (f"Neither core was saturated: the time is spent in the path itself, mostly {where}; "
+                   + ("see the profile below." if r.get("profile") else
+                      "profile it (the *profile* part, skipped in this run)."))
 
 
 def _cpu_cause(r: dict, config: str, bad: list[dict]) -> str:
-    levels = ", ".join(f"{f(x['median']['cpu_us_per_token'], 0)} µs at {x['level']}" for x in bad)
-    text = f"CPU per relayed token is {levels} (target ≤ {CPU_TARGET_US:.0f} µs). "
+    levels = ", ".join(f"{f(x['median']['cpu_us_per_token'], 0)} µs at {streams(x['level'])} (target ≤ "
+                       f"{f(cpu_target(x['level']), 0)} µs; per frame {f(val(x['median'], 'cpu_us_per_frame'), 0)} µs, "
+                       f"per reply {f(val(x['median'], 'cpu_ms_per_reply'), 1)} ms)" for x in bad)
+    text = f"CPU per relayed token is {levels}. "
     loop = [x["median"].get("loop_share", math.nan) for x in bad]
     if not all(math.isnan(v) for v in loop):
         text += (f"Daphne's event-loop thread did {pct(statistics.median(v for v in loop if not math.isnan(v)))} "
@@ -166,9 +195,9 @@ def causes_for(r: dict, config: str) -> list[str]:
     levels = r["configs"][config]
     out = []
     for x in levels:
-        if ok_le(x["median"]["added_p50"], ttft_target(x["level"])) is False:
-            out.append(_ttft_cause(r, config, x))
-    bad = [x for x in levels if ok_le(x["median"]["cpu_us_per_token"], CPU_TARGET_US) is False]
+        if ttft_ok(x["median"], x["level"]) is False:
+            out.append(_ttft_cause(r, config, x, *ttft_targets(x["level"])))
+    bad = [x for x in levels if ok_le(val(x["median"], "cpu_us_per_token"), cpu_target(x["level"])) is False]
     if bad:
         out.append(_cpu_cause(r, config, bad))
     def bytes_ratio(x: dict) -> float:
@@ -237,3 +266,74 @@ def profile_section(r: dict) -> str:
     lines += ["", "| function | calls | share |", "|---|---|---|"]
     lines += [f"| `{name}` | {calls:,} | {pct(share)} |" for share, calls, name in p["functions"]]
     return "\n".join(lines) + "\n"
+
+
+def load_section(r: dict, part: str) -> str:
+    """A part holding many slow streams (rate, wide): how it was run, its figures, its verdicts."""
+    goal = LOAD_PARTS[part]
+    heading = f"## Many slow streams (*{part}*): {goal.title}"
+    levels = r["configs"].get(part) or []
+    if not levels:
+        return f"{heading}\n\nNot measured: {r['skipped'].get(part, 'skipped')}\n"
+    first = levels[0]
+    upstream = first.get("upstream") or {}
+    tokens, interval = upstream.get("tokens", 200), upstream.get("interval_s", math.nan)
+    first_token = upstream.get("first_token_s", 0.05)
+    replies = sorted({x["replies_per_client"] for x in levels})
+    where = ("One daphne process (core 0) on SQLite with the in-memory channel layer" if first["processes"] == 1 else
+             "Two daphne processes (cores 0 and 1) on PostgreSQL with channels-redis; client i connects to "
+             "process i mod 2, and the second process shares core 1 with the load generator")
+    top = max(x["level"] for x in levels)
+    lines = [heading, "",
+             f"{where}. A fake upstream of its own, on the load generator's loop, sends {tokens} tokens "
+             f"{f(interval * 1000, 0)} ms apart ({tokens_per_s(first)}), the first {f(first_token * 1000, 0)} ms "
+             f"after the request, so a reply streams for about {f(first_token + tokens * interval)} s. The "
+             f"clients start staggered over {f(first.get('spread_s', math.nan))} s (one reply's length, as the "
+             "other parts' 1 s is theirs), so prompts arrive at the steady rate of that many streams rather than "
+             f"in one burst; each client sends {' or '.join(str(n) for n in replies)} "
+             + ("reply per run, while the others still ramp up (*streams open at a send*)" if replies == [1] else
+                "replies per run one after another, the first while the others still ramp up, the later ones "
+                "with all of them open (*streams open at a send*)")
+             + ". Warm-up, runs and the raw client's runs as in the other parts. "
+             f"Goal at {goal.goal_streams} streams: added TTFT p50 ≤ {goal.ttft_p50:.0f} ms, no error, "
+             "nothing lost (every reply complete at the client and saved complete with the exact text)"
+             + (f"; this run measured up to {top}, so it shows the way, not the goal." if top < goal.goal_streams
+                else "."), ""]
+    lines += latency_table(levels, lambda x: (goal.ttft_p50, None, ok_le(val(x["median"], "added_p50"),
+                                                                             goal.ttft_p50)))
+    lines += ["", "| streams | CPU per token / per frame / per reply | daphne busy | core 0 / core 1 busy | "
+              "load generator and upstreams | other CPU: PostgreSQL / Redis / the rest | frames per reply | "
+              "frames/s p50 / max | streams open at a send, p50 | RSS start / idle / peak |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for x in levels:
+        m = x["median"]
+        cores = m.get("core_busy", {})
+        daphne = pct(m["server0_util"]) + (f" / {pct(m['server1_util'])}" if x["processes"] > 1 else "")
+        lines.append(f"| {x['level']} | {cpu_cell(m)} | {daphne} | {pct(cores.get('cpu0'))} / "
+                     f"{pct(cores.get('cpu1'))} | {pct(m['loadgen_util'])} | {pct(m['postgres_util'])} / "
+                     f"{pct(m['redis_util'])} / {pct(m['rest_util'])} | {f(val(m, 'frames_per_reply'), 0)} | "
+                     f"{f(m['frames_per_s_p50'])} / {f(m['frames_per_s_max'])} | {f(val(m, 'open_at_send_p50'), 0)} | "
+                     f"{f(x['rss_start_mb'], 0)} / {f(x['rss_idle_mb'], 0)} / {f(m['peak_rss_mb'], 0)} MB |")
+    lines += ["", "No CPU or memory target here: the figures show what the load costs."
+              " CPU per frame counts every frame the clients received, per reply every reply completed.", ""]
+    lines += integrity_table(levels)
+    lines.append("")
+    causes = []
+    for x in levels:
+        ttft, errors, kept = load_oks(x, goal.ttft_p50)
+        problems, checked = lost(x)
+        verdict = all(o for o in (ttft, errors, kept) if o is not None)
+        lines.append(f"Verdict at {streams(x['level'])}: {MET if verdict else NOT_MET} (added TTFT p50 "
+                     f"{f(val(x['median'], 'added_p50'))} ms against ≤ {goal.ttft_p50:.0f} ms: {mark(ttft)}; "
+                     f"{x['median']['failed_total']} errors: {mark(errors)}; {problems} of {checked:,} replies "
+                     f"lost: {mark(kept)}).")
+        lines.append("")
+        if ttft is False:
+            causes.append(_ttft_cause(r, part, x, goal.ttft_p50, None))
+        if errors is False or kept is False:
+            causes.append(f"{problems} replies lost, failed or saved wrong at {streams(x['level'])}; first errors: "
+                          + ("; ".join(x["median"]["errors"]) or "none reported by the socket")
+                          + f". See the server log in {r.get('folders', {}).get(part, 'the deployment folder')}.")
+    if causes:
+        lines += ["**Cause and fix:**", ""] + [f"- {c}" for c in causes]
+    return "\n".join(lines).rstrip("\n") + "\n"

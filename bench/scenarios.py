@@ -132,6 +132,10 @@ async def _server_run(servers: list[Daphne], targets, origins, upstream: TimedUp
     figures.update(watch.figures())
     figures.update(
         cpu_us_per_token=figures["server_cpu_s"] / figures["tokens"] * 1e6 if figures["tokens"] else math.nan,
+        cpu_us_per_frame=(figures["server_cpu_s"] / figures["frames_total"] * 1e6
+                          if figures["frames_total"] else math.nan),
+        cpu_ms_per_reply=(figures["server_cpu_s"] / figures["replies_total"] * 1e3
+                          if figures["replies_total"] else math.nan),
         peak_rss_mb=max(sampler.peak) / 1024,
         peak_hwm_mb=max(s.peak_kb() for s in servers) / 1024,
     )
@@ -146,9 +150,21 @@ async def _baseline_run(upstream: TimedUpstream, clients: int, *, replies: int, 
     return figures
 
 
+def allow_open_files(count: int) -> None:
+    """Raise this process's soft limit on open files to `count` (as far as the hard limit allows)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < count:
+        allowed = count if hard == resource.RLIM_INFINITY else min(count, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (allowed, hard))
+
+
 async def measure_levels(deployment: Deployment, upstream: TimedUpstream, plan: Plan, *, processes: int = 1,
                          log=print) -> list[dict]:
-    """Every level of `plan` on `deployment`, with `processes` daphne processes (cores 0, 1, ...)."""
+    """Every level of `plan` on `deployment`, with `processes` daphne processes (cores 0, 1, ...),
+    streaming from `upstream`."""
+    # At the top level this process holds each client's websocket, the upstream's end of each
+    # server's request, and (in the baseline run) the raw clients' connections and their other ends.
+    allow_open_files(4 * max(plan.levels) + 1024)
     results, streams_of = [], []
     everyone = await asyncio.to_thread(deployment.seed, max(plan.levels))  # level n uses the first n
     for level in plan.levels:
@@ -174,7 +190,8 @@ async def measure_levels(deployment: Deployment, upstream: TimedUpstream, plan: 
             baselines.append(await _baseline_run(upstream, level, replies=replies, spread=plan.spread,
                                                  tag=f"{tag}-base{run}"))
             log(f"  {deployment.name} x{processes} level {level} run {run + 1}: added TTFT p50 "
-                f"{figures['added_p50']:.1f} ms (baseline {baselines[-1]['added_p50']:.1f}), "
+                f"{figures['added_p50']:.1f} ms (baseline {baselines[-1]['added_p50']:.2f}; relay "
+                f"{figures['relay_p50']:.1f}, send → upstream {figures['to_upstream_p50']:.1f}), "
                 f"{figures['cpu_us_per_token']:.0f} µs/token, {figures['complete']}/{figures['streams']} complete")
             upstream.forget()
         for server in servers:
@@ -194,6 +211,9 @@ async def measure_levels(deployment: Deployment, upstream: TimedUpstream, plan: 
         median["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
         median["peak_hwm_mb"] = max(r["peak_hwm_mb"] for r in runs)
         results.append({"level": level, "processes": processes, "replies_per_client": replies,
+                        "spread_s": plan.spread,
+                        "upstream": {"tokens": upstream.tokens, "interval_s": upstream.interval,
+                                     "first_token_s": upstream.first_token_delay},
                         "median": median, "baseline": _median_of(baselines), "runs": runs,
                         "baseline_runs": baselines, "writes": writes,
                         "rss_start_mb": rss_start, "rss_idle_mb": rss_idle})
@@ -215,10 +235,7 @@ def _verify(saved: dict[int, tuple[str, str]], streams: list[Stream]) -> dict:
 
 async def measure_idle(deployment: Deployment, count: int, hold: float, *, log=print) -> dict:
     """`count` open websockets on one process: memory before and after, and that all stay open."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = count + 1024
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard) if hard != resource.RLIM_INFINITY else want, hard))
+    allow_open_files(count + 1024)
     each = 100
     seeded = await asyncio.to_thread(deployment.seed, math.ceil(count / each), each)
     seeded = seeded[:count]

@@ -1,15 +1,17 @@
 """The load generator: websocket clients that ask for replies the way the page does, a raw aiohttp
 client streaming the upstream directly (the baseline), and the figures of one run.
 
-Each client holds one websocket on its own conversation. After a stagger (client i of N waits
-i/N of `spread`, so the N streams overlap without all starting in the same millisecond), it sends
-`replies` prompts one after another, each time reading frames until the reply's `turn.finished`.
+Each client holds one websocket on its own conversation. Once every socket is open, and after a
+stagger (client i of N waits i/N of `spread`, so the N streams overlap without all starting in the
+same millisecond), it sends `replies` prompts one after another, each time reading frames until the
+reply's `turn.finished`.
 Deltas are applied by offset (UTF-16 code units, as the browser counts), so a gap, a repeat or a
 reordering is seen, and the assembled text is compared with what the fake upstream sent.
 """
 from __future__ import annotations
 
 import asyncio
+import bisect
 import math
 import statistics
 import time
@@ -207,19 +209,40 @@ async def _reply_over_socket(ws, prompt: str, wire: WireCounter, *, keep_frames:
                 return stream
 
 
-async def _socket_client(http, target, index: int, count: int, *, replies: int, spread: float, tag: str,
-                         origin: str) -> list[Stream]:
+class _Start:
+    """Opens at most `at_once` sockets at a time (daphne listens with Twisted's default backlog of
+    50: a larger burst of connections can overflow it, and the kernel then has the rest retry a
+    second or more later), and starts every client's stagger from the moment the last socket is open, so the
+    sends follow the stagger and not the order in which connections happened to be accepted."""
+
+    def __init__(self, count: int, at_once: int = 50) -> None:
+        self.connecting = asyncio.Semaphore(at_once)
+        self.ready = asyncio.Event()
+        self._waiting = count
+
+    def arrived(self) -> None:
+        self._waiting -= 1
+        if self._waiting <= 0:
+            self.ready.set()
+
+
+async def _socket_client(http, target, index: int, count: int, start: _Start, *, replies: int, spread: float,
+                         tag: str, origin: str) -> list[Stream]:
     ws_base, conversation_id, session_key = target
     out: list[Stream] = []
     try:
-        ws = await http.ws_connect(f"{ws_base}/ws/conversations/{conversation_id}/",
-                                   headers={"Cookie": f"sessionid={session_key}"}, origin=origin,
-                                   max_msg_size=0, timeout=aiohttp.ClientWSTimeout(ws_close=2),
-                                   compress=15)  # permessage-deflate, offered as browsers do (the server declines it)
+        async with start.connecting:
+            # compress: permessage-deflate, offered as browsers do (the server declines it)
+            ws = await http.ws_connect(f"{ws_base}/ws/conversations/{conversation_id}/",
+                                       headers={"Cookie": f"sessionid={session_key}"}, origin=origin,
+                                       max_msg_size=0, timeout=aiohttp.ClientWSTimeout(ws_close=2), compress=15)
         wire = WireCounter(ws)
     except (aiohttp.ClientError, OSError) as exc:
         return [Stream(prompt_for(tag, index, r), error=f"connect: {exc}") for r in range(replies)]
+    finally:
+        start.arrived()
     try:
+        await start.ready.wait()
         await asyncio.sleep(spread * index / count)
         for reply in range(replies):
             prompt = prompt_for(tag, index, reply)
@@ -252,6 +275,7 @@ async def _upstream_client(http, upstream_url: str, index: int, count: int, *, r
                         if not line.startswith(b"data: {"):
                             continue
                         chunk = orjson.loads(line[6:])
+                        stream.frames += 1
                         for choice in chunk.get("choices") or ():
                             text = (choice.get("delta") or {}).get("content")
                             if text:
@@ -272,10 +296,11 @@ async def run_sockets(targets: list[tuple[str, int, str]], *, replies: int, spre
                       origins: dict[str, str]) -> list[Stream]:
     """One websocket client per target (ws base URL, conversation id, session key), all at once."""
     connector = aiohttp.TCPConnector(limit=0)
+    start = _Start(len(targets))
     async with aiohttp.ClientSession(connector=connector) as http:
         async with asyncio.timeout(spread + replies * REPLY_TIMEOUT + 30):
             groups = await asyncio.gather(*(
-                _socket_client(http, target, i, len(targets), replies=replies, spread=spread, tag=tag,
+                _socket_client(http, target, i, len(targets), start, replies=replies, spread=spread, tag=tag,
                                origin=origins[target[0]])
                 for i, target in enumerate(targets)))
     return [stream for group in groups for stream in group]
@@ -292,9 +317,18 @@ async def run_baseline(upstream_url: str, clients: int, *, replies: int, spread:
     return [stream for group in groups for stream in group]
 
 
+def open_at_send(streams: list[Stream]) -> list[float]:
+    """For each prompt sent, how many replies of the run were streaming at that moment (its own
+    included): the concurrency a send actually met, lower while the clients' stagger ramps up."""
+    starts = sorted(s.t_send for s in streams if s.t_send)
+    ends = sorted(s.t_done or s.t_last or s.t_send for s in streams if s.t_send)
+    return [float(bisect.bisect_right(starts, t) - bisect.bisect_right(ends, t)) for t in starts]
+
+
 def summarize(streams: list[Stream], upstream: TimedUpstream) -> dict:
     """The latency, integrity and efficiency figures of one run (times in ms)."""
-    added, to_upstream, client_ttft, rates, ratios, payload_ratios = [], [], [], [], [], []
+    added, relay, to_upstream, own, client_ttft = [], [], [], [], []
+    rates, ratios, payload_ratios = [], [], []
     by_type: dict[str, int] = {}
     missing_stamp = 0
     for s in streams:
@@ -302,8 +336,13 @@ def summarize(streams: list[Stream], upstream: TimedUpstream) -> dict:
         if record is None or "t_first_token" not in record:
             missing_stamp += 1
         elif s.t_first is not None:
-            added.append((s.t_first - record["t_first_token"]) * 1000)
+            # What the client waited beyond what the model itself took: the send's way to the
+            # upstream plus the first token's way back (the two sum to it for every stream).
+            upstream_ttft = record["t_first_token"] - record["t_arrival"]
+            added.append((s.t_first - s.t_send - upstream_ttft) * 1000)
+            relay.append((s.t_first - record["t_first_token"]) * 1000)
             to_upstream.append((record["t_arrival"] - s.t_send) * 1000)
+            own.append(upstream_ttft * 1000)
             client_ttft.append((s.t_first - s.t_send) * 1000)
         if s.complete and s.bytes_by_type:
             ratios.append(s.wire_bytes / len(s.expected.encode()))
@@ -331,8 +370,13 @@ def summarize(streams: list[Stream], upstream: TimedUpstream) -> dict:
         ),
         "missing_upstream_stamp": missing_stamp,
         "tokens": TOKENS * len(complete),
+        "frames_total": sum(s.frames for s in streams),
+        "replies_total": len(complete),
+        "open_at_send_p50": percentile(open_at_send(streams), 0.5),
         "added_p50": percentile(added, 0.5), "added_p95": percentile(added, 0.95),
+        "relay_p50": percentile(relay, 0.5), "relay_p95": percentile(relay, 0.95),
         "to_upstream_p50": percentile(to_upstream, 0.5), "to_upstream_p95": percentile(to_upstream, 0.95),
+        "upstream_ttft_p50": percentile(own, 0.5),
         "client_ttft_p50": percentile(client_ttft, 0.5), "client_ttft_p95": percentile(client_ttft, 0.95),
         "frames_per_s_p50": percentile(rates, 0.5), "frames_per_s_max": max(rates) if rates else math.nan,
         "frames_per_reply": statistics.mean(s.frames for s in complete) if complete else math.nan,
