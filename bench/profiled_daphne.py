@@ -27,10 +27,9 @@ def main() -> None:
 
     signal.signal(signal.SIGUSR1, start)
     signal.signal(signal.SIGUSR2, stop)
-    sys.argv = ["daphne", *sys.argv[2:]]
-    from daphne.cli import CommandLineInterface
+    from workbench.serve import main as serve
 
-    CommandLineInterface.entrypoint()
+    serve(sys.argv[2:])
 
 
 if __name__ == "__main__":

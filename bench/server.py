@@ -141,7 +141,8 @@ class Daphne:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> Daphne:
-        module = ["-m", "daphne"] if self.profile is None else ["-m", "bench.profiled_daphne", str(self.profile)]
+        module = ["-m", "workbench.serve"] if self.profile is None else [
+            "-m", "bench.profiled_daphne", str(self.profile)]
         command = ["taskset", "-c", str(self.cpu), "prlimit", f"--nofile={NOFILE}:{NOFILE}", sys.executable,
                    *module, "-b", "127.0.0.1", "-p", str(self.port), "workbench.asgi:application"]
         # taskset and prlimit exec what they run: the pid is daphne's own.

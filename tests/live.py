@@ -95,7 +95,9 @@ class LiveServer:
             cwd=ROOT, env=self.env, check=True, timeout=120,
         )
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "workbench.asgi:application"],
+            # As `make run` serves: daphne on uvloop (workbench/serve.py).
+            [sys.executable, "-m", "workbench.serve", "-b", "127.0.0.1", "-p", str(self.port),
+             "workbench.asgi:application"],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         # Generous: a loaded machine takes a while to import Django and daphne; the loop ends as
