@@ -153,8 +153,9 @@ def machine_section(r: dict) -> str:
         "treat latency figures taken on a busy core as upper bounds.",
         "",
         "Workload: the fake upstream (`tests/fake_upstream.py`, Chat Completions wire format) replies with "
-        "200 tokens, 5 ms apart, the first 50 ms after the request. Daphne (`python -m daphne`, after "
-        "`manage.py migrate`) runs on core 0 (`taskset -c 0`, `prlimit --nofile=8192`); the load generator "
+        "200 tokens, 5 ms apart, the first 50 ms after the request. Daphne (`python -m workbench.serve`: "
+        "daphne on uvloop, after `manage.py migrate`) runs on core 0 (`taskset -c 0`, "
+        "`prlimit --nofile=8192`); the load generator "
         "and the fake upstream share one process and one event loop on core 1 (`os.sched_setaffinity`). "
         "Each stream is one user with one conversation and one websocket, sending "
         '`{"action": "send", "parent": null, "content": …, "model": "openai:fake-model"}` and reading '
@@ -172,8 +173,9 @@ def machine_section(r: dict) -> str:
         "writing the first token; the fake upstream stamps both on the load generator's clock, the clients' "
         "own). It includes the whole way of the send before the model is asked (the frame over the socket, "
         "the consumer, the database writes, the provider's request) and the whole way of the first token "
-        "back (read from the upstream, coalesced, through the channel layer, written to the socket and read "
-        "by the client). For every stream it is the sum of the two parts shown beside it: *send → upstream "
+        "back (read from the upstream, coalesced, handed to the socket (directly in the process running the "
+        "reply, through Redis to another process), written to it and read by the client). For every "
+        "stream it is the sum of the two parts shown beside it: *send → upstream "
         "request* (the client's send to the upstream receiving the request) and *relay* (the upstream "
         "writing the first token to the client reading the first delta); percentiles of a sum are not the "
         "sums of the parts' percentiles. The raw client's figures use the same formula (its send is the "

@@ -259,11 +259,6 @@ class Generation:
             await self._finish(status, error)
         finally:
             _running.pop(self.turn_id, None)
-        if status == Turn.Status.COMPLETE:
-            # After the final write and its frame, in a task of its own: the reply waits for nothing.
-            titles.title_after_reply(
-                conversation_id=self.conversation_id, model_id=f"{self.provider.name}:{self.request.model}"
-            )
 
     async def _finish(self, status: str, error: str) -> None:
         text, reasoning = self.text, self.reasoning
@@ -284,6 +279,12 @@ class Generation:
             reasoning_seconds=self.reasoning_seconds,
             refused=self.refused,
         )
+        if status == Turn.Status.COMPLETE:
+            # After the final write, in a task of its own: the reply waits for nothing. Started
+            # before the end is announced, so whoever sees the end finds the title under way.
+            titles.title_after_reply(
+                conversation_id=self.conversation_id, model_id=f"{self.provider.name}:{self.request.model}"
+            )
         try:
             await self.announced.wait()
             await self._flush()
