@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -40,6 +43,17 @@ logger = logging.getLogger(__name__)
 @database_sync_to_async
 def _conversation(user, conversation_id: int, need: Need):
     return conversation_for(user, conversation_id, need=need)
+
+
+@database_sync_to_async
+def _checked(user, conversation_id: int, need: Need, write: Callable[[Conversation], Any] | None):
+    """The permission check and, when it passes, the action's writes, in one database call: a send
+    crosses to the database thread once, not twice, on its way to the model. (None, None) when the
+    check fails."""
+    conversation = conversation_for(user, conversation_id, need=need)
+    if conversation is None:
+        return None, None
+    return conversation, (write(conversation) if write is not None else None)
 
 
 class ConversationConsumer(Dispatches, ReadsFrames, SendsUntilClosed, Presence, AsyncJsonWebsocketConsumer):
@@ -86,8 +100,11 @@ class ConversationConsumer(Dispatches, ReadsFrames, SendsUntilClosed, Presence, 
         try:
             action = parse_action(content)
             need = SOCKET_ACTION_NEEDS[action.name]
-            # Checked on every action, not cached from connect.
-            conversation = await _conversation(self.user, self.conversation_id, need)
+            # Checked on every action, not cached from connect, with the action's writes.
+            write = getattr(self, f"_write_{action.name}", None)
+            conversation, written = await _checked(
+                self.user, self.conversation_id, need, partial(write, action) if write else None
+            )
             if conversation is None:
                 if need is not Need.READ and await _conversation(self.user, self.conversation_id, Need.READ):
                     # A reader asking to write: refused, and the socket stays for reading.
@@ -99,7 +116,7 @@ class ConversationConsumer(Dispatches, ReadsFrames, SendsUntilClosed, Presence, 
                 await self.close(code=CLOSE_NOT_FOUND)
                 return
             handler = getattr(self, f"_act_{action.name}")
-            await handler(conversation, action)
+            await handler(conversation, action, written)
         except (ServiceError, services.ServiceError) as exc:
             await self._error(exc.message, code=exc.code, request_id=request_id)
         except Exception:
@@ -138,8 +155,11 @@ class ConversationConsumer(Dispatches, ReadsFrames, SendsUntilClosed, Presence, 
             for running in started:
                 running.announce_done()
 
-    async def _act_send(self, conversation, action: Action) -> None:
-        sent = await database_sync_to_async(services.turn_send)(
+    # Each action that writes has a `_write_<action>`, run in the thread of the permission check
+    # (`_checked`), and an `_act_<action>` that tells the sockets what it did.
+
+    def _write_send(self, action: Action, conversation: Conversation) -> services.Sent:
+        return services.turn_send(
             conversation=conversation,
             parent_id=action.parent,
             content=action.content,
@@ -148,10 +168,13 @@ class ConversationConsumer(Dispatches, ReadsFrames, SendsUntilClosed, Presence, 
             attachments=action.attachments,
             text_only=action.text_only,
         )
+
+    async def _act_send(self, conversation, action: Action, sent: services.Sent) -> None:
         await self._start(sent, action, conversation.title)
 
-    async def _act_edit(self, conversation, action: Action) -> None:
-        sent = await database_sync_to_async(services.prompt_edit)(
+    def _write_edit(self, action: Action, conversation: Conversation) -> services.Sent:
+        assert action.turn is not None  # parse_action requires a turn id for edit
+        return services.prompt_edit(
             conversation=conversation,
             turn_id=action.turn,
             content=action.content,
@@ -160,13 +183,18 @@ class ConversationConsumer(Dispatches, ReadsFrames, SendsUntilClosed, Presence, 
             attachments=action.attachments,
             text_only=action.text_only,
         )
+
+    async def _act_edit(self, conversation, action: Action, sent: services.Sent) -> None:
         await self._start(sent, action, conversation.title)
 
-    async def _act_regenerate(self, conversation, action: Action) -> None:
-        prepared = await database_sync_to_async(services.reply_regenerate)(
+    def _write_regenerate(self, action: Action, conversation: Conversation) -> services.PreparedReply:
+        assert action.turn is not None  # parse_action requires a turn id for regenerate
+        return services.reply_regenerate(
             conversation=conversation, turn_id=action.turn, author=self.user, variant=action.variants[0],
             text_only=action.text_only,
         )
+
+    async def _act_regenerate(self, conversation, action: Action, prepared: services.PreparedReply) -> None:
         running = generation.generation_start(prepared, announced=False)
         try:
             await asyncio.sleep(0)  # the request goes out first (see _start)
@@ -174,21 +202,22 @@ class ConversationConsumer(Dispatches, ReadsFrames, SendsUntilClosed, Presence, 
         finally:
             running.announce_done()
 
-    async def _act_delete(self, conversation, action: Action) -> None:
-        parent = await database_sync_to_async(services.turn_delete)(
-            conversation=conversation, turn_id=action.turn
-        )
+    def _write_delete(self, action: Action, conversation: Conversation) -> int | None:
+        assert action.turn is not None  # parse_action requires a turn id for delete
+        return services.turn_delete(conversation=conversation, turn_id=action.turn)
+
+    async def _act_delete(self, conversation, action: Action, parent: int | None) -> None:
         await self._broadcast(
             {"type": "turn.deleted", "turn": action.turn, "parent": parent, "main_turn": conversation.main_turn_id}
         )
 
-    async def _act_main(self, conversation, action: Action) -> None:
-        await database_sync_to_async(services.conversation_set_main)(
-            conversation=conversation, turn_id=action.turn
-        )
+    def _write_main(self, action: Action, conversation: Conversation) -> None:
+        services.conversation_set_main(conversation=conversation, turn_id=action.turn)
+
+    async def _act_main(self, conversation, action: Action, _written: None) -> None:
         await self._broadcast({"type": "conversation.updated", "main_turn": action.turn})
 
-    async def _act_stop(self, conversation, action: Action) -> None:
+    async def _act_stop(self, conversation, action: Action, _written: None) -> None:
         assert action.turn is not None  # parse_action requires a turn id for stop
         running = generation.running(action.turn)
         if running is not None and running.conversation_id == conversation.id:
@@ -201,7 +230,7 @@ class ConversationConsumer(Dispatches, ReadsFrames, SendsUntilClosed, Presence, 
             return
         raise services.ServiceError("That reply is not streaming.", code="not_streaming")
 
-    async def _act_resume(self, conversation, action: Action) -> None:
+    async def _act_resume(self, conversation, action: Action, _written: None) -> None:
         assert action.turn is not None  # parse_action requires a turn id for resume
         await resume(self, conversation.id, action.turn, action.offset, reasoning_offset=action.reasoning_offset)
 
