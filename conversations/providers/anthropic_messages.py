@@ -26,7 +26,7 @@ from conversations.providers.base import (
     conversation_messages,
     system_prompt_of,
 )
-from conversations.providers.sdk import SDKProvider, anthropic_error_body, anthropic_stream_error
+from conversations.providers.sdk import SDKProvider, anthropic_error_body, anthropic_stream_error, streamed_post
 from conversations.providers.sse import ReadPacer, SSEDecoder, drain, loads
 
 DEFAULT_MAX_TOKENS = 4096
@@ -135,14 +135,15 @@ class AnthropicProvider(SDKProvider):
 
     async def stream(self, request: GenerationRequest) -> AsyncGenerator[Event, None]:
         client = self.client()
-        create = client.messages.with_streaming_response.create
+        body = self.request_body(request)
+        body.update(body.pop("extra_body", None) or {})  # what the typed create would merge in
         try:
             # The SDK sends the request, retries it and raises its typed errors on entering; the
             # body is read here, without a typed object per event. As the SDK's own stream does,
             # this skips pings and events without a name, and raises an `error` event.
             async with (
-                create(**self.request_body(request)) as response,
-                aclosing(response.http_response.aiter_bytes()) as chunks,
+                streamed_post(client, "/v1/messages", body) as response,
+                aclosing(response.aiter_bytes()) as chunks,
             ):
                 decoder, pacer = SSEDecoder(), ReadPacer(self.read_interval)
                 input_tokens: int | None = None

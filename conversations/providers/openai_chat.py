@@ -26,7 +26,7 @@ from conversations.providers.base import (
     conversation_messages,
     system_prompt_of,
 )
-from conversations.providers.sdk import SDKProvider, openai_body, openai_stream_error
+from conversations.providers.sdk import SDKProvider, openai_body, openai_stream_error, streamed_post
 from conversations.providers.sse import ReadPacer, SSEDecoder, drain, loads
 
 THINK_OPEN = "<think>"
@@ -157,13 +157,12 @@ class OpenAIChatProvider(SDKProvider):
 
     async def stream(self, request: GenerationRequest) -> AsyncGenerator[Event, None]:
         client = self.client()
-        create = client.chat.completions.with_streaming_response.create
         try:
             # The SDK sends the request, retries it and raises its typed errors on entering; the
             # body is read here, without a typed object per chunk.
             async with (
-                create(**self.request_body(request)) as response,
-                aclosing(openai_body(response.http_response)) as body,
+                streamed_post(client, "/chat/completions", self.request_body(request)) as response,
+                aclosing(openai_body(response)) as body,
             ):
                 decoder, pacer = SSEDecoder(), ReadPacer(self.read_interval)
                 split: ThinkTagSplitter | None = ThinkTagSplitter()

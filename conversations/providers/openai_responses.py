@@ -39,6 +39,7 @@ from conversations.providers.sdk import (
     failure_kind,
     openai_body,
     openai_stream_error,
+    streamed_post,
 )
 from conversations.providers.sse import ReadPacer, SSEDecoder, drain, loads
 
@@ -127,20 +128,23 @@ class OpenAIResponsesProvider(SDKProvider):
         import openai
 
         client = self.client()
-        create = client.responses.with_streaming_response.create
+
+        def create(body: dict):
+            return streamed_post(client, "/responses", body)
+
         body = self.request_body(request)
         try:
             async with AsyncExitStack() as stack:
                 # The SDK sends the request and raises its typed errors on entering; a rejected
                 # previous_response_id is retried once with the whole history.
                 try:
-                    response = await stack.enter_async_context(create(**body))
+                    response = await stack.enter_async_context(create(body))
                 except openai.APIStatusError as exc:
                     if "previous_response_id" not in body or not _rejected_previous_response(exc):
                         raise
                     fallback = self.request_body(request, chain=False)
-                    response = await stack.enter_async_context(create(**fallback))
-                chunks = await stack.enter_async_context(aclosing(openai_body(response.http_response)))
+                    response = await stack.enter_async_context(create(fallback))
+                chunks = await stack.enter_async_context(aclosing(openai_body(response)))
                 decoder, pacer = SSEDecoder(), ReadPacer(self.read_interval)
                 reasoning_part: tuple | None = None  # the summary part or text the last reasoning came from
                 async for raw in chunks:

