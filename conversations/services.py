@@ -125,10 +125,10 @@ def _lock(conversation: Conversation) -> None:
 
 def _create_replies(
     *, conversation: Conversation, path: list[Turn], author, variants: list[Variant], text_only: bool = False,
-    new_prompt: bool = False,
+    childless: bool | None = None,
 ) -> list[PreparedReply]:
-    """One reply per variant under the path's last turn (`new_prompt`: created by this transaction,
-    so it has no child yet)."""
+    """One reply per variant under the path's last turn; `childless` says whether that turn has
+    no child yet, when the caller knows (None: asked of the database)."""
     if not 1 <= len(variants) <= MAX_VARIANTS:
         raise ServiceError(f"Ask for 1 to {MAX_VARIANTS} replies at once.", code="invalid")
     limit = django_settings.MAX_CONCURRENT_REPLIES
@@ -166,7 +166,7 @@ def _create_replies(
         reply = Turn.objects.append(
             conversation=conversation,
             parent=path[-1] if path else None,
-            first_child=(index == 0) if new_prompt else None,
+            first_child=None if childless is None else (childless and index == 0),
             role=Turn.Role.ASSISTANT,
             status=Turn.Status.STREAMING,
             provider=provider.name,
@@ -238,7 +238,7 @@ def turn_send(
             conversation.save(update_fields=["title", "title_source"])
         replies = _create_replies(
             conversation=conversation, path=[*path, prompt], author=author, variants=variants, text_only=text_only,
-            new_prompt=True,
+            childless=True,  # the prompt was created just now
         )
     return Sent(prompt=prompt, replies=replies)
 
@@ -275,12 +275,14 @@ def reply_regenerate(
         _lock(conversation)
         path = _path(conversation, turn_id)
         target = path[-1]
+        childless = None
         if target.role == Turn.Role.ASSISTANT:
-            path = path[:-1]
+            path, childless = path[:-1], False  # the prompt has a child: this reply
         elif target.role != Turn.Role.USER:
             raise ServiceError("Only a reply or a prompt can be answered again.")
         return _create_replies(
-            conversation=conversation, path=path, author=author, variants=[variant], text_only=text_only
+            conversation=conversation, path=path, author=author, variants=[variant], text_only=text_only,
+            childless=childless,
         )[0]
 
 

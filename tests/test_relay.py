@@ -398,3 +398,20 @@ def test_owner_id_asks_the_database_only_when_the_heartbeat_is_old(settings, mon
     assert ServerProcess.objects.filter(pk=PROCESS_ID, pid=os.getpid()).exists()
     # ...which counts as a heartbeat: no query again for a beat.
     assert queries_of_owner_id() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("no_leftover_generations")
+async def test_a_shutdown_ends_a_reply_that_was_never_announced(alice, conversation, providers):
+    sent = await database_sync_to_async(services.turn_send)(
+        conversation=conversation, parent_id=None, content="Wait for it", author=alice,
+        variants=[services.Variant("openai:fake-slow")],
+    )
+    running = generation.generation_start(sent.replies[0], announced=False)
+    await asyncio.sleep(0.05)
+    # Its starter never told the sockets (it failed, or the server stops first): a shutdown still
+    # ends it, saved as interrupted, instead of waiting for an announcement that will not come.
+    await asyncio.wait_for(generation.generations_stop_all(), WAIT)
+    assert running.task is not None and running.task.done()
+    saved = await database_sync_to_async(Turn.objects.get)(pk=sent.replies[0].reply.id)
+    assert saved.status == Turn.Status.INTERRUPTED

@@ -147,12 +147,12 @@ def test_regenerating_a_reply(alice, conversation, providers, expect_queries):
         *lock(),
         "SELECT the path root → the reply",
         COUNT_STREAMING,
-        "SELECT whether the prompt has a child already",
+        # Not asked whether the prompt has a child: it has, the reply regenerated.
         INSERT_REPLY,
         CURRENT_TURN,
         RELEASE,
     ]
-    assert len(queries) == (9 if connection.features.has_select_for_update else 8)
+    assert len(queries) == (8 if connection.features.has_select_for_update else 7)
     with expect_queries(queries):
         found = conversation_for(alice, conversation.id, need=Need.WRITE)
         assert found is not None

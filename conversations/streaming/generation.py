@@ -131,6 +131,8 @@ class Generation:
 
     def stop(self, *, interrupted: bool = False) -> None:
         """Stop reading the provider; the text so far is saved as stopped (or interrupted)."""
+        # A reply stopped before its starter announced it (a shutdown) must still end.
+        self.announced.set()
         if self._streaming and not self._streamer.done():
             self.stop_requested = not interrupted
             self._streamer.cancel()
@@ -286,7 +288,7 @@ class Generation:
                 conversation_id=self.conversation_id, model_id=f"{self.provider.name}:{self.request.model}"
             )
         try:
-            await self.announced.wait()
+            # (The flusher, awaited before this, first waited for the announcement.)
             await self._flush()
             await relay.deliver(
                 self.group,

@@ -118,7 +118,10 @@ class Dispatches:
     async def dispatch(self, message: dict) -> None:
         if relay.already_delivered(message):
             return
-        await getattr(self, relay.handler_name(message))(message)
+        handler = getattr(self, relay.handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
 
 async def join_group(consumer, group: str) -> None:
