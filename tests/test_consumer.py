@@ -107,6 +107,32 @@ async def test_deltas_are_coalesced_and_carry_offsets(alice, conversation, provi
     await ws.disconnect()
 
 
+async def test_a_process_over_its_frame_budget_sends_fewer_larger_frames(
+    alice, conversation, providers, upstream, settings
+):
+    upstream.interval = 0.002
+    settings.STREAM_COALESCE_SECONDS = 0.03
+    # A budget of 4 frames a second for the whole process: the one reply's window is 0.25 s.
+    settings.STREAM_FRAMES_PER_SECOND = 4
+    ws = await connect(alice, conversation.id)
+    await ws.send_json_to(send_frame(model="openai:fake-long"))
+    frames: list[dict] = []
+    arrivals: list[float] = []
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(WAIT):
+        while not frames or not finished()(frames[-1]):
+            frames.append(await ws.receive_json_from(timeout=WAIT))
+            arrivals.append(loop.time())
+    deltas = [(at, f) for at, f in zip(arrivals, frames, strict=True) if f["type"] == "delta"]
+    # 400 tokens over at least 0.8 s: the first at once, then one frame per 0.25 s at most (the
+    # 30 ms window alone would send one about every 30 ms); the last may follow the end at once.
+    assert deltas[0][1]["offset"] == 0 and len(deltas) > 2
+    gaps = [b - a for (a, _), (b, _) in zip(deltas[1:], deltas[2:-1], strict=False)]
+    assert gaps and min(gaps) >= 0.2, gaps
+    assert assemble(frames, created_reply(frames)["id"]) == reply_text("Hello socket", 400)
+    await ws.disconnect()
+
+
 async def test_stop_keeps_the_partial_text(alice, conversation, providers, upstream):
     ws = await connect(alice, conversation.id)
     # A reply that streams for 20 s: the stop comes before its end however slow the machine.

@@ -415,3 +415,19 @@ async def test_a_shutdown_ends_a_reply_that_was_never_announced(alice, conversat
     assert running.task is not None and running.task.done()
     saved = await database_sync_to_async(Turn.objects.get)(pk=sent.replies[0].reply.id)
     assert saved.status == Turn.Status.INTERRUPTED
+
+
+@pytest.mark.parametrize(("replies", "budget", "window"), [
+    (0, 1000.0, 0.05),  # alone: the configured window, 20 frames a second
+    (50, 1000.0, 0.05),  # 50 × 20 = 1,000 frames a second: within the budget
+    (200, 1000.0, 0.2),  # 200 replies share 1,000 frames a second: 5 each
+    (500, 1000.0, 0.5),
+    (500, 0.0, 0.05),  # no cap
+])
+def test_the_coalescing_window_widens_when_the_process_streams_more_than_its_frame_budget(
+    settings, monkeypatch, replies, budget, window
+):
+    settings.STREAM_COALESCE_SECONDS = 0.05
+    settings.STREAM_FRAMES_PER_SECOND = budget
+    monkeypatch.setattr(generation, "_running", {turn: object() for turn in range(replies)})
+    assert generation.coalescing_window() == pytest.approx(window)

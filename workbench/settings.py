@@ -360,6 +360,9 @@ PROVIDER_CONNECT_TIMEOUT = env_float("WORKBENCH_CONNECT_TIMEOUT", 10.0, minimum=
 PROVIDER_MAX_RETRIES = env_int("WORKBENCH_PROVIDER_RETRIES", 2, minimum=0)
 # How often streamed text is flushed to the sockets (seconds) and checkpointed to the database.
 STREAM_COALESCE_SECONDS = env_float("WORKBENCH_COALESCE_SECONDS", 0.05, minimum=0.0)
+# The most delta frames a second a process's replies send together (0: no cap): past it, each
+# reply's coalescing window widens (streaming/generation.py: coalescing_window).
+STREAM_FRAMES_PER_SECOND = env_float("WORKBENCH_FRAMES_PER_SECOND", 1000.0, minimum=0.0)
 # Once a reply's text flows, how long the reader waits between reads of the provider's stream, so
 # one read takes several tokens (0: read every token as it arrives).
 STREAM_READ_INTERVAL_SECONDS = env_float("WORKBENCH_READ_INTERVAL_SECONDS", 0.02, minimum=0.0)

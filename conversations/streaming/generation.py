@@ -49,6 +49,19 @@ logger = logging.getLogger(__name__)
 _running: dict[int, Generation] = {}
 
 
+def coalescing_window() -> float:
+    """How long a reply's deltas gather before they go out as one frame.
+
+    WORKBENCH_COALESCE_SECONDS (20 frames a second per reply), widened when so many replies stream
+    in this process that together they would send more than WORKBENCH_FRAMES_PER_SECOND frames a
+    second: each frame costs the server about as much whatever text it carries, so under that load
+    every reply's text comes in fewer, larger frames rather than every first token waiting in line
+    behind other replies' frames. A reply's first token always goes out at once."""
+    window = settings.STREAM_COALESCE_SECONDS
+    budget = settings.STREAM_FRAMES_PER_SECOND
+    return max(window, len(_running) / budget) if budget else window
+
+
 def running(turn_id: int) -> Generation | None:
     """The generation of `turn_id` if this process is running it."""
     return _running.get(turn_id)
@@ -159,12 +172,11 @@ class Generation:
         # coalescing window carries everything that arrived meanwhile. It is never cancelled
         # mid-send (a cancelled publish can wedge a Redis connection): it ends when the stream has.
         loop = asyncio.get_running_loop()
-        window = settings.STREAM_COALESCE_SECONDS
-        last = -window
+        last = -settings.STREAM_COALESCE_SECONDS
         await self.announced.wait()
         while self._streaming:
             await self._text_waiting.wait()
-            delay = last + window - loop.time()
+            delay = last + coalescing_window() - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
             self._text_waiting.clear()
